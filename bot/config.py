@@ -1,0 +1,118 @@
+"""Settings from environment variables and an optional `.env` file.
+
+Every operator-facing knob lives here. A missing or invalid value is reported as one line naming
+the variable (see `load_settings`), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# BotFather tokens look like "123456789:AAH...": a numeric bot id, a colon, a secret.
+BOT_TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+
+
+class ApiFamily(StrEnum):
+    """Which dialect of the video API the client speaks (see docs/architecture.md)."""
+
+    AIML_V2 = "aiml-v2"
+    AIML_V1 = "aiml-v1"
+
+
+class ConfigError(Exception):
+    """Raised with a single human-readable line naming the bad variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    telegram_bot_token: SecretStr
+    telegram_api_url: str = "https://api.telegram.org"
+    luma_api_key: SecretStr
+    luma_api_url: str = "https://api.aimlapi.com"
+    luma_api_family: ApiFamily = ApiFamily.AIML_V2
+    database_url: str = "sqlite:///data/bot.sqlite3"
+    daily_quota: int = Field(default=3, ge=0)
+    admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    # Timing knobs: production defaults; tests shrink them to keep the suite fast.
+    generation_timeout: float = Field(default=1200.0, gt=0)
+    luma_poll_interval: float = Field(default=5.0, gt=0)
+    luma_long_poll_seconds: float = Field(default=30.0, gt=0)
+    progress_interval: float = Field(default=10.0, gt=0)
+    max_concurrent_generations: int = Field(default=10, ge=1)
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        if not BOT_TOKEN_PATTERN.match(value.get_secret_value().strip()):
+            raise ValueError("does not look like a BotFather token (digits:secret)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("luma_api_key")
+    @classmethod
+    def _key_present(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("telegram_api_url", "luma_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value.startswith(("postgres://", "postgresql://")):
+            raise ValueError("PostgreSQL is not supported yet; use sqlite:///path")
+        if not value.startswith("sqlite:///") or value == "sqlite:///":
+            raise ValueError("must look like sqlite:///path/to/file.sqlite3")
+        return value
+
+    @field_validator("admin_user_ids", mode="before")
+    @classmethod
+    def _comma_separated_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not all(re.fullmatch(r"-?\d+", part) for part in parts):
+                raise ValueError("must be comma-separated numeric Telegram user ids")
+            return frozenset(int(part) for part in parts)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in logs or outgoing text."""
+        return [self.telegram_bot_token.get_secret_value(), self.luma_api_key.get_secret_value()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings or raise ConfigError with one line naming the first bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        variable = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        if first["type"] == "missing":
+            raise ConfigError(f"{variable} is required but not set") from None
+        reason = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{variable} is invalid: {reason}") from None

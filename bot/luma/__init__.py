@@ -1,0 +1,38 @@
+"""Async client for the Luma Dream Machine video API, in each family's dialect.
+
+Knows nothing of Telegram or storage. Use `create_client` to get the right family.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+
+from bot.luma.aiml_v1 import AimlV1Client
+from bot.luma.aiml_v2 import AimlV2Client
+from bot.luma.client import VideoApiClient
+
+FAMILIES: dict[str, type[VideoApiClient]] = {
+    AimlV2Client.family: AimlV2Client,
+    AimlV1Client.family: AimlV1Client,
+}
+
+
+def create_client(
+    family: str,
+    *,
+    base_url: str,
+    api_key: str,
+    session: aiohttp.ClientSession,
+    long_poll_seconds: float = 30.0,
+    poll_interval: float = 5.0,
+) -> VideoApiClient:
+    return FAMILIES[family](
+        base_url=base_url,
+        api_key=api_key,
+        session=session,
+        long_poll_seconds=long_poll_seconds,
+        poll_interval=poll_interval,
+    )
+
+
+__all__ = ["FAMILIES", "VideoApiClient", "create_client"]

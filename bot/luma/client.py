@@ -1,0 +1,192 @@
+"""HTTP plumbing shared by every API family: auth, timeouts, error mapping, waiting.
+
+A family module subclasses `VideoApiClient` and implements `create`, `fetch` and `_wait_round`;
+everything about HTTP status codes, exceptions and retries lives here and in retry.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import functools
+import json
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+import aiohttp
+
+from bot.luma import errors
+from bot.luma.models import Generation, VideoRequest
+from bot.luma.retry import Backoff, retry_until_deadline
+
+log = logging.getLogger(__name__)
+
+OnUpdate = Callable[[Generation], Awaitable[None]]
+
+# Creates and plain reads answer quickly; a stalled server must not hold a job forever.
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10, sock_read=45)
+RETRY_AFTER_CAP = 300.0
+
+
+class VideoApiClient(ABC):
+    """Async client for one API family. One instance (and one aiohttp session) per process."""
+
+    family: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        session: aiohttp.ClientSession,
+        long_poll_seconds: float = 30.0,
+        poll_interval: float = 5.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+        self._session = session
+        self.long_poll_seconds = long_poll_seconds
+        self.poll_interval = poll_interval
+        self.backoff = backoff or Backoff(base=min(1.0, poll_interval), cap=30.0)
+
+    # --- what a family implements -------------------------------------------------------------
+
+    @abstractmethod
+    async def create(self, request: VideoRequest) -> Generation:
+        """Submit a generation. Costs money: never retried here (see retry.py)."""
+
+    @abstractmethod
+    async def fetch(self, generation_id: str) -> Generation:
+        """The generation's current snapshot, immediately."""
+
+    @abstractmethod
+    async def _wait_round(self, generation_id: str, round_number: int) -> Generation:
+        """One waiting step: a server-side long-poll, or a pause followed by a fetch."""
+
+    # --- waiting ------------------------------------------------------------------------------
+
+    async def wait_until_done(
+        self, generation_id: str, *, deadline: float, on_update: OnUpdate | None = None
+    ) -> Generation:
+        """Wait until completed or failed; raise DeadlineExceeded once `deadline` passes."""
+        last_state = None
+        round_number = 0
+        while True:
+            if time.time() >= deadline:
+                raise errors.DeadlineExceeded(f"generation {generation_id} not done by deadline")
+            generation = await retry_until_deadline(
+                functools.partial(self._wait_round, generation_id, round_number),
+                deadline=deadline,
+                backoff=self.backoff,
+                what=f"waiting for {generation_id}",
+            )
+            round_number += 1
+            if on_update is not None and generation.state != last_state:
+                await on_update(generation)
+            last_state = generation.state
+            if generation.state.is_terminal:
+                return generation
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: list[tuple[str, str]] | None = None,
+        http_timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+    ) -> Any:
+        url = f"{self.base_url}{path}"
+        headers = dict(self._headers)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            async with self._session.request(
+                method,
+                url,
+                data=json.dumps(body) if body is not None else None,
+                params=params,
+                headers=headers,
+                timeout=http_timeout,
+            ) as response:
+                text = await response.text()
+                status = response.status
+                retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+        except aiohttp.ClientConnectorError as error:
+            raise errors.ApiConnectionError(f"cannot connect to {self.base_url}: {error}") from None
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise errors.ApiTimeoutError(f"{method} {path}: no response in time") from None
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError):
+            raise errors.ApiTimeoutError(f"{method} {path}: connection lost mid-request") from None
+        payload = _json_or_none(text)
+        if 200 <= status < 300:
+            if payload is None and text.strip():
+                raise errors.ApiTimeoutError(f"{method} {path}: unreadable response body")
+            return payload
+        raise _error_for(status, payload, text, retry_after)
+
+
+def _error_for(status: int, payload: Any, text: str, retry_after: float | None) -> errors.LumaError:
+    message = _error_message(payload) or text.strip()[:300] or f"HTTP {status}"
+    kwargs: dict[str, Any] = {"status": status, "body": payload}
+    if status in (400, 422):
+        return errors.ValidationError(message, **kwargs)
+    if status == 401:
+        return errors.AuthenticationError(message, **kwargs)
+    if status == 403:
+        return errors.CreditsError(message, **kwargs)
+    if status == 404:
+        return errors.NotFoundError(message, **kwargs)
+    if status == 429:
+        return errors.RateLimitError(message, retry_after=retry_after, **kwargs)
+    if status >= 500 or status == 408:
+        return errors.ServerError(message, **kwargs)
+    return errors.LumaError(message, **kwargs)
+
+
+def _error_message(payload: Any) -> str | None:
+    if isinstance(payload, dict):
+        for key in ("message", "detail", "error"):
+            value = payload.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return value["message"]
+    return None
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text) if text.strip() else None
+    except ValueError:
+        return None
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return min(max(float(value), 0.0), RETRY_AFTER_CAP)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return min(max(when - time.time(), 0.0), RETRY_AFTER_CAP)
+
+
+def long_poll_timeout(hold_seconds: float) -> aiohttp.ClientTimeout:
+    """The server holds a long-poll up to `hold_seconds`; read timeout must exceed it."""
+    return aiohttp.ClientTimeout(total=hold_seconds + 30, connect=10, sock_read=hold_seconds + 15)
+
+
+async def pause(seconds: float) -> None:
+    await asyncio.sleep(max(seconds, 0.0))

@@ -1,0 +1,137 @@
+"""Typed models at the edge of the video API.
+
+`VideoRequest` is what the bot asks for, in family-neutral terms; each family module maps it to
+its own wire format (strict in what it sends). `Generation` is what comes back, parsed tolerantly:
+the public docs disagree about field names (`state`/`status`, `assets.video`/`video.url`), so
+`Generation.parse` accepts every shape the reference doc lists.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"]
+ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
+DEFAULT_ASPECT_RATIO: AspectRatio = "16:9"
+
+
+class ImageKeyframe(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: Literal["image"] = "image"
+    url: str
+
+
+class GenerationKeyframe(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: Literal["generation"] = "generation"
+    id: str
+
+
+Keyframe = ImageKeyframe | GenerationKeyframe
+
+
+class VideoRequest(BaseModel):
+    """A generation request in family-neutral terms (frame0 = first frame, frame1 = last)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt: str = Field(min_length=1)
+    aspect_ratio: AspectRatio = DEFAULT_ASPECT_RATIO
+    loop: bool = False
+    frame0: Keyframe | None = Field(default=None, discriminator="type")
+    frame1: Keyframe | None = Field(default=None, discriminator="type")
+
+    @model_validator(mode="after")
+    def _loop_rules(self) -> VideoRequest:
+        # Luma refuses loop with any end frame ("Loop is not supported for ...").
+        if self.loop and self.frame1 is not None:
+            raise ValueError("loop cannot be combined with an end frame")
+        return self
+
+
+class GenerationState(StrEnum):
+    QUEUED = "queued"
+    DREAMING = "dreaming"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (GenerationState.COMPLETED, GenerationState.FAILED)
+
+
+# Every state name any family uses, mapped to ours.
+_STATE_ALIASES: dict[str, GenerationState] = {
+    "queued": GenerationState.QUEUED,
+    "pending": GenerationState.QUEUED,
+    "dreaming": GenerationState.DREAMING,
+    "processing": GenerationState.DREAMING,
+    "generating": GenerationState.DREAMING,
+    "completed": GenerationState.COMPLETED,
+    "failed": GenerationState.FAILED,
+    "error": GenerationState.FAILED,
+}
+
+
+class Generation(BaseModel):
+    """A generation as the bot needs it, whatever the family's wire shape was."""
+
+    id: str
+    state: GenerationState
+    failure_reason: str | None = None
+    video_url: str | None = None
+    thumbnail_url: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+    @classmethod
+    def parse(cls, payload: Any) -> Generation:
+        if not isinstance(payload, dict):
+            raise ValueError(f"expected a generation object, got {type(payload).__name__}")
+        raw_state = payload.get("state") or payload.get("status")
+        state = _STATE_ALIASES.get(str(raw_state).lower()) if raw_state else None
+        if state is None:
+            raise ValueError(f"unknown generation state {raw_state!r}")
+        video = payload.get("video")
+        assets = payload.get("assets") if isinstance(payload.get("assets"), dict) else {}
+        video_obj = video if isinstance(video, dict) else {}
+        error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+        return cls(
+            id=str(payload["id"]),
+            state=state,
+            failure_reason=payload.get("failure_reason") or error.get("message") or None,
+            video_url=_first_text(
+                assets.get("video"), video_obj.get("url"), video, payload.get("video_url")
+            ),
+            thumbnail_url=_first_text(
+                assets.get("image"), video_obj.get("thumbnail"), payload.get("thumbnail")
+            ),
+            width=_int_or_none(video_obj.get("width")),
+            height=_int_or_none(video_obj.get("height")),
+        )
+
+
+def parse_generation_list(payload: Any) -> list[Generation]:
+    """Multi-fetch answers: a bare array, or wrapped as {generations: [...]} / {data: [...]}."""
+    if isinstance(payload, dict):
+        payload = payload.get("generations", payload.get("data"))
+    if not isinstance(payload, list):
+        raise ValueError("expected a list of generations")
+    return [Generation.parse(item) for item in payload]
+
+
+def _first_text(*candidates: Any) -> str | None:
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate
+    return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

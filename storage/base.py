@@ -1,0 +1,157 @@
+"""The repository protocol and the records it speaks in. Knows nothing of Telegram.
+
+Every durable fact lives behind this protocol, so a restarted (or second) process can carry any
+job to its end. Implementations: storage/sqlite.py (PostgreSQL comes later).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"  # accepted and charged, not yet sent to the API
+    SUBMITTING = "submitting"  # a create request may be in flight: never re-sent blindly
+    WAITING = "waiting"  # the API has it (remote_id known)
+    DELIVERING = "delivering"  # finished remotely; being sent to the chat
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobState.DELIVERED, JobState.FAILED)
+
+
+ACTIVE_STATES: tuple[JobState, ...] = (
+    JobState.QUEUED,
+    JobState.SUBMITTING,
+    JobState.WAITING,
+    JobState.DELIVERING,
+)
+
+
+class UserRecord(BaseModel):
+    user_id: int
+    username: str | None = None
+    first_name: str | None = None
+    language_code: str | None = None
+
+
+class NewJob(BaseModel):
+    """What a handler hands over: everything needed to run the job later, anywhere."""
+
+    family: str
+    kind: str = "text"
+    user_id: int | None
+    chat_id: int
+    thread_id: int | None = None
+    request_message_id: int
+    prompt: str
+    params: dict[str, Any]
+    deadline_at: float
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    family: str
+    kind: str
+    user_id: int | None
+    chat_id: int
+    thread_id: int | None
+    request_message_id: int
+    status_message_id: int | None
+    prompt: str
+    params: dict[str, Any]
+    state: JobState
+    remote_id: str | None
+    remote_state: str | None
+    failure_code: str | None
+    failure_reason: str | None
+    video_url: str | None
+    video_message_id: int | None
+    video_file_id: str | None
+    charged_day: str | None
+    refunded: bool
+    attempts: int
+    next_attempt_at: float | None
+    lease_owner: str | None
+    lease_until: float | None
+    deadline_at: float
+    created_at: float
+    updated_at: float
+    submitted_at: float | None
+    completed_at: float | None
+    finished_at: float | None
+
+
+class Accepted(BaseModel):
+    job: Job
+    duplicate: bool = False  # the same request message was already turned into this job
+
+
+class QuotaExhausted(BaseModel):
+    used: int
+    limit: int
+
+
+class Repository(Protocol):
+    """Storage operations. Transitions that a worker makes are fenced by its lease."""
+
+    async def close(self) -> None: ...
+
+    async def upsert_user(self, user: UserRecord, now: float) -> None: ...
+
+    async def get_user(self, user_id: int) -> UserRecord | None: ...
+
+    async def accept_job(
+        self, new: NewJob, *, day: str, daily_limit: int | None, now: float
+    ) -> Accepted | QuotaExhausted:
+        """Reserve quota and insert the job in ONE transaction. daily_limit None = exempt."""
+        ...
+
+    async def quota_used(self, user_id: int, day: str) -> int: ...
+
+    async def get_job(self, job_id: int) -> Job | None: ...
+
+    async def set_status_message(self, job_id: int, message_id: int | None) -> None: ...
+
+    async def claim_due(
+        self, owner: str, *, limit: int, lease_seconds: float, now: float
+    ) -> list[Job]:
+        """Lease up to `limit` active jobs that are due and not leased by a live worker."""
+        ...
+
+    async def renew_lease(self, job_id: int, owner: str, *, until: float) -> bool: ...
+
+    async def release(self, job_id: int, owner: str, *, next_attempt_at: float | None) -> bool: ...
+
+    async def mark_submitting(self, job_id: int, owner: str, now: float) -> bool: ...
+
+    async def mark_submitted(
+        self, job_id: int, owner: str, *, remote_id: str, remote_state: str, now: float
+    ) -> bool: ...
+
+    async def requeue(self, job_id: int, owner: str, *, next_attempt_at: float, now: float) -> bool:
+        """Back to QUEUED (the API proved it refused the create) for a later attempt."""
+        ...
+
+    async def set_remote_state(
+        self, job_id: int, owner: str, remote_state: str, now: float
+    ) -> bool: ...
+
+    async def mark_delivering(
+        self, job_id: int, owner: str, *, video_url: str, now: float
+    ) -> bool: ...
+
+    async def mark_delivered(
+        self, job_id: int, owner: str, *, message_id: int, file_id: str | None, now: float
+    ) -> bool: ...
+
+    async def fail(self, job_id: int, *, code: str, reason: str | None, now: float) -> bool:
+        """Move an active job to FAILED and refund its quota; True only the first time."""
+        ...

@@ -1,0 +1,332 @@
+"""SQLite repository (aiosqlite, WAL).
+
+One connection per process. aiosqlite runs statements on one thread, but coroutines could still
+interleave inside each other's transactions, so every operation holds `self._lock`; across
+processes, `BEGIN IMMEDIATE` takes SQLite's write lock before reading anything a decision
+depends on (quota counts, claims).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.base import (
+    ACTIVE_STATES,
+    Accepted,
+    Job,
+    JobState,
+    NewJob,
+    QuotaExhausted,
+    UserRecord,
+)
+
+log = logging.getLogger(__name__)
+
+_ACTIVE = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("storage") / "migrations" / "sqlite"
+    found = [
+        (int(item.name.split("_", 1)[0]), item.read_text(encoding="utf-8"))
+        for item in folder.iterdir()
+        if item.name.endswith(".sql")
+    ]
+    return sorted(found)
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
+
+
+class SqliteRepository:
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteRepository:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(path, isolation_level=None)
+        connection.row_factory = aiosqlite.Row
+        await connection.execute("PRAGMA journal_mode=WAL")
+        await connection.execute("PRAGMA busy_timeout=10000")
+        await connection.execute("PRAGMA synchronous=NORMAL")
+        repository = cls(connection)
+        await repository._migrate()
+        return repository
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def _migrate(self) -> None:
+        async with self._transaction() as db:
+            await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = await (await db.execute("SELECT MAX(version) FROM schema_version")).fetchone()
+            current = row[0] or 0
+            for version, script in _migrations():
+                if version <= current:
+                    continue
+                for statement in _statements(script):
+                    await db.execute(statement)
+                await db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+                log.info("database migrated to schema version %d", version)
+
+    # --- users --------------------------------------------------------------------------------
+
+    async def upsert_user(self, user: UserRecord, now: float) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                """INSERT INTO users (user_id, username, first_name, language_code,
+                                      first_seen_at, last_seen_at)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,
+                       first_name = excluded.first_name, language_code = excluded.language_code,
+                       last_seen_at = excluded.last_seen_at""",
+                (user.user_id, user.username, user.first_name, user.language_code, now, now),
+            )
+
+    async def get_user(self, user_id: int) -> UserRecord | None:
+        row = await self._fetch_one("SELECT * FROM users WHERE user_id = ?", (user_id,))
+        return UserRecord.model_validate(dict(row)) if row else None
+
+    # --- accepting jobs -----------------------------------------------------------------------
+
+    async def accept_job(
+        self, new: NewJob, *, day: str, daily_limit: int | None, now: float
+    ) -> Accepted | QuotaExhausted:
+        async with self._transaction() as db:
+            existing = await (
+                await db.execute(
+                    "SELECT * FROM generations WHERE chat_id = ? AND request_message_id = ?",
+                    (new.chat_id, new.request_message_id),
+                )
+            ).fetchone()
+            if existing is not None:
+                return Accepted(job=_job(existing), duplicate=True)
+            if daily_limit is not None and new.user_id is not None:
+                used = await self._count_charged(db, new.user_id, day)
+                if used >= daily_limit:
+                    return QuotaExhausted(used=used, limit=daily_limit)
+            cursor = await db.execute(
+                """INSERT INTO generations (family, kind, user_id, chat_id, thread_id,
+                       request_message_id, prompt, params, state, charged_day, deadline_at,
+                       created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+                (
+                    new.family,
+                    new.kind,
+                    new.user_id,
+                    new.chat_id,
+                    new.thread_id,
+                    new.request_message_id,
+                    new.prompt,
+                    json.dumps(new.params),
+                    JobState.QUEUED.value,
+                    day if daily_limit is not None else None,
+                    new.deadline_at,
+                    now,
+                    now,
+                ),
+            )
+            row = await cursor.fetchone()
+            assert row is not None
+            return Accepted(job=_job(row))
+
+    async def quota_used(self, user_id: int, day: str) -> int:
+        async with self._lock:
+            return await self._count_charged(self._db, user_id, day)
+
+    @staticmethod
+    async def _count_charged(db: aiosqlite.Connection, user_id: int, day: str) -> int:
+        row = await (
+            await db.execute(
+                """SELECT COUNT(*) FROM generations
+                   WHERE user_id = ? AND charged_day = ? AND refunded = 0""",
+                (user_id, day),
+            )
+        ).fetchone()
+        return int(row[0])
+
+    # --- reading ------------------------------------------------------------------------------
+
+    async def get_job(self, job_id: int) -> Job | None:
+        row = await self._fetch_one("SELECT * FROM generations WHERE id = ?", (job_id,))
+        return _job(row) if row else None
+
+    async def set_status_message(self, job_id: int, message_id: int | None) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE generations SET status_message_id = ? WHERE id = ?", (message_id, job_id)
+            )
+
+    # --- worker leases and transitions --------------------------------------------------------
+
+    async def claim_due(
+        self, owner: str, *, limit: int, lease_seconds: float, now: float
+    ) -> list[Job]:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                f"""UPDATE generations SET lease_owner = ?, lease_until = ?, updated_at = ?
+                    WHERE id IN (
+                        SELECT id FROM generations
+                        WHERE state IN ({_ACTIVE})
+                          AND (lease_until IS NULL OR lease_until < ?)
+                          AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                        ORDER BY COALESCE(next_attempt_at, created_at), id
+                        LIMIT ?)
+                    RETURNING *""",
+                (owner, now + lease_seconds, now, now, now, limit),
+            )
+            rows = await cursor.fetchall()
+        return sorted((_job(row) for row in rows), key=lambda job: job.id)
+
+    async def renew_lease(self, job_id: int, owner: str, *, until: float) -> bool:
+        return await self._fenced(job_id, owner, {"lease_until": until})
+
+    async def release(self, job_id: int, owner: str, *, next_attempt_at: float | None) -> bool:
+        return await self._fenced(
+            job_id,
+            owner,
+            {"lease_owner": None, "lease_until": None, "next_attempt_at": next_attempt_at},
+        )
+
+    async def mark_submitting(self, job_id: int, owner: str, now: float) -> bool:
+        return await self._fenced(
+            job_id,
+            owner,
+            {"state": JobState.SUBMITTING.value, "updated_at": now},
+            expect_state=JobState.QUEUED,
+            increment_attempts=True,
+        )
+
+    async def mark_submitted(
+        self, job_id: int, owner: str, *, remote_id: str, remote_state: str, now: float
+    ) -> bool:
+        return await self._fenced(
+            job_id,
+            owner,
+            {
+                "state": JobState.WAITING.value,
+                "remote_id": remote_id,
+                "remote_state": remote_state,
+                "submitted_at": now,
+                "updated_at": now,
+            },
+            expect_state=JobState.SUBMITTING,
+        )
+
+    async def requeue(self, job_id: int, owner: str, *, next_attempt_at: float, now: float) -> bool:
+        return await self._fenced(
+            job_id,
+            owner,
+            {"state": JobState.QUEUED.value, "next_attempt_at": next_attempt_at, "updated_at": now},
+            expect_state=JobState.SUBMITTING,
+        )
+
+    async def set_remote_state(
+        self, job_id: int, owner: str, remote_state: str, now: float
+    ) -> bool:
+        return await self._fenced(job_id, owner, {"remote_state": remote_state, "updated_at": now})
+
+    async def mark_delivering(self, job_id: int, owner: str, *, video_url: str, now: float) -> bool:
+        return await self._fenced(
+            job_id,
+            owner,
+            {
+                "state": JobState.DELIVERING.value,
+                "remote_state": "completed",
+                "video_url": video_url,
+                "completed_at": now,
+                "updated_at": now,
+            },
+            expect_state=JobState.WAITING,
+        )
+
+    async def mark_delivered(
+        self, job_id: int, owner: str, *, message_id: int, file_id: str | None, now: float
+    ) -> bool:
+        return await self._fenced(
+            job_id,
+            owner,
+            {
+                "state": JobState.DELIVERED.value,
+                "video_message_id": message_id,
+                "video_file_id": file_id,
+                "finished_at": now,
+                "updated_at": now,
+                "lease_owner": None,
+                "lease_until": None,
+            },
+            expect_state=JobState.DELIVERING,
+        )
+
+    async def fail(self, job_id: int, *, code: str, reason: str | None, now: float) -> bool:
+        # Not fenced by lease: a deadline or an operator may fail a job any worker holds.
+        # The state guard makes the refund happen exactly once.
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                f"""UPDATE generations
+                    SET state = ?, failure_code = ?, failure_reason = ?,
+                        refunded = CASE WHEN charged_day IS NOT NULL THEN 1 ELSE refunded END,
+                        finished_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
+                    WHERE id = ? AND state IN ({_ACTIVE})""",
+                (JobState.FAILED.value, code, reason, now, now, job_id),
+            )
+            return cursor.rowcount == 1
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    async def _fenced(
+        self,
+        job_id: int,
+        owner: str,
+        fields: dict[str, Any],
+        *,
+        expect_state: JobState | None = None,
+        increment_attempts: bool = False,
+    ) -> bool:
+        """Update a job only while `owner` holds its lease (and it is in `expect_state`)."""
+        assignments = ", ".join(f"{column} = ?" for column in fields)
+        if increment_attempts:
+            assignments += ", attempts = attempts + 1"
+        sql = f"UPDATE generations SET {assignments} WHERE id = ? AND lease_owner = ?"
+        values: list[Any] = [*fields.values(), job_id, owner]
+        if expect_state is not None:
+            sql += " AND state = ?"
+            values.append(expect_state.value)
+        async with self._transaction() as db:
+            cursor = await db.execute(sql, values)
+            return cursor.rowcount == 1
+
+    async def _fetch_one(self, sql: str, values: tuple[Any, ...]) -> aiosqlite.Row | None:
+        async with self._lock:
+            return await (await self._db.execute(sql, values)).fetchone()
+
+
+def _job(row: aiosqlite.Row) -> Job:
+    data = dict(row)
+    data["params"] = json.loads(data["params"])
+    data["refunded"] = bool(data["refunded"])
+    return Job.model_validate(data)
