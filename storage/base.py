@@ -109,9 +109,12 @@ class Repository(Protocol):
     async def get_user(self, user_id: int) -> UserRecord | None: ...
 
     async def accept_job(
-        self, new: NewJob, *, day: str, daily_limit: int | None, now: float
+        self, new: NewJob, *, day: str, daily_limit: int | None, charge: bool, now: float
     ) -> Accepted | QuotaExhausted:
-        """Reserve quota and insert the job in ONE transaction. daily_limit None = exempt."""
+        """Reserve quota and insert the job in ONE transaction.
+
+        `daily_limit` None means no limit; `charge` False means the job is not counted at all.
+        """
         ...
 
     async def quota_used(self, user_id: int, day: str) -> int: ...

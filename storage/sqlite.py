@@ -114,7 +114,7 @@ class SqliteRepository:
     # --- accepting jobs -----------------------------------------------------------------------
 
     async def accept_job(
-        self, new: NewJob, *, day: str, daily_limit: int | None, now: float
+        self, new: NewJob, *, day: str, daily_limit: int | None, charge: bool, now: float
     ) -> Accepted | QuotaExhausted:
         async with self._transaction() as db:
             existing = await (
@@ -125,7 +125,7 @@ class SqliteRepository:
             ).fetchone()
             if existing is not None:
                 return Accepted(job=_job(existing), duplicate=True)
-            if daily_limit is not None and new.user_id is not None:
+            if charge and daily_limit is not None and new.user_id is not None:
                 used = await self._count_charged(db, new.user_id, day)
                 if used >= daily_limit:
                     return QuotaExhausted(used=used, limit=daily_limit)
@@ -144,7 +144,7 @@ class SqliteRepository:
                     new.prompt,
                     json.dumps(new.params),
                     JobState.QUEUED.value,
-                    day if daily_limit is not None else None,
+                    day if charge else None,
                     new.deadline_at,
                     now,
                     now,

@@ -35,6 +35,8 @@ class VideoApiClient(ABC):
     """Async client for one API family. One instance (and one aiohttp session) per process."""
 
     family: ClassVar[str]
+    # The AI/ML families document a 2048-character prompt limit (Luma itself allows 5000).
+    max_prompt_length: ClassVar[int] = 2048
 
     def __init__(
         self,

@@ -1,0 +1,154 @@
+"""Composition root: `build_application(settings)` wires the real bot, for production and tests.
+
+Tests swap URLs in Settings (fake Bot API, emulator, temporary database); nothing is
+monkeypatched. `running(app)` is the one lifecycle both `python -m bot` and the tests use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+from telegram import BotCommand
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+
+import handlers
+from bot import runtime as runtime_registry
+from bot.config import Settings
+from bot.delivery import Delivery
+from bot.generations import GenerationService
+from bot.jobs import Worker, WorkerSettings
+from bot.luma import create_client
+from bot.texts import text
+from storage import open_repository
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+_SETTINGS_KEY = "settings"
+
+
+def build_application(settings: Settings) -> Application:
+    token = settings.telegram_bot_token.get_secret_value()
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{settings.telegram_api_url}/bot")
+        .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
+        # Telegram's flood limits (30 msg/s overall, 20/min per group), with retries on 429.
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(64)
+        .connect_timeout(10)
+        .read_timeout(30)
+        .write_timeout(30)
+        .media_write_timeout(300)
+        .pool_timeout(10)
+        .post_init(_start_services)
+        .post_stop(_stop_worker)
+        .post_shutdown(_close_services)
+        .build()
+    )
+    application.bot_data[_SETTINGS_KEY] = settings
+    handlers.register(application)
+    return application
+
+
+async def _start_services(application: Application) -> None:
+    settings: Settings = application.bot_data[_SETTINGS_KEY]
+    repository = await open_repository(settings.database_url)
+    http = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=max(settings.max_concurrent_generations * 2, 20)),
+        raise_for_status=False,
+    )
+    client = create_client(
+        settings.luma_api_family.value,
+        base_url=settings.luma_api_url,
+        api_key=settings.luma_api_key.get_secret_value(),
+        session=http,
+        long_poll_seconds=settings.luma_long_poll_seconds,
+        poll_interval=settings.luma_poll_interval,
+    )
+    worker = Worker(
+        repository=repository,
+        client=client,
+        bot=application.bot,
+        delivery=Delivery(application.bot, http),
+        settings=WorkerSettings(
+            max_concurrent=settings.max_concurrent_generations,
+            progress_interval=settings.progress_interval,
+        ),
+    )
+    service = GenerationService(
+        repository=repository,
+        family=settings.luma_api_family.value,
+        daily_quota=settings.daily_quota,
+        admin_user_ids=settings.admin_user_ids,
+        generation_timeout=settings.generation_timeout,
+    )
+    runtime_registry.attach(
+        application,
+        runtime_registry.Runtime(
+            settings=settings,
+            repository=repository,
+            http=http,
+            client=client,
+            worker=worker,
+            service=service,
+        ),
+    )
+    await application.bot.set_my_commands(
+        [
+            BotCommand("video", text("command_video")),
+            BotCommand("help", text("command_help")),
+        ]
+    )
+    await worker.start()
+    log.info(
+        "bot @%s started: family %s at %s, database %s",
+        application.bot.username,
+        settings.luma_api_family.value,
+        settings.luma_api_url,
+        settings.database_url,
+    )
+
+
+async def _stop_worker(application: Application) -> None:
+    runtime = runtime_registry.find(application)
+    if runtime is not None:  # None when start-up failed before the services existed
+        await runtime.worker.stop()
+
+
+async def _close_services(application: Application) -> None:
+    runtime = runtime_registry.detach(application)
+    if runtime is not None:
+        await runtime.http.close()
+        await runtime.repository.close()
+
+
+@asynccontextmanager
+async def running(application: Application) -> AsyncIterator[Application]:
+    """Start polling and the worker; stop everything on exit (same order as run_polling)."""
+    await application.initialize()
+    try:
+        if application.post_init:
+            await application.post_init(application)
+        assert application.updater is not None
+        await application.updater.start_polling(
+            allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+        )
+        await application.start()
+        yield application
+    finally:
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        if application.post_stop:
+            await application.post_stop(application)
+        await application.shutdown()
+        if application.post_shutdown:
+            await application.post_shutdown(application)

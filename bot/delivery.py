@@ -1,0 +1,113 @@
+"""Putting a finished video into the chat.
+
+Policy: download promptly (result URLs expire), refuse to buffer more than Telegram accepts,
+upload with width/height/duration and `supports_streaming`, as a reply to the request in the same
+thread. A video over the upload limit is sent as a link instead.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from telegram import Bot, InputFile, Message, ReplyParameters
+
+from bot.mp4 import read_video_info
+from bot.texts import Html, excerpt, text
+from storage.base import Job
+
+log = logging.getLogger(__name__)
+
+TELEGRAM_UPLOAD_LIMIT = 50 * 1024 * 1024
+DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, connect=15, sock_read=60)
+CAPTION_PROMPT_CHARS = 300
+
+
+class DownloadError(Exception):
+    """The video could not be fetched from the API's storage."""
+
+
+class VideoTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"video is {size} bytes")
+        self.size = size
+
+
+class Delivery:
+    def __init__(
+        self,
+        bot: Bot,
+        session: aiohttp.ClientSession,
+        *,
+        upload_limit: int = TELEGRAM_UPLOAD_LIMIT,
+    ) -> None:
+        self._bot = bot
+        self._session = session
+        self._upload_limit = upload_limit
+
+    async def download(self, url: str) -> bytes:
+        """The video's bytes; VideoTooLarge as soon as it exceeds the upload limit."""
+        try:
+            async with self._session.get(url, timeout=DOWNLOAD_TIMEOUT) as response:
+                if response.status != 200:
+                    raise DownloadError(f"HTTP {response.status}")
+                if (response.content_length or 0) > self._upload_limit:
+                    raise VideoTooLarge(response.content_length or 0)
+                chunks, total = [], 0
+                async for chunk in response.content.iter_chunked(256 * 1024):
+                    total += len(chunk)
+                    if total > self._upload_limit:
+                        raise VideoTooLarge(total)
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise DownloadError(str(error) or type(error).__name__) from None
+
+    async def send_video(self, job: Job, data: bytes, language: str | None) -> Message:
+        info = read_video_info(data)
+        return await self._bot.send_video(
+            chat_id=job.chat_id,
+            video=InputFile(data, filename=f"luma-{job.id}.mp4"),
+            caption=caption(job, language),
+            supports_streaming=True,
+            width=info.width,
+            height=info.height,
+            duration=info.duration,
+            message_thread_id=job.thread_id,
+            reply_parameters=reply_to(job),
+            read_timeout=120,
+            write_timeout=300,
+        )
+
+    async def send_link(self, job: Job, size: int, language: str | None) -> Message:
+        return await self._bot.send_message(
+            chat_id=job.chat_id,
+            text=text(
+                "video_link",
+                language,
+                prompt=excerpt(job.prompt, CAPTION_PROMPT_CHARS),
+                size_mb=f"{size / 1_048_576:.0f}",
+                url=job.video_url or "",
+                generation_id=job.remote_id or "",
+            ),
+            message_thread_id=job.thread_id,
+            reply_parameters=reply_to(job),
+        )
+
+
+def caption(job: Job, language: str | None) -> str:
+    details = job.params.get("aspect_ratio", "16:9")
+    if job.params.get("loop"):
+        details += " · loop"
+    return text(
+        "caption",
+        language,
+        prompt=excerpt(job.prompt, CAPTION_PROMPT_CHARS),
+        details=Html(details),
+        generation_id=job.remote_id or "",
+    )
+
+
+def reply_to(job: Job) -> ReplyParameters:
+    # The request may have been deleted meanwhile: deliver anyway, just not as a reply.
+    return ReplyParameters(message_id=job.request_message_id, allow_sending_without_reply=True)

@@ -1,0 +1,476 @@
+"""The generation lifecycle: submit -> wait -> deliver | fail + refund.
+
+The worker leases due jobs from the database (owner + expiry, renewed while worked), so a job
+whose process died is picked up again once its lease lapses. Each step is checkpointed before
+the next one starts:
+
+    QUEUED --mark_submitting--> SUBMITTING --create ok--> WAITING --completed--> DELIVERING
+       ^                            |                        |                      |
+       +--- refused (429/503/       +-- no answer: FAILED    +-- failed/deadline:    +--> DELIVERED
+            no connection)              (never re-sent)          FAILED
+
+Double-charge policy: a create request costs money and is sent only from QUEUED, after the job
+was durably marked SUBMITTING. If the API's answer is lost (timeout, dropped connection,
+unreadable body, or a crash while SUBMITTING) we cannot know whether it was charged, and the API
+offers no idempotency key, so the job is failed with an explanation and the user's quota is
+refunded; it is never re-sent behind the user's back. Only answers that prove the API refused
+the request (429, 503, a connection that never opened) put the job back in the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot.delivery import Delivery, DownloadError, VideoTooLarge, reply_to
+from bot.luma import VideoApiClient, errors
+from bot.luma.models import Generation, GenerationState, VideoRequest
+from bot.luma.retry import Backoff
+from bot.texts import clock, excerpt, text
+from storage.base import Job, JobState, Repository
+
+log = logging.getLogger(__name__)
+
+STATUS_PROMPT_CHARS = 120
+# A finished video is worth waiting for: delivery keeps trying this long past the deadline.
+DELIVERY_GRACE_SECONDS = 600.0
+# Refusals whose status proves the create did not go through.
+_REFUSED_STATUSES = {429, 503}
+
+
+class FailureCode(StrEnum):
+    MODERATION = "moderation"
+    GENERATION_FAILED = "generation_failed"
+    TIMEOUT = "timeout"
+    REJECTED = "rejected"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    SUBMIT_UNCERTAIN = "submit_uncertain"
+    UNSUPPORTED = "unsupported"
+    DELIVERY_FAILED = "delivery_failed"
+    CHAT_UNREACHABLE = "chat_unreachable"
+
+
+# What the user is told for each failure (None: nobody to tell).
+_FAILURE_TEXT: dict[FailureCode, str | None] = {
+    FailureCode.MODERATION: "failed_moderation",
+    FailureCode.GENERATION_FAILED: "failed_generation",
+    FailureCode.TIMEOUT: "failed_timeout",
+    FailureCode.REJECTED: "failed_rejected",
+    FailureCode.SERVICE_UNAVAILABLE: "failed_service",
+    FailureCode.SUBMIT_UNCERTAIN: "failed_uncertain",
+    FailureCode.UNSUPPORTED: "failed_unsupported",
+    FailureCode.DELIVERY_FAILED: "failed_delivery",
+    FailureCode.CHAT_UNREACHABLE: None,
+}
+
+_MODERATION_HINTS = ("moderat", "blacklist", "not allowed", "nsfw", "safety")
+
+
+def classify_failure(reason: str | None) -> FailureCode:
+    lowered = (reason or "").lower()
+    if any(hint in lowered for hint in _MODERATION_HINTS):
+        return FailureCode.MODERATION
+    return FailureCode.GENERATION_FAILED
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    max_concurrent: int = 10
+    lease_seconds: float = 60.0
+    claim_interval: float = 1.0
+    progress_interval: float = 10.0
+    submit_backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=60.0))
+    delivery_backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=60.0))
+
+
+class Worker:
+    """Claims due jobs and carries each to its end, up to `max_concurrent` at once."""
+
+    def __init__(
+        self,
+        *,
+        repository: Repository,
+        client: VideoApiClient,
+        bot: Bot,
+        delivery: Delivery,
+        settings: WorkerSettings,
+        owner: str | None = None,
+    ) -> None:
+        self._repo = repository
+        self._client = client
+        self._bot = bot
+        self._delivery = delivery
+        self._settings = settings
+        self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
+        self._wake = asyncio.Event()
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._run(), name="worker-claim-loop")
+
+    async def stop(self) -> None:
+        """Stop claiming and abandon in-flight steps; their leases are released for a restart."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def wake(self) -> None:
+        """Claim now instead of at the next interval (a job was just accepted)."""
+        self._wake.set()
+
+    @property
+    def active_jobs(self) -> int:
+        return len(self._tasks)
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            free = self._settings.max_concurrent - len(self._tasks)
+            if free > 0:
+                try:
+                    jobs = await self._repo.claim_due(
+                        self.owner,
+                        limit=free,
+                        lease_seconds=self._settings.lease_seconds,
+                        now=time.time(),
+                    )
+                except Exception:
+                    log.exception("claiming jobs failed; retrying")
+                    jobs = []
+                for job in jobs:
+                    self._spawn(job)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.claim_interval)
+
+    def _spawn(self, job: Job) -> None:
+        task = asyncio.create_task(self._carry(job), name=f"job-{job.id}")
+        self._tasks[job.id] = task
+
+        def _done(_: asyncio.Task[None]) -> None:
+            self._tasks.pop(job.id, None)
+            self._wake.set()
+
+        task.add_done_callback(_done)
+
+    # --- one job ------------------------------------------------------------------------------
+
+    async def _carry(self, job: Job) -> None:
+        renewer = asyncio.create_task(self._keep_lease(job.id, asyncio.current_task()))
+        try:
+            await self._advance(job.id)
+        except asyncio.CancelledError:
+            await self._release_quietly(job.id, next_attempt_at=None)
+            raise
+        except Exception:
+            log.exception("job %d: unexpected error; will retry", job.id)
+            await self._release_quietly(job.id, next_attempt_at=time.time() + 30)
+        finally:
+            renewer.cancel()
+
+    async def _keep_lease(self, job_id: int, carrier: asyncio.Task[None] | None) -> None:
+        interval = self._settings.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            until = time.time() + self._settings.lease_seconds
+            try:
+                held = await self._repo.renew_lease(job_id, self.owner, until=until)
+            except Exception:
+                log.exception("job %d: lease renewal failed", job_id)
+                continue
+            if not held and carrier is not None:
+                log.warning("job %d: lease lost; another worker owns it now", job_id)
+                carrier.cancel()
+                return
+
+    async def _release_quietly(self, job_id: int, *, next_attempt_at: float | None) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(
+                self._repo.release(job_id, self.owner, next_attempt_at=next_attempt_at)
+            )
+
+    async def _advance(self, job_id: int) -> None:
+        """Run steps until the job is final or parked for a later attempt."""
+        while True:
+            job = await self._repo.get_job(job_id)
+            if job is None or job.state.is_final:
+                return
+            step = {
+                JobState.QUEUED: self._submit,
+                JobState.SUBMITTING: self._submit_was_interrupted,
+                JobState.WAITING: self._wait,
+                JobState.DELIVERING: self._deliver,
+            }[job.state]
+            if not await step(job):
+                return
+
+    # --- steps: each returns True to continue with the next step now --------------------------
+
+    async def _submit(self, job: Job) -> bool:
+        now = time.time()
+        if now >= job.deadline_at:
+            return await self._fail(job, FailureCode.TIMEOUT)
+        try:
+            request = VideoRequest.model_validate({"prompt": job.prompt, **job.params})
+        except ValueError as error:
+            return await self._fail(job, FailureCode.REJECTED, str(error))
+        if not await self._repo.mark_submitting(job.id, self.owner, now):
+            return False
+        try:
+            generation = await self._client.create(request)
+        except errors.RateLimitError as error:
+            return await self._requeue(job, error.retry_after, error)
+        except errors.ApiConnectionError as error:
+            return await self._requeue(job, None, error)
+        except errors.ServerError as error:
+            if error.status in _REFUSED_STATUSES:
+                return await self._requeue(job, None, error)
+            return await self._fail(job, FailureCode.SUBMIT_UNCERTAIN, str(error))
+        except errors.ApiTimeoutError as error:
+            return await self._fail(job, FailureCode.SUBMIT_UNCERTAIN, str(error))
+        except (errors.AuthenticationError, errors.CreditsError) as error:
+            log.error("video API refused the bot's credentials: %s", error)
+            return await self._fail(job, FailureCode.SERVICE_UNAVAILABLE, str(error))
+        except errors.UnsupportedRequestError as error:
+            return await self._fail(job, FailureCode.UNSUPPORTED, str(error))
+        except errors.LumaError as error:
+            return await self._fail(job, FailureCode.REJECTED, error.message)
+        log.info("job %d: submitted as %s", job.id, generation.id)
+        return await self._repo.mark_submitted(
+            job.id,
+            self.owner,
+            remote_id=generation.id,
+            remote_state=generation.state.value,
+            now=time.time(),
+        )
+
+    async def _submit_was_interrupted(self, job: Job) -> bool:
+        # A create may have reached the API before the process died: see the module docstring.
+        return await self._fail(job, FailureCode.SUBMIT_UNCERTAIN, "interrupted during submit")
+
+    async def _requeue(self, job: Job, retry_after: float | None, error: Exception) -> bool:
+        delay = (
+            retry_after
+            if retry_after is not None
+            else self._settings.submit_backoff.delay(job.attempts)
+        )
+        next_attempt = time.time() + delay
+        if next_attempt >= job.deadline_at:
+            return await self._fail(job, FailureCode.TIMEOUT)
+        log.warning("job %d: create refused (%s); retry in %.1fs", job.id, error, delay)
+        await self._repo.requeue(job.id, self.owner, next_attempt_at=next_attempt, now=time.time())
+        await self._repo.release(job.id, self.owner, next_attempt_at=next_attempt)
+        return False
+
+    async def _wait(self, job: Job) -> bool:
+        assert job.remote_id is not None
+        progress = Progress(
+            self._bot, self._repo, job, self._settings.progress_interval, await self._language(job)
+        )
+        progress.start()
+
+        async def on_update(generation: Generation) -> None:
+            await self._repo.set_remote_state(
+                job.id, self.owner, generation.state.value, time.time()
+            )
+            await progress.show(generation.state)
+
+        try:
+            generation = await self._client.wait_until_done(
+                job.remote_id, deadline=job.deadline_at, on_update=on_update
+            )
+        except errors.DeadlineExceeded:
+            return await self._fail(job, FailureCode.TIMEOUT)
+        except (errors.AuthenticationError, errors.CreditsError) as error:
+            # The video is paid for; keep it and look again once the operator fixes the key.
+            log.error("job %d: video API refused the bot's credentials: %s", job.id, error)
+            retry_at = time.time() + 60
+            if retry_at >= job.deadline_at:
+                return await self._fail(job, FailureCode.SERVICE_UNAVAILABLE, str(error))
+            await self._repo.release(job.id, self.owner, next_attempt_at=retry_at)
+            return False
+        except errors.LumaError as error:
+            return await self._fail(job, FailureCode.GENERATION_FAILED, error.message)
+        finally:
+            await progress.stop()
+        if generation.state is GenerationState.FAILED:
+            reason = generation.failure_reason or "no reason given"
+            return await self._fail(job, classify_failure(reason), reason)
+        if not generation.video_url:
+            return await self._fail(job, FailureCode.GENERATION_FAILED, "no video in the result")
+        await progress.show_delivering()
+        return await self._repo.mark_delivering(
+            job.id, self.owner, video_url=generation.video_url, now=time.time()
+        )
+
+    async def _deliver(self, job: Job) -> bool:
+        assert job.video_url is not None
+        language = await self._language(job)
+        try:
+            try:
+                data = await self._delivery.download(job.video_url)
+                message = await self._delivery.send_video(job, data, language)
+            except VideoTooLarge as too_large:
+                message = await self._delivery.send_link(job, too_large.size, language)
+        except Forbidden as error:
+            log.warning("job %d: chat %d unreachable: %s", job.id, job.chat_id, error)
+            return await self._fail(job, FailureCode.CHAT_UNREACHABLE, str(error))
+        except (DownloadError, TelegramError) as error:
+            return await self._retry_delivery(job, error)
+        file_id = message.video.file_id if message.video else None
+        await self._repo.mark_delivered(
+            job.id, self.owner, message_id=message.message_id, file_id=file_id, now=time.time()
+        )
+        log.info("job %d: delivered as message %d", job.id, message.message_id)
+        await self._delete_status(job)
+        return False
+
+    async def _retry_delivery(self, job: Job, error: Exception) -> bool:
+        next_attempt = time.time() + self._settings.delivery_backoff.delay(job.attempts)
+        if next_attempt >= job.deadline_at + DELIVERY_GRACE_SECONDS:
+            return await self._fail(job, FailureCode.DELIVERY_FAILED, str(error))
+        log.warning("job %d: delivery failed (%s); retrying", job.id, error)
+        await self._repo.release(job.id, self.owner, next_attempt_at=next_attempt)
+        return False
+
+    # --- endings ------------------------------------------------------------------------------
+
+    async def _fail(self, job: Job, code: FailureCode, reason: str | None = None) -> bool:
+        """Fail the job, refund once, and tell the user why. Always ends the job's steps."""
+        if not await self._repo.fail(job.id, code=code.value, reason=reason, now=time.time()):
+            return False
+        log.info("job %d: failed (%s: %s); quota refunded", job.id, code.value, reason)
+        key = _FAILURE_TEXT[code]
+        if key is not None:
+            message = text(key, await self._language(job), reason=reason or "")
+            await self._tell(job, message)
+        return False
+
+    async def _tell(self, job: Job, message: str) -> None:
+        """Replace the status message with `message`, or reply if that is impossible."""
+        fresh = await self._repo.get_job(job.id)
+        status_id = fresh.status_message_id if fresh else None
+        try:
+            if status_id is not None:
+                try:
+                    await self._bot.edit_message_text(
+                        chat_id=job.chat_id, message_id=status_id, text=message
+                    )
+                    return
+                except BadRequest:
+                    pass  # the status message is gone: reply instead
+            await self._bot.send_message(
+                chat_id=job.chat_id,
+                text=message,
+                message_thread_id=job.thread_id,
+                reply_parameters=reply_to(job),
+            )
+        except TelegramError as error:
+            log.warning("job %d: could not tell the user: %s", job.id, error)
+
+    async def _delete_status(self, job: Job) -> None:
+        fresh = await self._repo.get_job(job.id)
+        if fresh is None or fresh.status_message_id is None:
+            return
+        try:
+            await self._bot.delete_message(chat_id=job.chat_id, message_id=fresh.status_message_id)
+        except TelegramError as error:
+            log.info("job %d: status message not deleted: %s", job.id, error)
+        await self._repo.set_status_message(job.id, None)
+
+    async def _language(self, job: Job) -> str | None:
+        if job.user_id is None:
+            return None
+        user = await self._repo.get_user(job.user_id)
+        return user.language_code if user else None
+
+
+class Progress:
+    """Keeps one job's status message current: state and elapsed time, edits throttled.
+
+    Edits happen at most once per `interval` and only when the text changes, so a long
+    generation costs a handful of edits, and "message is not modified" never happens.
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        repository: Repository,
+        job: Job,
+        interval: float,
+        language: str | None,
+    ) -> None:
+        self._bot = bot
+        self._language = language
+        self._repo = repository
+        self._job = job
+        self._interval = interval
+        self._state = GenerationState(job.remote_state or "queued")
+        self._shown: str | None = None
+        self._last_edit = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._tick())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def show(self, state: GenerationState) -> None:
+        self._state = state
+        if not state.is_terminal:
+            await self._edit(self._status_text(), force=True)
+
+    async def show_delivering(self) -> None:
+        await self._edit(text("status_delivering", self._language), force=True)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self._edit(self._status_text(), force=False)
+
+    def _status_text(self) -> str:
+        key = "status_dreaming" if self._state is GenerationState.DREAMING else "status_queued"
+        elapsed = time.time() - self._job.created_at
+        return text(
+            key,
+            self._language,
+            prompt=excerpt(self._job.prompt, STATUS_PROMPT_CHARS),
+            elapsed=clock(elapsed),
+        )
+
+    async def _edit(self, message: str, *, force: bool) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            if message == self._shown or (not force and now - self._last_edit < self._interval):
+                return
+            fresh = await self._repo.get_job(self._job.id)
+            if fresh is None or fresh.status_message_id is None:
+                return
+            try:
+                await self._bot.edit_message_text(
+                    chat_id=self._job.chat_id, message_id=fresh.status_message_id, text=message
+                )
+            except BadRequest as error:
+                if "not modified" not in str(error).lower():
+                    log.info("job %d: status edit refused: %s", self._job.id, error)
+            except TelegramError as error:
+                log.info("job %d: status edit failed: %s", self._job.id, error)
+            self._shown, self._last_edit = message, now

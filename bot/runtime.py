@@ -1,0 +1,43 @@
+"""The live services of one bot process, reachable from handlers through the Application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+from telegram.ext import Application
+
+from bot.config import Settings
+from bot.generations import GenerationService
+from bot.jobs import Worker
+from bot.luma import VideoApiClient
+from storage.base import Repository
+
+_KEY = "runtime"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    repository: Repository
+    http: aiohttp.ClientSession
+    client: VideoApiClient
+    worker: Worker
+    service: GenerationService
+
+
+def attach(application: Application, runtime: Runtime) -> None:
+    # bot_data holds only this in-process handle, never durable state (see DESIGN.md).
+    application.bot_data[_KEY] = runtime
+
+
+def runtime_of(application: Application) -> Runtime:
+    return application.bot_data[_KEY]
+
+
+def find(application: Application) -> Runtime | None:
+    return application.bot_data.get(_KEY)
+
+
+def detach(application: Application) -> Runtime | None:
+    return application.bot_data.pop(_KEY, None)

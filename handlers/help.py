@@ -1,0 +1,31 @@
+"""`/start` and `/help`: what the bot does, how to use it, and today's allowance."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.luma.models import ASPECT_RATIOS
+from bot.runtime import runtime_of
+from bot.texts import Html, text
+from handlers.replies import answer, requester_of
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    assert message is not None
+    who = requester_of(update)
+    quota = await runtime_of(context.application).service.quota(who.user_id)
+    if quota.limit is None:
+        quota_line = text("quota_line_unlimited", who.language_code)
+    else:
+        quota_line = text(
+            "quota_line_limited", who.language_code, left=quota.left, limit=quota.limit
+        )
+    await answer(
+        message,
+        "help",
+        who.language_code,
+        quota_line=Html(quota_line),
+        ratios=", ".join(ASPECT_RATIOS),
+    )

@@ -1,0 +1,118 @@
+"""Parsing the text after `/video` into a typed request. Pure: no Telegram, no I/O.
+
+Options may stand anywhere in the prompt: `--ar 9:16` (or `--ar=9:16`), `--loop`, and a bare
+ratio token such as `9:16` as the first or last word. Phones auto-correct `--` into an em or en
+dash, so `—ar` and `–loop` are read as options too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.luma.models import ASPECT_RATIOS, AspectRatio
+
+MIN_PROMPT_LENGTH = 3
+_DASHES = re.compile(r"^(?:--|[\u2013\u2014\u2012\u2015]-?|-[\u2013\u2014])(?=[A-Za-z])")
+_TOKEN = re.compile(r"\S+")
+
+# Option name -> takes a value?
+_OPTIONS: dict[str, bool] = {"ar": True, "loop": False}
+
+
+class VideoOptions(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    prompt: str
+    aspect_ratio: AspectRatio | None = None  # None: not given, use the default
+    loop: bool = False
+
+
+class ParseError(Exception):
+    """Bad input; `key` names the catalog message, `values` fill it in."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+def parse_video_args(raw: str, *, max_prompt_length: int) -> VideoOptions:
+    """Split options from the prompt and validate both; raise ParseError on bad input."""
+    tokens = list(_TOKEN.finditer(raw))
+    ratios: list[str] = []
+    loop = False
+    consumed: set[int] = set()
+    index = 0
+    while index < len(tokens):
+        word = tokens[index].group()
+        name, value = _option(word)
+        if name is None:
+            index += 1
+            continue
+        consumed.add(index)
+        if name not in _OPTIONS:
+            raise ParseError("unknown_option", option=f"--{name}")
+        if _OPTIONS[name] and value is None:
+            if index + 1 >= len(tokens) or _option(tokens[index + 1].group())[0] is not None:
+                raise ParseError("option_needs_value", option=f"--{name}")
+            index += 1
+            consumed.add(index)
+            value = tokens[index].group()
+        elif not _OPTIONS[name] and value is not None:
+            raise ParseError("option_takes_no_value", option=f"--{name}")
+        if name == "ar":
+            ratios.append(_valid_ratio(value or ""))
+        elif name == "loop":
+            loop = True
+        index += 1
+
+    remaining = [i for i in range(len(tokens)) if i not in consumed]
+    for edge in {remaining[0], remaining[-1]} if remaining else set():
+        if tokens[edge].group() in ASPECT_RATIOS:
+            ratios.append(tokens[edge].group())
+            consumed.add(edge)
+
+    distinct = list(dict.fromkeys(ratios))
+    if len(distinct) > 1:
+        raise ParseError("conflicting_ratios", first=distinct[0], second=distinct[1])
+
+    prompt = _without(raw, [tokens[i] for i in sorted(consumed)])
+    if not prompt:
+        raise ParseError("usage")
+    if len(prompt) < MIN_PROMPT_LENGTH:
+        raise ParseError("prompt_too_short")
+    if len(prompt) > max_prompt_length:
+        raise ParseError("prompt_too_long", length=len(prompt), limit=max_prompt_length)
+    return VideoOptions(prompt=prompt, aspect_ratio=distinct[0] if distinct else None, loop=loop)
+
+
+def _option(word: str) -> tuple[str | None, str | None]:
+    """('ar', '9:16') for '--ar=9:16', ('loop', None) for '—loop', (None, None) for text."""
+    match = _DASHES.match(word)
+    if not match:
+        return None, None
+    body = word[match.end() :]
+    name, _, value = body.partition("=")
+    return name.lower(), (value if "=" in body else None)
+
+
+def _valid_ratio(value: str) -> str:
+    normalized = value.strip().replace("x", ":").replace("×", ":")
+    if normalized not in ASPECT_RATIOS:
+        raise ParseError("invalid_ratio", value=value)
+    return normalized
+
+
+def _without(raw: str, spans: list[re.Match[str]]) -> str:
+    """The raw text minus the option tokens, keeping the user's line breaks."""
+    pieces, cursor = [], 0
+    for span in spans:
+        pieces.append(raw[cursor : span.start()])
+        cursor = span.end()
+    pieces.append(raw[cursor:])
+    text = "".join(pieces)
+    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.splitlines()]
+    return "\n".join(line for line in lines if line).strip()
