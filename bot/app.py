@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.delivery import Delivery
 from bot.generations import GenerationService
 from bot.jobs import Worker, WorkerSettings
+from bot.logs import install_redaction
 from bot.luma import create_client
 from bot.texts import text
 from storage import open_repository
@@ -32,6 +33,8 @@ _SETTINGS_KEY = "settings"
 
 
 def build_application(settings: Settings) -> Application:
+    # Whoever builds the bot gets redaction, whatever logging set-up they have.
+    install_redaction(settings.secrets())
     token = settings.telegram_bot_token.get_secret_value()
     application = (
         ApplicationBuilder()

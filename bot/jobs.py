@@ -34,12 +34,12 @@ from bot.delivery import Delivery, DownloadError, VideoTooLarge, reply_to
 from bot.luma import VideoApiClient, errors
 from bot.luma.models import Generation, GenerationState, VideoRequest
 from bot.luma.retry import Backoff
-from bot.texts import clock, excerpt, text
+from bot.progress import Progress
+from bot.texts import text
 from storage.base import Job, JobState, Repository
 
 log = logging.getLogger(__name__)
 
-STATUS_PROMPT_CHARS = 120
 # A finished video is worth waiting for: delivery keeps trying this long past the deadline.
 DELIVERY_GRACE_SECONDS = 600.0
 # Refusals whose status proves the create did not go through.
@@ -397,80 +397,3 @@ class Worker:
             return None
         user = await self._repo.get_user(job.user_id)
         return user.language_code if user else None
-
-
-class Progress:
-    """Keeps one job's status message current: state and elapsed time, edits throttled.
-
-    Edits happen at most once per `interval` and only when the text changes, so a long
-    generation costs a handful of edits, and "message is not modified" never happens.
-    """
-
-    def __init__(
-        self,
-        bot: Bot,
-        repository: Repository,
-        job: Job,
-        interval: float,
-        language: str | None,
-    ) -> None:
-        self._bot = bot
-        self._language = language
-        self._repo = repository
-        self._job = job
-        self._interval = interval
-        self._state = GenerationState(job.remote_state or "queued")
-        self._shown: str | None = None
-        self._last_edit = 0.0
-        self._task: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._tick())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def show(self, state: GenerationState) -> None:
-        self._state = state
-        if not state.is_terminal:
-            await self._edit(self._status_text(), force=True)
-
-    async def show_delivering(self) -> None:
-        await self._edit(text("status_delivering", self._language), force=True)
-
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self._edit(self._status_text(), force=False)
-
-    def _status_text(self) -> str:
-        key = "status_dreaming" if self._state is GenerationState.DREAMING else "status_queued"
-        elapsed = time.time() - self._job.created_at
-        return text(
-            key,
-            self._language,
-            prompt=excerpt(self._job.prompt, STATUS_PROMPT_CHARS),
-            elapsed=clock(elapsed),
-        )
-
-    async def _edit(self, message: str, *, force: bool) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            if message == self._shown or (not force and now - self._last_edit < self._interval):
-                return
-            fresh = await self._repo.get_job(self._job.id)
-            if fresh is None or fresh.status_message_id is None:
-                return
-            try:
-                await self._bot.edit_message_text(
-                    chat_id=self._job.chat_id, message_id=fresh.status_message_id, text=message
-                )
-            except BadRequest as error:
-                if "not modified" not in str(error).lower():
-                    log.info("job %d: status edit refused: %s", self._job.id, error)
-            except TelegramError as error:
-                log.info("job %d: status edit failed: %s", self._job.id, error)
-            self._shown, self._last_edit = message, now

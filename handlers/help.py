@@ -5,7 +5,6 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.luma.models import ASPECT_RATIOS
 from bot.runtime import runtime_of
 from bot.texts import Html, text
 from handlers.replies import answer, requester_of
@@ -27,5 +26,4 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         "help",
         who.language_code,
         quota_line=Html(quota_line),
-        ratios=", ".join(ASPECT_RATIOS),
     )

@@ -25,5 +25,6 @@ def requester_of(update: Update) -> Requester:
 
 
 async def answer(message: Message, key: str, language: str | None, **values: object) -> Message:
-    """Reply with catalog message `key` (in the same chat and topic)."""
-    return await message.reply_text(text(key, language, ratios=", ".join(ASPECT_RATIOS), **values))
+    """Reply to `message` with catalog message `key` (same chat and topic, quoting it)."""
+    body = text(key, language, ratios=", ".join(ASPECT_RATIOS), **values)
+    return await message.reply_text(body, do_quote=True)

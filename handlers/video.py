@@ -5,14 +5,14 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.luma.models import GenerationState
+from bot.progress import status_text
 from bot.runtime import runtime_of
-from bot.texts import clock, duration_words, excerpt
+from bot.texts import duration_words
 from handlers.commands import extract_command
 from handlers.parsing import ParseError, parse_video_args
 from handlers.replies import answer, requester_of
 from storage.base import QuotaExhausted
-
-STATUS_PROMPT_CHARS = 120
 
 
 async def video(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -45,12 +45,8 @@ async def video(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if result.duplicate:
         return  # the same message was delivered twice: one job, one status message
-    status = await answer(
-        message,
-        "status_queued",
-        language,
-        prompt=excerpt(options.prompt, STATUS_PROMPT_CHARS),
-        elapsed=clock(0),
+    status = await message.reply_text(
+        status_text(options.prompt, GenerationState.QUEUED, 0, language), do_quote=True
     )
     await runtime.service.attach_status_message(result.job.id, status.message_id)
     runtime.worker.wake()

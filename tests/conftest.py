@@ -1,0 +1,90 @@
+"""Shared fixtures: the fake Bot API, the video-API emulator, settings, and the running bot.
+
+The bot under test is the real Application from `build_application`, pointed at the fakes over
+real HTTP; nothing inside PTB or the client is mocked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import build_application, running
+from bot.config import Settings, load_settings
+from bot.emulator import EmulatorConfig, run_emulator
+from bot.runtime import Runtime, runtime_of
+from tests.fakes.telegram_api import FakeTelegram
+
+BOT_TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
+API_KEY = "test-luma-key-0123456789"
+
+# Emulated generation times small enough that a full /video round trip takes well under a second.
+FAST_EMULATOR = {"queue_seconds": 0.05, "dream_seconds": 0.15, "long_poll_seconds": 0.5}
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(token=BOT_TOKEN, bot_username="LumaTestBot") as fake:
+        yield fake
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Any]:
+    async with run_emulator(EmulatorConfig(**FAST_EMULATOR), port=0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, tg: FakeTelegram, emulator: Any) -> Callable[..., Settings]:
+    def factory(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "_env_file": None,
+            "telegram_bot_token": BOT_TOKEN,
+            "telegram_api_url": tg.root,
+            "luma_api_key": API_KEY,
+            "luma_api_url": emulator.url,
+            "luma_api_family": "aiml-v2",
+            "database_url": f"sqlite:///{tmp_path / 'db' / 'bot.sqlite3'}",
+            "daily_quota": 3,
+            "generation_timeout": 30,
+            "luma_poll_interval": 0.05,
+            "luma_long_poll_seconds": 0.5,
+            "progress_interval": 0.2,
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return factory
+
+
+class RunningBot:
+    """A started bot plus handles on what tests look at."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+
+    @property
+    def runtime(self) -> Runtime:
+        return runtime_of(self.application)
+
+
+@pytest.fixture
+async def start_bot(
+    make_settings: Callable[..., Settings],
+) -> AsyncIterator[Callable[..., Any]]:
+    """`bot = await start_bot(daily_quota=1)` starts the real bot; it is stopped after the test."""
+    stack: list[Any] = []
+
+    async def start(**overrides: Any) -> RunningBot:
+        application = build_application(make_settings(**overrides))
+        context = running(application)
+        await context.__aenter__()
+        stack.append(context)
+        return RunningBot(application)
+
+    yield start
+    for context in reversed(stack):
+        await context.__aexit__(None, None, None)

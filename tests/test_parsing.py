@@ -1,0 +1,70 @@
+"""The /video argument parser: options anywhere, phone dashes, bare ratios, every bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.parsing import ParseError, parse_video_args
+
+
+def parse(raw: str, limit: int = 2048):
+    return parse_video_args(raw, max_prompt_length=limit)
+
+
+@pytest.mark.parametrize(
+    ("raw", "prompt", "ratio", "loop"),
+    [
+        ("a jellyfish in space", "a jellyfish in space", None, False),
+        ("--ar 9:16 a cat surfing", "a cat surfing", "9:16", False),
+        ("a cat surfing --ar 21:9", "a cat surfing", "21:9", False),
+        ("a cat --ar=4:3 surfing", "a cat surfing", "4:3", False),
+        ("9:16 a cat surfing --loop", "a cat surfing", "9:16", True),
+        ("a cat surfing 1:1", "a cat surfing", "1:1", False),
+        ("\u2014ar 3:4 a dog", "a dog", "3:4", False),  # em dash from a phone keyboard
+        ("\u2013loop a dog", "a dog", None, True),  # en dash
+        ("a dog \u2014LOOP", "a dog", None, True),
+        ("line one\nline  two --loop", "line one\nline two", None, True),
+        ("meet at 10:30", "meet at 10:30", None, False),  # a time is not a ratio
+        ("a -- b", "a -- b", None, False),
+        ("a 9:16 b", "a 9:16 b", None, False),  # bare ratios only at the edges
+    ],
+)
+def test_valid_prompts(raw: str, prompt: str, ratio: str | None, loop: bool) -> None:
+    options = parse(raw)
+    assert (options.prompt, options.aspect_ratio, options.loop) == (prompt, ratio, loop)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("", "usage"),
+        ("   ", "usage"),
+        ("--loop", "usage"),
+        ("9:16", "usage"),
+        ("ab", "prompt_too_short"),
+        ("--ar 19:9 a dog", "invalid_ratio"),
+        ("--ar=16:10 a dog", "invalid_ratio"),
+        ("--ar", "option_needs_value"),
+        ("a dog --ar --loop", "option_needs_value"),
+        ("--fps 30 a dog", "unknown_option"),
+        ("--loop=yes a dog", "option_takes_no_value"),
+        ("--ar 9:16 a dog 16:9", "conflicting_ratios"),
+    ],
+)
+def test_bad_input_names_the_problem(raw: str, key: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse(raw)
+    assert caught.value.key == key
+
+
+def test_unknown_option_is_named() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse("a dog \u2014fps 30")
+    assert caught.value.values == {"option": "--fps"}
+
+
+def test_prompt_limit_counts_the_prompt_not_the_options() -> None:
+    assert parse("x" * 2048 + " --ar 9:16").prompt == "x" * 2048
+    with pytest.raises(ParseError) as caught:
+        parse("x" * 2049)
+    assert caught.value.values == {"length": 2049, "limit": 2048}
