@@ -1,0 +1,102 @@
+"""`python -m bot` as a real subprocess, configured only through its environment, against the
+fake Bot API and the emulator: what an operator following the README gets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import API_KEY, BOT_TOKEN
+from tests.fakes.telegram_api import FakeTelegram
+
+ROOT = Path(__file__).parent.parent
+
+
+def bot_environment(tg: FakeTelegram, emulator: Any, tmp_path: Path, **extra: str) -> dict:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TELEGRAM_", "LUMA_", "DATABASE_", "DAILY_", "ADMIN_"))
+    }
+    environment.update(
+        TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+        TELEGRAM_API_URL=tg.root,
+        LUMA_API_KEY=API_KEY,
+        LUMA_API_URL=emulator.url,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'data' / 'bot.sqlite3'}",
+        LOG_LEVEL="DEBUG",
+        LUMA_LONG_POLL_SECONDS="0.5",
+        LUMA_POLL_INTERVAL="0.05",
+        PROGRESS_INTERVAL="0.2",
+        **extra,
+    )
+    return environment
+
+
+async def run_bot(environment: dict, cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        env=environment,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_python_m_bot_delivers_a_video_and_stops_cleanly(
+    tg: FakeTelegram, emulator: Any, tmp_path: Path
+) -> None:
+    process = await run_bot(bot_environment(tg, emulator, tmp_path), cwd=ROOT)
+    try:
+        request = tg.user_sends("/video a jellyfish", user_id=1001)
+        sent = await tg.wait_for_call("sendVideo", timeout=30)
+        assert sent.params["reply_parameters"]["message_id"] == request["message_id"]
+        assert "a jellyfish" in sent.result["caption"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    log = (stdout + stderr).decode()
+    assert process.returncode == 0, log
+    assert "started" in log
+    assert BOT_TOKEN not in log
+    assert BOT_TOKEN.split(":")[1] not in log
+    assert API_KEY not in log
+    assert (tmp_path / "data" / "bot.sqlite3").exists()  # the directory was created
+
+
+async def test_bad_configuration_is_one_clear_line_and_exit_code_2(tmp_path: Path) -> None:
+    cases = {
+        "TELEGRAM_BOT_TOKEN": ({}, "TELEGRAM_BOT_TOKEN is required"),
+        "LUMA_API_KEY": ({"TELEGRAM_BOT_TOKEN": BOT_TOKEN}, "LUMA_API_KEY is required"),
+        "LUMA_API_FAMILY": (
+            {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "LUMA_API_KEY": "k", "LUMA_API_FAMILY": "v3"},
+            "LUMA_API_FAMILY is invalid",
+        ),
+        "DAILY_QUOTA": (
+            {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "LUMA_API_KEY": "k", "DAILY_QUOTA": "lots"},
+            "DAILY_QUOTA is invalid",
+        ),
+        "DATABASE_URL": (
+            {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "LUMA_API_KEY": "k", "DATABASE_URL": "mysql://x"},
+            "DATABASE_URL is invalid",
+        ),
+    }
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TELEGRAM_", "LUMA_", "DATABASE_", "DAILY_", "ADMIN_"))
+    }
+    for variables, expected in cases.values():
+        process = await run_bot({**base, **variables}, cwd=tmp_path)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+        lines = stderr.decode().strip().splitlines()
+        assert process.returncode == 2
+        assert len(lines) == 1 and expected in lines[0], lines
+        assert "Traceback" not in stderr.decode()
+        assert BOT_TOKEN not in stderr.decode()
