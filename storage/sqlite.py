@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -72,13 +72,16 @@ class SqliteRepository:
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
+                await _uncancellable(self._db.execute("BEGIN IMMEDIATE"))
                 yield self._db
+                await _uncancellable(self._db.execute("COMMIT"))
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                # Also reached when the caller is cancelled mid-BEGIN or mid-COMMIT (a worker
+                # shutting down): never leave a transaction open for the next caller.
+                if self._db.in_transaction:
+                    await _uncancellable(self._db.execute("ROLLBACK"))
                 raise
-            await self._db.execute("COMMIT")
 
     async def _migrate(self) -> None:
         async with self._transaction() as db:
@@ -323,6 +326,16 @@ class SqliteRepository:
     async def _fetch_one(self, sql: str, values: tuple[Any, ...]) -> aiosqlite.Row | None:
         async with self._lock:
             return await (await self._db.execute(sql, values)).fetchone()
+
+
+async def _uncancellable(operation: Awaitable[Any]) -> Any:
+    """Let a statement finish even if the caller is cancelled meanwhile, then re-raise."""
+    task = asyncio.ensure_future(operation)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        raise
 
 
 def _job(row: aiosqlite.Row) -> Job:

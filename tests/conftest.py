@@ -65,6 +65,18 @@ class RunningBot:
 
     def __init__(self, application: Any) -> None:
         self.application = application
+        self._lifecycle = running(application)
+        self.stopped = False
+
+    async def start(self) -> RunningBot:
+        await self._lifecycle.__aenter__()
+        return self
+
+    async def stop(self) -> None:
+        """Stop gracefully, as SIGTERM does: in-flight jobs stay in the database."""
+        if not self.stopped:
+            self.stopped = True
+            await self._lifecycle.__aexit__(None, None, None)
 
     @property
     def runtime(self) -> Runtime:
@@ -76,15 +88,13 @@ async def start_bot(
     make_settings: Callable[..., Settings],
 ) -> AsyncIterator[Callable[..., Any]]:
     """`bot = await start_bot(daily_quota=1)` starts the real bot; it is stopped after the test."""
-    stack: list[Any] = []
+    started: list[RunningBot] = []
 
     async def start(**overrides: Any) -> RunningBot:
-        application = build_application(make_settings(**overrides))
-        context = running(application)
-        await context.__aenter__()
-        stack.append(context)
-        return RunningBot(application)
+        bot = RunningBot(build_application(make_settings(**overrides)))
+        started.append(bot)
+        return await bot.start()
 
     yield start
-    for context in reversed(stack):
-        await context.__aexit__(None, None, None)
+    for bot in reversed(started):
+        await bot.stop()

@@ -94,7 +94,7 @@ async def test_bad_configuration_is_one_clear_line_and_exit_code_2(tmp_path: Pat
     }
     for variables, expected in cases.values():
         process = await run_bot({**base, **variables}, cwd=tmp_path)
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
         lines = stderr.decode().strip().splitlines()
         assert process.returncode == 2
         assert len(lines) == 1 and expected in lines[0], lines

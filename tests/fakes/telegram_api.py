@@ -1,0 +1,1248 @@
+"""A fake Telegram Bot API server, spoken to over real HTTP (aiohttp) by a real PTB client.
+
+What it fakes
+    The parts of the Bot API this bot uses: ``getMe``, ``getUpdates`` (real long polling with
+    ``offset`` confirmation, ``limit``, ``timeout``, ``allowed_updates`` and the 409 conflicts),
+    the webhook and command methods, ``sendMessage`` / ``sendVideo`` / ``sendDocument`` /
+    ``sendPhoto``, edits, ``deleteMessage``, ``sendChatAction``, ``answerCallbackQuery``,
+    ``getFile`` plus the file download route, ``getChat``, ``close``, ``logOut``.
+    It keeps state like Telegram does: chats, messages per chat (one id sequence per chat shared by
+    user and bot messages; deletions and edits applied) and files by ``file_id``.
+
+How strict it is (so that bugs show up in tests)
+    Unknown parameters and missing required ones are rejected with 400 (real Telegram silently
+    ignores unknown ones; we want typos in ``api_kwargs`` to fail). Texts, captions, HTML markup,
+    inline keyboards (``callback_data`` <= 64 bytes), reply targets, "message is not modified",
+    upload (50 MB -> 413) and download (20 MB) limits are checked with Telegram's error texts.
+    Like Telegram, ``editMessageText`` without ``reply_markup`` removes the inline keyboard.
+    Deliberate deviations: Markdown/MarkdownV2 are stored verbatim (not parsed), ``setWebhook``
+    accepts ``http://`` URLs, URL media are recorded but never fetched, thumbnails of injected
+    photos are byte prefixes of the photo, text limits count UTF-16 code units.
+
+Usage::
+
+    async with FakeTelegram() as tg:
+        app = (ApplicationBuilder().token(tg.token).base_url(f"{tg.root}/bot")
+               .base_file_url(f"{tg.root}/file/bot").build())
+        tg.user_sends("/video a jellyfish")              # queued for getUpdates
+        call = await tg.wait_for_call("sendMessage")     # what the bot answered
+        assert call.ok and "queued" in call.params["text"]
+
+Every request is recorded as a :class:`Call` (in completion order, rejected ones included).
+``fail_next`` scripts error answers. Room is left for webhook push delivery (``self.webhook``
+holds the settings) and flood limits (``_apply_fault`` is the hook every call passes through).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import html
+import itertools
+import json
+import mimetypes
+import re
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+DEFAULT_TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
+MB = 1024 * 1024
+FAKE_JPEG = b"\xff\xd8\xff\xe0fake-jpeg" + bytes(2000) + b"\xff\xd9"  # default photo
+
+# Bot API parameters per method ("*" = required). The legacy reply_to_message_id,
+# allow_sending_without_reply and disable_web_page_preview are still accepted by Telegram.
+_SEND = (
+    "business_connection_id chat_id* message_thread_id direct_messages_topic_id "
+    "disable_notification protect_content allow_paid_broadcast message_effect_id "
+    "suggested_post_parameters reply_parameters reply_markup reply_to_message_id "
+    "allow_sending_without_reply caption parse_mode caption_entities "
+)
+# PTB quirk: with Defaults(parse_mode=/disable_notification=/protect_content=) PTB also sends
+# those to both edit methods (via Bot._send_message); Telegram ignores them, so we accept them.
+_EDIT = (
+    "business_connection_id chat_id message_id inline_message_id reply_markup "
+    "parse_mode disable_notification protect_content "
+)
+_SPEC = {
+    "getMe": "",
+    "getUpdates": "offset limit timeout allowed_updates",
+    "setWebhook": "url* certificate ip_address max_connections allowed_updates "
+    "drop_pending_updates secret_token",
+    "deleteWebhook": "drop_pending_updates",
+    "getWebhookInfo": "",
+    "setMyCommands": "commands* scope language_code",
+    "getMyCommands": "scope language_code",
+    "deleteMyCommands": "scope language_code",
+    "sendMessage": _SEND.replace("caption parse_mode caption_entities ", "")
+    + "text* parse_mode entities link_preview_options disable_web_page_preview",
+    "editMessageText": _EDIT + "text* entities link_preview_options disable_web_page_preview",
+    "editMessageReplyMarkup": _EDIT,
+    "deleteMessage": "chat_id* message_id*",
+    "sendVideo": _SEND + "video* duration width height thumbnail cover start_timestamp "
+    "show_caption_above_media has_spoiler supports_streaming",
+    "sendDocument": _SEND + "document* thumbnail disable_content_type_detection",
+    "sendPhoto": _SEND + "photo* show_caption_above_media has_spoiler",
+    "sendChatAction": "business_connection_id chat_id* message_thread_id action*",
+    "answerCallbackQuery": "callback_query_id* text show_alert url cache_time",
+    "getFile": "file_id*",
+    "getChat": "chat_id*",
+    "close": "",
+    "logOut": "",
+}
+# canonical name -> (allowed parameters, required parameters)
+METHODS: dict[str, tuple[set[str], set[str]]] = {
+    name: ({p.rstrip("*") for p in spec.split()}, {p[:-1] for p in spec.split() if p[-1] == "*"})
+    for name, spec in _SPEC.items()
+}
+_CANONICAL = {name.lower(): name for name in METHODS}
+JSON_FIELDS = set(
+    "reply_parameters reply_markup entities caption_entities commands allowed_updates scope "
+    "link_preview_options suggested_post_parameters".split()
+)
+CHAT_ACTIONS = set(
+    "typing upload_photo record_video upload_video record_voice upload_voice upload_document "
+    "choose_sticker find_location record_video_note upload_video_note".split()
+)
+_NOT_BY_DEFAULT = {"chat_member", "message_reaction", "message_reaction_count"}
+_BUTTON_KINDS = set(
+    "url callback_data web_app login_url switch_inline_query switch_inline_query_current_chat "
+    "switch_inline_query_chosen_chat copy_text callback_game pay".split()
+)
+_NOT_MODIFIED = (
+    "message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+_WRONG_FILE = "wrong file identifier/HTTP URL specified"
+
+
+class ApiError(Exception):
+    """An error answer: ``{"ok": false, "error_code": code, "description": ...}``."""
+
+    def __init__(self, code: int, description: str, parameters: dict | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.parameters = code, description, parameters
+
+    def body(self) -> dict:
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.code,
+            "description": self.description,
+        }
+        if self.parameters:
+            body["parameters"] = self.parameters
+        return body
+
+
+def _bad(description: str) -> ApiError:
+    return ApiError(400, f"Bad Request: {description}")
+
+
+@dataclass
+class Call:
+    """One request the bot made (recorded when answered; rejected ones too).
+
+    ``params``: form/multipart values stay strings (``"1001"``, ``"true"``), JSON-string fields
+    (``reply_markup``, ``reply_parameters``, ``entities``, ...) are decoded; a JSON request body
+    keeps its native types. ``files`` / ``filenames``: multipart file parts by part name.
+    """
+
+    method: str
+    params: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+    filenames: dict[str, str] = field(default_factory=dict)
+    token: str = ""
+    path: str = ""
+    at: float = 0.0
+    response: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.response and self.response.get("ok"))
+
+    @property
+    def result(self) -> Any:
+        return (self.response or {}).get("result")
+
+
+@dataclass
+class StoredFile:
+    file_id: str
+    file_unique_id: str
+    kind: str  # photo | video | document
+    data: bytes | None  # None for URL media (never fetched)
+    file_path: str | None = None
+    mime_type: str | None = None
+    file_name: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # width/height/duration
+
+
+@dataclass
+class _Upload:
+    data: bytes
+    filename: str | None
+    content_type: str | None
+
+
+@dataclass
+class _Fault:
+    error: ApiError
+    remaining: int
+
+
+def u16len(text: str) -> int:
+    """Length in UTF-16 code units, the unit of Telegram's entity offsets and limits."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _as_int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise _bad(f"invalid {name} specified") from None
+
+
+def _as_bool(value: Any) -> bool:
+    return value in (True, 1, "true", "True", "1")
+
+
+_HTML_ENTITY_TYPES = dict(
+    pair.split("=")
+    for pair in "b=bold strong=bold i=italic em=italic u=underline ins=underline "
+    "s=strikethrough strike=strikethrough del=strikethrough code=code pre=pre a=text_link "
+    "tg-spoiler=spoiler span=spoiler blockquote=blockquote tg-emoji=custom_emoji".split()
+)
+_HTML_TOKEN = re.compile(r"<(/?)([^\s<>/]*)([^<>]*)>|&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot);")
+_ATTR = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"']+))""")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+
+
+def parse_html(source: str) -> tuple[str, list[dict]]:
+    """Parse Telegram-HTML like the Bot API: returns (plain text, entities) or raises 400."""
+    out: list[str] = []
+    entities: list[dict] = []
+    stack: list[tuple[str, int, dict]] = []  # (tag, utf16 start, entity)
+    pos = offset = 0
+
+    def fail(msg: str) -> ApiError:
+        return _bad(f"can't parse entities: {msg}")
+
+    def emit(chunk: str, at: int | None = None) -> None:  # at: source index of raw text
+        nonlocal offset
+        if at is not None and "<" in chunk:
+            byte = len(source[: at + chunk.index("<")].encode())
+            raise fail(f"Unexpected end of name token at byte offset {byte}")
+        out.append(chunk)
+        offset += u16len(chunk)
+
+    for m in _HTML_TOKEN.finditer(source):
+        emit(source[pos : m.start()], pos)
+        pos, byte = m.end(), len(source[: m.start()].encode())
+        if ref := m.group(4):  # character reference
+            emit(_NAMED.get(ref) or chr(int(ref[2:], 16) if ref[1] in "xX" else int(ref[1:])))
+            continue
+        closing, tag, attr_text = m.group(1), m.group(2).lower(), m.group(3)
+        attrs = {
+            a[0].lower(): html.unescape(a[1] or a[2] or a[3]) for a in _ATTR.findall(attr_text)
+        }
+        if closing:
+            if not stack:
+                raise fail(f"Unexpected end tag at byte offset {byte}")
+            if stack[-1][0] != tag:
+                raise fail(
+                    f"Unmatched end tag at byte offset {byte}, expected "
+                    f'"</{stack[-1][0]}>", found "</{tag}>"'
+                )
+            _, start, entity = stack.pop()
+            if entity and offset > start:
+                entity.update(offset=start, length=offset - start)
+                entities.append(entity)
+            continue
+        if tag not in _HTML_ENTITY_TYPES or (tag == "span" and attrs.get("class") != "tg-spoiler"):
+            raise fail(f'Unsupported start tag "{tag}" at byte offset {byte}')
+        entity: dict[str, Any] = {"type": _HTML_ENTITY_TYPES[tag]}
+        if tag == "a":
+            entity = {"type": "text_link", "url": attrs["href"]} if attrs.get("href") else {}
+        elif tag == "tg-emoji":
+            entity["custom_emoji_id"] = attrs.get("emoji-id", "")
+        elif tag == "blockquote" and "expandable" in attr_text:
+            entity["type"] = "expandable_blockquote"
+        elif tag == "code" and stack and stack[-1][0] == "pre":
+            if attrs.get("class", "").startswith("language-"):
+                stack[-1][2]["language"] = attrs["class"][len("language-") :]
+            entity = {}
+        stack.append((tag, offset, entity))
+    emit(source[pos:], pos)
+    if stack:
+        raise fail(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    entities.sort(key=lambda e: (e["offset"], -e["length"]))
+    return "".join(out), entities
+
+
+_COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{1,64})?")
+
+
+def command_entities(text: str) -> list[dict]:
+    """``bot_command`` entities Telegram would attach to a user's text or caption."""
+    return [
+        {"type": "bot_command", "offset": u16len(text[: m.start()]), "length": u16len(m.group())}
+        for m in _COMMAND.finditer(text)
+    ]
+
+
+class FakeTelegram:
+    """In-process fake Bot API server. Use ``async with FakeTelegram() as tg:``."""
+
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        bot_username: str = "LumaTestBot",
+        *,
+        bot_first_name: str = "Luma Test Bot",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        upload_limit: int = 50 * MB,
+        download_limit: int = 20 * MB,
+    ) -> None:
+        self.token, self.bot_username, self.bot_first_name = token, bot_username, bot_first_name
+        self.bot_id = int(token.split(":", 1)[0])
+        self.host, self.port = host, port
+        self.upload_limit, self.download_limit = upload_limit, download_limit
+        self.root = ""
+        self.calls: list[Call] = []
+        self.downloads: list[str] = []  # file paths served by the file route
+        self.internal_errors: list[str] = []  # tracebacks of bugs in this fake
+        self.webhook: dict[str, Any] = {}  # setWebhook parameters ("url" set when active)
+        self.commands: dict[tuple[str, str], list[dict]] = {}  # (scope json, lang) -> commands
+        self._chats: dict[int, dict] = {}
+        self._messages: dict[int, dict[int, dict]] = {}
+        self._last_id: dict[int, int] = {}
+        self._bot_sent: set[tuple[int, int]] = set()
+        self._users: dict[int, dict] = {}
+        self._files: dict[str, StoredFile] = {}
+        self._paths: dict[str, StoredFile] = {}
+        self._updates: list[dict] = []
+        self._update_ids = itertools.count(1)
+        self._seq = itertools.count(1)
+        self._allowed_updates: set[str] | None = None
+        self._open_queries: set[str] = set()
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._poll_generation = 0
+        self._closing = False
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._handlers: dict[str, Callable[..., Any]] = {
+            name: getattr(self, "_m_" + name) for name in METHODS
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> FakeTelegram:
+        app = web.Application(client_max_size=self.upload_limit + 8 * MB)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
+        app.router.add_get("/file/bot{token}/{file_path:.*}", self._handle_file)
+        app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        self.port = self._runner.addresses[0][1]
+        self.root = f"http://{self.host}:{self.port}"
+        return self
+
+    async def close(self) -> None:
+        self._closing = True  # pending long polls answer [] right away
+        self._notify()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeTelegram:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ injecting updates
+    def add_chat(
+        self,
+        chat_id: int,
+        chat_type: str = "private",
+        *,
+        title: str | None = None,
+        username: str | None = None,
+        first_name: str | None = None,
+    ) -> dict:
+        """Register (or return) a chat; the injectors call this for you."""
+        if chat_id not in self._chats:
+            chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+            if chat_type == "private":
+                chat["first_name"] = first_name or f"User {chat_id}"
+            else:
+                chat["title"] = title or f"Test {chat_type} {chat_id}"
+            if username:
+                chat["username"] = username
+            self._chats[chat_id] = chat
+            self._messages[chat_id] = {}
+        return self._chats[chat_id]
+
+    def user_sends(
+        self,
+        text: str,
+        user_id: int = 1001,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        language_code: str = "en",
+        first_name: str = "Ann",
+        username: str = "ann",
+        reply_to_message_id: int | None = None,
+        message_thread_id: int | None = None,
+        chat_title: str | None = None,
+    ) -> dict:
+        """Queue a ``message`` update with ``text`` (+ ``bot_command`` entities)."""
+        msg = self._user_message(
+            user_id,
+            chat_id,
+            chat_type,
+            language_code,
+            first_name,
+            username,
+            reply_to_message_id,
+            message_thread_id,
+            chat_title,
+        )
+        msg["text"] = text
+        if ents := command_entities(text):
+            msg["entities"] = ents
+        return self._push_message("message", msg)
+
+    def user_sends_photo(
+        self,
+        caption: str | None = None,
+        user_id: int = 1001,
+        chat_id: int | None = None,
+        media_group_id: str | None = None,
+        photo_bytes: bytes | None = None,
+        chat_type: str = "private",
+        language_code: str = "en",
+        first_name: str = "Ann",
+        username: str = "ann",
+        reply_to_message_id: int | None = None,
+        message_thread_id: int | None = None,
+        chat_title: str | None = None,
+        width: int = 1280,
+        height: int = 720,
+    ) -> dict:
+        """Queue a photo ``message``: 3 PhotoSizes, the largest holds ``photo_bytes`` (default
+        ``FAKE_JPEG``), the smaller ones byte prefixes. Other arguments as in ``user_sends``."""
+        msg = self._user_message(
+            user_id,
+            chat_id,
+            chat_type,
+            language_code,
+            first_name,
+            username,
+            reply_to_message_id,
+            message_thread_id,
+            chat_title,
+        )
+        msg["photo"] = self._photo_sizes(photo_bytes or FAKE_JPEG, width, height)
+        if media_group_id is not None:
+            msg["media_group_id"] = str(media_group_id)
+        if caption is not None:
+            msg["caption"] = caption
+            if ents := command_entities(caption):
+                msg["caption_entities"] = ents
+        return self._push_message("message", msg)
+
+    def user_edits(self, message: dict, text: str) -> dict:
+        """Queue an ``edited_message`` update replacing the text/caption of ``message``."""
+        stored = self._find(message["chat"]["id"], message["message_id"])
+        if stored is None:
+            raise ValueError("user_edits: message not found (deleted?)")
+        key, ents_key = (
+            ("caption", "caption_entities") if "photo" in stored else ("text", "entities")
+        )
+        stored[key] = text
+        stored.pop(ents_key, None)
+        if ents := command_entities(text):
+            stored[ents_key] = ents
+        stored["edit_date"] = int(time.time())
+        channel = stored["chat"]["type"] == "channel"
+        self._push_update({"edited_channel_post" if channel else "edited_message": stored})
+        return copy.deepcopy(stored)
+
+    def channel_posts(
+        self,
+        text: str,
+        chat_id: int = -100777,
+        title: str = "My channel",
+        username: str | None = None,
+        photo_bytes: bytes | None = None,
+    ) -> dict:
+        """Queue a ``channel_post`` (no ``from``; ``sender_chat`` is the channel). With
+        ``photo_bytes`` the text becomes the caption of a photo post."""
+        chat = self.add_chat(chat_id, "channel", title=title, username=username)
+        msg: dict[str, Any] = {
+            "message_id": self._next_id(chat_id),
+            "sender_chat": chat,
+            "chat": chat,
+            "date": int(time.time()),
+        }
+        key = "text"
+        if photo_bytes is not None:
+            msg["photo"], key = self._photo_sizes(photo_bytes, 1280, 720), "caption"
+        msg[key] = text
+        if ents := command_entities(text):
+            msg["entities" if key == "text" else "caption_entities"] = ents
+        return self._push_message("channel_post", msg)
+
+    def press_button(self, message: dict, callback_data: str, user_id: int = 1001) -> dict:
+        """Queue a ``callback_query`` for an inline button of a bot message; returns the query."""
+        stored = self._find(message["chat"]["id"], message["message_id"])
+        if stored is None:
+            raise ValueError("press_button: message not found (deleted?)")
+        rows = (stored.get("reply_markup") or {}).get("inline_keyboard", [])
+        if not any(b.get("callback_data") == callback_data for row in rows for b in row):
+            raise ValueError(f"press_button: no button with callback_data {callback_data!r}")
+        query_id = str(9_000_000 + next(self._seq))
+        self._open_queries.add(query_id)
+        query = {
+            "id": query_id,
+            "from": self._user(user_id),
+            "message": copy.deepcopy(stored),
+            "data": callback_data,
+            "chat_instance": str(abs(stored["chat"]["id"]) * 7 + 11),
+        }
+        self._push_update({"callback_query": query})
+        return copy.deepcopy(query)
+
+    def inject_update(self, update: dict) -> dict:
+        """Queue a raw update (``update_id`` is assigned); returns it."""
+        return self._push_update(copy.deepcopy(update))
+
+    # ------------------------------------------------------------------ inspecting
+    def calls_of(self, method: str) -> list[Call]:
+        method = _CANONICAL.get(method.lower(), method)
+        return [c for c in self.calls if c.method == method]
+
+    def messages(self, chat_id: int) -> list[dict]:
+        return copy.deepcopy(list(self._messages.get(chat_id, {}).values()))
+
+    def bot_messages(self, chat_id: int) -> list[dict]:
+        return [m for m in self.messages(chat_id) if (chat_id, m["message_id"]) in self._bot_sent]
+
+    def pending_updates(self) -> int:
+        """Updates not yet confirmed by a getUpdates ``offset`` (like ``pending_update_count``)."""
+        return len(self._updates)
+
+    async def wait_for_call(
+        self,
+        method: str,
+        predicate: Callable[[Call], bool] | None = None,
+        timeout: float = 10.0,  # noqa: ASYNC109
+    ) -> Call:
+        method = _CANONICAL.get(method.lower(), method)
+
+        def find() -> Call | None:
+            return next(
+                (
+                    c
+                    for c in self.calls
+                    if c.method == method and (predicate is None or predicate(c))
+                ),
+                None,
+            )
+
+        return await self._wait(find, timeout, f"a {method} call")
+
+    async def wait_until(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:  # noqa: ASYNC109
+        return await self._wait(predicate, timeout, "the condition")
+
+    def summary(self) -> str:
+        """One line per recorded call, for assertion messages."""
+        lines = []
+        for c in self.calls:
+            res = "ok" if c.ok else f"ERROR {(c.response or {}).get('description')}"
+            lines.append(f"  {c.method}({c.params}) -> {res}"[:300])
+        return "\n".join(lines + self.internal_errors) or "  (no calls)"
+
+    # ------------------------------------------------------------------ faults and files
+    def fail_next(
+        self,
+        method: str,
+        error_code: int = 429,
+        description: str | None = None,
+        retry_after: int | None = None,
+        count: int = 1,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
+        """Answer the next ``count`` calls of ``method`` with this error. For 429, ``retry_after``
+        defaults to 1 and the description to "Too Many Requests: retry after N"."""
+        if error_code == 429 and retry_after is None:
+            retry_after = 1
+        if description is None:
+            description = (
+                f"Too Many Requests: retry after {retry_after}"
+                if error_code == 429
+                else f"Error {error_code}"
+            )
+        params = {
+            k: v
+            for k, v in (("retry_after", retry_after), ("migrate_to_chat_id", migrate_to_chat_id))
+            if v is not None
+        }
+        method = _CANONICAL.get(method.lower(), method)
+        fault = _Fault(ApiError(error_code, description, params or None), count)
+        self._faults.setdefault(method, deque()).append(fault)
+
+    def add_file(self, data: bytes, file_path: str = "photos/file_1.jpg") -> str:
+        """Register downloadable bytes; returns the new ``file_id``."""
+        kind = {"photos": "photo", "videos": "video"}.get(file_path.split("/")[0], "document")
+        return self._register(data, kind, file_path=file_path).file_id
+
+    def file(self, file_id: str) -> StoredFile | None:
+        return self._files.get(file_id)
+
+    # ------------------------------------------------------------------ HTTP plumbing
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        raw_method = request.match_info["method"]
+        method = _CANONICAL.get(raw_method.lower(), raw_method)
+        call = Call(
+            method, {}, token=request.match_info["token"], path=request.path, at=time.monotonic()
+        )
+        status = 200
+        try:
+            uploads, bad_json = await self._read(request, call)
+            if call.token != self.token:
+                raise ApiError(401, "Unauthorized")
+            if method not in METHODS:
+                raise ApiError(404, "Not Found")
+            self._apply_fault(method)
+            if bad_json:
+                raise _bad(f"can't parse {bad_json} JSON object")
+            allowed, required = METHODS[method]
+            for name in call.params:
+                if name not in allowed:
+                    raise _bad(f"unknown parameter {name}")
+            for name in sorted(required):
+                if name not in call.params and name not in uploads:
+                    raise _bad(f"{name} is required")
+            result = await self._handlers[method](call.params, uploads)
+            body: dict[str, Any] = {"ok": True, "result": result}
+        except ApiError as exc:
+            status, body = exc.code, exc.body()
+        except Exception:  # a bug in the fake: answer 500 and keep the traceback visible
+            self.internal_errors.append(traceback.format_exc())
+            status, body = 500, {"ok": False, "error_code": 500, "description": "fake crashed"}
+        call.response = body
+        self.calls.append(call)
+        self._notify()
+        return web.json_response(body, status=status)
+
+    async def _read(self, request: web.Request, call: Call) -> tuple[dict[str, _Upload], str]:
+        params: dict[str, Any] = dict(request.query)
+        uploads: dict[str, _Upload] = {}
+        try:
+            if request.content_type == "application/json":
+                body = await request.json() if request.can_read_body else {}
+                params.update(body if isinstance(body, dict) else {})
+            elif request.can_read_body:
+                for name, value in (await request.post()).items():
+                    if isinstance(value, web.FileField):
+                        data = value.file.read()
+                        uploads[name] = _Upload(data, value.filename, value.content_type)
+                        call.files[name], call.filenames[name] = data, value.filename
+                    else:
+                        params[name] = value
+        except web.HTTPRequestEntityTooLarge:
+            raise ApiError(413, "Request Entity Too Large") from None
+        except ValueError:
+            raise _bad("invalid request body") from None
+        bad_json = ""
+        for name in JSON_FIELDS & params.keys():
+            if isinstance(params[name], str):
+                try:
+                    params[name] = json.loads(params[name])
+                except ValueError:
+                    bad_json = name
+        call.params = params
+        return uploads, bad_json
+
+    async def _handle_file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response(ApiError(401, "Unauthorized").body(), status=401)
+        stored = self._paths.get(request.match_info["file_path"])
+        if stored is None or stored.data is None:
+            return web.json_response(ApiError(404, "Not Found").body(), status=404)
+        self.downloads.append(request.match_info["file_path"])
+        return web.Response(body=stored.data, content_type="application/octet-stream")
+
+    async def _handle_unknown(self, request: web.Request) -> web.Response:
+        return web.json_response(ApiError(404, "Not Found").body(), status=404)
+
+    def _apply_fault(self, method: str) -> None:
+        queue = self._faults.get(method)
+        if queue:
+            fault = queue[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                queue.popleft()
+            raise fault.error
+
+    # ------------------------------------------------------------------ state helpers
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _wait(self, check: Callable[[], Any], timeout: float, what: str) -> Any:  # noqa: ASYNC109
+        deadline = time.monotonic() + timeout
+        while not (found := check()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting for {what}; "
+                    f"calls so far:\n{self.summary()}"
+                )
+            try:  # wake on any request/injection, and poll for outside state changes
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
+            except TimeoutError:
+                pass
+        return found
+
+    def _next_id(self, chat_id: int) -> int:
+        self._last_id[chat_id] = self._last_id.get(chat_id, 0) + 1
+        return self._last_id[chat_id]
+
+    def _find(self, chat_id: int, message_id: int) -> dict | None:
+        return self._messages.get(chat_id, {}).get(message_id)
+
+    def _user(self, user_id: int) -> dict:
+        return self._users.get(user_id) or {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"User {user_id}",
+        }
+
+    def _user_message(
+        self,
+        user_id: int,
+        chat_id: int | None,
+        chat_type: str,
+        language_code: str,
+        first_name: str,
+        username: str,
+        reply_to: int | None,
+        thread: int | None,
+        chat_title: str | None,
+    ) -> dict:
+        if chat_type not in ("private", "group", "supergroup"):
+            raise ValueError(f"chat_type must be private, group or supergroup, not {chat_type!r}")
+        if chat_id is None and chat_type != "private":
+            raise ValueError("chat_id is required for group chats")
+        user = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "username": username,
+            "language_code": language_code,
+        }
+        self._users[user_id] = user
+        chat_id = user_id if chat_id is None else chat_id
+        chat = self.add_chat(
+            chat_id,
+            chat_type,
+            title=chat_title,
+            first_name=first_name,
+            username=username if chat_type == "private" else None,
+        )
+        msg: dict[str, Any] = {
+            "message_id": 0,
+            "from": user,
+            "chat": chat,
+            "date": int(time.time()),
+        }
+        if thread is not None:
+            chat["is_forum"] = True
+            msg.update(message_thread_id=thread, is_topic_message=True)
+        if reply_to is not None:
+            target = self._find(chat_id, reply_to)
+            if target is None:
+                raise ValueError(f"reply_to_message_id {reply_to} not found in chat {chat_id}")
+            msg["reply_to_message"] = {k: v for k, v in target.items() if k != "reply_to_message"}
+        msg["message_id"] = self._next_id(chat_id)
+        return msg
+
+    def _push_message(self, update_type: str, msg: dict) -> dict:
+        self._messages[msg["chat"]["id"]][msg["message_id"]] = msg
+        self._push_update({update_type: msg})
+        return copy.deepcopy(msg)
+
+    def _push_update(self, update: dict) -> dict:
+        update = {"update_id": next(self._update_ids), **copy.deepcopy(update)}
+        self._updates.append(update)
+        self._notify()
+        return update
+
+    def _register(
+        self,
+        data: bytes | None,
+        kind: str,
+        *,
+        mime_type: str | None = None,
+        file_name: str | None = None,
+        file_path: str | None = None,
+    ) -> StoredFile:
+        n = next(self._seq)
+        stored = StoredFile(
+            f"fake-{kind}-{n}-AgADBAAD", f"AQAD{n}", kind, data, file_path, mime_type, file_name
+        )
+        self._files[stored.file_id] = stored
+        if file_path:
+            self._paths[file_path] = stored
+        return stored
+
+    def _photo_sizes(self, data: bytes, width: int, height: int) -> list[dict]:
+        sizes, longest = [], max(width, height)
+        for side in (90, 320, longest):
+            if side > longest:
+                continue
+            w, h = round(width * side / longest), round(height * side / longest)
+            blob = data if side == longest else data[: max(1, len(data) * side // longest)]
+            stored = self._register(blob, "photo", mime_type="image/jpeg")
+            stored.meta = {"width": w, "height": h}
+            sizes.append(
+                {
+                    "file_id": stored.file_id,
+                    "file_unique_id": stored.file_unique_id,
+                    "width": w,
+                    "height": h,
+                    "file_size": len(blob),
+                }
+            )
+        return sizes
+
+    def _chat(self, chat_id: Any) -> dict:
+        if isinstance(chat_id, str) and chat_id.startswith("@"):
+            found = [
+                c
+                for c in self._chats.values()
+                if c.get("username", "").lower() == chat_id[1:].lower()
+            ]
+            if found:
+                return found[0]
+        elif re.fullmatch(r"-?\d+", str(chat_id)) and int(chat_id) in self._chats:
+            return self._chats[int(chat_id)]
+        raise _bad("chat not found")
+
+    def _text(self, p: dict, key: str, entities_key: str, limit: int) -> tuple[str, list[dict]]:
+        raw = str(p.get(key, ""))
+        mode = str(p.get("parse_mode") or "").lower()
+        if p.get(entities_key) is not None:
+            if not isinstance(p[entities_key], list):
+                raise _bad(f"can't parse {entities_key} JSON object")
+            text, entities = raw, p[entities_key]
+        elif mode == "html":
+            text, entities = parse_html(raw)
+        elif mode in ("", "markdown", "markdownv2"):
+            text, entities = raw, []
+        else:
+            raise _bad("unsupported parse_mode")
+        if key == "text" and not text.strip():
+            raise _bad("message text is empty")
+        if u16len(text) > limit:
+            raise _bad("message is too long" if key == "text" else "message caption is too long")
+        return text, entities
+
+    def _markup(self, p: dict) -> dict | None:
+        markup = p.get("reply_markup")
+        if markup is None:
+            return None
+        if not isinstance(markup, dict):
+            raise _bad("can't parse reply keyboard markup JSON object")
+        if "inline_keyboard" not in markup:
+            return None  # reply keyboards / force_reply / remove: accepted, not echoed
+        rows = markup["inline_keyboard"]
+        if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+            raise _bad(
+                'can\'t parse inline keyboard button: field "inline_keyboard" of the '
+                "InlineKeyboardMarkup should be an Array of Arrays"
+            )
+        for button in (b for row in rows for b in row):
+            if not isinstance(button, dict) or not isinstance(button.get("text"), str):
+                raise _bad(
+                    'can\'t parse inline keyboard button: Field "text" must be of type String'
+                )
+            if len(_BUTTON_KINDS & button.keys()) != 1:
+                raise _bad(
+                    "can't parse inline keyboard button: Text buttons are unallowed in "
+                    "the inline keyboard"
+                )
+            data = button.get("callback_data")
+            if "callback_data" in button and not (
+                isinstance(data, str) and 1 <= len(data.encode()) <= 64
+            ):
+                raise _bad("BUTTON_DATA_INVALID")
+            if "url" in button and not re.fullmatch(r"(https?|tg)://\S+", str(button["url"])):
+                raise _bad("BUTTON_URL_INVALID")
+        return markup if any(rows) else None
+
+    def _reply(self, chat: dict, p: dict) -> dict | None:
+        rp = p.get("reply_parameters")
+        if rp is None and p.get("reply_to_message_id") is not None:
+            rp = {
+                "message_id": p["reply_to_message_id"],
+                "allow_sending_without_reply": _as_bool(p.get("allow_sending_without_reply")),
+            }
+        if rp is None:
+            return None
+        if not isinstance(rp, dict) or "message_id" not in rp:
+            raise _bad("can't parse reply parameters JSON object")
+        target_chat = self._chat(rp["chat_id"]) if "chat_id" in rp else chat
+        target = self._find(target_chat["id"], _as_int(rp["message_id"], "message_id"))
+        if target is None:
+            if rp.get("allow_sending_without_reply"):
+                return None
+            raise _bad("message to be replied not found")
+        return {k: v for k, v in target.items() if k != "reply_to_message"}
+
+    def _send(self, p: dict, content: dict) -> dict:
+        """Validate the common send parameters, then store and return the bot message."""
+        chat = self._chat(p["chat_id"])
+        markup, reply = self._markup(p), self._reply(chat, p)
+        msg: dict[str, Any] = {"message_id": 0, "date": int(time.time()), "chat": chat}
+        if chat["type"] == "channel":
+            msg["sender_chat"] = chat
+        else:
+            msg["from"] = self._bot_user()
+        if p.get("message_thread_id") is not None:
+            msg["message_thread_id"] = _as_int(p["message_thread_id"], "message_thread_id")
+            if chat.get("is_forum"):
+                msg["is_topic_message"] = True
+        if reply is not None:
+            msg["reply_to_message"] = reply
+        msg.update(content)
+        if markup is not None:
+            msg["reply_markup"] = markup
+        if _as_bool(p.get("protect_content")):
+            msg["has_protected_content"] = True
+        msg["message_id"] = self._next_id(chat["id"])
+        self._messages[chat["id"]][msg["message_id"]] = msg
+        self._bot_sent.add((chat["id"], msg["message_id"]))
+        return copy.deepcopy(msg)
+
+    def _bot_user(self) -> dict:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.bot_first_name,
+            "username": self.bot_username,
+        }
+
+    def _caption(self, p: dict) -> dict:
+        if not str(p.get("caption") or ""):
+            return {}
+        text, entities = self._text(p, "caption", "caption_entities", 1024)
+        return {"caption": text, **({"caption_entities": entities} if entities else {})}
+
+    def _media(
+        self, p: dict, uploads: dict[str, _Upload], name: str, kind: str
+    ) -> tuple[StoredFile, bool]:
+        """Resolve an upload, an ``attach://`` part, a URL or a known file_id -> (file, new?)."""
+        ref = p.get(name)
+        upload = uploads.get(name)
+        if isinstance(ref, str) and ref.startswith("attach://"):
+            upload = uploads.get(ref[len("attach://") :])
+            if upload is None:
+                raise _bad(_WRONG_FILE)
+        if upload is not None:
+            if not upload.data:
+                raise _bad("file must be non-empty")
+            if len(upload.data) > self.upload_limit:
+                raise ApiError(413, "Request Entity Too Large")
+            mime = upload.content_type
+            if not mime or mime == "application/octet-stream":
+                mime = mimetypes.guess_type(upload.filename or "")[0] or mime
+            stored = self._register(upload.data, kind, mime_type=mime, file_name=upload.filename)
+            return stored, True
+        if isinstance(ref, str) and re.match(r"https?://", ref):
+            return self._register(None, kind, mime_type=mimetypes.guess_type(ref)[0]), True
+        stored = self._files.get(str(ref))
+        if stored is None:
+            raise _bad(_WRONG_FILE)
+        if {stored.kind, kind} == {"photo", "video"}:
+            raise _bad(f"can't use file of type {stored.kind.title()} as {kind.title()}")
+        return stored, False
+
+    def _file_json(self, f: StoredFile, *extra: str) -> dict:
+        out: dict[str, Any] = {"file_id": f.file_id, "file_unique_id": f.file_unique_id}
+        for key in extra:
+            if f.meta.get(key) is not None:
+                out[key] = f.meta[key]
+        for key in ("file_name", "mime_type"):
+            if getattr(f, key):
+                out[key] = getattr(f, key)
+        if f.data is not None:
+            out["file_size"] = len(f.data)
+        return out
+
+    def _editable(self, p: dict, verb: str) -> dict:
+        if p.get("inline_message_id") is not None:
+            raise _bad(f"message to {verb} not found")  # inline messages are not emulated
+        if p.get("chat_id") is None or p.get("message_id") is None:
+            raise _bad("message identifier is not specified")
+        chat = self._chat(p["chat_id"])
+        stored = self._find(chat["id"], _as_int(p["message_id"], "message_id"))
+        if stored is None:
+            raise _bad(f"message to {verb} not found")
+        if verb == "edit" and (chat["id"], stored["message_id"]) not in self._bot_sent:
+            raise _bad("message can't be edited")
+        return stored
+
+    # ------------------------------------------------------------------ Bot API methods
+    async def _m_getMe(self, p: dict, uploads: dict) -> dict:
+        return {
+            **self._bot_user(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    async def _m_getUpdates(self, p: dict, uploads: dict) -> list[dict]:
+        conflict = (
+            "Conflict: can't use getUpdates method while webhook is active; use "
+            "deleteWebhook to delete the webhook first"
+        )
+        if self.webhook.get("url"):
+            raise ApiError(409, conflict)
+        offset = _as_int(p.get("offset") or 0, "offset")
+        limit = min(max(_as_int(p.get("limit") or 100, "limit"), 1), 100)
+        timeout = max(float(p.get("timeout") or 0), 0.0)
+        if "allowed_updates" in p:
+            self._allowed_updates = set(p["allowed_updates"] or []) or None
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._notify()  # an older pending getUpdates now answers 409
+        if offset > 0:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        elif offset < 0:
+            self._updates = self._updates[offset:]
+        deadline = time.monotonic() + timeout
+        while True:
+            if generation != self._poll_generation:
+                raise ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure "
+                    "that only one bot instance is running",
+                )
+            self._updates = [u for u in self._updates if self._allowed(u)]
+            remaining = deadline - time.monotonic()
+            if self._updates or self._closing or remaining <= 0:
+                return copy.deepcopy(self._updates[:limit])
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    def _allowed(self, update: dict) -> bool:
+        kind = next(k for k in update if k != "update_id")
+        if self._allowed_updates is None:
+            return kind not in _NOT_BY_DEFAULT
+        return kind in self._allowed_updates
+
+    async def _m_setWebhook(self, p: dict, uploads: dict) -> bool:
+        url = str(p["url"])
+        if url and not re.match(r"https?://", url):
+            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = p.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise _bad("bad webhook: secret token contains unallowed characters")
+        if _as_bool(p.get("drop_pending_updates")):
+            self._updates.clear()
+        if "allowed_updates" in p:
+            self._allowed_updates = set(p["allowed_updates"] or []) or None
+        self.webhook = dict(p) if url else {}
+        self._notify()
+        return True
+
+    async def _m_deleteWebhook(self, p: dict, uploads: dict) -> bool:
+        if _as_bool(p.get("drop_pending_updates")):
+            self._updates.clear()
+        self.webhook = {}
+        return True
+
+    async def _m_getWebhookInfo(self, p: dict, uploads: dict) -> dict:
+        info: dict[str, Any] = {
+            "url": self.webhook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+        if self.webhook:
+            info["max_connections"] = int(self.webhook.get("max_connections") or 40)
+            if self._allowed_updates:
+                info["allowed_updates"] = sorted(self._allowed_updates)
+        return info
+
+    def _scope_key(self, p: dict) -> tuple[str, str]:
+        scope = p.get("scope") or {"type": "default"}
+        return json.dumps(scope, sort_keys=True), str(p.get("language_code") or "")
+
+    async def _m_setMyCommands(self, p: dict, uploads: dict) -> bool:
+        commands = p["commands"]
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise _bad("can't parse commands JSON object")
+        for cmd in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(cmd.get("command", ""))):
+                raise _bad("BOT_COMMAND_INVALID")
+            if not 1 <= len(str(cmd.get("description", "")).strip()) <= 256:
+                raise _bad("BOT_COMMAND_DESCRIPTION_INVALID")
+        self.commands[self._scope_key(p)] = [
+            {"command": c["command"], "description": c["description"]} for c in commands
+        ]
+        return True
+
+    async def _m_getMyCommands(self, p: dict, uploads: dict) -> list[dict]:
+        return copy.deepcopy(self.commands.get(self._scope_key(p), []))
+
+    async def _m_deleteMyCommands(self, p: dict, uploads: dict) -> bool:
+        self.commands.pop(self._scope_key(p), None)
+        return True
+
+    async def _m_sendMessage(self, p: dict, uploads: dict) -> dict:
+        self._chat(p["chat_id"])
+        text, entities = self._text(p, "text", "entities", 4096)
+        return self._send(p, {"text": text, **({"entities": entities} if entities else {})})
+
+    async def _m_editMessageText(self, p: dict, uploads: dict) -> dict:
+        stored = self._editable(p, "edit")
+        if "text" not in stored:
+            raise _bad("there is no text in the message to edit")
+        text, entities = self._text(p, "text", "entities", 4096)
+        markup = self._markup(p)
+        if (text, entities, markup) == (
+            stored["text"],
+            stored.get("entities", []),
+            stored.get("reply_markup"),
+        ):
+            raise _bad(_NOT_MODIFIED)
+        stored["text"] = text
+        self._set_or_drop(stored, "entities", entities or None)
+        self._set_or_drop(stored, "reply_markup", markup)
+        stored["edit_date"] = int(time.time())
+        return copy.deepcopy(stored)
+
+    @staticmethod
+    def _set_or_drop(target: dict, key: str, value: Any) -> None:
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
+
+    async def _m_editMessageReplyMarkup(self, p: dict, uploads: dict) -> dict:
+        stored = self._editable(p, "edit")
+        markup = self._markup(p)
+        if markup == stored.get("reply_markup"):
+            raise _bad(_NOT_MODIFIED)
+        self._set_or_drop(stored, "reply_markup", markup)
+        stored["edit_date"] = int(time.time())
+        return copy.deepcopy(stored)
+
+    async def _m_deleteMessage(self, p: dict, uploads: dict) -> bool:
+        stored = self._editable(p, "delete")
+        del self._messages[stored["chat"]["id"]][stored["message_id"]]
+        return True
+
+    async def _m_sendVideo(self, p: dict, uploads: dict) -> dict:
+        self._chat(p["chat_id"])
+        caption = self._caption(p)
+        stored, _ = self._media(p, uploads, "video", "video")
+        for key in ("width", "height", "duration"):
+            if p.get(key) is not None:
+                stored.meta[key] = _as_int(p[key], key)
+            stored.meta.setdefault(key, 0)
+        stored.mime_type = stored.mime_type or "video/mp4"
+        video = self._file_json(stored, "width", "height", "duration")
+        return self._send(p, {"video": video, **caption})
+
+    async def _m_sendDocument(self, p: dict, uploads: dict) -> dict:
+        self._chat(p["chat_id"])
+        caption = self._caption(p)
+        stored, _ = self._media(p, uploads, "document", "document")
+        return self._send(p, {"document": self._file_json(stored), **caption})
+
+    async def _m_sendPhoto(self, p: dict, uploads: dict) -> dict:
+        self._chat(p["chat_id"])
+        caption = self._caption(p)
+        stored, new = self._media(p, uploads, "photo", "photo")
+        if new and stored.data is not None:  # a fresh upload: Telegram builds the sizes
+            del self._files[stored.file_id]
+            sizes = self._photo_sizes(stored.data, 1280, 720)
+        else:
+            stored.meta.setdefault("width", 1280)
+            stored.meta.setdefault("height", 720)
+            sizes = [self._file_json(stored, "width", "height")]
+        for size in sizes:
+            size.pop("mime_type", None)
+            size.pop("file_name", None)
+        return self._send(p, {"photo": sizes, **caption})
+
+    async def _m_sendChatAction(self, p: dict, uploads: dict) -> bool:
+        self._chat(p["chat_id"])
+        if p["action"] not in CHAT_ACTIONS:
+            raise _bad("wrong parameter action in request")
+        return True
+
+    async def _m_answerCallbackQuery(self, p: dict, uploads: dict) -> bool:
+        query_id = str(p["callback_query_id"])
+        if query_id not in self._open_queries:
+            raise _bad("query is too old and response timeout expired or query ID is invalid")
+        self._open_queries.discard(query_id)
+        return True
+
+    async def _m_getFile(self, p: dict, uploads: dict) -> dict:
+        stored = self._files.get(str(p["file_id"]))
+        if stored is None:
+            raise _bad("invalid file_id")
+        if stored.data is not None and len(stored.data) > self.download_limit:
+            raise _bad("file is too big")
+        if stored.data is not None and stored.file_path is None:
+            ext = mimetypes.guess_extension(stored.mime_type or "") or ".bin"
+            if stored.file_name and "." in stored.file_name:
+                ext = "." + stored.file_name.rsplit(".", 1)[1]
+            folder = {"photo": "photos", "video": "videos"}.get(stored.kind, "documents")
+            stored.file_path = f"{folder}/file_{next(self._seq)}{ext}"
+            self._paths[stored.file_path] = stored
+        out = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
+        if stored.data is not None:
+            out.update(file_size=len(stored.data), file_path=stored.file_path)
+        return out
+
+    async def _m_getChat(self, p: dict, uploads: dict) -> dict:
+        chat = self._chat(p["chat_id"])
+        gifts = dict.fromkeys(
+            (
+                "unlimited_gifts",
+                "limited_gifts",
+                "unique_gifts",
+                "premium_subscription",
+                "gifts_from_channels",
+            ),
+            False,
+        )
+        return {
+            **chat,
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": gifts,
+        }
+
+    async def _m_close(self, p: dict, uploads: dict) -> bool:
+        return True
+
+    async def _m_logOut(self, p: dict, uploads: dict) -> bool:
+        return True

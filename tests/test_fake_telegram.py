@@ -1,0 +1,456 @@
+"""The fake Bot API (tests/fakes/telegram_api.py) driven by the real PTB client over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dtm
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram.error import BadRequest, Conflict, NetworkError, RetryAfter
+from telegram.ext import ApplicationBuilder, ContextTypes, Defaults, MessageHandler, filters
+
+from tests.fakes.telegram_api import FakeTelegram, parse_html
+
+TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
+ANN = 1001
+
+
+@pytest.fixture(autouse=True)
+def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Reading RetryAfter.retry_after / Video.duration warns otherwise, and pyproject turns
+    # PTBDeprecationWarning into an error.
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(token=TOKEN, bot_username="LumaTestBot") as fake:
+        yield fake
+
+
+@pytest.fixture
+async def bot(tg: FakeTelegram) -> AsyncIterator[Bot]:
+    async with Bot(TOKEN, base_url=f"{tg.root}/bot", base_file_url=f"{tg.root}/file/bot") as b:
+        yield b
+
+
+async def test_get_me_gives_the_bot_identity(tg: FakeTelegram, bot: Bot) -> None:
+    assert tg.root.startswith("http://127.0.0.1:")
+    assert bot.username == "LumaTestBot"
+    assert bot.id == tg.bot_id == 123456
+    me = await bot.get_me()
+    assert me.is_bot and me.username == "LumaTestBot"
+    assert tg.calls[0].method == "getMe" and tg.calls[0].token == TOKEN
+
+
+async def test_application_polling_round_trip(tg: FakeTelegram) -> None:
+    seen: list[Update] = []
+
+    async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        seen.append(update)
+        assert update.message is not None
+        await update.message.reply_text(f"got {update.message.text}", do_quote=True)
+
+    app = (
+        ApplicationBuilder()
+        .token(tg.token)
+        .base_url(f"{tg.root}/bot")
+        .base_file_url(f"{tg.root}/file/bot")
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.TEXT, on_message))
+    async with app:
+        await app.updater.start_polling(poll_interval=0, timeout=dtm.timedelta(seconds=1))
+        await app.start()
+        first = tg.user_sends("/video a jellyfish")
+        second = tg.user_sends("second", user_id=2002, first_name="Bob")
+        reply = await tg.wait_for_call(
+            "sendMessage", lambda c: c.params["text"] == "got second", timeout=5
+        )
+        await tg.wait_until(lambda: tg.pending_updates() == 0, timeout=5)
+        await app.updater.stop()
+        await app.stop()
+
+    assert [u.message.text for u in seen] == ["/video a jellyfish", "second"]
+    assert seen[1].update_id == seen[0].update_id + 1
+    assert seen[0].effective_user.id == ANN and seen[0].effective_chat.id == ANN
+    # the bot confirmed the updates with offset = last update_id + 1
+    offsets = [int(c.params.get("offset", 0)) for c in tg.calls_of("getUpdates")]
+    assert seen[1].update_id + 1 in offsets
+    assert tg.calls_of("deleteWebhook"), "PTB's polling bootstrap deletes the webhook"
+    # do_quote=True made PTB send reply_parameters; the fake attached reply_to_message
+    assert reply.params["reply_parameters"]["message_id"] == second["message_id"]
+    assert reply.result["reply_to_message"]["text"] == "second"
+    assert [m["text"] for m in tg.messages(2002)] == ["second", "got second"]
+    assert tg.bot_messages(ANN)[0]["text"] == "got /video a jellyfish"
+    assert first["message_id"] == 1
+
+
+async def test_get_updates_long_polls_and_confirms_with_offset(tg: FakeTelegram, bot: Bot) -> None:
+    started = time.monotonic()
+    poll = asyncio.create_task(bot.get_updates(timeout=5))
+    await asyncio.sleep(0.2)
+    assert not poll.done(), "getUpdates must hold while there is nothing to deliver"
+    tg.user_sends("hi")
+    updates = await poll
+    assert time.monotonic() - started < 2
+    assert [u.message.text for u in updates] == ["hi"]
+    tg.user_sends("again")
+    # without a higher offset nothing is confirmed: the first update is delivered again
+    again = await bot.get_updates(timeout=0)
+    assert [u.update_id for u in again] == [updates[0].update_id, updates[0].update_id + 1]
+    assert tg.pending_updates() == 2
+    confirmed = await bot.get_updates(offset=again[-1].update_id + 1, timeout=0)
+    assert confirmed == () and tg.pending_updates() == 0
+
+
+async def test_concurrent_get_updates_conflict(tg: FakeTelegram, bot: Bot) -> None:
+    # a second bot instance polling with the same token terminates the first one's long poll
+    first = asyncio.create_task(bot.get_updates(timeout=5))
+    await asyncio.sleep(0.1)
+    async with Bot(TOKEN, base_url=f"{tg.root}/bot") as second_instance:
+        assert await second_instance.get_updates(timeout=0) == ()
+    with pytest.raises(Conflict, match="terminated by other getUpdates"):
+        await first
+
+
+async def test_reply_parameters(tg: FakeTelegram, bot: Bot) -> None:
+    msg = tg.user_sends("hello")
+    sent = await bot.send_message(
+        ANN, "answer", reply_parameters=ReplyParameters(msg["message_id"])
+    )
+    assert sent.reply_to_message is not None
+    assert sent.reply_to_message.message_id == msg["message_id"]
+    assert sent.reply_to_message.text == "hello"
+    assert sent.from_user.id == tg.bot_id and sent.message_id == msg["message_id"] + 1
+
+    with pytest.raises(BadRequest, match="Message to be replied not found"):
+        await bot.send_message(ANN, "answer", reply_parameters=ReplyParameters(999))
+    ok = await bot.send_message(
+        ANN, "answer", reply_parameters=ReplyParameters(999, allow_sending_without_reply=True)
+    )
+    assert ok.reply_to_message is None
+    with pytest.raises(BadRequest, match="Chat not found"):
+        await bot.send_message(424242, "who?")
+
+
+async def test_send_video_upload(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user_sends("/video a jellyfish")
+    data = b"\x00\x00\x00\x18ftypmp42" + b"v" * 5000
+    sent = await bot.send_video(
+        ANN,
+        InputFile(data, filename="v.mp4"),
+        caption="<b>Done</b>",
+        parse_mode="HTML",
+        width=1280,
+        height=720,
+        duration=5,
+        supports_streaming=True,
+    )
+    call = tg.calls_of("sendVideo")[0]
+    assert call.files["video"] == data and call.filenames["video"] == "v.mp4"
+    assert call.params["width"] == "1280"  # form values stay strings
+    assert sent.video is not None and sent.video.file_id
+    assert (sent.video.width, sent.video.height) == (1280, 720)
+    assert sent.video.duration == dtm.timedelta(seconds=5)
+    assert sent.video.mime_type == "video/mp4" and sent.video.file_size == len(data)
+    assert sent.caption == "Done" and sent.caption_entities[0].type == MessageEntity.BOLD
+    assert tg.file(sent.video.file_id).data == data
+    # re-sending by file_id keeps the file
+    again = await bot.send_video(ANN, sent.video.file_id)
+    assert again.video.file_unique_id == sent.video.file_unique_id
+    with pytest.raises(BadRequest, match="Wrong file identifier"):
+        await bot.send_video(ANN, "no-such-file-id")
+    with pytest.raises(BadRequest, match="Message caption is too long"):
+        await bot.send_video(ANN, sent.video.file_id, caption="x" * 1025)
+
+
+async def test_upload_over_the_limit_is_413() -> None:
+    async with FakeTelegram(token=TOKEN, upload_limit=1000) as small:
+        small.user_sends("hi")
+        async with Bot(TOKEN, base_url=f"{small.root}/bot") as b:
+            # 413 is not a BadRequest in PTB: it maps unknown statuses to NetworkError
+            with pytest.raises(NetworkError, match="Request Entity Too Large") as err:
+                await b.send_document(ANN, InputFile(b"x" * 1001, filename="big.bin"))
+            assert not isinstance(err.value, BadRequest)
+        assert small.calls_of("sendDocument")[0].response["error_code"] == 413
+
+
+async def test_edit_message_text(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user_sends("hi")
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Cancel", callback_data="c:1")]])
+    sent = await bot.send_message(ANN, "Queued", reply_markup=keyboard)
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_text("Queued", ANN, sent.message_id, reply_markup=keyboard)
+    edited = await bot.edit_message_text("Rendering 10%", ANN, sent.message_id)
+    assert edited.text == "Rendering 10%"
+    # like Telegram: an edit without reply_markup removes the inline keyboard
+    assert edited.reply_markup is None and "reply_markup" not in tg.bot_messages(ANN)[0]
+    with pytest.raises(BadRequest, match="Message to edit not found"):
+        await bot.edit_message_text("x", ANN, 999)
+    assert await bot.delete_message(ANN, sent.message_id)
+    assert tg.bot_messages(ANN) == []
+    with pytest.raises(BadRequest, match="Message to delete not found"):
+        await bot.delete_message(ANN, sent.message_id)
+
+
+async def test_unknown_and_missing_parameters_are_rejected(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user_sends("hi")
+    with pytest.raises(BadRequest, match="Unknown parameter colour"):
+        await bot.send_message(ANN, "x", api_kwargs={"colour": "red"})
+    with pytest.raises(BadRequest, match="Unknown parameter text"):
+        await bot._post("sendChatAction", {"chat_id": ANN, "action": "typing", "text": "x"})
+    with pytest.raises(BadRequest, match="Text is required"):
+        await bot._post("sendMessage", {"chat_id": ANN})
+    with pytest.raises(BadRequest, match="Message text is empty"):
+        await bot.send_message(ANN, "   ")
+    with pytest.raises(BadRequest, match="Message is too long"):
+        await bot.send_message(ANN, "x" * 4097)
+    with pytest.raises(BadRequest, match="Wrong parameter action"):
+        await bot.send_chat_action(ANN, "dancing")
+    rejected = tg.calls_of("sendMessage")[0]
+    assert rejected.params["colour"] == "red"
+    assert rejected.response == {
+        "ok": False,
+        "error_code": 400,
+        "description": "Bad Request: unknown parameter colour",
+    }
+
+
+async def test_raw_http_errors(tg: FakeTelegram) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{tg.root}/bot123:wrong/getMe") as resp:
+            assert resp.status == 401
+            assert await resp.json() == {
+                "ok": False,
+                "error_code": 401,
+                "description": "Unauthorized",
+            }
+        async with http.post(f"{tg.root}/bot{TOKEN}/sendTelepathy") as resp:
+            assert resp.status == 404 and (await resp.json())["description"] == "Not Found"
+        # method names are case-insensitive; JSON bodies are accepted too
+        async with http.post(f"{tg.root}/bot{TOKEN}/GETME", json={}) as resp:
+            assert (await resp.json())["result"]["username"] == "LumaTestBot"
+        tg.user_sends("hi")
+        body = {"chat_id": ANN, "text": "json", "reply_markup": {"inline_keyboard": []}}
+        async with http.post(f"{tg.root}/bot{TOKEN}/sendmessage", json=body) as resp:
+            assert (await resp.json())["ok"] is True
+    assert [c.method for c in tg.calls] == ["getMe", "sendTelepathy", "getMe", "sendMessage"]
+    assert tg.calls[0].token == "123:wrong" and not tg.calls[0].ok
+
+
+async def test_fail_next_429_raises_retry_after(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user_sends("hi")
+    tg.fail_next("sendMessage", retry_after=3)
+    with pytest.raises(RetryAfter) as err:
+        await bot.send_message(ANN, "x")
+    assert err.value.retry_after == dtm.timedelta(seconds=3)
+    assert (await bot.send_message(ANN, "x")).text == "x"
+    failed, ok = tg.calls_of("sendMessage")
+    assert failed.response == {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 3",
+        "parameters": {"retry_after": 3},
+    }
+    assert ok.ok
+    tg.fail_next("sendVideo", 403, "Forbidden: bot was blocked by the user", count=2)
+    for _ in range(2):
+        with pytest.raises(Exception, match="bot was blocked") as forbidden:
+            await bot.send_video(ANN, "https://example.com/v.mp4")
+        assert type(forbidden.value).__name__ == "Forbidden"
+
+
+async def test_get_file_and_download(tg: FakeTelegram, bot: Bot) -> None:
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 20 + b"\xff\xd9"
+    msg = tg.user_sends_photo(caption="/video start", photo_bytes=jpeg)
+    sizes = msg["photo"]
+    assert [s["width"] for s in sizes] == sorted(s["width"] for s in sizes)
+    assert sizes[-1]["file_size"] == len(jpeg)
+    file = await bot.get_file(sizes[-1]["file_id"])
+    # PTB turns file_path into base_file_url + path: the URL CONTAINS THE BOT TOKEN, so it must
+    # never be logged, stored or handed to a third party (e.g. the video API).
+    assert file.file_path.startswith(f"{tg.root}/file/bot{TOKEN}/photos/")
+    assert TOKEN in file.file_path
+    assert bytes(await file.download_as_bytearray()) == jpeg
+    assert tg.downloads == [file.file_path.split(f"bot{TOKEN}/", 1)[1]]
+
+    file_id = tg.add_file(b"%PDF-1.4 fake", file_path="documents/spec.pdf")
+    doc = await bot.get_file(file_id)
+    assert doc.file_path.endswith("/documents/spec.pdf")
+    assert bytes(await doc.download_as_bytearray()) == b"%PDF-1.4 fake"
+    with pytest.raises(BadRequest, match="Invalid file_id"):
+        await bot.get_file("nope")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{tg.root}/file/bot{TOKEN}/photos/missing.jpg") as resp:
+            assert resp.status == 404
+
+
+async def test_get_file_over_20_mb_is_rejected() -> None:
+    async with FakeTelegram(token=TOKEN, download_limit=10) as small:
+        async with Bot(TOKEN, base_url=f"{small.root}/bot") as b:
+            with pytest.raises(BadRequest, match="File is too big"):
+                await b.get_file(small.add_file(b"x" * 11))
+
+
+async def test_callback_data_is_limited_to_64_bytes(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user_sends("hi")
+    ok = InlineKeyboardMarkup([[InlineKeyboardButton("ok", callback_data="x" * 64)]])
+    await bot.send_message(ANN, "fits", reply_markup=ok)
+    # 33 characters, but 66 bytes in UTF-8
+    too_long = InlineKeyboardMarkup([[InlineKeyboardButton("no", callback_data="é" * 33)]])
+    with pytest.raises(BadRequest, match="Button_data_invalid"):
+        await bot.send_message(ANN, "too long", reply_markup=too_long)
+
+
+async def test_press_button_and_answer_callback_query(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user_sends("hi")
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Cancel", callback_data="c:7")]])
+    sent = await bot.send_message(ANN, "Queued", reply_markup=markup)
+    tg.press_button(tg.bot_messages(ANN)[0], "c:7")
+    with pytest.raises(ValueError, match="no button"):
+        tg.press_button(tg.bot_messages(ANN)[0], "c:8")
+    (update,) = [u for u in await bot.get_updates() if u.callback_query]
+    query = update.callback_query
+    assert query.data == "c:7" and query.from_user.id == ANN
+    assert query.message.message_id == sent.message_id
+    assert await bot.answer_callback_query(query.id, text="Cancelled")
+    with pytest.raises(BadRequest, match="Query is too old"):
+        await bot.answer_callback_query(query.id)
+
+
+async def test_bot_command_entities_in_text_and_caption(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user_sends("/video@LumaTestBot hi", chat_id=-100200, chat_type="supergroup")
+    tg.user_sends_photo(caption="/video 😀 start", chat_id=-100200, chat_type="supergroup")
+    tg.user_sends("not /video at start", chat_id=-100200, chat_type="supergroup")
+    text, photo, later = (u.message for u in await bot.get_updates())
+    assert text.entities == (MessageEntity(MessageEntity.BOT_COMMAND, 0, 18),)
+    assert text.parse_entity(text.entities[0]) == "/video@LumaTestBot"
+    assert text.chat.type == "supergroup" and text.from_user.username == "ann"
+    assert photo.caption_entities == (MessageEntity(MessageEntity.BOT_COMMAND, 0, 6),)
+    assert photo.photo[-1].width == 1280 and len(photo.photo) == 3
+    assert later.entities[0].offset == 4  # commands are detected anywhere, like Telegram
+
+
+async def test_channel_post_has_no_user(tg: FakeTelegram, bot: Bot) -> None:
+    tg.channel_posts("/video x", chat_id=-100777, title="My channel")
+    (update,) = await bot.get_updates()
+    assert update.channel_post is not None and update.effective_user is None
+    assert update.effective_chat.type == "channel" and update.effective_chat.title == "My channel"
+    assert update.channel_post.sender_chat.id == -100777
+    sent = await bot.send_message(-100777, "queued")
+    assert sent.from_user is None and sent.sender_chat.id == -100777
+    assert [m["text"] for m in tg.bot_messages(-100777)] == ["queued"]
+
+
+async def test_edits_threads_and_replies_in_updates(tg: FakeTelegram, bot: Bot) -> None:
+    group = -100300
+    first = tg.user_sends("/video a", chat_id=group, chat_type="supergroup", message_thread_id=5)
+    tg.user_edits(first, "/video b")
+    video = await bot.send_video(group, "https://example.com/a.mp4", message_thread_id=5)
+    tg.user_sends(
+        "/extend more", chat_id=group, chat_type="supergroup", reply_to_message_id=video.message_id
+    )
+    msg, edited, extend = await bot.get_updates()
+    assert msg.message.is_topic_message and msg.message.message_thread_id == 5
+    assert edited.edited_message.text == "/video b" and edited.edited_message.edit_date
+    assert video.is_topic_message and video.message_id == 2
+    assert extend.message.reply_to_message.from_user.id == tg.bot_id
+    assert extend.message.reply_to_message.video.file_id == video.video.file_id
+
+
+async def test_html_parse_mode(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user_sends("hi")
+    sent = await bot.send_message(
+        ANN, '<b>Hi</b> &lt;3 <a href="https://x.y/?a=1&amp;b=2">link</a>', parse_mode="HTML"
+    )
+    assert sent.text == "Hi <3 link"
+    assert [(e.type, e.offset, e.length) for e in sent.entities] == [
+        ("bold", 0, 2),
+        ("text_link", 6, 4),
+    ]
+    assert sent.entities[1].url == "https://x.y/?a=1&b=2"
+    for bad in ("<b>unclosed", "a < b", "<script>x</script>", "<b>x</i>"):
+        with pytest.raises(BadRequest, match="Can't parse entities"):
+            await bot.send_message(ANN, bad, parse_mode="HTML")
+    assert parse_html("😀 <i>x</i>") == ("😀 x", [{"type": "italic", "offset": 3, "length": 1}])
+
+
+async def test_commands_and_webhook_methods(tg: FakeTelegram, bot: Bot) -> None:
+    assert await bot.set_my_commands([("video", "Make a video"), ("extend", "Extend it")])
+    assert [c.command for c in await bot.get_my_commands()] == ["video", "extend"]
+    with pytest.raises(BadRequest, match="Bot_command_invalid"):
+        await bot.set_my_commands([("Video", "upper case is invalid")])
+    assert await bot.set_webhook("https://bot.example.com/tg", secret_token="s3cret")
+    info = await bot.get_webhook_info()
+    assert info.url == "https://bot.example.com/tg"
+    with pytest.raises(Conflict, match="webhook is active"):
+        await bot.get_updates()
+    tg.user_sends("hi")
+    assert await bot.delete_webhook(drop_pending_updates=True)
+    assert tg.pending_updates() == 0
+    chat = await bot.get_chat(ANN)
+    assert chat.type == "private" and chat.first_name == "Ann"
+
+
+async def test_wait_for_call_times_out_with_a_summary(tg: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(AssertionError, match=r"(?s)sendVideo.*getMe\(\{\}\) -> ok"):
+        await tg.wait_for_call("sendVideo", timeout=0.1)
+    late = asyncio.create_task(tg.wait_for_call("sendMessage"))
+    tg.user_sends("hi")
+    await bot.send_message(ANN, "now")
+    assert (await late).params["text"] == "now"
+
+
+async def test_ptb_defaults_are_accepted(tg: FakeTelegram) -> None:
+    # The Defaults the bot uses; PTB then also sends disable_notification/protect_content to the
+    # edit methods, which Telegram ignores, so the fake must not reject them.
+    defaults = Defaults(
+        parse_mode="HTML",
+        disable_notification=True,
+        protect_content=True,
+        allow_sending_without_reply=True,
+    )
+    app = ApplicationBuilder().token(tg.token).base_url(f"{tg.root}/bot").defaults(defaults)
+    async with app.build() as application:
+        tg.user_sends("hi")
+        sent = await application.bot.send_message(
+            ANN, "<i>queued</i>", reply_parameters=ReplyParameters(99)
+        )
+        assert sent.text == "queued" and sent.reply_to_message is None
+        assert sent.has_protected_content
+        await application.bot.edit_message_text("<b>done</b>", ANN, sent.message_id)
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton("Again", callback_data="a:1")]])
+        await application.bot.edit_message_reply_markup(ANN, sent.message_id, reply_markup=markup)
+    assert all(c.ok for c in tg.calls), tg.summary()
+    assert tg.bot_messages(ANN)[0]["entities"] == [{"type": "bold", "offset": 0, "length": 4}]
+
+
+async def test_album_and_photo_file_ids(tg: FakeTelegram, bot: Bot) -> None:
+    first = tg.user_sends_photo(caption="/video start to end", media_group_id="album-1")
+    second = tg.user_sends_photo(media_group_id="album-1", photo_bytes=b"\xff\xd8second\xff\xd9")
+    updates = await bot.get_updates()
+    assert [u.message.media_group_id for u in updates] == ["album-1", "album-1"]
+    assert updates[1].message.caption is None
+    assert second["message_id"] == first["message_id"] + 1
+    # the bot may re-send the user's photo by file_id, but not as a video
+    photo_id = first["photo"][-1]["file_id"]
+    echoed = await bot.send_photo(ANN, photo_id, caption="start frame")
+    assert echoed.photo[-1].file_id == photo_id
+    with pytest.raises(BadRequest, match="Can't use file of type photo as video"):
+        await bot.send_video(ANN, photo_id)
+    uploaded = await bot.send_photo(ANN, InputFile(b"\xff\xd8" + bytes(999), filename="p.jpg"))
+    assert [p.width for p in uploaded.photo] == [90, 320, 1280]
+    assert uploaded.photo[-1].file_size == 1001

@@ -1,0 +1,279 @@
+"""The video-API client against the emulator (real HTTP), plus its tolerant parsing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.luma import create_client, errors
+from bot.luma.aiml_v1 import build_create
+from bot.luma.aiml_v2 import build_create_body
+from bot.luma.client import _parse_retry_after
+from bot.luma.models import (
+    Generation,
+    GenerationKeyframe,
+    GenerationState,
+    ImageKeyframe,
+    VideoRequest,
+    parse_generation_list,
+)
+from tests.conftest import API_KEY
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def client_for(family: str, emulator: Any, http: aiohttp.ClientSession, key: str = API_KEY):
+    return create_client(
+        family,
+        base_url=emulator.url,
+        api_key=key,
+        session=http,
+        long_poll_seconds=0.5,
+        poll_interval=0.05,
+    )
+
+
+# --- parsing: every shape the reference doc says the client may meet --------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "state", "url"),
+    [
+        (
+            {"id": "a", "state": "completed", "assets": {"video": "https://v/1.mp4"}},
+            "completed",
+            "https://v/1.mp4",
+        ),
+        (
+            {"id": "a", "status": "completed", "video": {"url": "https://v/2.mp4"}},
+            "completed",
+            "https://v/2.mp4",
+        ),
+        ({"id": "a", "status": "generating", "video": None}, "dreaming", None),
+        ({"id": "a", "state": "pending", "video": None}, "queued", None),
+        ({"id": "a", "state": "processing"}, "dreaming", None),
+        ({"id": "a", "status": "error", "error": {"name": "x", "message": "boom"}}, "failed", None),
+        (
+            {"id": "a", "state": "completed", "video": "https://v/3.mp4"},
+            "completed",
+            "https://v/3.mp4",
+        ),
+        (
+            {"id": "a", "state": "completed", "video_url": "https://v/4.mp4"},
+            "completed",
+            "https://v/4.mp4",
+        ),
+    ],
+)
+def test_generation_parsing_is_tolerant(payload: dict, state: str, url: str | None) -> None:
+    generation = Generation.parse(payload)
+    assert generation.state == GenerationState(state)
+    assert generation.video_url == url
+
+
+def test_failure_reason_from_either_shape() -> None:
+    assert (
+        Generation.parse(
+            {"id": "a", "state": "failed", "failure_reason": "Frame moderation failed"}
+        ).failure_reason
+        == "Frame moderation failed"
+    )
+    assert (
+        Generation.parse(
+            {"id": "a", "status": "error", "error": {"message": "boom"}}
+        ).failure_reason
+        == "boom"
+    )
+
+
+def test_lists_may_be_bare_or_wrapped() -> None:
+    item = {"id": "a", "state": "queued"}
+    for payload in ([item], {"generations": [item]}, {"data": [item]}):
+        assert [g.id for g in parse_generation_list(payload)] == ["a"]
+
+
+def test_unknown_state_is_an_error_not_a_guess() -> None:
+    with pytest.raises(ValueError):
+        Generation.parse({"id": "a", "state": "streaming"})
+
+
+def test_retry_after_seconds_and_dates() -> None:
+    assert _parse_retry_after("2") == 2.0
+    assert _parse_retry_after(None) is None
+    assert _parse_retry_after("soon") is None
+    future = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
+    assert 25 <= (_parse_retry_after(future) or 0) <= 30
+
+
+# --- what is sent: only documented fields, aspect_ratio always ---------------------------------
+
+
+def test_v2_body_is_minimal_and_always_has_aspect_ratio() -> None:
+    assert build_create_body(VideoRequest(prompt="a cat")) == {
+        "prompt": "a cat",
+        "aspect_ratio": "16:9",
+    }
+    body = build_create_body(
+        VideoRequest(
+            prompt="a cat",
+            aspect_ratio="9:16",
+            loop=True,
+            frame0=GenerationKeyframe(id="0f3ea4aa-10e7-4dae-af0b-263ab4ac45f9"),
+        )
+    )
+    assert body == {
+        "prompt": "a cat",
+        "aspect_ratio": "9:16",
+        "loop": True,
+        "keyframes": {
+            "frame0": {"type": "generation", "id": "0f3ea4aa-10e7-4dae-af0b-263ab4ac45f9"}
+        },
+    }
+
+
+def test_v1_maps_images_and_extend_and_refuses_what_it_cannot_express() -> None:
+    path, body = build_create(
+        VideoRequest(
+            prompt="a cat",
+            frame0=ImageKeyframe(url="https://x/a.jpg"),
+            frame1=ImageKeyframe(url="https://x/b.jpg"),
+        )
+    )
+    assert path == "/luma-ai/generations"
+    assert body == {
+        "user_prompt": "a cat",
+        "aspect_ratio": "16:9",
+        "image_url": "https://x/a.jpg",
+        "image_end_url": "https://x/b.jpg",
+    }
+    path, _ = build_create(VideoRequest(prompt="more", frame0=GenerationKeyframe(id="g1")))
+    assert path == "/luma-ai/generations/g1/extend"
+    with pytest.raises(errors.UnsupportedRequestError):
+        build_create(VideoRequest(prompt="back", frame1=GenerationKeyframe(id="g1")))
+    with pytest.raises(errors.UnsupportedRequestError):
+        build_create(VideoRequest(prompt="loop", loop=True))
+
+
+def test_loop_with_an_end_frame_is_refused_before_any_call() -> None:
+    with pytest.raises(ValueError):
+        VideoRequest(prompt="x", loop=True, frame1=ImageKeyframe(url="https://x/b.jpg"))
+
+
+# --- against the emulator ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", ["aiml-v2", "aiml-v1"])
+async def test_create_and_wait_until_completed(
+    emulator: Any, http: aiohttp.ClientSession, family: str
+) -> None:
+    client = client_for(family, emulator, http)
+    created = await client.create(VideoRequest(prompt="a jellyfish", aspect_ratio="1:1"))
+    assert created.state is GenerationState.QUEUED
+    seen: list[GenerationState] = []
+
+    async def on_update(generation: Generation) -> None:
+        seen.append(generation.state)
+
+    done = await client.wait_until_done(created.id, deadline=time.time() + 10, on_update=on_update)
+    assert done.state is GenerationState.COMPLETED
+    assert done.video_url and done.video_url.endswith(".mp4")
+    assert seen[-1] is GenerationState.COMPLETED
+
+
+async def test_v2_waits_with_the_server_side_long_poll(
+    emulator: Any, http: aiohttp.ClientSession
+) -> None:
+    emulator.config.dream_seconds = 0.6
+    client = client_for("aiml-v2", emulator, http)
+    created = await client.create(VideoRequest(prompt="a jellyfish"))
+    await client.wait_until_done(created.id, deadline=time.time() + 10)
+    waits = [r for r in emulator.requests if r.method == "GET" and r.path.endswith("/generation")]
+    assert waits, "the client must wait on the documented route"
+    assert all(r.query.get("state") == ["completed"] for r in waits)
+    # A long-poll answers when the state is reached, so a 0.65 s job needs few requests.
+    assert len(waits) <= 3
+
+
+async def test_v1_polls_by_ids(emulator: Any, http: aiohttp.ClientSession) -> None:
+    client = client_for("aiml-v1", emulator, http)
+    created = await client.create(VideoRequest(prompt="a jellyfish"))
+    await client.wait_until_done(created.id, deadline=time.time() + 10)
+    polls = [r for r in emulator.requests if r.method == "GET" and "luma-ai/generation" in r.path]
+    assert polls and all(r.query.get("ids") == [created.id] for r in polls)
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"),
+    [
+        (429, errors.RateLimitError),
+        (500, errors.ServerError),
+        (502, errors.ServerError),
+        (503, errors.ServerError),
+        (504, errors.ServerError),
+    ],
+)
+async def test_one_error_class_per_status(
+    emulator: Any, http: aiohttp.ClientSession, status: int, error_class: type
+) -> None:
+    emulator.inject_fault(route="create", status=status, count=1, retry_after=3)
+    with pytest.raises(error_class) as caught:
+        await client_for("aiml-v2", emulator, http).create(VideoRequest(prompt="a jellyfish"))
+    assert caught.value.status == status
+    if status == 429:
+        assert caught.value.retry_after == 3
+
+
+async def test_auth_credits_and_validation_errors(
+    emulator: Any, http: aiohttp.ClientSession
+) -> None:
+    emulator.config.api_keys = frozenset({"good-key"})
+    emulator.config.no_credits_keys = frozenset({"broke-key"})
+    request = VideoRequest(prompt="a jellyfish")
+    with pytest.raises(errors.AuthenticationError) as caught:
+        await client_for("aiml-v2", emulator, http, key="wrong").create(request)
+    assert "valid API key" in caught.value.message
+    with pytest.raises(errors.CreditsError):
+        await client_for("aiml-v2", emulator, http, key="broke-key").create(request)
+    with pytest.raises(errors.ValidationError):
+        await client_for("aiml-v2", emulator, http, key="good-key").fetch("not-a-uuid")
+
+
+async def test_a_dropped_create_is_a_timeout_error(
+    emulator: Any, http: aiohttp.ClientSession
+) -> None:
+    emulator.inject_fault(route="create", kind="drop", count=1)
+    with pytest.raises(errors.ApiTimeoutError):
+        await client_for("aiml-v2", emulator, http).create(VideoRequest(prompt="a jellyfish"))
+    assert len([r for r in emulator.requests if r.method == "POST"]) == 1  # not retried
+
+
+async def test_unreachable_api_is_a_connection_error(http: aiohttp.ClientSession) -> None:
+    client = create_client("aiml-v2", base_url="http://127.0.0.1:9", api_key="k", session=http)
+    with pytest.raises(errors.ApiConnectionError):
+        await client.create(VideoRequest(prompt="a jellyfish"))
+
+
+async def test_reads_are_retried_through_faults_until_done(
+    emulator: Any, http: aiohttp.ClientSession
+) -> None:
+    client = client_for("aiml-v2", emulator, http)
+    created = await client.create(VideoRequest(prompt="a jellyfish"))
+    emulator.inject_fault(route="fetch", status=502, count=2)
+    emulator.inject_fault(route="fetch", kind="drop", count=1)
+    done = await client.wait_until_done(created.id, deadline=time.time() + 20)
+    assert done.state is GenerationState.COMPLETED
+
+
+async def test_waiting_stops_at_the_deadline(emulator: Any, http: aiohttp.ClientSession) -> None:
+    client = client_for("aiml-v2", emulator, http)
+    created = await client.create(VideoRequest(prompt="a jellyfish [stuck]"))
+    with pytest.raises(errors.DeadlineExceeded):
+        await client.wait_until_done(created.id, deadline=time.time() + 1.0)

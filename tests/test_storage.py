@@ -1,0 +1,130 @@
+"""The SQLite repository: migrations, atomic quota, leases, fencing, refund exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage import open_repository
+from storage.base import Accepted, JobState, NewJob, QuotaExhausted, Repository
+from storage.sqlite import SqliteRepository
+
+DAY = "2026-11-21"
+
+
+def new_job(message_id: int, user_id: int = 7, chat_id: int = 7) -> NewJob:
+    return NewJob(
+        family="aiml-v2",
+        user_id=user_id,
+        chat_id=chat_id,
+        request_message_id=message_id,
+        prompt="a jellyfish",
+        params={"aspect_ratio": "16:9", "loop": False},
+        deadline_at=time.time() + 600,
+    )
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'nested' / 'db.sqlite3'}"
+
+
+@pytest.fixture
+async def repo(db_url: str) -> AsyncIterator[Repository]:
+    repository = await open_repository(db_url)
+    yield repository
+    await repository.close()
+
+
+async def accept(repo: Repository, message_id: int, **kwargs: object) -> Accepted | QuotaExhausted:
+    options = {"day": DAY, "daily_limit": 3, "charge": True, "now": time.time()} | kwargs
+    return await repo.accept_job(new_job(message_id), **options)  # type: ignore[arg-type]
+
+
+async def test_migrations_are_recorded_and_idempotent(db_url: str) -> None:
+    first = await open_repository(db_url)
+    await first.close()
+    again = await open_repository(db_url)
+    assert isinstance(again, SqliteRepository)
+    rows = await (await again._db.execute("SELECT version FROM schema_version")).fetchall()
+    assert [row[0] for row in rows] == [1]
+    await again.close()
+
+
+async def test_quota_holds_under_concurrency_across_connections(db_url: str) -> None:
+    # Two connections stand for two processes on one database file.
+    first, second = await open_repository(db_url), await open_repository(db_url)
+    results = await asyncio.gather(*[accept(first if i % 2 else second, i) for i in range(20)])
+    assert sum(isinstance(result, Accepted) for result in results) == 3
+    assert await first.quota_used(7, DAY) == 3
+    await first.close()
+    await second.close()
+
+
+async def test_the_same_message_makes_one_job(repo: Repository) -> None:
+    first = await accept(repo, 1)
+    again = await accept(repo, 1)
+    assert isinstance(first, Accepted) and isinstance(again, Accepted)
+    assert again.duplicate and again.job.id == first.job.id
+    assert await repo.quota_used(7, DAY) == 1
+
+
+async def test_exempt_users_are_not_counted(repo: Repository) -> None:
+    for message_id in range(5):
+        assert isinstance(await accept(repo, message_id, daily_limit=None, charge=False), Accepted)
+    assert await repo.quota_used(7, DAY) == 0
+
+
+async def test_leases_keep_other_workers_away_until_they_lapse(repo: Repository) -> None:
+    await accept(repo, 1)
+    now = time.time()
+    (job,) = await repo.claim_due("a", limit=5, lease_seconds=30, now=now)
+    assert await repo.claim_due("b", limit=5, lease_seconds=30, now=now + 1) == []
+    (taken,) = await repo.claim_due("b", limit=5, lease_seconds=30, now=now + 31)
+    assert taken.id == job.id and taken.lease_owner == "b"
+    # The old owner is fenced off: its transitions no longer apply.
+    assert not await repo.mark_submitting(job.id, "a", now + 32)
+    assert await repo.mark_submitting(job.id, "b", now + 32)
+
+
+async def test_parked_jobs_wait_for_their_next_attempt(repo: Repository) -> None:
+    await accept(repo, 1)
+    now = time.time()
+    (job,) = await repo.claim_due("a", limit=5, lease_seconds=30, now=now)
+    await repo.release(job.id, "a", next_attempt_at=now + 10)
+    assert await repo.claim_due("a", limit=5, lease_seconds=30, now=now + 5) == []
+    assert len(await repo.claim_due("a", limit=5, lease_seconds=30, now=now + 11)) == 1
+
+
+async def test_the_life_of_a_job_and_a_single_refund(repo: Repository) -> None:
+    accepted = await accept(repo, 1)
+    assert isinstance(accepted, Accepted)
+    job_id, now = accepted.job.id, time.time()
+    await repo.claim_due("w", limit=1, lease_seconds=30, now=now)
+    assert await repo.mark_submitting(job_id, "w", now)
+    assert await repo.mark_submitted(job_id, "w", remote_id="r-1", remote_state="queued", now=now)
+    assert await repo.fail(job_id, code="timeout", reason=None, now=now)
+    assert not await repo.fail(job_id, code="timeout", reason=None, now=now)
+    job = await repo.get_job(job_id)
+    assert job is not None and job.state is JobState.FAILED and job.refunded
+    assert await repo.quota_used(7, DAY) == 0
+    assert await repo.claim_due("w", limit=1, lease_seconds=30, now=now + 60) == []
+
+
+async def test_delivered_jobs_are_final(repo: Repository) -> None:
+    accepted = await accept(repo, 1)
+    assert isinstance(accepted, Accepted)
+    job_id, now = accepted.job.id, time.time()
+    await repo.claim_due("w", limit=1, lease_seconds=30, now=now)
+    await repo.mark_submitting(job_id, "w", now)
+    await repo.mark_submitted(job_id, "w", remote_id="r-1", remote_state="queued", now=now)
+    assert await repo.mark_delivering(job_id, "w", video_url="https://v/1.mp4", now=now)
+    assert await repo.mark_delivered(job_id, "w", message_id=9, file_id="F", now=now)
+    assert not await repo.fail(job_id, code="timeout", reason=None, now=now)
+    job = await repo.get_job(job_id)
+    assert job is not None and job.state is JobState.DELIVERED and not job.refunded
+    assert await repo.quota_used(7, DAY) == 1
