@@ -1,0 +1,28 @@
+"""Local emulator of the AI/ML API Luma video endpoints (AIML v2 and v1 legacy).
+
+Written only from the HTTP contract (``luma-api.md`` §1-§3 and §7), independently of the bot's
+client, so that it can check that client. Run it with ``python -m bot.emulator`` and
+point ``LUMA_API_URL`` at it, or in tests::
+
+    async with run_emulator(EmulatorConfig(queue_seconds=0.05), port=0) as emu:
+        ...  # emu.url, emu.requests, emu.generations, emu.inject_fault(...), emu.force_state(...)
+"""
+
+from bot.emulator.config import EmulatorConfig
+from bot.emulator.core import EMULATOR_KEY, Emulator
+from bot.emulator.faults import Fault
+from bot.emulator.recording import RecordedRequest
+from bot.emulator.server import create_app, run_emulator
+from bot.emulator.state import Generation, State
+
+__all__ = [
+    "EMULATOR_KEY",
+    "Emulator",
+    "EmulatorConfig",
+    "Fault",
+    "Generation",
+    "RecordedRequest",
+    "State",
+    "create_app",
+    "run_emulator",
+]

@@ -1,0 +1,85 @@
+"""``python -m bot.emulator``: run the video API emulator until Ctrl-C / SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+
+from bot.emulator.config import EmulatorConfig
+from bot.emulator.server import run_emulator
+
+log = logging.getLogger("bot.emulator")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    defaults = EmulatorConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.emulator",
+        description="Local emulator of the AI/ML API Luma video endpoints (no credits spent).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8700)
+    parser.add_argument(
+        "--api-key", action="append", default=[], help="accepted key (repeatable; default: any)"
+    )
+    parser.add_argument(
+        "--no-credits-key", action="append", default=[], help="key answered with 403 (repeatable)"
+    )
+    parser.add_argument("--queue-seconds", type=float, default=defaults.queue_seconds)
+    parser.add_argument("--dream-seconds", type=float, default=defaults.dream_seconds)
+    parser.add_argument("--long-poll-seconds", type=float, default=defaults.long_poll_seconds)
+    parser.add_argument("--max-concurrent", type=int, default=None)
+    parser.add_argument("--public-url", default=None, help="base URL for asset links")
+    parser.add_argument(
+        "--strict-wait-params", action="store_true", help="400 on a wrong-named wait param"
+    )
+    return parser.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    return EmulatorConfig(
+        api_keys=frozenset(args.api_key) if args.api_key else None,
+        no_credits_keys=frozenset(args.no_credits_key),
+        queue_seconds=args.queue_seconds,
+        dream_seconds=args.dream_seconds,
+        long_poll_seconds=args.long_poll_seconds,
+        max_concurrent=args.max_concurrent,
+        public_url=args.public_url,
+        strict_wait_params=args.strict_wait_params,
+    )
+
+
+async def serve(config: EmulatorConfig, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Not available on Windows; Ctrl-C then surfaces as KeyboardInterrupt instead.
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with run_emulator(config, host=host, port=port) as emu:
+        keys = "only the --api-key keys are accepted" if config.api_keys else "any API key works"
+        log.info("Luma video API emulator ready: set LUMA_API_URL=%s (%s)", emu.url, keys)
+        await stop.wait()
+        log.info("stopping")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(serve(config_from_args(args), args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:  # typically: the port is already in use
+        log.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

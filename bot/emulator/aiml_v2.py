@@ -1,0 +1,224 @@
+"""AIML API v2 family: ``/v2/generate/video/luma-ai/*`` (contract doc §2.1-§2.4, §7).
+
+Validation follows the *latest* gateway schema variant (§2.1, ``e41add72``). Responses are
+Luma ``Generation`` objects (§4.4), which the doc infers AIML passes through.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aiohttp import web
+from pydantic import Field, field_validator
+
+from bot.emulator.assets import base_url, image_url, video_url
+from bot.emulator.core import RouteDef, api_key_of, emulator_of
+from bot.emulator.errors import MSG_SOURCE_NOT_COMPLETED, ApiError
+from bot.emulator.state import Family, Generation, GenerationStore, State
+from bot.emulator.validation import (
+    AspectRatio,
+    StrictModel,
+    Uri,
+    Uuid,
+    check_ids,
+    check_prompt,
+    check_wait_param,
+    is_uuid,
+    parse_body,
+    query_id_list,
+    reject_null,
+)
+
+FAMILY = Family.AIML_V2
+PREFIX = "/v2/generate/video/luma-ai"
+DEFAULT_MODEL = "ray-2"
+
+
+# -- request schema ---------------------------------------------------------------------------
+
+
+class GenerationFrame(StrictModel):
+    type: Literal["generation"]
+    id: Uuid
+
+
+class ImageFrame(StrictModel):
+    type: Literal["image"]
+    url: Uri
+
+
+Frame = Annotated[GenerationFrame | ImageFrame, Field(discriminator="type")]
+
+
+class Keyframes(StrictModel):
+    frame0: Frame | None = None
+    frame1: Frame | None = None
+
+
+class CreateGeneration(StrictModel):
+    """``LumaAi.v2.CreateGenerationPayload``, latest variant; ``concepts`` is gone (-> 400)."""
+
+    prompt: str
+    aspect_ratio: AspectRatio | None = None  # optional, but not nullable
+    loop: bool = False
+    keyframes: Keyframes | None = None
+    generation_type: Literal["video"] | None = None
+    callback_url: Uri | None = None  # accepted; this emulator does not call it back
+    model: Literal["ray-1-6", "ray-2", "ray-flash-2"] = DEFAULT_MODEL
+    resolution: Literal["540p", "720p", "1080p", "4k"] | None = None
+    duration: Literal["5s", "9s"] | None = None
+
+    _not_null = field_validator("aspect_ratio", mode="before")(reject_null)
+
+
+# Luma's "Loop is not supported for ..." rules, keyed by (frame0 type, frame1 type) (§4.5).
+_LOOP_FORBIDDEN: dict[tuple[str | None, str | None], str] = {
+    (None, "image"): "end frame",
+    ("image", "image"): "keyframes",
+    (None, "generation"): "extend reverse",
+    ("generation", "image"): "interpolate video to image",
+    ("image", "generation"): "interpolate image to video",
+    ("generation", "generation"): "interpolate between two videos",
+}
+
+
+def _frame_type(frame: GenerationFrame | ImageFrame | None) -> str | None:
+    return None if frame is None else frame.type
+
+
+def _keyframe_issues(body: CreateGeneration, store: GenerationStore) -> list[str]:
+    """Luma create-time rules on keyframes: loop combos, empty keyframes, usable sources."""
+    kf = body.keyframes
+    if kf is None:
+        return []
+    combo = (_frame_type(kf.frame0), _frame_type(kf.frame1))
+    if combo == (None, None):
+        return ["keyframes: No keyframes provided"]
+    if body.loop and combo in _LOOP_FORBIDDEN:
+        return [f"loop: Loop is not supported for {_LOOP_FORBIDDEN[combo]}"]
+    issues: list[str] = []
+    for name, frame in (("frame0", kf.frame0), ("frame1", kf.frame1)):
+        if not isinstance(frame, GenerationFrame):
+            continue
+        source = store.get(frame.id, FAMILY)
+        if source is None:
+            issues.append(f"keyframes.{name}.id: Generation not found")
+        elif source.state is not State.COMPLETED:
+            issues.append(f"keyframes.{name}.id: {MSG_SOURCE_NOT_COMPLETED}")
+    return issues
+
+
+def _parent_id(body: CreateGeneration) -> str | None:
+    kf = body.keyframes
+    for frame in (kf.frame0, kf.frame1) if kf else ():
+        if isinstance(frame, GenerationFrame):
+            return frame.id
+    return None
+
+
+# -- response shape ---------------------------------------------------------------------------
+
+
+def render(gen: Generation, base: str) -> dict[str, Any]:
+    """Luma ``Generation`` object."""
+    assets = None
+    if gen.state is State.COMPLETED:
+        assets = {
+            "video": video_url(base, gen.id),
+            "image": image_url(base, gen.id),
+            "progress_video": None,
+        }
+    return {
+        "id": gen.id,
+        "generation_type": "video",
+        "state": gen.state.value,
+        "failure_reason": gen.failure_reason,
+        "created_at": gen.created_at,
+        "assets": assets,
+        "model": gen.model,
+        "request": gen.request,
+    }
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+async def create_generation(request: web.Request) -> web.Response:
+    emu = emulator_of(request)
+    body, raw = await parse_body(request, CreateGeneration)
+    issues = check_prompt("prompt", body.prompt, emu.config.max_prompt_length)
+    issues += _keyframe_issues(body, emu.store)
+    if issues:
+        raise ApiError.body(issues)
+    key = api_key_of(request)
+    emu.check_capacity(key)
+    gen = emu.store.add(
+        Generation(
+            family=FAMILY,
+            prompt=body.prompt,
+            api_key=key,
+            request={**raw, "model": body.model},
+            model=body.model,
+            aspect_ratio=body.aspect_ratio,
+            parent_id=_parent_id(body),
+        )
+    )
+    return web.json_response(render(gen, base_url(request, emu.config)), status=201)
+
+
+def _wrong_wait_param(request: web.Request, name: str, right: str) -> list[str]:
+    """The schema ignores the wrong-named wait param; strict mode flags it as a client bug."""
+    if name in request.query and emulator_of(request).config.strict_wait_params:
+        return [f"{name}: not a parameter of this endpoint (the wait parameter is '{right}')"]
+    return []
+
+
+def _single_id_issues(ids: list[str]) -> list[str]:
+    if not ids:
+        return ["generation_id: Required"]
+    if len(ids) > 1:
+        return ["generation_id: Expected string, received array"]
+    return [] if is_uuid(ids[0]) else ["generation_id: Invalid uuid"]
+
+
+async def fetch_generation(request: web.Request) -> web.Response:
+    """Single fetch; ``state=`` holds the request until that state (or beyond) or timeout."""
+    emu = emulator_of(request)
+    ids = request.query.getall("generation_id", [])
+    issues = _single_id_issues(ids)
+    wanted, wait_issues = check_wait_param(request.query, "state")
+    issues += wait_issues + _wrong_wait_param(request, "status", "state")
+    if issues:
+        raise ApiError.query(issues)
+    gen = emu.store.get(ids[0], FAMILY)
+    if gen is None:
+        raise ApiError.not_found()
+    if wanted is not None:
+        await emu.store.wait_for([gen], State(wanted), emu.config.long_poll_seconds)
+    return web.json_response(render(gen, base_url(request, emu.config)))
+
+
+async def fetch_generations(request: web.Request) -> web.Response:
+    """Multi fetch; ``status=`` holds until *all* ids reach it. Array in request order."""
+    emu = emulator_of(request)
+    ids = query_id_list(request.query, "generation_ids")
+    issues = check_ids("generation_ids", ids, emu.config.max_batch)
+    wanted, wait_issues = check_wait_param(request.query, "status")
+    issues += wait_issues + _wrong_wait_param(request, "state", "status")
+    if issues or ids is None:
+        raise ApiError.query(issues)
+    gens = [emu.store.get(gen_id, FAMILY) for gen_id in ids]
+    found = [g for g in gens if g is not None]
+    if len(found) != len(gens):
+        raise ApiError.not_found()
+    if wanted is not None:
+        await emu.store.wait_for(found, State(wanted), emu.config.long_poll_seconds)
+    base = base_url(request, emu.config)
+    return web.json_response([render(g, base) for g in found])
+
+
+ROUTES = (
+    RouteDef("POST", f"{PREFIX}/generation", create_generation, "create", FAMILY, "create"),
+    RouteDef("GET", f"{PREFIX}/generation", fetch_generation, "fetch", FAMILY, "fetch_one"),
+    RouteDef("GET", f"{PREFIX}/generations", fetch_generations, "fetch", FAMILY, "fetch_many"),
+)

@@ -1,0 +1,46 @@
+"""Emulator settings. Mutable on purpose: tests retune timings between requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class EmulatorConfig:
+    """Knobs for the local video API emulator (contract doc §7)."""
+
+    # None: any non-empty Bearer key is accepted.
+    api_keys: frozenset[str] | None = None
+    # Keys that authenticate but get 403 with AIML's out-of-credits message.
+    no_credits_keys: frozenset[str] = frozenset()
+    # queued -> dreaming (legacy: pending -> processing).
+    queue_seconds: float = 2.0
+    # dreaming -> completed | failed.
+    dream_seconds: float = 8.0
+    # How long an AIML v2 wait (`state=` / `status=`) is held before answering anyway.
+    long_poll_seconds: float = 30.0
+    # AIML's documented prompt cap (Luma itself allows 5000).
+    max_prompt_length: int = 2048
+    # Multi-fetch id cap; above it -> 400 (Suno analogue says 6; Luma's cap is unknown).
+    max_batch: int = 6
+    # Active (not terminal) generations per key; over it -> 429 on create.
+    max_concurrent: int | None = None
+    # Base for asset URLs; None derives scheme+host from each request.
+    public_url: str | None = None
+    # True: the wrong-named wait param (status on single, state on multi) is a 400, not ignored.
+    strict_wait_params: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("queue_seconds", "dream_seconds", "long_poll_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if self.max_prompt_length < 3:
+            raise ValueError("max_prompt_length must be >= 3")
+        if self.max_batch < 1:
+            raise ValueError("max_batch must be >= 1")
+        if self.max_concurrent is not None and self.max_concurrent < 1:
+            raise ValueError("max_concurrent must be >= 1 or None")
+        # Accept any iterable of keys from callers, store frozensets.
+        if self.api_keys is not None:
+            self.api_keys = frozenset(self.api_keys)
+        self.no_credits_keys = frozenset(self.no_credits_keys)

@@ -1,0 +1,115 @@
+"""The Emulator object: configuration, recorded requests, generations, faults.
+
+Family modules (aiml_v2, aiml_v1, later luma_direct...) import from here; server.py wires them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+
+from bot.emulator.config import EmulatorConfig
+from bot.emulator.errors import MSG_TOO_MANY, ApiError
+from bot.emulator.faults import Fault, FaultKind, FaultQueue, FaultRoute
+from bot.emulator.recording import RecordedRequest
+from bot.emulator.state import Generation, GenerationStore, State
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RouteKind = Literal["create", "fetch"]
+
+
+@dataclass(frozen=True)
+class RouteDef:
+    """A contract route of one family. ``kind`` drives auth and fault matching."""
+
+    method: str
+    path: str
+    handler: Handler
+    kind: RouteKind
+    family: str
+    operation: str
+
+    @property
+    def name(self) -> str:
+        # aiohttp route names: identifiers joined by dots.
+        return f"{self.kind}.{self.family}.{self.operation}"
+
+
+class Emulator:
+    """Live state of one emulator instance; reachable from handlers via ``EMULATOR_KEY``."""
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config or EmulatorConfig()
+        self.requests: list[RecordedRequest] = []
+        self.faults = FaultQueue()
+        self.store = GenerationStore(lambda: self.config)
+        # Set by run_emulator once listening: the value for LUMA_API_URL.
+        self.url: str | None = None
+
+    @property
+    def generations(self) -> dict[str, Generation]:
+        return self.store.generations
+
+    def inject_fault(
+        self,
+        route: FaultRoute = "any",
+        status: int | None = None,
+        *,
+        kind: FaultKind | None = None,
+        count: int = 1,
+        retry_after: float | None = None,
+        seconds: float = 0.0,
+        message: str | None = None,
+    ) -> Fault:
+        """Make the next ``count`` requests on ``route`` fail, drop or stall (§7.10)."""
+        fault = Fault(
+            route=route,
+            status=status,
+            kind=kind,
+            count=count,
+            retry_after=retry_after,
+            seconds=seconds,
+            message=message,
+        )
+        return self.faults.add(fault)
+
+    def force_state(
+        self, generation_id: str, state: State | str, failure_reason: str | None = None
+    ) -> Generation:
+        """Put a generation in ``state`` now (legacy names accepted) and stop its clock.
+
+        Raises KeyError for an unknown id and ValueError for an unknown state.
+        """
+        return self.store.force(generation_id, state, failure_reason)
+
+    def reset(self, *, generations: bool = False) -> None:
+        """Forget recorded requests and pending faults (and optionally all generations)."""
+        self.requests.clear()
+        self.faults.clear()
+        if generations:
+            self.store.clear()
+
+    def check_capacity(self, api_key: str) -> None:
+        """429 when the key already has ``max_concurrent`` unfinished generations."""
+        limit = self.config.max_concurrent
+        if limit is not None and self.store.active_count(api_key) >= limit:
+            raise ApiError(429, MSG_TOO_MANY, headers={"Retry-After": "1"})
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+EMULATOR_KEY = web.AppKey("emulator", Emulator)
+API_KEY = web.RequestKey("emulator_api_key", str)
+
+
+def emulator_of(request: web.Request) -> Emulator:
+    return request.app[EMULATOR_KEY]
+
+
+def api_key_of(request: web.Request) -> str:
+    """The authenticated key (set by the auth middleware)."""
+    return request[API_KEY]

@@ -1,0 +1,83 @@
+"""One-shot fault injection (contract doc §7.10): error statuses, dropped connections, delays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+# Which requests a fault applies to. "create"/"fetch" are the contract routes of every family,
+# "download" is /files/, "any" is every non-admin request.
+FaultRoute = Literal["create", "fetch", "download", "any"]
+FaultKind = Literal["status", "drop", "delay"]
+
+
+@dataclass
+class Fault:
+    """The next ``count`` matching requests answer with ``status``, are dropped, or delayed."""
+
+    route: FaultRoute = "any"
+    status: int | None = None
+    kind: FaultKind | None = None
+    count: int = 1
+    retry_after: float | None = None
+    seconds: float = 0.0
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.route not in get_args(FaultRoute):
+            raise ValueError(f"route must be one of {get_args(FaultRoute)}, got {self.route!r}")
+        if self.kind is None:
+            # inject_fault(status=503) needs no explicit kind.
+            self.kind = "status"
+        if self.kind not in get_args(FaultKind):
+            raise ValueError(f"kind must be one of {get_args(FaultKind)}, got {self.kind!r}")
+        if self.kind == "status" and (self.status is None or not 400 <= self.status <= 599):
+            raise ValueError("a status fault needs status between 400 and 599")
+        if self.kind == "delay" and self.seconds <= 0:
+            raise ValueError("a delay fault needs seconds > 0")
+        if self.count < 1:
+            raise ValueError("count must be >= 1")
+        if self.retry_after is not None and self.retry_after < 0:
+            raise ValueError("retry_after must be >= 0")
+
+    def matches(self, route_kind: str) -> bool:
+        return self.route == "any" or self.route == route_kind
+
+    def retry_after_header(self) -> dict[str, str]:
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": f"{self.retry_after:g}"}
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "route": self.route,
+            "kind": self.kind,
+            "status": self.status,
+            "count": self.count,
+            "retry_after": self.retry_after,
+            "seconds": self.seconds,
+            "message": self.message,
+        }
+
+
+class FaultQueue:
+    """Faults in injection order; the first matching one is consumed per request."""
+
+    def __init__(self) -> None:
+        self.pending: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        self.pending.append(fault)
+        return fault
+
+    def take(self, route_kind: str) -> Fault | None:
+        for fault in self.pending:
+            if fault.matches(route_kind):
+                fault.count -= 1
+                if fault.count == 0:
+                    self.pending.remove(fault)
+                return fault
+        return None
+
+    def clear(self) -> None:
+        self.pending.clear()

@@ -1,0 +1,134 @@
+"""App factory, request pipeline (record -> fault -> auth -> handler) and the runner."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+from bot.emulator import admin, aiml_v1, aiml_v2
+from bot.emulator.assets import FILES_PREFIX, file_response
+from bot.emulator.config import EmulatorConfig
+from bot.emulator.core import API_KEY, EMULATOR_KEY, Emulator, Handler, RouteDef, emulator_of
+from bot.emulator.errors import MSG_NO_CREDITS, MSG_UNAUTHORIZED, ApiError, error_response
+from bot.emulator.faults import Fault
+from bot.emulator.recording import RecordedRequest
+
+log = logging.getLogger("bot.emulator")
+
+# Each family contributes a tuple of RouteDef; a new family (e.g. Luma direct) adds one here.
+# Luma direct will also need its own error body ({"detail": ...}), keyed by RouteDef.family.
+FAMILY_ROUTES: tuple[RouteDef, ...] = (*aiml_v2.ROUTES, *aiml_v1.ROUTES)
+API_KINDS = frozenset({"create", "fetch"})
+SHUTDOWN_TIMEOUT = 1.0
+
+
+def authenticate(request: web.Request, config: EmulatorConfig) -> str:
+    """Return the Bearer key or raise 401/403 like AIML."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise ApiError(401, MSG_UNAUTHORIZED)
+    if key in config.no_credits_keys:
+        raise ApiError(403, MSG_NO_CREDITS)
+    if config.api_keys is not None and key not in config.api_keys:
+        raise ApiError(401, MSG_UNAUTHORIZED)
+    return key
+
+
+async def _apply_fault(request: web.Request, fault: Fault, emu: Emulator) -> web.Response | None:
+    """Answer per the fault, or None to carry on normally (after a delay)."""
+    if fault.kind == "drop":
+        log.info("fault: dropping %s %s", request.method, request.path)
+        if request.transport is not None:
+            request.transport.close()
+        # Nothing reaches the client: the transport is already closed.
+        return web.Response(status=499)
+    if fault.kind == "delay":
+        log.info("fault: delaying %s %s by %ss", request.method, request.path, fault.seconds)
+        await emu.store.sleep(fault.seconds)
+        return None
+    status = fault.status or 500  # Fault validation guarantees a status for this kind
+    log.info("fault: %s %s -> %s", request.method, request.path, status)
+    raise ApiError(status, fault.message, headers=fault.retry_after_header())
+
+
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
+    if exc.status in (404, 405):
+        # NestJS answers unknown routes (and wrong methods) with 404 "Cannot GET /path".
+        return error_response(404, f"Cannot {request.method} {request.path}", request.path)
+    return error_response(exc.status, exc.text or exc.reason, request.path)
+
+
+@web.middleware
+async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(admin.ADMIN_PREFIX):
+        return await handler(request)
+    emu = emulator_of(request)
+    route = request.match_info.route.name or ""
+    kind = route.partition(".")[0] or "other"
+    try:
+        # Recorded first, so tests can assert on what was sent even when it is rejected.
+        emu.requests.append(await RecordedRequest.from_request(request, route))
+        fault = emu.faults.take(kind)
+        if fault is not None:
+            response = await _apply_fault(request, fault, emu)
+            if response is not None:
+                return response
+        if kind in API_KINDS:
+            request[API_KEY] = authenticate(request, emu.config)
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.message, request.path, exc.headers)
+    except web.HTTPException as exc:
+        return _http_error(request, exc)
+
+
+async def _serve_file(request: web.Request) -> web.Response:
+    return file_response(emulator_of(request).store, request.match_info["name"])
+
+
+async def _close(app: web.Application) -> None:
+    # Release held long-polls and stop clocks so shutdown is prompt.
+    await app[EMULATOR_KEY].close()
+
+
+def create_app(config: EmulatorConfig | None = None) -> web.Application:
+    """The emulator as an aiohttp app; its state is ``app[EMULATOR_KEY]``."""
+    app = web.Application(middlewares=[pipeline])
+    app[EMULATOR_KEY] = Emulator(config)
+    for route in FAMILY_ROUTES:
+        app.router.add_route(route.method, route.path, route.handler, name=route.name)
+    app.router.add_get(f"{FILES_PREFIX}/{{name}}", _serve_file, name="download.files.get")
+    admin.register(app.router)
+    app.on_shutdown.append(_close)
+    return app
+
+
+def _display_host(host: str) -> str:
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+@asynccontextmanager
+async def run_emulator(
+    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[Emulator]:
+    """Serve the emulator over HTTP for the duration of the block; ``port=0`` picks a free one."""
+    app = create_app(config)
+    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_port = runner.addresses[0][1]
+        emu = app[EMULATOR_KEY]
+        emu.url = f"http://{_display_host(host)}:{bound_port}"
+        yield emu
+    finally:
+        await runner.cleanup()

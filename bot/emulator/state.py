@@ -1,0 +1,269 @@
+"""Generations, their clocked state machine, and long-poll waiting (contract doc §7.6, §7.7)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.emulator.config import EmulatorConfig
+
+log = logging.getLogger("bot.emulator")
+
+
+class State(StrEnum):
+    """Canonical (AIML v2 / Luma) states; legacy names are a view over these."""
+
+    QUEUED = "queued"
+    DREAMING = "dreaming"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def rank(self) -> int:
+        # The AIML wait priority: failed is "beyond" every state one can wait for.
+        return _RANK[self]
+
+    @property
+    def terminal(self) -> bool:
+        return self in (State.COMPLETED, State.FAILED)
+
+    @property
+    def legacy(self) -> str:
+        return _LEGACY_NAMES[self]
+
+    @classmethod
+    def parse(cls, name: str) -> State:
+        """Accept canonical and legacy names (pending/processing)."""
+        key = name.strip().lower()
+        for state, legacy in _LEGACY_NAMES.items():
+            if key == legacy:
+                return state
+        return cls(key)
+
+
+_RANK = {State.QUEUED: 0, State.DREAMING: 1, State.COMPLETED: 2, State.FAILED: 3}
+_LEGACY_NAMES = {
+    State.QUEUED: "pending",
+    State.DREAMING: "processing",
+    State.COMPLETED: "completed",
+    State.FAILED: "failed",
+}
+
+
+class Family(StrEnum):
+    """API family a generation was created through; ids are not visible across families."""
+
+    AIML_V2 = "aiml_v2"
+    AIML_V1 = "aiml_v1"
+
+
+FAILURE_REASONS = {
+    "": "Advanced prompt moderation failed",
+    "moderation": "Advanced prompt moderation failed",
+    "frames": "Failed to read user input frames",
+    "image": "400: failed to moderate image",
+}
+DEFAULT_FAILURE_REASON = "Job failed"
+SLOW_FACTOR = 10.0
+_MARKER_RE = re.compile(r"\[(fail(?::([a-z]*))?|stuck|slow)\]", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Script:
+    """Outcome scripted by markers in the prompt, e.g. ``[fail:frames]`` or ``[stuck]``."""
+
+    stuck: bool = False
+    slow: bool = False
+    failure_reason: str | None = None
+
+    @classmethod
+    def from_prompt(cls, prompt: str) -> Script:
+        stuck = slow = False
+        reason: str | None = None
+        for match in _MARKER_RE.finditer(prompt):
+            word = match.group(1).lower()
+            if word == "stuck":
+                stuck = True
+            elif word == "slow":
+                slow = True
+            elif reason is None:
+                reason = FAILURE_REASONS.get((match.group(2) or "").lower(), DEFAULT_FAILURE_REASON)
+        return cls(stuck=stuck, slow=slow, failure_reason=reason)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class Generation:
+    """One job. ``request`` is the client's JSON body as received (after validation)."""
+
+    family: Family
+    prompt: str
+    api_key: str
+    request: dict[str, Any]
+    model: str | None = None
+    aspect_ratio: str | None = None
+    parent_id: str | None = None
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    created_at: str = field(default_factory=_now_iso)
+    state: State = State.QUEUED
+    failure_reason: str | None = None
+    # True once force_state() took over: automatic transitions stop.
+    forced: bool = False
+    # (state, time.monotonic()) for every state entered, creation included.
+    history: list[tuple[State, float]] = field(default_factory=list)
+    script: Script = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.script = Script.from_prompt(self.prompt)
+        self.history.append((self.state, time.monotonic()))
+
+    def summary(self) -> dict[str, Any]:
+        """JSON view for the admin routes (not part of the contract)."""
+        return {
+            "id": self.id,
+            "family": self.family.value,
+            "state": self.state.value,
+            "failure_reason": self.failure_reason,
+            "prompt": self.prompt,
+            "model": self.model,
+            "aspect_ratio": self.aspect_ratio,
+            "parent_id": self.parent_id,
+            "created_at": self.created_at,
+            "forced": self.forced,
+            "history": [state.value for state, _ in self.history],
+            "request": self.request,
+        }
+
+
+class GenerationStore:
+    """Holds generations, clocks them with asyncio timers and wakes long-polls on change."""
+
+    def __init__(self, config: Callable[[], EmulatorConfig]) -> None:
+        # A getter, so a replaced or retuned config applies to the next phase.
+        self._config = config
+        self.generations: dict[str, Generation] = {}
+        self._drivers: dict[str, asyncio.Task[None]] = {}
+        # Swapped on every change; waiters re-check their condition when it fires.
+        self._changed = asyncio.Event()
+        self._closing = False
+
+    # -- lookup --------------------------------------------------------------------------
+
+    def get(self, generation_id: str, family: Family | None = None) -> Generation | None:
+        gen = self.generations.get(generation_id)
+        if gen is None or (family is not None and gen.family is not family):
+            return None
+        return gen
+
+    def active_count(self, api_key: str) -> int:
+        return sum(
+            1 for g in self.generations.values() if g.api_key == api_key and not g.state.terminal
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def add(self, gen: Generation) -> Generation:
+        """Register a new generation and start its clock (needs a running loop)."""
+        self.generations[gen.id] = gen
+        log.info("generation %s created (%s): %.80r", gen.id, gen.family.value, gen.prompt)
+        if not gen.script.stuck:
+            self._drivers[gen.id] = asyncio.get_running_loop().create_task(self._drive(gen))
+        return gen
+
+    async def _drive(self, gen: Generation) -> None:
+        # Timings are read at the start of each phase so tests can retune mid-flight.
+        await asyncio.sleep(self._config().queue_seconds)
+        self._enter(gen, State.DREAMING)
+        factor = SLOW_FACTOR if gen.script.slow else 1.0
+        await asyncio.sleep(self._config().dream_seconds * factor)
+        if gen.script.failure_reason is not None:
+            self._enter(gen, State.FAILED, gen.script.failure_reason)
+        else:
+            self._enter(gen, State.COMPLETED)
+        self._drivers.pop(gen.id, None)
+
+    def force(
+        self, generation_id: str, state: State | str, failure_reason: str | None = None
+    ) -> Generation:
+        """Jump to ``state`` now and freeze there (automatic transitions stop)."""
+        gen = self.generations.get(generation_id)
+        if gen is None:
+            raise KeyError(generation_id)
+        target = state if isinstance(state, State) else State.parse(state)
+        driver = self._drivers.pop(generation_id, None)
+        if driver is not None:
+            driver.cancel()
+        gen.forced = True
+        if target is State.FAILED:
+            failure_reason = failure_reason or gen.script.failure_reason or DEFAULT_FAILURE_REASON
+        self._enter(gen, target, failure_reason if target is State.FAILED else None)
+        return gen
+
+    def _enter(self, gen: Generation, state: State, failure_reason: str | None = None) -> None:
+        gen.state = state
+        gen.failure_reason = failure_reason
+        gen.history.append((state, time.monotonic()))
+        log.info(
+            "generation %s -> %s%s",
+            gen.id,
+            state.value,
+            f" ({failure_reason})" if failure_reason else "",
+        )
+        self._notify()
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    # -- long-poll -------------------------------------------------------------------------
+
+    async def wait_for(self, gens: Iterable[Generation], wanted: State, hold: float) -> None:
+        """Return once every generation is at or beyond ``wanted``, or after ``hold`` seconds."""
+        targets = list(gens)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + hold
+        while not self._closing and not all(g.state.rank >= wanted.rank for g in targets):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                return
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep that ends early when the server shuts down (used by delay faults)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self._closing and (remaining := deadline - loop.time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    def clear(self) -> None:
+        for driver in self._drivers.values():
+            driver.cancel()
+        self._drivers.clear()
+        self.generations.clear()
+        self._notify()
+
+    async def close(self) -> None:
+        """Stop clocks and release every pending long-poll (server shutdown)."""
+        self._closing = True
+        self._notify()
+        drivers = list(self._drivers.values())
+        self._drivers.clear()
+        for driver in drivers:
+            driver.cancel()
+        await asyncio.gather(*drivers, return_exceptions=True)
