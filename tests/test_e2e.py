@@ -6,9 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+import aiohttp
+import pytest
 
 from tests.conftest import API_KEY, BOT_TOKEN
 from tests.fakes.telegram_api import FakeTelegram
@@ -49,10 +54,45 @@ async def run_bot(environment: dict, cwd: Path) -> asyncio.subprocess.Process:
     )
 
 
+class EmulatorProcess:
+    """`python -m bot.emulator --port N`, started the way the README tells an operator to."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+async def emulator_process() -> AsyncIterator[EmulatorProcess]:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.emulator", "--port", str(port),
+        "--queue-seconds", "0.05", "--dream-seconds", "0.2", "--long-poll-seconds", "0.5",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            try:
+                async with http.get(f"{url}/_emulator/requests"):
+                    break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
+    yield EmulatorProcess(url)
+    process.terminate()
+    await process.wait()
+
+
 async def test_python_m_bot_delivers_a_video_and_stops_cleanly(
-    tg: FakeTelegram, emulator: Any, tmp_path: Path
+    tg: FakeTelegram, emulator_process: EmulatorProcess, tmp_path: Path
 ) -> None:
-    process = await run_bot(bot_environment(tg, emulator, tmp_path), cwd=ROOT)
+    environment = bot_environment(tg, emulator_process, tmp_path)
+    process = await run_bot(environment, cwd=ROOT)
     try:
         request = tg.user_sends("/video a jellyfish", user_id=1001)
         sent = await tg.wait_for_call("sendVideo", timeout=30)

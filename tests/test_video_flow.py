@@ -284,3 +284,16 @@ async def test_secrets_never_reach_the_video_api_or_the_logs(
     # The video API did receive its own key, as a bearer token only.
     api_calls = [r for r in emulator.requests if not r.path.startswith("/files/")]
     assert all(r.headers.get("Authorization") == f"Bearer {API_KEY}" for r in api_calls)
+
+
+async def test_prompts_with_markup_characters_are_shown_verbatim(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot()
+    tg.user_sends('/video a <b>bold</b> cat & a dog\'s "tale"', user_id=USER)
+    sent = await tg.wait_for_call("sendVideo", timeout=15)
+    assert 'a <b>bold</b> cat & a dog\'s "tale"' in sent.result["caption"]
+    status = tg.calls_of("sendMessage")[0]
+    assert status.ok and "<b>bold</b> cat &" in status.result["text"]
+    (create,) = creates(emulator)
+    assert create.json["prompt"] == 'a <b>bold</b> cat & a dog\'s "tale"'
