@@ -113,14 +113,17 @@ class Worker:
         self._wake = asyncio.Event()
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping = False
         self._loop_task = asyncio.create_task(self._run(), name="worker-claim-loop")
 
     async def stop(self) -> None:
         """Stop claiming and abandon in-flight steps; their leases are released for a restart."""
+        self._stopping = True
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
@@ -138,7 +141,7 @@ class Worker:
         return len(self._tasks)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             free = self._settings.max_concurrent - len(self._tasks)
             if free > 0:
@@ -154,8 +157,11 @@ class Worker:
                     jobs = []
                 for job in jobs:
                     self._spawn(job)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as the event fires, and stop() would then wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.claim_interval)
+                async with asyncio.timeout(self._settings.claim_interval):
+                    await self._wake.wait()
 
     def _spawn(self, job: Job) -> None:
         task = asyncio.create_task(self._carry(job), name=f"job-{job.id}")

@@ -239,7 +239,9 @@ class GenerationStore:
             if remaining <= 0:
                 return
             try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                # asyncio.timeout rather than wait_for: 3.11's wait_for can swallow a cancel.
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
             except TimeoutError:
                 return
 
@@ -249,7 +251,8 @@ class GenerationStore:
         deadline = loop.time() + seconds
         while not self._closing and (remaining := deadline - loop.time()) > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
 
     def clear(self) -> None:
         for driver in self._drivers.values():

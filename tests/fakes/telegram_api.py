@@ -36,6 +36,7 @@ holds the settings) and flood limits (``_apply_fault`` is the hook every call pa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import html
 import itertools
@@ -707,10 +708,11 @@ class FakeTelegram:
                     f"timed out after {timeout}s waiting for {what}; "
                     f"calls so far:\n{self.summary()}"
                 )
-            try:  # wake on any request/injection, and poll for outside state changes
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
-            except TimeoutError:
-                pass
+            # Wake on any request/injection, and poll for outside state changes. (asyncio.timeout,
+            # not wait_for: on Python 3.11 wait_for can swallow a cancellation.)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(remaining, 0.05)):
+                    await self._changed.wait()
         return found
 
     def _next_id(self, chat_id: int) -> int:
@@ -1044,10 +1046,9 @@ class FakeTelegram:
             remaining = deadline - time.monotonic()
             if self._updates or self._closing or remaining <= 0:
                 return copy.deepcopy(self._updates[:limit])
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
 
     def _allowed(self, update: dict) -> bool:
         kind = next(k for k in update if k != "update_id")
