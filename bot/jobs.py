@@ -350,7 +350,9 @@ class Worker:
         if next_attempt >= job.deadline_at + DELIVERY_GRACE_SECONDS:
             return await self._fail(job, FailureCode.DELIVERY_FAILED, str(error))
         log.warning("job %d: delivery failed (%s); retrying", job.id, error)
-        await self._repo.release(job.id, self.owner, next_attempt_at=next_attempt)
+        await self._repo.release(
+            job.id, self.owner, next_attempt_at=next_attempt, count_attempt=True
+        )
         return False
 
     # --- endings ------------------------------------------------------------------------------

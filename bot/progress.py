@@ -89,7 +89,10 @@ class Progress:
                     chat_id=self._job.chat_id, message_id=fresh.status_message_id, text=message
                 )
             except BadRequest as error:
-                if "not modified" not in str(error).lower():
+                if "not found" in str(error).lower():
+                    # The user deleted the status message: stop editing it.
+                    await self._repo.set_status_message(self._job.id, None)
+                elif "not modified" not in str(error).lower():
                     log.info("job %d: status edit refused: %s", self._job.id, error)
             except TelegramError as error:
                 log.info("job %d: status edit failed: %s", self._job.id, error)

@@ -208,11 +208,14 @@ class SqliteRepository:
     async def renew_lease(self, job_id: int, owner: str, *, until: float) -> bool:
         return await self._fenced(job_id, owner, {"lease_until": until})
 
-    async def release(self, job_id: int, owner: str, *, next_attempt_at: float | None) -> bool:
+    async def release(
+        self, job_id: int, owner: str, *, next_attempt_at: float | None, count_attempt: bool = False
+    ) -> bool:
         return await self._fenced(
             job_id,
             owner,
             {"lease_owner": None, "lease_until": None, "next_attempt_at": next_attempt_at},
+            increment_attempts=count_attempt,
         )
 
     async def mark_submitting(self, job_id: int, owner: str, now: float) -> bool:

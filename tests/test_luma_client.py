@@ -277,3 +277,32 @@ async def test_waiting_stops_at_the_deadline(emulator: Any, http: aiohttp.Client
     created = await client.create(VideoRequest(prompt="a jellyfish [stuck]"))
     with pytest.raises(errors.DeadlineExceeded):
         await client.wait_until_done(created.id, deadline=time.time() + 1.0)
+
+
+@pytest.mark.parametrize("body", ["<html>gateway</html>", '{"unexpected": true}', "[]"])
+async def test_an_unreadable_create_answer_is_an_unknown_outcome(
+    http: aiohttp.ClientSession, body: str
+) -> None:
+    # A 201 we cannot read may still have been charged: the worker must not re-send it, so the
+    # client reports it as an ApiTimeoutError (outcome unknown), never as a plain failure.
+    from aiohttp import web
+
+    async def created(_: web.Request) -> web.Response:
+        return web.Response(status=201, text=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v2/generate/video/luma-ai/generation", created)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        client = create_client(
+            "aiml-v2", base_url=f"http://127.0.0.1:{port}", api_key="k", session=http
+        )
+        with pytest.raises(errors.UnreadableResponseError) as caught:
+            await client.create(VideoRequest(prompt="a jellyfish"))
+        assert isinstance(caught.value, errors.ApiTimeoutError)
+    finally:
+        await runner.cleanup()

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.luma.client import VideoApiClient, pause
+from bot.luma.client import VideoApiClient, parse_generation, parse_generations, pause
 from bot.luma.errors import NotFoundError, UnsupportedRequestError
 from bot.luma.models import (
     Generation,
     GenerationKeyframe,
     ImageKeyframe,
     VideoRequest,
-    parse_generation_list,
 )
 
 PREFIX = "/luma-ai"
@@ -48,13 +47,13 @@ class AimlV1Client(VideoApiClient):
 
     async def create(self, request: VideoRequest) -> Generation:
         path, body = build_create(request)
-        return Generation.parse(await self._request("POST", path, body=body))
+        return parse_generation(await self._request("POST", path, body=body))
 
     async def fetch(self, generation_id: str) -> Generation:
         payload = await self._request(
             "GET", f"{PREFIX}/generation", params=[("ids", generation_id)]
         )
-        for generation in parse_generation_list(payload):
+        for generation in parse_generations(payload):
             if generation.id == generation_id:
                 return generation
         raise NotFoundError(f"generation {generation_id} not in the response", status=200)

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.luma.client import VideoApiClient, long_poll_timeout
-from bot.luma.models import Generation, GenerationKeyframe, VideoRequest, parse_generation_list
+from bot.luma.client import (
+    VideoApiClient,
+    long_poll_timeout,
+    parse_generation,
+    parse_generations,
+)
+from bot.luma.models import Generation, GenerationKeyframe, VideoRequest
 
 PREFIX = "/v2/generate/video/luma-ai"
 
@@ -43,19 +48,19 @@ class AimlV2Client(VideoApiClient):
         payload = await self._request(
             "POST", f"{PREFIX}/generation", body=build_create_body(request)
         )
-        return Generation.parse(payload)
+        return parse_generation(payload)
 
     async def fetch(self, generation_id: str) -> Generation:
         payload = await self._request(
             "GET", f"{PREFIX}/generation", params=[("generation_id", generation_id)]
         )
-        return Generation.parse(payload)
+        return parse_generation(payload)
 
     async def fetch_many(self, generation_ids: list[str]) -> list[Generation]:
         payload = await self._request(
             "GET", f"{PREFIX}/generations", params=[("generation_ids", ",".join(generation_ids))]
         )
-        return parse_generation_list(payload)
+        return parse_generations(payload)
 
     async def _wait_round(self, generation_id: str, round_number: int) -> Generation:
         payload = await self._request(
@@ -64,4 +69,4 @@ class AimlV2Client(VideoApiClient):
             params=[("generation_id", generation_id), ("state", "completed")],
             http_timeout=long_poll_timeout(self.long_poll_seconds),
         )
-        return Generation.parse(payload)
+        return parse_generation(payload)

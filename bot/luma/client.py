@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import aiohttp
 
 from bot.luma import errors
-from bot.luma.models import Generation, VideoRequest
+from bot.luma.models import Generation, VideoRequest, parse_generation_list
 from bot.luma.retry import Backoff, retry_until_deadline
 
 log = logging.getLogger(__name__)
@@ -129,9 +129,24 @@ class VideoApiClient(ABC):
         payload = _json_or_none(text)
         if 200 <= status < 300:
             if payload is None and text.strip():
-                raise errors.ApiTimeoutError(f"{method} {path}: unreadable response body")
+                raise errors.UnreadableResponseError(f"{method} {path}: response is not JSON")
             return payload
         raise _error_for(status, payload, text, retry_after)
+
+
+def parse_generation(payload: Any) -> Generation:
+    """Generation.parse, with an unreadable answer reported as such (never a crash)."""
+    try:
+        return Generation.parse(payload)
+    except (KeyError, TypeError, ValueError) as error:
+        raise errors.UnreadableResponseError(f"unexpected generation payload: {error}") from None
+
+
+def parse_generations(payload: Any) -> list[Generation]:
+    try:
+        return parse_generation_list(payload)
+    except (KeyError, TypeError, ValueError) as error:
+        raise errors.UnreadableResponseError(f"unexpected generation list: {error}") from None
 
 
 def _error_for(status: int, payload: Any, text: str, retry_after: float | None) -> errors.LumaError:

@@ -54,6 +54,10 @@ class ApiTimeoutError(LumaError):
     """No complete response in time. The request may or may not have been processed."""
 
 
+class UnreadableResponseError(ApiTimeoutError):
+    """A success status whose body could not be understood: the outcome is unknown."""
+
+
 class UnsupportedRequestError(LumaError):
     """The configured API family cannot express this request (e.g. a feature it lacks)."""
 
