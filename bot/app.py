@@ -17,19 +17,34 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaul
 
 import handlers
 from bot import runtime as runtime_registry
+from bot.albums import AlbumCollector
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.generations import GenerationService
 from bot.jobs import Worker, WorkerSettings
 from bot.logs import install_redaction
 from bot.luma import create_client
+from bot.media import MediaSigner, derive_signing_key
 from bot.texts import text
+from bot.web import WebServer
 from storage import open_repository
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 _SETTINGS_KEY = "settings"
+
+
+def media_signer(settings: Settings) -> MediaSigner | None:
+    """Signed photo links need a public address; without one, photo keyframes are refused."""
+    if settings.public_url is None:
+        return None
+    key = (
+        settings.media_signing_key.get_secret_value().encode()
+        if settings.media_signing_key is not None
+        else derive_signing_key(settings.telegram_bot_token.get_secret_value())
+    )
+    return MediaSigner(public_url=settings.public_url, key=key, ttl=settings.media_link_ttl)
 
 
 def build_application(settings: Settings) -> Application:
@@ -75,6 +90,7 @@ async def _start_services(application: Application) -> None:
         long_poll_seconds=settings.luma_long_poll_seconds,
         poll_interval=settings.luma_poll_interval,
     )
+    signer = media_signer(settings)
     worker = Worker(
         repository=repository,
         client=client,
@@ -84,14 +100,18 @@ async def _start_services(application: Application) -> None:
             max_concurrent=settings.max_concurrent_generations,
             progress_interval=settings.progress_interval,
         ),
+        signer=signer,
     )
     service = GenerationService(
         repository=repository,
+        client=client,
+        signer=signer,
         family=settings.luma_api_family.value,
         daily_quota=settings.daily_quota,
         admin_user_ids=settings.admin_user_ids,
         generation_timeout=settings.generation_timeout,
     )
+    web = WebServer(bot=application.bot, signer=signer, host="0.0.0.0", port=settings.port)
     runtime_registry.attach(
         application,
         runtime_registry.Runtime(
@@ -101,14 +121,23 @@ async def _start_services(application: Application) -> None:
             client=client,
             worker=worker,
             service=service,
+            signer=signer,
+            web=web,
+            albums=AlbumCollector(
+                repository=repository,
+                wait=settings.album_wait_seconds,
+                on_complete=lambda items: handlers.album_complete(application, items),
+            ),
         ),
     )
     await application.bot.set_my_commands(
         [
             BotCommand("video", text("command_video")),
+            BotCommand("extend", text("command_extend")),
             BotCommand("help", text("command_help")),
         ]
     )
+    await web.start()
     await worker.start()
     log.info(
         "bot @%s started: family %s at %s, database %s",
@@ -122,7 +151,9 @@ async def _start_services(application: Application) -> None:
 async def _stop_worker(application: Application) -> None:
     runtime = runtime_registry.find(application)
     if runtime is not None:  # None when start-up failed before the services existed
+        await runtime.albums.stop()
         await runtime.worker.stop()
+        await runtime.web.stop()
 
 
 async def _close_services(application: Application) -> None:

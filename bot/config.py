@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
+    # The bot's own HTTP server: /healthz, and /media links that hand photos to the video API.
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str | None = None
+    media_signing_key: SecretStr | None = None
+    media_link_ttl: float = Field(default=7200.0, ge=60)
+    album_wait_seconds: float = Field(default=1.5, gt=0)
+
     # Timing knobs: production defaults; tests shrink them to keep the suite fast.
     generation_timeout: float = Field(default=1200.0, gt=0)
     luma_poll_interval: float = Field(default=5.0, gt=0)
@@ -65,9 +72,18 @@ class Settings(BaseSettings):
             raise ValueError("is empty")
         return SecretStr(value.get_secret_value().strip())
 
-    @field_validator("telegram_api_url", "luma_api_url")
+    @field_validator("public_url", mode="before")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _optional_url(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("telegram_api_url", "luma_api_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
@@ -102,7 +118,10 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Values that must never appear in logs or outgoing text."""
-        return [self.telegram_bot_token.get_secret_value(), self.luma_api_key.get_secret_value()]
+        values = [self.telegram_bot_token.get_secret_value(), self.luma_api_key.get_secret_value()]
+        if self.media_signing_key is not None:
+            values.append(self.media_signing_key.get_secret_value())
+        return values
 
 
 def load_settings(**overrides: object) -> Settings:

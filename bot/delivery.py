@@ -10,8 +10,16 @@ from __future__ import annotations
 import logging
 
 import aiohttp
-from telegram import Bot, InputFile, Message, ReplyParameters
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    ReplyParameters,
+)
 
+from bot.callbacks import Action, encode
 from bot.mp4 import read_video_info
 from bot.texts import Html, excerpt, text
 from storage.base import Job
@@ -75,6 +83,7 @@ class Delivery:
             duration=info.duration,
             message_thread_id=job.thread_id,
             reply_parameters=reply_to(job),
+            reply_markup=video_buttons(job, language),
             read_timeout=120,
             write_timeout=300,
         )
@@ -93,6 +102,22 @@ class Delivery:
             message_thread_id=job.thread_id,
             reply_parameters=reply_to(job),
         )
+
+
+def video_buttons(job: Job, language: str | None) -> InlineKeyboardMarkup:
+    """ "Extend" (continue this video) and "Again" (same request once more) under each video."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    text("button_extend", language), callback_data=encode(Action.EXTEND, job.id)
+                ),
+                InlineKeyboardButton(
+                    text("button_again", language), callback_data=encode(Action.AGAIN, job.id)
+                ),
+            ]
+        ]
+    )
 
 
 def caption(job: Job, language: str | None) -> str:

@@ -1,5 +1,5 @@
-"""What handlers ask of the bot: accept a video request (quota + job in one transaction),
-report quota. Handlers stay thin; the rules live here.
+"""What handlers ask of the bot: accept a request (quota + job in one transaction), find the
+video to extend, report quota. Handlers stay thin; the rules live here.
 """
 
 from __future__ import annotations
@@ -7,9 +7,25 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from pydantic import BaseModel
+
+from bot.luma import VideoApiClient
+from bot.luma.errors import UnsupportedRequestError
 from bot.luma.models import DEFAULT_ASPECT_RATIO
-from storage.base import Accepted, NewJob, QuotaExhausted, Repository, UserRecord
+from bot.media import MediaSigner
+from bot.specs import GenerationSpec, ParentVideo, TelegramImage
+from storage.base import (
+    Accepted,
+    ExtendPrompt,
+    Job,
+    JobState,
+    NewJob,
+    QuotaExhausted,
+    Repository,
+    UserRecord,
+)
 
 
 @dataclass(frozen=True)
@@ -46,21 +62,36 @@ def seconds_until_reset(now: float) -> float:
     return (midnight - moment).total_seconds()
 
 
+class Refusal(BaseModel):
+    """A request the bot will not run; `key` names the catalog message that explains why."""
+
+    key: str
+    values: dict[str, Any] = {}
+
+
 class GenerationService:
     def __init__(
         self,
         *,
         repository: Repository,
+        client: VideoApiClient,
+        signer: MediaSigner | None,
         family: str,
         daily_quota: int,
         admin_user_ids: frozenset[int],
         generation_timeout: float,
     ) -> None:
         self._repo = repository
+        self._client = client
+        self._signer = signer
         self.family = family
         self._daily_quota = daily_quota
         self._admins = admin_user_ids
         self._timeout = generation_timeout
+
+    @property
+    def max_prompt_length(self) -> int:
+        return self._client.max_prompt_length
 
     def is_exempt(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self._admins
@@ -83,28 +114,43 @@ class GenerationService:
             time.time(),
         )
 
-    async def request_video(
-        self,
-        who: Requester,
-        *,
-        prompt: str,
-        aspect_ratio: str | None,
-        loop: bool,
-    ) -> Accepted | QuotaExhausted:
-        """Reserve quota and record the job in one transaction; the worker does the rest."""
+    # --- requests -----------------------------------------------------------------------------
+
+    def check(self, spec: GenerationSpec) -> Refusal | None:
+        """Everything that would make the API refuse the request, decided before charging."""
+        if spec.has_images and self._signer is None:
+            return Refusal(key="needs_public_url")
+        if spec.loop and isinstance(spec.frame1, ParentVideo):
+            return Refusal(key="loop_with_reverse")
+        if spec.loop and spec.frame1 is not None:
+            return Refusal(key="loop_with_end_frame")
+        try:
+            self._client.check(spec.video_request(self._signer))
+        except UnsupportedRequestError as error:
+            return Refusal(key="unsupported_feature", values={"reason": error.message})
+        return None
+
+    async def request(
+        self, who: Requester, spec: GenerationSpec, *, request_key: str
+    ) -> Accepted | QuotaExhausted | Refusal:
+        """Validate, then reserve quota and record the job in one transaction."""
+        refusal = self.check(spec)
+        if refusal is not None:
+            return refusal
         now = time.time()
         await self.remember_user(who)
-        params = {"aspect_ratio": aspect_ratio or DEFAULT_ASPECT_RATIO, "loop": loop}
         return await self._repo.accept_job(
             NewJob(
                 family=self.family,
-                kind="text",
+                kind=spec.kind,
                 user_id=who.user_id,
                 chat_id=who.chat_id,
                 thread_id=who.thread_id,
                 request_message_id=who.message_id,
-                prompt=prompt,
-                params=params,
+                request_key=request_key,
+                parent_job_id=spec.parent_job_id,
+                prompt=spec.prompt,
+                params=spec.params(),
                 deadline_at=now + self._timeout,
             ),
             day=utc_day(now),
@@ -112,6 +158,83 @@ class GenerationService:
             charge=not self.is_exempt(who.user_id),
             now=now,
         )
+
+    # --- extending ----------------------------------------------------------------------------
+
+    async def find_parent(
+        self,
+        chat_id: int,
+        *,
+        video_message_id: int | None = None,
+        generation_id: str | None = None,
+        job_id: int | None = None,
+    ) -> Job | Refusal:
+        """The finished job to extend: by the video replied to, its generation id, or job id."""
+        if job_id is not None:
+            parent = await self._repo.get_job(job_id)
+            if parent is None or parent.chat_id != chat_id:
+                return Refusal(key="button_invalid")
+        elif generation_id is not None:
+            parent = await self._repo.find_by_remote_id(generation_id)
+            if parent is None:
+                return Refusal(key="unknown_generation", values={"generation_id": generation_id})
+        elif video_message_id is not None:
+            parent = await self._repo.find_by_video_message(chat_id, video_message_id)
+            if parent is None:
+                return Refusal(key="extend_not_my_video")
+        else:
+            return Refusal(key="extend_usage")
+        if parent.family != self.family:
+            return Refusal(key="parent_other_family")
+        if parent.state is not JobState.DELIVERED or parent.remote_id is None:
+            return Refusal(key="parent_not_ready")
+        return parent
+
+    @staticmethod
+    def extend_spec(
+        parent: Job,
+        *,
+        prompt: str,
+        aspect_ratio: str | None,
+        loop: bool,
+        reverse: bool,
+        image: TelegramImage | None = None,
+    ) -> GenerationSpec:
+        """Forward: the new video starts where the parent ends (toward `image` if given).
+        Reverse: the new video leads into the parent (from `image` if given)."""
+        assert parent.remote_id is not None
+        video = ParentVideo(id=parent.remote_id, job_id=parent.id)
+        frame0, frame1 = (image, video) if reverse else (video, image)
+        return GenerationSpec(
+            prompt=prompt,
+            aspect_ratio=aspect_ratio or parent.params.get("aspect_ratio", DEFAULT_ASPECT_RATIO),
+            loop=loop,
+            frame0=frame0,
+            frame1=frame1,
+            parent_job_id=parent.id,
+        )
+
+    async def job_for_button(self, chat_id: int, job_id: int) -> Job | Refusal:
+        """The finished job a button in `chat_id` names; crafted data for other chats is refused."""
+        job = await self._repo.get_job(job_id)
+        if job is None or job.chat_id != chat_id or not job.state.is_final:
+            return Refusal(key="button_invalid")
+        return job
+
+    async def add_extend_prompt(
+        self, chat_id: int, message_id: int, parent: Job, user_id: int | None
+    ) -> None:
+        await self._repo.add_extend_prompt(
+            ExtendPrompt(
+                chat_id=chat_id, message_id=message_id, parent_job_id=parent.id, user_id=user_id
+            ),
+            time.time(),
+        )
+
+    async def find_extend_prompt(self, chat_id: int, message_id: int) -> ExtendPrompt | None:
+        return await self._repo.find_extend_prompt(chat_id, message_id)
+
+    # --- quota --------------------------------------------------------------------------------
 
     async def quota(self, user_id: int | None) -> QuotaStatus:
         now = time.time()

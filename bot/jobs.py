@@ -32,9 +32,11 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.delivery import Delivery, DownloadError, VideoTooLarge, reply_to
 from bot.luma import VideoApiClient, errors
-from bot.luma.models import Generation, GenerationState, VideoRequest
+from bot.luma.models import Generation, GenerationState
 from bot.luma.retry import Backoff
+from bot.media import MediaSigner
 from bot.progress import Progress
+from bot.specs import GenerationSpec
 from bot.texts import text
 from storage.base import Job, JobState, Repository
 
@@ -102,9 +104,11 @@ class Worker:
         bot: Bot,
         delivery: Delivery,
         settings: WorkerSettings,
+        signer: MediaSigner | None = None,
         owner: str | None = None,
     ) -> None:
         self._repo = repository
+        self._signer = signer
         self._client = client
         self._bot = bot
         self._delivery = delivery
@@ -231,9 +235,10 @@ class Worker:
         if now >= job.deadline_at:
             return await self._fail(job, FailureCode.TIMEOUT)
         try:
-            request = VideoRequest.model_validate({"prompt": job.prompt, **job.params})
+            spec = GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id)
+            request = spec.video_request(self._signer)  # photo links are signed just now
         except ValueError as error:
-            return await self._fail(job, FailureCode.REJECTED, str(error))
+            return await self._fail(job, FailureCode.UNSUPPORTED, str(error))
         if not await self._repo.mark_submitting(job.id, self.owner, now):
             return False
         try:

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 import aiohttp
 from telegram.ext import Application
 
+from bot.albums import AlbumCollector
 from bot.config import Settings
 from bot.generations import GenerationService
 from bot.jobs import Worker
 from bot.luma import VideoApiClient
+from bot.media import MediaSigner
+from bot.web import WebServer
 from storage.base import Repository
 
 _KEY = "runtime"
@@ -24,6 +27,9 @@ class Runtime:
     client: VideoApiClient
     worker: Worker
     service: GenerationService
+    signer: MediaSigner | None
+    web: WebServer
+    albums: AlbumCollector
 
 
 def attach(application: Application, runtime: Runtime) -> None:

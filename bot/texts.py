@@ -37,8 +37,8 @@ EN: Final[dict[str, str]] = {
         "Options: <code>--ar 9:16</code> (aspect ratio), <code>--loop</code>. See /help."
     ),
     "unknown_option": (
-        "I don't know the option <code>{option}</code>. "
-        "Valid options: <code>--ar &lt;ratio&gt;</code> (one of {ratios}) and <code>--loop</code>."
+        "I don't know the option <code>{option}</code> here. Valid options: {valid} "
+        "(<code>--ar</code> takes one of {ratios})."
     ),
     "option_needs_value": (
         "<code>{option}</code> needs a value, for example <code>--ar 9:16</code>."
@@ -98,6 +98,68 @@ EN: Final[dict[str, str]] = {
         "😔 Your video was made but I could not send it here. Your quota was refunded."
     ),
     "internal_error": "Something went wrong on my side. Please try again in a moment.",
+    "needs_public_url": (
+        "To use photos as keyframes, the bot's operator must set <code>PUBLIC_URL</code> "
+        "(the address where this bot's web server can be reached). "
+        "Text-only videos work without it: /video <i>your prompt</i>."
+    ),
+    "loop_with_end_frame": (
+        "<code>--loop</code> can't be combined with an end frame: the video service refuses it. "
+        "Drop <code>--loop</code>, or use the photo as the first frame."
+    ),
+    "loop_with_reverse": (
+        "<code>--loop</code> can't be combined with <code>--reverse</code>: "
+        "the video service refuses it. Drop one of them."
+    ),
+    "unsupported_feature": "This video service can't do that: {reason}. Nothing was charged.",
+    "too_many_photos": (
+        "I can use at most two photos: the first and the last frame. You sent {count}. "
+        "Send one or two photos with <code>/video</code> in the caption."
+    ),
+    "extend_one_photo": (
+        "<code>/extend</code> takes one photo at most (the picture to continue toward)."
+    ),
+    "unsupported_file": (
+        "I can only use JPEG, PNG or WEBP images as keyframes, and {name} isn't one. "
+        "Send it as a photo or as an image file."
+    ),
+    "extend_usage": (
+        "Reply to one of my videos with <code>/extend what happens next</code>, or write "
+        "<code>/extend &lt;generation id&gt; what happens next</code> (the id is in my captions). "
+        "Add <code>--reverse</code> to make a video that leads into it."
+    ),
+    "extend_other_bot": (
+        "That video isn't one of mine, so I can't continue it. Reply to a video I made."
+    ),
+    "extend_not_my_video": (
+        "That message isn't one of my videos. Reply to a video I made, "
+        "or use <code>/extend &lt;generation id&gt; …</code>."
+    ),
+    "unknown_generation": (
+        "I don't know a video with the id <code>{generation_id}</code>. "
+        "Copy the id from one of my captions."
+    ),
+    "parent_not_ready": (
+        "That video isn't finished (or it failed), so it can't be extended yet. "
+        "Try again once I've delivered it."
+    ),
+    "parent_other_family": (
+        "That video was made through a different video service than the one I use now, "
+        "so it can't be extended."
+    ),
+    "extend_prompt": (
+        "{mention}, what should happen next? Reply to this message with the continuation "
+        "(options such as <code>--reverse</code> work too)."
+    ),
+    "extend_placeholder": "What happens next…",
+    "button_extend": "➕ Extend",
+    "button_again": "🔁 Again",
+    "button_invalid": "This button no longer works.",
+    "answer_again": "Making it again…",
+    "answer_extend": "Reply to my message with what happens next.",
+    "answer_quota": "You've used all {limit} videos for today (resets in {resets_in}).",
+    "answer_refused": "That can't be done right now; see my message.",
+    "command_extend": "Continue one of my videos (reply to it)",
     "command_video": "Make a video from a text prompt",
     "command_help": "How to use this bot",
     "command_start": "Start",

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
-from telegram.ext import Application, MessageHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
+from handlers.albums import InAlbum, album_complete, album_item
+from handlers.buttons import pressed, prompt_reply
 from handlers.commands import BotCommand
 from handlers.errors import on_error
+from handlers.extend import extend
 from handlers.help import help_command
 from handlers.video import video
 
 # Edited messages never start anything: only fresh messages pass.
 _FRESH = filters.UpdateType.MESSAGE
+_MEDIA = filters.PHOTO | filters.Document.ALL
+
+__all__ = ["album_complete", "register"]
 
 
 def register(application: Application) -> None:
+    # Order matters: the first matching handler wins. Album items are collected before any
+    # command handling, since the album is acted on only once it is complete.
+    application.add_handler(MessageHandler(_FRESH & InAlbum() & _MEDIA, album_item))
     application.add_handler(MessageHandler(_FRESH & BotCommand("start", "help"), help_command))
     application.add_handler(MessageHandler(_FRESH & BotCommand("video"), video))
+    application.add_handler(MessageHandler(_FRESH & BotCommand("extend"), extend))
+    application.add_handler(
+        MessageHandler(
+            _FRESH & filters.REPLY & ((filters.TEXT & ~filters.COMMAND) | filters.PHOTO),
+            prompt_reply,
+        )
+    )
+    application.add_handler(CallbackQueryHandler(pressed))
     application.add_error_handler(on_error)

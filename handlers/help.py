@@ -21,9 +21,4 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         quota_line = text(
             "quota_line_limited", who.language_code, left=quota.left, limit=quota.limit
         )
-    await answer(
-        message,
-        "help",
-        who.language_code,
-        quota_line=Html(quota_line),
-    )
+    await answer(context.bot, who, "help", quota_line=Html(quota_line))

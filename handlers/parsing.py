@@ -1,8 +1,8 @@
-"""Parsing the text after `/video` into a typed request. Pure: no Telegram, no I/O.
+"""Parsing the text after `/video` or `/extend` into typed options. Pure: no Telegram, no I/O.
 
-Options may stand anywhere in the prompt: `--ar 9:16` (or `--ar=9:16`), `--loop`, and a bare
-ratio token such as `9:16` as the first or last word. Phones auto-correct `--` into an em or en
-dash, so `—ar` and `–loop` are read as options too.
+Options may stand anywhere in the prompt: `--ar 9:16` (or `--ar=9:16`), flags such as `--loop`,
+and a bare ratio token such as `9:16` as the first or last word. Phones auto-correct `--` into an
+em or en dash, so `—ar` and `–loop` are read as options too. Each command allows its own set.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ _DASHES = re.compile(r"^(?:--|[\u2013\u2014\u2012\u2015]-?|-[\u2013\u2014])(?=[A
 _TOKEN = re.compile(r"\S+")
 
 # Option name -> takes a value?
-_OPTIONS: dict[str, bool] = {"ar": True, "loop": False}
+_OPTIONS: dict[str, bool] = {"ar": True, "loop": False, "end": False, "reverse": False}
+VIDEO_OPTIONS = ("ar", "loop", "end")
+EXTEND_OPTIONS = ("ar", "loop", "reverse")
+# A generation id as the API returns it (the universal family appends ":luma/<model>").
+_GENERATION_ID = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?::[\w/.-]+)?$"
+)
 
 
 class VideoOptions(BaseModel):
@@ -28,6 +34,8 @@ class VideoOptions(BaseModel):
     prompt: str
     aspect_ratio: AspectRatio | None = None  # None: not given, use the default
     loop: bool = False
+    end: bool = False  # the photo is the last frame, not the first
+    reverse: bool = False  # extend backwards: the new video leads into the original
 
 
 class ParseError(Exception):
@@ -39,11 +47,13 @@ class ParseError(Exception):
         self.values = values
 
 
-def parse_video_args(raw: str, *, max_prompt_length: int) -> VideoOptions:
+def parse_video_args(
+    raw: str, *, max_prompt_length: int, allowed: tuple[str, ...] = VIDEO_OPTIONS
+) -> VideoOptions:
     """Split options from the prompt and validate both; raise ParseError on bad input."""
     tokens = list(_TOKEN.finditer(raw))
     ratios: list[str] = []
-    loop = False
+    flags: set[str] = set()
     consumed: set[int] = set()
     index = 0
     while index < len(tokens):
@@ -53,8 +63,9 @@ def parse_video_args(raw: str, *, max_prompt_length: int) -> VideoOptions:
             index += 1
             continue
         consumed.add(index)
-        if name not in _OPTIONS:
-            raise ParseError("unknown_option", option=f"--{name}")
+        if name not in allowed:
+            valid = ", ".join(f"--{option}" for option in allowed)
+            raise ParseError("unknown_option", option=f"--{name}", valid=valid)
         if _OPTIONS[name] and value is None:
             if index + 1 >= len(tokens) or _option(tokens[index + 1].group())[0] is not None:
                 raise ParseError("option_needs_value", option=f"--{name}")
@@ -65,8 +76,8 @@ def parse_video_args(raw: str, *, max_prompt_length: int) -> VideoOptions:
             raise ParseError("option_takes_no_value", option=f"--{name}")
         if name == "ar":
             ratios.append(_valid_ratio(value or ""))
-        elif name == "loop":
-            loop = True
+        else:
+            flags.add(name)
         index += 1
 
     remaining = [i for i in range(len(tokens)) if i not in consumed]
@@ -86,7 +97,21 @@ def parse_video_args(raw: str, *, max_prompt_length: int) -> VideoOptions:
         raise ParseError("prompt_too_short")
     if len(prompt) > max_prompt_length:
         raise ParseError("prompt_too_long", length=len(prompt), limit=max_prompt_length)
-    return VideoOptions(prompt=prompt, aspect_ratio=distinct[0] if distinct else None, loop=loop)
+    return VideoOptions(
+        prompt=prompt,
+        aspect_ratio=distinct[0] if distinct else None,
+        loop="loop" in flags,
+        end="end" in flags,
+        reverse="reverse" in flags,
+    )
+
+
+def split_generation_id(raw: str) -> tuple[str | None, str]:
+    """`/extend <generation id> <prompt>`: the id (if the first word is one) and the rest."""
+    first, _, rest = raw.strip().partition(" ")
+    if _GENERATION_ID.match(first.strip()):
+        return first.strip(), rest
+    return None, raw
 
 
 def _option(word: str) -> tuple[str | None, str | None]:

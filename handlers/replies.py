@@ -1,15 +1,19 @@
-"""Small helpers shared by handlers for answering in the right language and place."""
+"""Who asked and how to answer them: shared by every handler."""
 
 from __future__ import annotations
 
-from telegram import Message, Update
+from telegram import Bot, Message, ReplyParameters, Update
 
 from bot.generations import Requester
 from bot.luma.models import ASPECT_RATIOS
+from bot.media import IMAGE_TYPES
+from bot.specs import TelegramImage
 from bot.texts import text
 
 
 def requester_of(update: Update) -> Requester:
+    """The person (or chat) asking, and the message to answer. For a button press that
+    message is the one carrying the button."""
     message = update.effective_message
     user = update.effective_user
     assert message is not None
@@ -24,7 +28,31 @@ def requester_of(update: Update) -> Requester:
     )
 
 
-async def answer(message: Message, key: str, language: str | None, **values: object) -> Message:
-    """Reply to `message` with catalog message `key` (same chat and topic, quoting it)."""
-    body = text(key, language, ratios=", ".join(ASPECT_RATIOS), **values)
-    return await message.reply_text(body, do_quote=True)
+async def say(bot: Bot, who: Requester, body: str, **kwargs: object) -> Message:
+    """Send `body` as a reply to the request, in its chat and topic (even if it was deleted)."""
+    return await bot.send_message(
+        chat_id=who.chat_id,
+        text=body,
+        message_thread_id=who.thread_id,
+        reply_parameters=ReplyParameters(who.message_id, allow_sending_without_reply=True),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def answer(bot: Bot, who: Requester, key: str, **values: object) -> Message:
+    """Reply with catalog message `key` in the requester's language."""
+    body = text(key, who.language_code, ratios=", ".join(ASPECT_RATIOS), **values)
+    return await say(bot, who, body)
+
+
+def images_of(message: Message) -> tuple[list[TelegramImage], str | None]:
+    """The keyframe images a message carries, and the name of a file that is not an image."""
+    if message.photo:
+        # Sizes come smallest first; the last is the original resolution.
+        return [TelegramImage(file_id=message.photo[-1].file_id, mime_type="image/jpeg")], None
+    document = message.document
+    if document is not None:
+        if document.mime_type in IMAGE_TYPES:
+            return [TelegramImage(file_id=document.file_id, mime_type=document.mime_type)], None
+        return [], document.file_name or document.mime_type or "this file"
+    return [], None

@@ -1,52 +1,70 @@
-"""`/video <prompt> [--ar 9:16] [--loop]`: parse, validate, hand to the service, acknowledge."""
+"""`/video <prompt> [--ar 9:16] [--loop] [--end]`, as text or as the caption of a photo/image."""
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.ext import ContextTypes
 
-from bot.luma.models import GenerationState
-from bot.progress import status_text
-from bot.runtime import runtime_of
-from bot.texts import duration_words
+from bot.generations import Requester
+from bot.runtime import Runtime, runtime_of
+from bot.specs import GenerationSpec, TelegramImage
 from handlers.commands import extract_command
+from handlers.flow import start_generation
 from handlers.parsing import ParseError, parse_video_args
-from handlers.replies import answer, requester_of
-from storage.base import QuotaExhausted
+from handlers.replies import answer, images_of, requester_of
+
+MAX_KEYFRAMES = 2
 
 
 async def video(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     assert message is not None
-    runtime = runtime_of(context.application)
     command = extract_command(message, context.bot.username)
     assert command is not None  # the filter guarantees it
     who = requester_of(update)
-    language = who.language_code
+    images, not_an_image = images_of(message)
+    if not_an_image is not None:
+        await answer(context.bot, who, "unsupported_file", name=not_an_image)
+        return
+    await start_video(
+        context.bot,
+        runtime_of(context.application),
+        who,
+        command.args,
+        images,
+        request_key=f"msg:{who.chat_id}:{who.message_id}",
+    )
 
+
+async def start_video(
+    bot: Bot,
+    runtime: Runtime,
+    who: Requester,
+    args: str,
+    images: list[TelegramImage],
+    *,
+    request_key: str,
+) -> None:
+    """Shared by single messages and albums: one or two photos become the keyframes."""
     try:
-        options = parse_video_args(command.args, max_prompt_length=runtime.client.max_prompt_length)
+        options = parse_video_args(args, max_prompt_length=runtime.service.max_prompt_length)
     except ParseError as error:
-        await answer(message, error.key, language, **error.values)
+        await answer(bot, who, error.key, **error.values)
         return
-
-    result = await runtime.service.request_video(
-        who, prompt=options.prompt, aspect_ratio=options.aspect_ratio, loop=options.loop
-    )
-    if isinstance(result, QuotaExhausted):
-        quota = await runtime.service.quota(who.user_id)
-        await answer(
-            message,
-            "quota_exhausted",
-            language,
-            limit=result.limit,
-            resets_in=duration_words(quota.resets_in),
-        )
+    if len(images) > MAX_KEYFRAMES:
+        await answer(bot, who, "too_many_photos", count=len(images))
         return
-    if result.duplicate:
-        return  # the same message was delivered twice: one job, one status message
-    status = await message.reply_text(
-        status_text(options.prompt, GenerationState.QUEUED, 0, language), do_quote=True
+    if len(images) == MAX_KEYFRAMES:
+        frame0, frame1 = images
+    elif images:
+        frame0, frame1 = (None, images[0]) if options.end else (images[0], None)
+    else:
+        frame0 = frame1 = None
+    spec = GenerationSpec(
+        prompt=options.prompt,
+        loop=options.loop,
+        frame0=frame0,
+        frame1=frame1,
+        **({"aspect_ratio": options.aspect_ratio} if options.aspect_ratio else {}),
     )
-    await runtime.service.attach_status_message(result.job.id, status.message_id)
-    runtime.worker.wake()
+    await start_generation(bot, runtime, who, spec, request_key=request_key)

@@ -49,6 +49,8 @@ class NewJob(BaseModel):
     chat_id: int
     thread_id: int | None = None
     request_message_id: int
+    request_key: str
+    parent_job_id: int | None = None
     prompt: str
     params: dict[str, Any]
     deadline_at: float
@@ -64,6 +66,8 @@ class Job(BaseModel):
     chat_id: int
     thread_id: int | None
     request_message_id: int
+    request_key: str
+    parent_job_id: int | None
     status_message_id: int | None
     prompt: str
     params: dict[str, Any]
@@ -87,6 +91,20 @@ class Job(BaseModel):
     submitted_at: float | None
     completed_at: float | None
     finished_at: float | None
+
+
+class AlbumItem(BaseModel):
+    chat_id: int
+    media_group_id: str
+    message_id: int
+    payload: dict[str, Any]  # what the Telegram layer needs to act on the album later
+
+
+class ExtendPrompt(BaseModel):
+    chat_id: int
+    message_id: int
+    parent_job_id: int
+    user_id: int | None
 
 
 class Accepted(BaseModel):
@@ -120,6 +138,22 @@ class Repository(Protocol):
     async def quota_used(self, user_id: int, day: str) -> int: ...
 
     async def get_job(self, job_id: int) -> Job | None: ...
+
+    async def find_by_video_message(self, chat_id: int, message_id: int) -> Job | None:
+        """The job whose delivered video is this message."""
+        ...
+
+    async def find_by_remote_id(self, remote_id: str) -> Job | None: ...
+
+    async def add_album_item(self, item: AlbumItem, now: float) -> None: ...
+
+    async def take_album(self, chat_id: int, media_group_id: str) -> list[AlbumItem]:
+        """Remove and return an album's items (message order); one caller gets them."""
+        ...
+
+    async def add_extend_prompt(self, prompt: ExtendPrompt, now: float) -> None: ...
+
+    async def find_extend_prompt(self, chat_id: int, message_id: int) -> ExtendPrompt | None: ...
 
     async def set_status_message(self, job_id: int, message_id: int | None) -> None: ...
 

@@ -22,6 +22,8 @@ import aiosqlite
 from storage.base import (
     ACTIVE_STATES,
     Accepted,
+    AlbumItem,
+    ExtendPrompt,
     Job,
     JobState,
     NewJob,
@@ -122,8 +124,7 @@ class SqliteRepository:
         async with self._transaction() as db:
             existing = await (
                 await db.execute(
-                    "SELECT * FROM generations WHERE chat_id = ? AND request_message_id = ?",
-                    (new.chat_id, new.request_message_id),
+                    "SELECT * FROM generations WHERE request_key = ?", (new.request_key,)
                 )
             ).fetchone()
             if existing is not None:
@@ -134,9 +135,9 @@ class SqliteRepository:
                     return QuotaExhausted(used=used, limit=daily_limit)
             cursor = await db.execute(
                 """INSERT INTO generations (family, kind, user_id, chat_id, thread_id,
-                       request_message_id, prompt, params, state, charged_day, deadline_at,
-                       created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+                       request_message_id, request_key, parent_job_id, prompt, params, state,
+                       charged_day, deadline_at, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
                 (
                     new.family,
                     new.kind,
@@ -144,6 +145,8 @@ class SqliteRepository:
                     new.chat_id,
                     new.thread_id,
                     new.request_message_id,
+                    new.request_key,
+                    new.parent_job_id,
                     new.prompt,
                     json.dumps(new.params),
                     JobState.QUEUED.value,
@@ -177,6 +180,69 @@ class SqliteRepository:
     async def get_job(self, job_id: int) -> Job | None:
         row = await self._fetch_one("SELECT * FROM generations WHERE id = ?", (job_id,))
         return _job(row) if row else None
+
+    async def find_by_video_message(self, chat_id: int, message_id: int) -> Job | None:
+        row = await self._fetch_one(
+            "SELECT * FROM generations WHERE chat_id = ? AND video_message_id = ?",
+            (chat_id, message_id),
+        )
+        return _job(row) if row else None
+
+    async def find_by_remote_id(self, remote_id: str) -> Job | None:
+        row = await self._fetch_one(
+            "SELECT * FROM generations WHERE remote_id = ? ORDER BY id DESC LIMIT 1", (remote_id,)
+        )
+        return _job(row) if row else None
+
+    # --- albums and extend prompts ------------------------------------------------------------
+
+    async def add_album_item(self, item: AlbumItem, now: float) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                """INSERT INTO album_items (chat_id, media_group_id, message_id, payload,
+                                            received_at)
+                   VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                (item.chat_id, item.media_group_id, item.message_id, json.dumps(item.payload), now),
+            )
+
+    async def take_album(self, chat_id: int, media_group_id: str) -> list[AlbumItem]:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                """DELETE FROM album_items WHERE chat_id = ? AND media_group_id = ?
+                   RETURNING chat_id, media_group_id, message_id, payload""",
+                (chat_id, media_group_id),
+            )
+            rows = await cursor.fetchall()
+        items = [
+            AlbumItem(
+                chat_id=row["chat_id"],
+                media_group_id=row["media_group_id"],
+                message_id=row["message_id"],
+                payload=json.loads(row["payload"]),
+            )
+            for row in rows
+        ]
+        return sorted(items, key=lambda item: item.message_id)
+
+    async def add_extend_prompt(self, prompt: ExtendPrompt, now: float) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                """INSERT OR REPLACE INTO extend_prompts (chat_id, message_id, parent_job_id,
+                                                          user_id, created_at)
+                   VALUES (?, ?, ?, ?, ?)""",
+                (prompt.chat_id, prompt.message_id, prompt.parent_job_id, prompt.user_id, now),
+            )
+
+    async def find_extend_prompt(self, chat_id: int, message_id: int) -> ExtendPrompt | None:
+        row = await self._fetch_one(
+            "SELECT * FROM extend_prompts WHERE chat_id = ? AND message_id = ?",
+            (chat_id, message_id),
+        )
+        if row is None:
+            return None
+        return ExtendPrompt.model_validate(
+            {key: row[key] for key in row.keys() if key != "created_at"}
+        )
 
     async def set_status_message(self, job_id: int, message_id: int | None) -> None:
         async with self._transaction() as db:

@@ -53,6 +53,8 @@ def make_settings(tmp_path: Path, tg: FakeTelegram, emulator: Any) -> Callable[.
             "luma_poll_interval": 0.05,
             "luma_long_poll_seconds": 0.5,
             "progress_interval": 0.2,
+            "port": 0,
+            "album_wait_seconds": 0.3,
         }
         values.update(overrides)
         return load_settings(**values)

@@ -7,18 +7,22 @@ import json
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
 import uuid
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
-from bot.emulator import EmulatorConfig, run_emulator
+from bot.emulator import EmulatorConfig, ImageFetch, run_emulator
+from bot.emulator.__main__ import config_from_args, parse_args
 from bot.emulator.assets import mp4_dimensions, sample_bytes
 
 V2 = "/v2/generate/video/luma-ai"
@@ -800,3 +804,299 @@ async def test_cli_starts_answers_and_stops() -> None:
     assert proc.returncode == 0, stderr.decode()
     assert f"LUMA_API_URL={url}" in stderr.decode()
     assert "any API key works" in stderr.decode()
+
+
+# -- image keyframes are fetched like Luma does -----------------------------------------------
+
+IMAGE_FAILURE = "400: failed to moderate image"
+JPEG = sample_bytes("sample.jpg")  # a real 320x180 JPEG
+
+
+def _png_1x1() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1x1, 8-bit RGB
+    pixels = zlib.compress(b"\x00\xff\x80\x00")  # filter byte + one pixel
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+PNG = _png_1x1()
+# A 1x1 lossless WEBP.
+WEBP = (
+    b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00"
+    b"/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
+)
+
+
+class ImageHost:
+    """A tiny web server playing the bot's photo links: good images, broken and slow ones."""
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        self.release = asyncio.Event()  # lets /hang.jpg finish at teardown
+        self.root = ""
+
+    def url(self, path: str) -> str:
+        return f"{self.root}{path}"
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        self.hits.append(path)
+        if path == "/cat.jpg":
+            return web.Response(body=JPEG, content_type="image/jpeg")
+        if path == "/dog.png":
+            return web.Response(body=PNG, content_type="image/png")
+        if path == "/fox.webp":
+            return web.Response(body=WEBP, content_type="image/webp")
+        if path == "/redirect":
+            raise web.HTTPFound("/cat.jpg")
+        if path == "/page.html":
+            return web.Response(
+                text="<html>Sign in to view this photo</html>", content_type="text/html"
+            )
+        if path == "/empty.jpg":
+            return web.Response(body=b"", content_type="image/jpeg")
+        if path == "/text.jpg":
+            return web.Response(body=b"not an image at all", content_type="image/jpeg")
+        if path == "/slow.jpg":
+            await asyncio.sleep(0.25)
+            return web.Response(body=JPEG, content_type="image/jpeg")
+        if path == "/hang.jpg":
+            await self.release.wait()
+            return web.Response(body=JPEG, content_type="image/jpeg")
+        return web.Response(status=404, text="404: Not Found")
+
+
+@pytest.fixture
+async def images() -> AsyncIterator[ImageHost]:
+    host = ImageHost()
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", host.handle)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host.root = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield host
+    finally:
+        host.release.set()
+        await runner.cleanup()
+
+
+def image_frames(frame0: str | None = None, frame1: str | None = None) -> dict[str, Any]:
+    frames = {"frame0": frame0, "frame1": frame1}
+    return {name: {"type": "image", "url": url} for name, url in frames.items() if url}
+
+
+async def until(condition: Any, timeout: float = 2.0) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+def history_of(emu: Any, gen_id: str) -> list[str]:
+    return [state.value for state, _ in emu.generations[gen_id].history]
+
+
+@pytest.mark.parametrize(
+    ("frame0", "frame1"),
+    [
+        ("/cat.jpg", None),
+        (None, "/dog.png"),
+        ("/cat.jpg", "/dog.png"),
+        ("/fox.webp", None),
+        ("/redirect", None),
+    ],
+)
+async def test_image_keyframes_are_fetched_then_the_generation_completes(
+    images: ImageHost, frame0: str | None, frame1: str | None
+) -> None:
+    bodies = {"/cat.jpg": JPEG, "/dog.png": PNG, "/fox.webp": WEBP, "/redirect": JPEG}
+    wanted = {images.url(p): bodies[p] for p in (frame0, frame1) if p}
+    async with serve() as (emu, http):
+        keyframes = image_frames(*(images.url(p) if p else None for p in (frame0, frame1)))
+        gen = await create(http, prompt="The cat walks away", keyframes=keyframes)
+        assert gen["state"] == "queued"
+        body = await completed(http, gen["id"])
+        assert body["state"] == "completed", body
+        assert history_of(emu, gen["id"]) == ["queued", "dreaming", "completed"]
+        fetches = list(emu.image_fetches)
+        assert emu.generations[gen["id"]].image_urls == tuple(
+            images.url(p) for p in (frame0, frame1) if p
+        )
+    assert emu.image_fetcher.closed  # the fetcher's session is closed on shutdown
+    assert all(isinstance(f, ImageFetch) for f in fetches)
+    assert {f.url: f.body for f in fetches} == wanted  # recorded under the URL as given
+    for f in fetches:
+        assert (f.generation_id, f.status, f.ok, f.error) == (gen["id"], 200, True, None)
+        assert f.content_type is not None and f.content_type.startswith("image/")
+        assert f.fetched_at <= time.time()
+    if frame0 == "/redirect":
+        assert images.hits == ["/redirect", "/cat.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "error"),
+    [
+        ("/missing.jpg", 404, "HTTP 404"),
+        ("/page.html", 200, "Content-Type 'text/html; charset=utf-8' is not image/*"),
+        ("/empty.jpg", 200, "empty body"),
+        ("/text.jpg", 200, "body is not a JPEG, PNG or WEBP image"),
+        ("refused", None, "ClientConnectorError"),
+    ],
+)
+async def test_unusable_image_fails_the_generation(
+    images: ImageHost, path: str, status: int | None, error: str
+) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/cat.jpg" if path == "refused" else images.url(path)
+    async with serve() as (emu, http):
+        gen = await create(http, prompt="The cat walks away", keyframes=image_frames(url))
+        body = await completed(http, gen["id"])
+        assert (body["state"], body["failure_reason"], body["assets"]) == (
+            "failed",
+            IMAGE_FAILURE,
+            None,
+        )
+        # Failed as soon as the fetch failed, without dreaming first.
+        assert history_of(emu, gen["id"]) == ["queued", "failed"]
+        (fetch,) = emu.image_fetches
+    assert (fetch.generation_id, fetch.url, fetch.status, fetch.ok) == (
+        gen["id"],
+        url,
+        status,
+        False,
+    )
+    assert fetch.error is not None and error in fetch.error
+    if path == "/page.html":
+        assert fetch.content_type == "text/html; charset=utf-8"
+        assert b"Sign in" in fetch.body
+
+
+async def test_one_bad_frame_fails_the_generation_and_both_fetches_are_recorded(
+    images: ImageHost,
+) -> None:
+    async with serve() as (emu, http):
+        frames = image_frames(images.url("/dog.png"), images.url("/page.html"))
+        gen = await create(http, prompt="From dog to page", keyframes=frames)
+        body = await completed(http, gen["id"])
+        assert (body["state"], body["failure_reason"]) == ("failed", IMAGE_FAILURE)
+        await until(lambda: len(emu.image_fetches) == 2)  # the other fetch may finish later
+        by_url = {f.url: f for f in emu.image_fetches}
+    assert by_url[images.url("/dog.png")].ok and by_url[images.url("/dog.png")].body == PNG
+    assert not by_url[images.url("/page.html")].ok
+    assert len(by_url) == 2
+
+
+async def test_dreaming_waits_for_the_last_fetch(images: ImageHost) -> None:
+    async with serve(queue_seconds=0.01) as (emu, http):
+        frames = image_frames(images.url("/cat.jpg"), images.url("/slow.jpg"))
+        gen = await create(http, prompt="Slow host", keyframes=frames)
+        await asyncio.sleep(0.1)
+        assert emu.generations[gen["id"]].state == "queued"  # queue time is over, a fetch is not
+        assert (await completed(http, gen["id"]))["state"] == "completed"
+        times = dict(emu.generations[gen["id"]].history)
+    assert times["dreaming"] - times["queued"] >= 0.24  # /slow.jpg answers after 0.25 s
+    assert [f.url.rsplit("/", 1)[1] for f in emu.image_fetches] == ["cat.jpg", "slow.jpg"]
+
+
+async def test_image_fetch_timeout(images: ImageHost) -> None:
+    async with serve(image_fetch_timeout=0.2) as (emu, http):
+        gen = await create(
+            http, prompt="Hanging host", keyframes=image_frames(images.url("/hang.jpg"))
+        )
+        started = time.monotonic()
+        body = await completed(http, gen["id"])
+        assert (body["state"], body["failure_reason"]) == ("failed", IMAGE_FAILURE)
+        assert time.monotonic() - started < 1.0
+        (fetch,) = emu.image_fetches
+    assert (fetch.status, fetch.ok, fetch.error) == (None, False, "timed out after 0.2s")
+
+
+async def test_legacy_image_urls_are_fetched(images: ImageHost) -> None:
+    async with serve() as (emu, http):
+        good = await legacy_create(
+            http, image_url=images.url("/cat.jpg"), image_end_url=images.url("/dog.png")
+        )
+        bad = await legacy_create(
+            http, "/v1", image_url=images.url("/cat.jpg"), image_end_url=images.url("/missing.png")
+        )
+        for _ in range(100):
+            _, listed = await legacy_fetch(http, [("ids", good["id"]), ("ids", bad["id"])])
+            if all(g["state"] in ("completed", "failed") for g in listed):
+                break
+            await asyncio.sleep(0.02)
+        assert [g["state"] for g in listed] == ["completed", "failed"]
+        assert [s.legacy for s, _ in emu.generations[bad["id"]].history] == ["pending", "failed"]
+        assert emu.generations[bad["id"]].failure_reason == IMAGE_FAILURE
+        # An extend body may carry images too; they are fetched the same way.
+        extend = f"/luma-ai/generations/{good['id']}/extend"
+        body = {
+            "user_prompt": "Jellyfish again",
+            "aspect_ratio": "16:9",
+            "image_url": images.url("/page.html"),
+        }
+        async with http.post(extend, json=body) as resp:
+            assert resp.status == 201
+            child = await resp.json()
+        await until(lambda: emu.generations[child["id"]].state.terminal)
+        _, (shown,) = await legacy_fetch(http, {"ids": child["id"]})
+        assert shown["state"] == "failed"
+        fetched = {(f.generation_id, f.url.rsplit("/", 1)[1], f.ok) for f in emu.image_fetches}
+    assert fetched == {
+        (good["id"], "cat.jpg", True),
+        (good["id"], "dog.png", True),
+        (bad["id"], "cat.jpg", True),
+        (bad["id"], "missing.png", False),
+        (child["id"], "page.html", False),
+    }
+    (end,) = [f for f in emu.image_fetches if f.url.endswith("dog.png")]
+    assert end.body == PNG and end.content_type == "image/png"
+
+
+async def test_fetch_images_off_only_validates_uris() -> None:
+    async with serve(fetch_images=False) as (emu, http):
+        frames = image_frames("https://unreachable.invalid/a.jpg", "https://unreachable.invalid/b")
+        gen = await create(http, prompt="Offline", keyframes=frames)
+        assert (await completed(http, gen["id"]))["state"] == "completed"
+        assert emu.image_fetches == []
+    assert config_from_args(parse_args(["--no-fetch-images"])).fetch_images is False
+    assert config_from_args(parse_args([])).fetch_images is True
+
+
+async def test_stuck_generation_fetches_its_images_but_stays_queued(images: ImageHost) -> None:
+    async with serve() as (emu, http):
+        ok = await create(
+            http, prompt="Wait [stuck]", keyframes=image_frames(images.url("/cat.jpg"))
+        )
+        broken = await create(
+            http, prompt="Wait [stuck]", keyframes=image_frames(images.url("/missing.jpg"))
+        )
+        status, body = await fetch(http, broken["id"], state="completed")
+        assert (status, body["state"], body["failure_reason"]) == (200, "failed", IMAGE_FAILURE)
+        await asyncio.sleep(0.2)  # longer than queue + dream
+        assert emu.generations[ok["id"]].state == "queued"
+        assert sorted(f.ok for f in emu.image_fetches) == [False, True]
+
+
+async def test_reset_clears_image_fetches_and_admin_lists_them(images: ImageHost) -> None:
+    async with serve() as (emu, http):
+        gen = await create(http, prompt="Listed", keyframes=image_frames(images.url("/cat.jpg")))
+        await completed(http, gen["id"])
+        async with http.get("/_emulator/image-fetches") as resp:
+            (listed,) = await resp.json()
+        assert listed["url"] == images.url("/cat.jpg")
+        assert (listed["ok"], listed["status"], listed["body_size"]) == (True, 200, len(JPEG))
+        assert listed["generation_id"] == gen["id"]
+        async with http.post("/_emulator/reset") as resp:
+            assert resp.status == 200
+        assert emu.image_fetches == []
+        async with http.patch("/_emulator/config", json={"fetch_images": False}) as resp:
+            assert (await resp.json())["fetch_images"] is False
+        gen = await create(http, prompt="Not fetched", keyframes=image_frames(images.url("/x")))
+        assert (await completed(http, gen["id"]))["state"] == "completed"
+        assert emu.image_fetches == []

@@ -11,10 +11,13 @@ import aiohttp
 import pytest
 from telegram import (
     Bot,
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     MessageEntity,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     ReplyParameters,
     Update,
 )
@@ -454,3 +457,207 @@ async def test_album_and_photo_file_ids(tg: FakeTelegram, bot: Bot) -> None:
     uploaded = await bot.send_photo(ANN, InputFile(b"\xff\xd8" + bytes(999), filename="p.jpg"))
     assert [p.width for p in uploaded.photo] == [90, 320, 1280]
     assert uploaded.photo[-1].file_size == 1001
+
+
+# -- documents, replies to bot videos, force replies, deletions -----------------------------
+
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+JPEG_BYTES = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8 + b"\xff\xd9"
+MP4_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"v" * 3000
+
+
+async def test_user_sends_document_served_by_get_file(tg: FakeTelegram, bot: Bot) -> None:
+    msg = tg.user_sends_document(
+        PNG_BYTES, file_name="cat.png", mime_type="image/png", caption="/video the cat walks"
+    )
+    assert set(msg["document"]) == {
+        "file_id",
+        "file_unique_id",
+        "file_name",
+        "mime_type",
+        "file_size",
+    }
+    plain = tg.user_sends_document(JPEG_BYTES)
+    with pytest.raises(ValueError, match="empty"):
+        tg.user_sends_document(b"")
+    first, second = (u.message for u in await bot.get_updates())
+    doc = first.document
+    assert (doc.file_name, doc.mime_type, doc.file_size) == ("cat.png", "image/png", len(PNG_BYTES))
+    assert first.photo == () and first.caption == "/video the cat walks"
+    assert first.caption_entities == (MessageEntity(MessageEntity.BOT_COMMAND, 0, 6),)
+    assert (second.document.file_name, second.document.mime_type) == ("photo.jpg", "image/jpeg")
+    assert second.caption is None and "caption" not in plain
+    assert second.message_id == first.message_id + 1
+
+    file = await bot.get_file(doc.file_id)
+    assert file.file_size == len(PNG_BYTES)
+    assert f"/file/bot{TOKEN}/documents/" in file.file_path and file.file_path.endswith(".png")
+    assert bytes(await file.download_as_bytearray()) == PNG_BYTES
+    jpeg = await bot.get_file(second.document.file_id)
+    assert jpeg.file_path.endswith(".jpg")
+    assert bytes(await jpeg.download_as_bytearray()) == JPEG_BYTES
+    assert tg.file(doc.file_id).data == PNG_BYTES
+
+
+async def test_document_album_in_a_forum_topic(tg: FakeTelegram, bot: Bot) -> None:
+    group = -100500
+    kwargs = {"chat_id": group, "chat_type": "supergroup", "chat_title": "Makers"}
+    tg.user_sends_document(
+        JPEG_BYTES,
+        caption="/video start to end",
+        media_group_id="a1",
+        message_thread_id=9,
+        **kwargs,
+    )
+    tg.user_sends_document(
+        PNG_BYTES,
+        file_name="end.png",
+        mime_type="image/png",
+        media_group_id="a1",
+        message_thread_id=9,
+        **kwargs,
+    )
+    first, second = (u.message for u in await bot.get_updates())
+    assert [m.media_group_id for m in (first, second)] == ["a1", "a1"]
+    assert first.is_topic_message and second.message_thread_id == 9
+    assert first.chat.title == "Makers" and first.chat.type == "supergroup"
+    assert second.caption is None and second.document.file_name == "end.png"
+
+
+async def test_user_replies_to_a_bot_video_with_photo_and_document(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    tg.user_sends("/video a jellyfish")
+    markup = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton("Extend", callback_data="x:1")],
+            [InlineKeyboardButton("Again", callback_data="a:1")],
+        ]
+    )
+    video = await bot.send_video(
+        ANN,
+        InputFile(MP4_BYTES, filename="v.mp4"),
+        caption="Done",
+        reply_markup=markup,
+        width=1280,
+        height=720,
+        duration=5,
+    )
+    # sendVideo stores and returns the inline keyboard
+    assert video.reply_markup == markup
+    assert tg.calls_of("sendVideo")[0].params["reply_markup"] == markup.to_dict()
+    assert tg.bot_messages(ANN)[0]["reply_markup"] == markup.to_dict()
+
+    photo = tg.user_sends_photo(
+        caption="/extend with this",
+        reply_to_message_id=video.message_id,
+        media_group_id="g7",
+        photo_bytes=JPEG_BYTES,
+    )
+    doc = tg.user_sends_document(
+        PNG_BYTES,
+        file_name="end.png",
+        mime_type="image/png",
+        media_group_id="g7",
+        reply_to_message_id=video.message_id,
+    )
+    assert photo["reply_to_message"]["video"] == doc["reply_to_message"]["video"]
+    _, from_photo, from_doc = (u.message for u in await bot.get_updates())
+    assert from_photo.media_group_id == from_doc.media_group_id == "g7"
+    assert from_photo.photo[-1].file_size == len(JPEG_BYTES)
+    for msg in (from_photo, from_doc):
+        quoted = msg.reply_to_message
+        assert quoted is not None and quoted.message_id == video.message_id
+        assert quoted.from_user.id == tg.bot_id and quoted.from_user.is_bot
+        assert quoted.from_user.username == "LumaTestBot"
+        assert quoted.video.file_id == video.video.file_id
+        assert (quoted.video.width, quoted.video.height) == (1280, 720)
+        assert quoted.caption == "Done" and quoted.reply_markup == markup
+
+    # the quote is a snapshot: removing the video's keyboard later does not change it
+    edited = await bot.edit_message_reply_markup(ANN, video.message_id)
+    assert edited.reply_markup is None
+    stored_photo = tg.messages(ANN)[2]
+    assert stored_photo["reply_to_message"]["reply_markup"] == markup.to_dict()
+
+
+async def test_press_button_on_a_bot_video(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user_sends("/video a jellyfish")
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Extend", callback_data="x:42")]])
+    video = await bot.send_video(ANN, InputFile(MP4_BYTES, filename="v.mp4"), reply_markup=markup)
+    (message_update,) = await bot.get_updates()
+    sent = tg.press_button(tg.bot_messages(ANN)[0], "x:42", user_id=ANN)
+    (update,) = await bot.get_updates(offset=message_update.update_id + 1)
+    query = update.callback_query
+    assert query.id == sent["id"] and query.data == "x:42" and query.from_user.id == ANN
+    assert query.message.message_id == video.message_id
+    assert query.message.video.file_id == video.video.file_id
+    assert query.message.reply_markup == markup
+    assert await bot.answer_callback_query(query.id, text="Extending…")
+
+
+async def test_force_reply_and_other_reply_markups(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user_sends("/video")
+    force = ForceReply(selective=True, input_field_placeholder="A jellyfish in space")
+    prompt = await bot.send_message(ANN, "Describe the video", reply_markup=force)
+    call = tg.calls_of("sendMessage")[0]
+    assert call.ok and call.params["reply_markup"] == {
+        "force_reply": True,
+        "input_field_placeholder": "A jellyfish in space",
+        "selective": True,
+    }
+    # like Telegram, only inline keyboards show up on the message
+    assert prompt.reply_markup is None and "reply_markup" not in tg.bot_messages(ANN)[0]
+    answer = tg.user_sends("a jellyfish", reply_to_message_id=prompt.message_id)
+    assert answer["reply_to_message"]["text"] == "Describe the video"
+    assert answer["reply_to_message"]["from"]["id"] == tg.bot_id
+
+    assert await bot.send_message(ANN, "plain", reply_markup=ForceReply())
+    assert await bot.send_message(ANN, "gone", reply_markup=ReplyKeyboardRemove())
+    keyboard = ReplyKeyboardMarkup([["16:9", "9:16"]], resize_keyboard=True, one_time_keyboard=True)
+    assert await bot.send_message(ANN, "ratio?", reply_markup=keyboard)
+    for bad in (
+        {"force_reply": False},
+        {"force_reply": True, "input_field_placeholder": "x" * 65},
+        {"force_reply": True, "input_field_placeholder": ""},
+        {"force_reply": True, "selective": "yes"},
+        {"force_reply": True, "colour": "red"},
+        {"selective": True},
+    ):
+        with pytest.raises(BadRequest, match="Can't parse reply keyboard markup"):
+            await bot._post("sendMessage", {"chat_id": ANN, "text": "x", "reply_markup": bad})
+
+
+async def test_user_deletes_a_message(tg: FakeTelegram, bot: Bot) -> None:
+    own = tg.user_sends("/video a jellyfish")
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Cancel", callback_data="c:1")]])
+    status = await bot.send_message(ANN, "Rendering 10%", reply_markup=markup)
+    removed = tg.user_deletes(ANN, status.message_id)
+    assert removed["text"] == "Rendering 10%" and removed["reply_markup"] == markup.to_dict()
+    assert tg.bot_messages(ANN) == [] and [m["text"] for m in tg.messages(ANN)] == [own["text"]]
+    with pytest.raises(BadRequest, match="Message to edit not found"):
+        await bot.edit_message_text("Rendering 50%", ANN, status.message_id, reply_markup=markup)
+    with pytest.raises(BadRequest, match="Message to edit not found"):
+        await bot.edit_message_reply_markup(ANN, status.message_id)
+    with pytest.raises(BadRequest, match="Message to delete not found"):
+        await bot.delete_message(ANN, status.message_id)
+    with pytest.raises(BadRequest, match="Message to be replied not found"):
+        await bot.send_message(ANN, "Done", reply_parameters=ReplyParameters(status.message_id))
+    lenient = ReplyParameters(status.message_id, allow_sending_without_reply=True)
+    fallback = await bot.send_video(ANN, "https://example.com/v.mp4", reply_parameters=lenient)
+    assert fallback.reply_to_message is None
+    with pytest.raises(ValueError, match="not found"):
+        tg.press_button(removed, "c:1")
+    with pytest.raises(ValueError, match="not found"):
+        tg.user_sends("again", reply_to_message_id=status.message_id)
+    with pytest.raises(ValueError, match="not found"):
+        tg.user_deletes(ANN, status.message_id)
+
+    # the user deletes their own command: the bot can no longer quote it
+    tg.user_deletes(ANN, own["message_id"])
+    with pytest.raises(BadRequest, match="Message to be replied not found"):
+        await bot.send_message(ANN, "Queued", reply_parameters=ReplyParameters(own["message_id"]))
+    # ids are never reused, and deletions produce no update for the bot
+    after = await bot.send_message(ANN, "next")
+    assert after.message_id == fallback.message_id + 1
+    assert tg.pending_updates() == 1

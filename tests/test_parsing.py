@@ -60,7 +60,42 @@ def test_bad_input_names_the_problem(raw: str, key: str) -> None:
 def test_unknown_option_is_named() -> None:
     with pytest.raises(ParseError) as caught:
         parse("a dog \u2014fps 30")
-    assert caught.value.values == {"option": "--fps"}
+    assert caught.value.values == {"option": "--fps", "valid": "--ar, --loop, --end"}
+
+
+def test_each_command_has_its_own_options() -> None:
+    from handlers.parsing import EXTEND_OPTIONS
+
+    options = parse_video_args(
+        "go on --reverse --loop", max_prompt_length=2048, allowed=EXTEND_OPTIONS
+    )
+    assert (options.reverse, options.loop, options.end) == (True, True, False)
+    with pytest.raises(ParseError) as caught:
+        parse("go on --reverse")
+    assert caught.value.key == "unknown_option"
+    with pytest.raises(ParseError):
+        parse_video_args("go on --end", max_prompt_length=2048, allowed=EXTEND_OPTIONS)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            "0f3ea4aa-10e7-4dae-af0b-263ab4ac45f9 more waves",
+            ("0f3ea4aa-10e7-4dae-af0b-263ab4ac45f9", "more waves"),
+        ),
+        (
+            "7c880e75-1111-2222-3333-444455556666:luma/ray-2 go",
+            ("7c880e75-1111-2222-3333-444455556666:luma/ray-2", "go"),
+        ),
+        ("more waves please", (None, "more waves please")),
+        ("0f3ea4aa more", (None, "0f3ea4aa more")),
+    ],
+)
+def test_generation_ids_lead_an_extend(raw: str, expected: tuple) -> None:
+    from handlers.parsing import split_generation_id
+
+    assert split_generation_id(raw) == expected
 
 
 def test_prompt_limit_counts_the_prompt_not_the_options() -> None:

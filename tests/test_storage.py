@@ -22,6 +22,7 @@ def new_job(message_id: int, user_id: int = 7, chat_id: int = 7) -> NewJob:
         user_id=user_id,
         chat_id=chat_id,
         request_message_id=message_id,
+        request_key=f"msg:{chat_id}:{message_id}",
         prompt="a jellyfish",
         params={"aspect_ratio": "16:9", "loop": False},
         deadline_at=time.time() + 600,

@@ -211,7 +211,7 @@ async def test_command_menu_is_registered_at_start(
 ) -> None:
     await start_bot()
     call = await tg.wait_for_call("setMyCommands")
-    assert [c["command"] for c in call.params["commands"]] == ["video", "help"]
+    assert [c["command"] for c in call.params["commands"]] == ["video", "extend", "help"]
 
 
 async def test_rate_limited_create_stays_queued_and_succeeds(

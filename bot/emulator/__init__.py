@@ -6,11 +6,15 @@ point ``LUMA_API_URL`` at it, or in tests::
 
     async with run_emulator(EmulatorConfig(queue_seconds=0.05), port=0) as emu:
         ...  # emu.url, emu.requests, emu.generations, emu.inject_fault(...), emu.force_state(...)
+
+Image keyframe URLs are fetched like Luma does (``emu.image_fetches``); pass
+``EmulatorConfig(fetch_images=False)`` to only validate them as URIs.
 """
 
 from bot.emulator.config import EmulatorConfig
 from bot.emulator.core import EMULATOR_KEY, Emulator
 from bot.emulator.faults import Fault
+from bot.emulator.images import ImageFetch
 from bot.emulator.recording import RecordedRequest
 from bot.emulator.server import create_app, run_emulator
 from bot.emulator.state import Generation, State
@@ -21,6 +25,7 @@ __all__ = [
     "EmulatorConfig",
     "Fault",
     "Generation",
+    "ImageFetch",
     "RecordedRequest",
     "State",
     "create_app",

@@ -37,6 +37,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--strict-wait-params", action="store_true", help="400 on a wrong-named wait param"
     )
+    parser.add_argument(
+        "--no-fetch-images",
+        dest="fetch_images",
+        action="store_false",
+        help="do not download image keyframe URLs (only check that they are URIs)",
+    )
     return parser.parse_args(argv)
 
 
@@ -50,6 +56,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         max_concurrent=args.max_concurrent,
         public_url=args.public_url,
         strict_wait_params=args.strict_wait_params,
+        fetch_images=args.fetch_images,
     )
 
 

@@ -34,6 +34,10 @@ async def list_requests(request: web.Request) -> web.Response:
     return web.json_response([r.to_dict() for r in emulator_of(request).requests])
 
 
+async def list_image_fetches(request: web.Request) -> web.Response:
+    return web.json_response([f.to_dict() for f in emulator_of(request).image_fetches])
+
+
 async def list_faults(request: web.Request) -> web.Response:
     return web.json_response([f.to_dict() for f in emulator_of(request).faults.pending])
 
@@ -71,7 +75,8 @@ async def set_generation_state(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    """Clear recorded requests and faults; ``{"generations": true}`` also drops generations."""
+    """Clear recorded requests, image fetches and faults; ``{"generations": true}`` also
+    drops generations."""
     payload = await _json_object(request)
     emulator_of(request).reset(generations=bool(payload.get("generations", False)))
     return web.json_response({"ok": True})
@@ -103,6 +108,7 @@ async def patch_config(request: web.Request) -> web.Response:
 def register(router: web.UrlDispatcher) -> None:
     p = ADMIN_PREFIX
     router.add_get(f"{p}/requests", list_requests)
+    router.add_get(f"{p}/image-fetches", list_image_fetches)
     router.add_get(f"{p}/faults", list_faults)
     router.add_post(f"{p}/faults", add_fault)
     router.add_get(f"{p}/generations", list_generations)

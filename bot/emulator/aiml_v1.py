@@ -91,6 +91,8 @@ async def _create(request: web.Request, parent_id: str | None) -> web.Response:
             model=body.model,
             aspect_ratio=body.aspect_ratio,
             parent_id=parent_id,
+            # Fetched like Luma does, on create and on extend alike.
+            image_urls=tuple(url for url in (body.image_url, body.image_end_url) if url),
         )
     )
     return web.json_response(render(gen, base_url(request, emu.config)), status=201)

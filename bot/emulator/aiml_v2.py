@@ -108,6 +108,13 @@ def _keyframe_issues(body: CreateGeneration, store: GenerationStore) -> list[str
     return issues
 
 
+def _image_urls(body: CreateGeneration) -> tuple[str, ...]:
+    """URLs of the image keyframes (frame0 first), which the emulator fetches like Luma."""
+    kf = body.keyframes
+    frames = (kf.frame0, kf.frame1) if kf else ()
+    return tuple(frame.url for frame in frames if isinstance(frame, ImageFrame))
+
+
 def _parent_id(body: CreateGeneration) -> str | None:
     kf = body.keyframes
     for frame in (kf.frame0, kf.frame1) if kf else ():
@@ -161,6 +168,7 @@ async def create_generation(request: web.Request) -> web.Response:
             model=body.model,
             aspect_ratio=body.aspect_ratio,
             parent_id=_parent_id(body),
+            image_urls=_image_urls(body),
         )
     )
     return web.json_response(render(gen, base_url(request, emu.config)), status=201)

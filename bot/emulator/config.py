@@ -29,11 +29,18 @@ class EmulatorConfig:
     public_url: str | None = None
     # True: the wrong-named wait param (status on single, state on multi) is a 400, not ignored.
     strict_wait_params: bool = False
+    # GET every image keyframe URL while queued, like Luma (§5.1); a failed fetch fails the
+    # generation with "400: failed to moderate image". False: URLs are only checked to be URIs.
+    fetch_images: bool = True
+    # Deadline for one image fetch (connect, redirects and body).
+    image_fetch_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         for name in ("queue_seconds", "dream_seconds", "long_poll_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        if self.image_fetch_timeout <= 0:
+            raise ValueError("image_fetch_timeout must be > 0")
         if self.max_prompt_length < 3:
             raise ValueError("max_prompt_length must be >= 3")
         if self.max_batch < 1:

@@ -14,6 +14,7 @@ from aiohttp import web
 from bot.emulator.config import EmulatorConfig
 from bot.emulator.errors import MSG_TOO_MANY, ApiError
 from bot.emulator.faults import Fault, FaultKind, FaultQueue, FaultRoute
+from bot.emulator.images import ImageFetch, ImageFetcher
 from bot.emulator.recording import RecordedRequest
 from bot.emulator.state import Generation, GenerationStore, State
 
@@ -45,7 +46,10 @@ class Emulator:
         self.config = config or EmulatorConfig()
         self.requests: list[RecordedRequest] = []
         self.faults = FaultQueue()
-        self.store = GenerationStore(lambda: self.config)
+        # Every image keyframe fetch, in completion order (see images.py).
+        self.image_fetches: list[ImageFetch] = []
+        self.image_fetcher = ImageFetcher()
+        self.store = GenerationStore(lambda: self.config, self._check_image)
         # Set by run_emulator once listening: the value for LUMA_API_URL.
         self.url: str | None = None
 
@@ -86,8 +90,9 @@ class Emulator:
         return self.store.force(generation_id, state, failure_reason)
 
     def reset(self, *, generations: bool = False) -> None:
-        """Forget recorded requests and pending faults (and optionally all generations)."""
+        """Forget recorded requests, image fetches and pending faults (optionally generations)."""
         self.requests.clear()
+        self.image_fetches.clear()
         self.faults.clear()
         if generations:
             self.store.clear()
@@ -98,8 +103,15 @@ class Emulator:
         if limit is not None and self.store.active_count(api_key) >= limit:
             raise ApiError(429, MSG_TOO_MANY, headers={"Retry-After": "1"})
 
+    async def _check_image(self, gen: Generation, url: str) -> bool:
+        fetch = await self.image_fetcher.fetch(gen.id, url, self.config.image_fetch_timeout)
+        self.image_fetches.append(fetch)
+        return fetch.ok
+
     async def close(self) -> None:
+        # Drivers first (they cancel their fetches), then the fetcher's session.
         await self.store.close()
+        await self.image_fetcher.close()
 
 
 EMULATOR_KEY = web.AppKey("emulator", Emulator)

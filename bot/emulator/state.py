@@ -8,7 +8,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -73,6 +73,8 @@ FAILURE_REASONS = {
     "image": "400: failed to moderate image",
 }
 DEFAULT_FAILURE_REASON = "Job failed"
+# What Luma answers when it cannot fetch an image keyframe (contract doc §5.1).
+IMAGE_FAILURE_REASON = FAILURE_REASONS["image"]
 SLOW_FACTOR = 10.0
 _MARKER_RE = re.compile(r"\[(fail(?::([a-z]*))?|stuck|slow)\]", re.IGNORECASE)
 
@@ -115,6 +117,8 @@ class Generation:
     model: str | None = None
     aspect_ratio: str | None = None
     parent_id: str | None = None
+    # Image keyframe URLs (v2 frame0/frame1 of type image, v1 image_url/image_end_url), in order.
+    image_urls: tuple[str, ...] = ()
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: str = field(default_factory=_now_iso)
     state: State = State.QUEUED
@@ -140,6 +144,7 @@ class Generation:
             "model": self.model,
             "aspect_ratio": self.aspect_ratio,
             "parent_id": self.parent_id,
+            "image_urls": list(self.image_urls),
             "created_at": self.created_at,
             "forced": self.forced,
             "history": [state.value for state, _ in self.history],
@@ -147,12 +152,20 @@ class Generation:
         }
 
 
+# Checks one image keyframe URL of a generation; True when the image is usable.
+ImageCheck = Callable[[Generation, str], Awaitable[bool]]
+
+
 class GenerationStore:
     """Holds generations, clocks them with asyncio timers and wakes long-polls on change."""
 
-    def __init__(self, config: Callable[[], EmulatorConfig]) -> None:
+    def __init__(
+        self, config: Callable[[], EmulatorConfig], image_check: ImageCheck | None = None
+    ) -> None:
         # A getter, so a replaced or retuned config applies to the next phase.
         self._config = config
+        # Called for every image URL while the generation is queued (if config.fetch_images).
+        self._image_check = image_check
         self.generations: dict[str, Generation] = {}
         self._drivers: dict[str, asyncio.Task[None]] = {}
         # Swapped on every change; waiters re-check their condition when it fires.
@@ -178,13 +191,28 @@ class GenerationStore:
         """Register a new generation and start its clock (needs a running loop)."""
         self.generations[gen.id] = gen
         log.info("generation %s created (%s): %.80r", gen.id, gen.family.value, gen.prompt)
-        if not gen.script.stuck:
+        if not gen.script.stuck or self._fetches_images(gen):
             self._drivers[gen.id] = asyncio.get_running_loop().create_task(self._drive(gen))
         return gen
 
+    def _fetches_images(self, gen: Generation) -> bool:
+        return (
+            bool(gen.image_urls) and self._image_check is not None and self._config().fetch_images
+        )
+
     async def _drive(self, gen: Generation) -> None:
         # Timings are read at the start of each phase so tests can retune mid-flight.
-        await asyncio.sleep(self._config().queue_seconds)
+        loop = asyncio.get_running_loop()
+        queued_until = loop.time() + self._config().queue_seconds
+        # The images are fetched while queued; dreaming waits for the last fetch. A failed fetch
+        # fails the generation at once, straight from queued (also a [stuck] one).
+        if self._fetches_images(gen) and not await self._check_images(gen):
+            self._drivers.pop(gen.id, None)
+            return
+        if gen.script.stuck:
+            self._drivers.pop(gen.id, None)
+            return
+        await asyncio.sleep(max(0.0, queued_until - loop.time()))
         self._enter(gen, State.DREAMING)
         factor = SLOW_FACTOR if gen.script.slow else 1.0
         await asyncio.sleep(self._config().dream_seconds * factor)
@@ -193,6 +221,24 @@ class GenerationStore:
         else:
             self._enter(gen, State.COMPLETED)
         self._drivers.pop(gen.id, None)
+
+    async def _check_images(self, gen: Generation) -> bool:
+        """Fetch all image URLs concurrently; fail ``gen`` on the first bad one.
+
+        Returns once every fetch has finished (so all of them are recorded), False if any failed.
+        Cancelling the driver cancels the fetches still running.
+        """
+        check = self._image_check
+        assert check is not None
+        all_ok = True
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(check(gen, url)) for url in gen.image_urls]
+            for finished in asyncio.as_completed(tasks):
+                if await finished or not all_ok:
+                    continue
+                all_ok = False
+                self._enter(gen, State.FAILED, IMAGE_FAILURE_REASON)
+        return all_ok
 
     def force(
         self, generation_id: str, state: State | str, failure_reason: str | None = None

@@ -45,6 +45,9 @@ def build_create(request: VideoRequest) -> tuple[str, dict[str, Any]]:
 class AimlV1Client(VideoApiClient):
     family = "aiml-v1"
 
+    def check(self, request: VideoRequest) -> None:
+        build_create(request)
+
     async def create(self, request: VideoRequest) -> Generation:
         path, body = build_create(request)
         return parse_generation(await self._request("POST", path, body=body))

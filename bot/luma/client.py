@@ -61,6 +61,9 @@ class VideoApiClient(ABC):
     async def create(self, request: VideoRequest) -> Generation:
         """Submit a generation. Costs money: never retried here (see retry.py)."""
 
+    def check(self, request: VideoRequest) -> None:  # noqa: B027 - families may override
+        """Raise UnsupportedRequestError if this family cannot express `request`."""
+
     @abstractmethod
     async def fetch(self, generation_id: str) -> Generation:
         """The generation's current snapshot, immediately."""

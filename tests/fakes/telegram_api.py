@@ -15,6 +15,8 @@ How strict it is (so that bugs show up in tests)
     inline keyboards (``callback_data`` <= 64 bytes), reply targets, "message is not modified",
     upload (50 MB -> 413) and download (20 MB) limits are checked with Telegram's error texts.
     Like Telegram, ``editMessageText`` without ``reply_markup`` removes the inline keyboard.
+    ``reply_markup`` other than an inline keyboard (``force_reply``, reply keyboards) is checked
+    against the field rules, then (like Telegram) not shown on the returned message.
     Deliberate deviations: Markdown/MarkdownV2 are stored verbatim (not parsed), ``setWebhook``
     accepts ``http://`` URLs, URL media are recorded but never fetched, thumbnails of injected
     photos are byte prefixes of the photo, text limits count UTF-16 code units.
@@ -27,6 +29,12 @@ Usage::
         tg.user_sends("/video a jellyfish")              # queued for getUpdates
         call = await tg.wait_for_call("sendMessage")     # what the bot answered
         assert call.ok and "queued" in call.params["text"]
+
+Users act through ``user_sends`` (text), ``user_sends_photo`` (a compressed photo: PhotoSizes),
+``user_sends_document`` (any file, e.g. an uncompressed image), ``user_edits``, ``user_deletes``,
+``press_button`` and ``channel_posts``; ``reply_to_message_id`` (also to a bot message, which is
+then quoted whole, its ``video`` and ``from`` = the bot included) and ``media_group_id`` work on
+the media helpers. Injected files are served by ``getFile`` and the file route.
 
 Every request is recorded as a :class:`Call` (in completion order, rejected ones included).
 ``fail_next`` scripts error answers. Room is left for webhook push delivery (``self.webhook``
@@ -288,6 +296,12 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
 _COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{1,64})?")
 
 
+def _quoted(target: dict) -> dict:
+    """A message as ``reply_to_message`` shows it: complete (``from``, media, ``reply_markup``,
+    ...) but without its own ``reply_to_message``; a snapshot, so later edits don't leak in."""
+    return copy.deepcopy({k: v for k, v in target.items() if k != "reply_to_message"})
+
+
 def command_entities(text: str) -> list[dict]:
     """``bot_command`` entities Telegram would attach to a user's text or caption."""
     return [
@@ -459,14 +473,70 @@ class FakeTelegram:
                 msg["caption_entities"] = ents
         return self._push_message("message", msg)
 
+    def user_sends_document(
+        self,
+        data: bytes,
+        *,
+        file_name: str = "photo.jpg",
+        mime_type: str = "image/jpeg",
+        caption: str | None = None,
+        user_id: int = 1001,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        media_group_id: str | None = None,
+        reply_to_message_id: int | None = None,
+        message_thread_id: int | None = None,
+        language_code: str = "en",
+        first_name: str = "Ann",
+        username: str = "ann",
+        chat_title: str | None = None,
+    ) -> dict:
+        """Queue a ``message`` with a ``document`` (a file sent "without compression", e.g. an
+        uncompressed photo): ``file_id``, ``file_unique_id``, ``file_name``, ``mime_type``,
+        ``file_size``. ``getFile`` and the file route serve ``data``. No thumbnail is attached.
+        Other arguments as in ``user_sends``."""
+        if not data:
+            raise ValueError("user_sends_document: Telegram does not deliver empty files")
+        msg = self._user_message(
+            user_id,
+            chat_id,
+            chat_type,
+            language_code,
+            first_name,
+            username,
+            reply_to_message_id,
+            message_thread_id,
+            chat_title,
+        )
+        stored = self._register(data, "document", mime_type=mime_type, file_name=file_name)
+        msg["document"] = self._file_json(stored)
+        if media_group_id is not None:
+            msg["media_group_id"] = str(media_group_id)
+        if caption is not None:
+            msg["caption"] = caption
+            if ents := command_entities(caption):
+                msg["caption_entities"] = ents
+        return self._push_message("message", msg)
+
+    def user_deletes(self, chat_id: int, message_id: int) -> dict:
+        """Delete a message (the user's or the bot's) as a user can in a private chat; returns
+        it. Bots get no update for this, as with Telegram. Afterwards edits, deletions and
+        replies aimed at it fail like Telegram's ("message to edit not found", ...)."""
+        stored = self._find(chat_id, message_id)
+        if stored is None:
+            raise ValueError(f"user_deletes: message {message_id} not found in chat {chat_id}")
+        del self._messages[chat_id][message_id]
+        self._bot_sent.discard((chat_id, message_id))
+        self._notify()
+        return copy.deepcopy(stored)
+
     def user_edits(self, message: dict, text: str) -> dict:
         """Queue an ``edited_message`` update replacing the text/caption of ``message``."""
         stored = self._find(message["chat"]["id"], message["message_id"])
         if stored is None:
             raise ValueError("user_edits: message not found (deleted?)")
-        key, ents_key = (
-            ("caption", "caption_entities") if "photo" in stored else ("text", "entities")
-        )
+        media = any(k in stored for k in ("photo", "document", "video"))
+        key, ents_key = ("caption", "caption_entities") if media else ("text", "entities")
         stored[key] = text
         stored.pop(ents_key, None)
         if ents := command_entities(text):
@@ -774,7 +844,7 @@ class FakeTelegram:
             target = self._find(chat_id, reply_to)
             if target is None:
                 raise ValueError(f"reply_to_message_id {reply_to} not found in chat {chat_id}")
-            msg["reply_to_message"] = {k: v for k, v in target.items() if k != "reply_to_message"}
+            msg["reply_to_message"] = _quoted(target)
         msg["message_id"] = self._next_id(chat_id)
         return msg
 
@@ -866,6 +936,7 @@ class FakeTelegram:
         if not isinstance(markup, dict):
             raise _bad("can't parse reply keyboard markup JSON object")
         if "inline_keyboard" not in markup:
+            self._check_other_markup(markup)
             return None  # reply keyboards / force_reply / remove: accepted, not echoed
         rows = markup["inline_keyboard"]
         if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
@@ -892,6 +963,45 @@ class FakeTelegram:
                 raise _bad("BUTTON_URL_INVALID")
         return markup if any(rows) else None
 
+    @staticmethod
+    def _check_other_markup(markup: dict) -> None:
+        """ForceReply / ReplyKeyboardRemove / ReplyKeyboardMarkup, checked against the Bot API
+        field rules (Telegram's exact complaint texts for these are not known: one generic one)."""
+        bad = _bad("can't parse reply keyboard markup JSON object")
+        kinds = {"force_reply", "remove_keyboard", "keyboard"} & markup.keys()
+        if len(kinds) != 1:
+            raise bad
+        kind = kinds.pop()
+        allowed = {
+            "force_reply": {"force_reply", "input_field_placeholder", "selective"},
+            "remove_keyboard": {"remove_keyboard", "selective"},
+            "keyboard": {
+                "keyboard",
+                "is_persistent",
+                "resize_keyboard",
+                "one_time_keyboard",
+                "input_field_placeholder",
+                "selective",
+            },
+        }[kind]
+        if not markup.keys() <= allowed:
+            raise bad
+        if kind in ("force_reply", "remove_keyboard") and markup[kind] is not True:
+            raise bad
+        if kind == "keyboard" and not (
+            isinstance(markup["keyboard"], list)
+            and all(isinstance(row, list) for row in markup["keyboard"])
+        ):
+            raise bad
+        placeholder = markup.get("input_field_placeholder")
+        if placeholder is not None and not (
+            isinstance(placeholder, str) and 1 <= len(placeholder) <= 64
+        ):
+            raise bad
+        for flag in allowed - {kind, "input_field_placeholder"}:
+            if flag in markup and not isinstance(markup[flag], bool):
+                raise bad
+
     def _reply(self, chat: dict, p: dict) -> dict | None:
         rp = p.get("reply_parameters")
         if rp is None and p.get("reply_to_message_id") is not None:
@@ -909,7 +1019,7 @@ class FakeTelegram:
             if rp.get("allow_sending_without_reply"):
                 return None
             raise _bad("message to be replied not found")
-        return {k: v for k, v in target.items() if k != "reply_to_message"}
+        return _quoted(target)
 
     def _send(self, p: dict, content: dict) -> dict:
         """Validate the common send parameters, then store and return the bot message."""

@@ -19,6 +19,10 @@ CREATE TABLE generations (
     chat_id             INTEGER NOT NULL,
     thread_id           INTEGER,
     request_message_id  INTEGER NOT NULL,
+    -- What started the job, unique: 'msg:<chat>:<message>', 'album:<chat>:<group>',
+    -- 'cb:<callback query id>'. The same update delivered twice makes one job.
+    request_key         TEXT NOT NULL UNIQUE,
+    parent_job_id       INTEGER REFERENCES generations (id),
     status_message_id   INTEGER,
     prompt              TEXT NOT NULL,
     params              TEXT NOT NULL,
@@ -41,11 +45,33 @@ CREATE TABLE generations (
     updated_at          REAL NOT NULL,
     submitted_at        REAL,
     completed_at        REAL,
-    finished_at         REAL,
-    UNIQUE (chat_id, request_message_id)
+    finished_at         REAL
 );
 
 CREATE INDEX generations_active ON generations (state, next_attempt_at);
 CREATE INDEX generations_user_day ON generations (user_id, charged_day);
 CREATE INDEX generations_remote ON generations (remote_id);
 CREATE INDEX generations_video_message ON generations (chat_id, video_message_id);
+
+-- Photos of an album (media group) waiting for the album to be complete. Telegram sends each
+-- photo as its own update; they are collected here and taken as one request.
+CREATE TABLE album_items (
+    chat_id         INTEGER NOT NULL,
+    media_group_id  TEXT NOT NULL,
+    message_id      INTEGER NOT NULL,
+    payload         TEXT NOT NULL,
+    received_at     REAL NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+);
+
+CREATE INDEX album_items_group ON album_items (chat_id, media_group_id);
+
+-- "Extend" button prompts: a reply to one of these messages continues that job's video.
+CREATE TABLE extend_prompts (
+    chat_id         INTEGER NOT NULL,
+    message_id      INTEGER NOT NULL,
+    parent_job_id   INTEGER NOT NULL REFERENCES generations (id),
+    user_id         INTEGER,
+    created_at      REAL NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+);

@@ -1,0 +1,95 @@
+"""What a job asks for, as stored in its row: prompt options and keyframe *references*.
+
+Photos are stored as Telegram file ids, never as URLs: a signed link is made only when the job is
+submitted (bot/media.py), so nothing token-bearing or expiring is ever persisted.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.luma.models import (
+    DEFAULT_ASPECT_RATIO,
+    AspectRatio,
+    GenerationKeyframe,
+    ImageKeyframe,
+    Keyframe,
+    VideoRequest,
+)
+from bot.media import MediaRef, MediaSigner
+
+
+class TelegramImage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: Literal["telegram_file"] = "telegram_file"
+    file_id: str
+    mime_type: str = "image/jpeg"
+
+
+class ParentVideo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: Literal["generation"] = "generation"
+    id: str  # the API's generation id
+    job_id: int  # our job that made it
+
+
+Frame = Annotated[TelegramImage | ParentVideo, Field(discriminator="type")]
+
+
+class GenerationSpec(BaseModel):
+    """A request in the bot's terms; `params()` is what the job row stores."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt: str
+    aspect_ratio: AspectRatio = DEFAULT_ASPECT_RATIO
+    loop: bool = False
+    frame0: Frame | None = None
+    frame1: Frame | None = None
+    parent_job_id: int | None = None
+
+    @property
+    def kind(self) -> str:
+        frames = (self.frame0, self.frame1)
+        if any(isinstance(frame, ParentVideo) for frame in frames):
+            return "extend"
+        if any(isinstance(frame, TelegramImage) for frame in frames):
+            return "image"
+        return "text"
+
+    @property
+    def has_images(self) -> bool:
+        return any(isinstance(frame, TelegramImage) for frame in (self.frame0, self.frame1))
+
+    def params(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"prompt", "parent_job_id"})
+
+    @classmethod
+    def from_job(
+        cls, prompt: str, params: dict[str, Any], parent_job_id: int | None
+    ) -> GenerationSpec:
+        return cls.model_validate({**params, "prompt": prompt, "parent_job_id": parent_job_id})
+
+    def video_request(self, signer: MediaSigner | None) -> VideoRequest:
+        """The API request, with photos as fresh signed links (ValueError without a signer)."""
+        return VideoRequest(
+            prompt=self.prompt,
+            aspect_ratio=self.aspect_ratio,
+            loop=self.loop,
+            frame0=_keyframe(self.frame0, signer),
+            frame1=_keyframe(self.frame1, signer),
+        )
+
+
+def _keyframe(
+    frame: TelegramImage | ParentVideo | None, signer: MediaSigner | None
+) -> Keyframe | None:
+    if frame is None:
+        return None
+    if isinstance(frame, ParentVideo):
+        return GenerationKeyframe(id=frame.id)
+    if signer is None:
+        raise ValueError("photo keyframes need PUBLIC_URL to be set")
+    return ImageKeyframe(url=signer.link(MediaRef(frame.file_id, frame.mime_type)))

@@ -1,0 +1,71 @@
+"""The bot's own HTTP server: `GET /healthz` and `GET /media/<signed>`.
+
+`/media` streams a Telegram photo to whoever holds a valid signed link (the video API), fetching
+it from Telegram server-side so the token-bearing file URL never leaves the process. Every kind
+of failure is a plain 404: a prober learns nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from telegram import Bot
+from telegram.error import TelegramError
+
+from bot.media import MediaSigner
+
+log = logging.getLogger(__name__)
+
+MAX_MEDIA_BYTES = 20 * 1024 * 1024  # what getFile can download from the cloud Bot API
+
+
+class WebServer:
+    def __init__(self, *, bot: Bot, signer: MediaSigner | None, host: str, port: int) -> None:
+        self._bot = bot
+        self._signer = signer
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    def app(self) -> web.Application:
+        application = web.Application()
+        application.router.add_get("/healthz", self._healthz)
+        application.router.add_get("/media/{token}", self._media)
+        return application
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self._port
+        log.info("HTTP server listening on port %s", self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _media(self, request: web.Request) -> web.Response:
+        ref = self._signer.verify(request.match_info["token"]) if self._signer else None
+        if ref is None:
+            raise web.HTTPNotFound()
+        try:
+            telegram_file = await self._bot.get_file(ref.file_id)
+            if (telegram_file.file_size or 0) > MAX_MEDIA_BYTES:
+                raise web.HTTPNotFound()
+            data = bytes(await telegram_file.download_as_bytearray())
+        except TelegramError as error:
+            log.warning("media link for a file Telegram would not serve: %s", error)
+            raise web.HTTPNotFound() from None
+        return web.Response(
+            body=data,
+            content_type=ref.mime_type,
+            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        )

@@ -1,0 +1,92 @@
+"""The "Extend" and "Again" buttons under each video, and replies to the "Extend" prompt.
+
+"Again" runs the same request once more; "Extend" asks (with a ForceReply prompt) what should
+happen next, and a reply to that prompt starts the extension. Whoever presses or replies pays
+from their own quota. Button data only names a job; it is checked against the chat it was
+pressed in, so crafted data cannot reach another chat's videos.
+"""
+
+from __future__ import annotations
+
+from telegram import ForceReply, Update
+from telegram.ext import ContextTypes
+
+from bot.callbacks import Action, decode
+from bot.generations import Refusal
+from bot.runtime import runtime_of
+from bot.specs import GenerationSpec
+from bot.texts import Html, text
+from handlers.extend import start_extend
+from handlers.flow import resets_in, start_generation
+from handlers.replies import images_of, requester_of, say
+from storage.base import JobState, QuotaExhausted
+
+
+async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    who = requester_of(update)
+    language = who.language_code
+    press = decode(query.data)
+    runtime = runtime_of(context.application)
+    job = (
+        await runtime.service.job_for_button(who.chat_id, press.job_id)
+        if press is not None
+        else Refusal(key="button_invalid")
+    )
+    if isinstance(job, Refusal) or press is None:
+        await query.answer(text("button_invalid", language), show_alert=True)
+        return
+
+    if press.action is Action.AGAIN:
+        spec = GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id)
+        outcome = await start_generation(
+            context.bot, runtime, who, spec, request_key=f"cb:{query.id}", reply_refusals=False
+        )
+        if isinstance(outcome, QuotaExhausted):
+            notice = text("answer_quota", language, limit=outcome.limit, resets_in=resets_in())
+            await query.answer(notice, show_alert=True)
+        elif isinstance(outcome, Refusal):
+            await query.answer(text("answer_refused", language), show_alert=True)
+        else:
+            await query.answer(text("answer_again", language))
+        return
+
+    if job.state is not JobState.DELIVERED:
+        await query.answer(text("button_invalid", language), show_alert=True)
+        return
+    mention = query.from_user.mention_html() if query.from_user else ""
+    prompt = await say(
+        context.bot,
+        who,
+        text("extend_prompt", language, mention=Html(mention)),
+        reply_markup=ForceReply(
+            selective=True, input_field_placeholder=text("extend_placeholder", language)
+        ),
+    )
+    await runtime.service.add_extend_prompt(who.chat_id, prompt.message_id, job, who.user_id)
+    await query.answer(text("answer_extend", language))
+
+
+async def prompt_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A reply to one of our "what happens next?" prompts: extend that video."""
+    message = update.effective_message
+    assert message is not None and message.reply_to_message is not None
+    replied = message.reply_to_message
+    if replied.from_user is None or replied.from_user.id != context.bot.id:
+        return
+    runtime = runtime_of(context.application)
+    prompt = await runtime.service.find_extend_prompt(message.chat_id, replied.message_id)
+    if prompt is None:
+        return  # a reply to some other message of ours: not a request
+    images, _ = images_of(message)
+    who = requester_of(update)
+    await start_extend(
+        context.bot,
+        runtime,
+        who,
+        message.text or message.caption or "",
+        images,
+        request_key=f"msg:{who.chat_id}:{who.message_id}",
+        job_id=prompt.parent_job_id,
+    )

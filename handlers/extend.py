@@ -1,0 +1,102 @@
+"""`/extend <prompt> [--reverse]`: continue one of the bot's videos.
+
+The video is the one replied to, or named by a generation id as the first word. A photo with this
+caption continues the video toward the picture (or, with --reverse, from it).
+"""
+
+from __future__ import annotations
+
+from telegram import Bot, Message, Update
+from telegram.ext import ContextTypes
+
+from bot.generations import Refusal, Requester
+from bot.runtime import Runtime, runtime_of
+from bot.specs import TelegramImage
+from handlers.commands import extract_command
+from handlers.flow import start_generation
+from handlers.parsing import EXTEND_OPTIONS, ParseError, parse_video_args, split_generation_id
+from handlers.replies import answer, images_of, requester_of
+
+
+async def extend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    assert message is not None
+    command = extract_command(message, context.bot.username)
+    assert command is not None
+    who = requester_of(update)
+    images, not_an_image = images_of(message)
+    if not_an_image is not None:
+        await answer(context.bot, who, "unsupported_file", name=not_an_image)
+        return
+    generation_id, args = split_generation_id(command.args)
+    target: dict[str, int | str] = {}
+    if generation_id is not None:
+        target["generation_id"] = generation_id
+    elif message.reply_to_message is not None:
+        refusal = _not_extendable(message.reply_to_message, context.bot.id)
+        if refusal is not None:
+            await answer(context.bot, who, refusal)
+            return
+        target["video_message_id"] = message.reply_to_message.message_id
+    else:
+        await answer(context.bot, who, "extend_usage")
+        return
+    await start_extend(
+        context.bot,
+        runtime_of(context.application),
+        who,
+        args,
+        images,
+        request_key=f"msg:{who.chat_id}:{who.message_id}",
+        **target,  # type: ignore[arg-type]
+    )
+
+
+def _not_extendable(replied: Message, bot_id: int) -> str | None:
+    """Why the replied-to message cannot be extended, judged from Telegram alone."""
+    author = replied.from_user
+    if author is None or author.id != bot_id:
+        has_video = replied.video or replied.animation or replied.video_note
+        return "extend_other_bot" if has_video and author and author.is_bot else "extend_usage"
+    return None
+
+
+async def start_extend(
+    bot: Bot,
+    runtime: Runtime,
+    who: Requester,
+    args: str,
+    images: list[TelegramImage],
+    *,
+    request_key: str,
+    video_message_id: int | None = None,
+    generation_id: str | None = None,
+    job_id: int | None = None,
+) -> None:
+    """Shared by the command and the reply to an "Extend" prompt."""
+    parent = await runtime.service.find_parent(
+        who.chat_id, video_message_id=video_message_id, generation_id=generation_id, job_id=job_id
+    )
+    if isinstance(parent, Refusal):
+        await answer(bot, who, parent.key, **parent.values)
+        return
+    if len(images) > 1:
+        await answer(bot, who, "extend_one_photo")
+        return
+    try:
+        options = parse_video_args(
+            args, max_prompt_length=runtime.service.max_prompt_length, allowed=EXTEND_OPTIONS
+        )
+    except ParseError as error:
+        key = "extend_usage" if error.key == "usage" else error.key
+        await answer(bot, who, key, **error.values)
+        return
+    spec = runtime.service.extend_spec(
+        parent,
+        prompt=options.prompt,
+        aspect_ratio=options.aspect_ratio,
+        loop=options.loop,
+        reverse=options.reverse,
+        image=images[0] if images else None,
+    )
+    await start_generation(bot, runtime, who, spec, request_key=request_key)

@@ -1,0 +1,56 @@
+"""The one path from "someone asked for a video" to "the job is queued and they can see it".
+
+Every entry point (a command, a photo, an album, a button, a reply to a prompt) gathers what was
+asked into a GenerationSpec and calls `start_generation`; refusals, quota and the status message
+are handled here once.
+"""
+
+from __future__ import annotations
+
+import time
+
+from telegram import Bot
+
+from bot.generations import Refusal, Requester, seconds_until_reset
+from bot.luma.models import GenerationState
+from bot.progress import status_text
+from bot.runtime import Runtime
+from bot.specs import GenerationSpec
+from bot.texts import duration_words
+from handlers.replies import answer, say
+from storage.base import Accepted, QuotaExhausted
+
+Outcome = Accepted | QuotaExhausted | Refusal
+
+
+async def start_generation(
+    bot: Bot,
+    runtime: Runtime,
+    who: Requester,
+    spec: GenerationSpec,
+    *,
+    request_key: str,
+    reply_refusals: bool = True,
+) -> Outcome:
+    """Accept the request (or explain why not) and post its status message."""
+    result = await runtime.service.request(who, spec, request_key=request_key)
+    if isinstance(result, Refusal):
+        if reply_refusals:
+            await answer(bot, who, result.key, **result.values)
+        return result
+    if isinstance(result, QuotaExhausted):
+        if reply_refusals:
+            await answer(bot, who, "quota_exhausted", limit=result.limit, resets_in=resets_in())
+        return result
+    if result.duplicate:
+        return result  # the same update arrived twice: one job, one status message
+    status = await say(
+        bot, who, status_text(spec.prompt, GenerationState.QUEUED, 0, who.language_code)
+    )
+    await runtime.service.attach_status_message(result.job.id, status.message_id)
+    runtime.worker.wake()
+    return result
+
+
+def resets_in() -> str:
+    return duration_words(seconds_until_reset(time.time()))

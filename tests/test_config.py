@@ -1,0 +1,58 @@
+"""Settings: defaults, parsing, and one-line errors naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
+
+
+def settings(**values: object):
+    return load_settings(_env_file=None, **values)
+
+
+def test_defaults_need_only_the_two_secrets() -> None:
+    loaded = settings(telegram_bot_token=TOKEN, luma_api_key="k")
+    assert loaded.luma_api_family == "aiml-v2"
+    assert loaded.luma_api_url == "https://api.aimlapi.com"
+    assert loaded.database_url == "sqlite:///data/bot.sqlite3"
+    assert loaded.daily_quota == 3 and loaded.port == 8080 and loaded.public_url is None
+
+
+def test_values_are_normalised() -> None:
+    loaded = settings(
+        telegram_bot_token=TOKEN,
+        luma_api_key="k",
+        luma_api_url="https://api.umamiai.xyz/v1/",
+        public_url="https://bot.example.com/",
+        admin_user_ids="1, 22,333",
+        log_level="debug",
+    )
+    assert loaded.luma_api_url == "https://api.umamiai.xyz/v1"
+    assert loaded.public_url == "https://bot.example.com"
+    assert loaded.admin_user_ids == frozenset({1, 22, 333})
+    assert loaded.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"telegram_bot_token": None}, "TELEGRAM_BOT_TOKEN is required"),
+        ({"telegram_bot_token": "nonsense"}, "TELEGRAM_BOT_TOKEN is invalid"),
+        ({"luma_api_key": "  "}, "LUMA_API_KEY is invalid"),
+        ({"luma_api_url": "ftp://x"}, "LUMA_API_URL is invalid"),
+        ({"public_url": "bot.example.com"}, "PUBLIC_URL is invalid"),
+        ({"port": "99999"}, "PORT is invalid"),
+        ({"admin_user_ids": "1,bob"}, "ADMIN_USER_IDS is invalid"),
+        ({"database_url": "postgresql://x/y"}, "DATABASE_URL is invalid"),
+        ({"log_level": "LOUD"}, "LOG_LEVEL is invalid"),
+    ],
+)
+def test_errors_name_the_variable(values: dict, message: str) -> None:
+    merged = {"telegram_bot_token": TOKEN, "luma_api_key": "k"} | values
+    with pytest.raises(ConfigError) as caught:
+        settings(**{name: value for name, value in merged.items() if value is not None})
+    assert message in str(caught.value)
+    assert TOKEN not in str(caught.value)
