@@ -91,13 +91,18 @@ async def emulator_process() -> AsyncIterator[EmulatorProcess]:
 async def test_python_m_bot_delivers_a_video_and_stops_cleanly(
     tg: FakeTelegram, emulator_process: EmulatorProcess, tmp_path: Path
 ) -> None:
-    environment = bot_environment(tg, emulator_process, tmp_path)
+    port = free_port()
+    environment = bot_environment(tg, emulator_process, tmp_path, PORT=str(port))
     process = await run_bot(environment, cwd=ROOT)
     try:
         request = tg.user_sends("/video a jellyfish", user_id=1001)
         sent = await tg.wait_for_call("sendVideo", timeout=30)
         assert sent.params["reply_parameters"]["message_id"] == request["message_id"]
         assert "a jellyfish" in sent.result["caption"]
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as health:
+                assert health.status == 200
+                assert (await health.json())["status"] == "ok"
     finally:
         process.send_signal(signal.SIGTERM)
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
