@@ -6,6 +6,8 @@ real HTTP; nothing inside PTB or the client is mocked.
 
 from __future__ import annotations
 
+import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,22 @@ API_KEY = "test-luma-key-0123456789"
 
 # Emulated generation times small enough that a full /video round trip takes well under a second.
 FAST_EMULATOR = {"queue_seconds": 0.05, "dream_seconds": 0.15, "long_poll_seconds": 0.5}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def assert_token_never_sent(emulator: Any) -> None:
+    """Nothing the bot sent to the video API may carry the bot token or a Telegram file URL."""
+    sent = json.dumps(
+        [[r.method, r.path, str(r.query), dict(r.headers), r.body] for r in emulator.requests]
+    )
+    assert BOT_TOKEN not in sent
+    assert BOT_TOKEN.split(":")[1] not in sent
+    assert "/file/bot" not in sent
 
 
 @pytest.fixture
@@ -89,10 +107,15 @@ class RunningBot:
 async def start_bot(
     make_settings: Callable[..., Settings],
 ) -> AsyncIterator[Callable[..., Any]]:
-    """`bot = await start_bot(daily_quota=1)` starts the real bot; it is stopped after the test."""
+    """`bot = await start_bot(daily_quota=1)` starts the real bot; it is stopped after the test.
+
+    `public=True` gives it a free port and PUBLIC_URL pointing there, for photo keyframes."""
     started: list[RunningBot] = []
 
-    async def start(**overrides: Any) -> RunningBot:
+    async def start(public: bool = False, **overrides: Any) -> RunningBot:
+        if public:
+            port = free_port()
+            overrides = {"port": port, "public_url": f"http://127.0.0.1:{port}", **overrides}
         bot = RunningBot(build_application(make_settings(**overrides)))
         started.append(bot)
         return await bot.start()

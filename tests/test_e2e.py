@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import API_KEY, BOT_TOKEN
+from tests.conftest import API_KEY, BOT_TOKEN, free_port
 from tests.fakes.telegram_api import FakeTelegram
 
 ROOT = Path(__file__).parent.parent
@@ -59,12 +58,6 @@ class EmulatorProcess:
 
     def __init__(self, url: str) -> None:
         self.url = url
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

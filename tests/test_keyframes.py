@@ -1,0 +1,194 @@
+"""Photos as keyframes, end to end: the emulator really fetches the bot's signed /media links
+(as the real API does), so a passing test proves the link served the user's photo."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import assert_token_never_sent
+from tests.fakes.telegram_api import FakeTelegram
+
+USER = 1001
+FIRST_PHOTO = b"\xff\xd8\xff\xe0" + b"first-frame" + bytes(700) + b"\xff\xd9"
+SECOND_PHOTO = b"\xff\xd8\xff\xe0" + b"second-frame" + bytes(900) + b"\xff\xd9"
+PNG_IMAGE = b"\x89PNG\r\n\x1a\n" + b"png-frame" + bytes(300)
+
+
+def creates(emulator: Any) -> list[Any]:
+    return [r for r in emulator.requests if r.method == "POST"]
+
+
+def fetched(emulator: Any) -> dict[str, bytes]:
+    return {fetch.url: fetch.body for fetch in emulator.image_fetches if fetch.ok}
+
+
+async def reply_text(tg: FakeTelegram, fragment: str) -> str:
+    call = await tg.wait_for_call("sendMessage", lambda c: fragment in c.result["text"])
+    return call.result["text"]
+
+
+async def test_a_photo_becomes_the_first_frame(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(public=True)
+    tg.user_sends_photo(caption="/video the sea comes alive", photo_bytes=FIRST_PHOTO)
+    sent = await tg.wait_for_call("sendVideo", timeout=15)
+    assert "the sea comes alive" in sent.result["caption"]
+
+    (create,) = creates(emulator)
+    keyframes = create.json["keyframes"]
+    assert set(keyframes) == {"frame0"} and keyframes["frame0"]["type"] == "image"
+    url = keyframes["frame0"]["url"]
+    assert url.startswith(f"{bot.runtime.settings.public_url}/media/")
+    assert fetched(emulator) == {url: FIRST_PHOTO}  # the largest size: the original bytes
+    assert_token_never_sent(emulator)
+
+
+async def test_end_makes_the_photo_the_last_frame_on_the_legacy_family(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot(public=True, luma_api_family="aiml-v1")
+    tg.user_sends_photo(caption="/video arriving home --end", photo_bytes=FIRST_PHOTO)
+    await tg.wait_for_call("sendVideo", timeout=15)
+    (create,) = creates(emulator)
+    assert create.path == "/luma-ai/generations"
+    assert "image_url" not in create.json
+    assert fetched(emulator) == {create.json["image_end_url"]: FIRST_PHOTO}
+    assert_token_never_sent(emulator)
+
+
+async def test_an_image_file_works_like_a_photo(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot(public=True)
+    tg.user_sends_document(
+        PNG_IMAGE, file_name="frame.png", mime_type="image/png", caption="/video zoom out"
+    )
+    await tg.wait_for_call("sendVideo", timeout=15)
+    (fetch,) = emulator.image_fetches
+    assert fetch.ok and fetch.body == PNG_IMAGE
+    assert fetch.content_type.startswith("image/png")
+    assert fetch.url.endswith(".png")
+
+
+async def test_other_files_get_a_clear_reply(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot(public=True)
+    tg.user_sends_document(
+        b"%PDF-1.4", file_name="plan.pdf", mime_type="application/pdf", caption="/video x y z"
+    )
+    assert "plan.pdf isn't one" in await reply_text(tg, "JPEG, PNG or WEBP")
+    await asyncio.sleep(0.2)
+    assert creates(emulator) == []
+
+
+@pytest.mark.parametrize("family", ["aiml-v2", "aiml-v1"])
+async def test_an_album_of_two_is_one_job_with_both_frames(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], family: str
+) -> None:
+    await start_bot(public=True, luma_api_family=family)
+    tg.user_sends_photo(
+        caption="/video morning turns to night", photo_bytes=FIRST_PHOTO, media_group_id="g1"
+    )
+    tg.user_sends_photo(photo_bytes=SECOND_PHOTO, media_group_id="g1")
+    await tg.wait_for_call("sendVideo", timeout=15)
+    await asyncio.sleep(0.3)
+    (create,) = creates(emulator)
+    if family == "aiml-v2":
+        frames = create.json["keyframes"]
+        first, last = frames["frame0"]["url"], frames["frame1"]["url"]
+    else:
+        first, last = create.json["image_url"], create.json["image_end_url"]
+    assert fetched(emulator) == {first: FIRST_PHOTO, last: SECOND_PHOTO}
+    assert len(tg.calls_of("sendVideo")) == 1
+    assert_token_never_sent(emulator)
+
+
+async def test_an_album_of_three_is_refused(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot(public=True)
+    for index, photo in enumerate((FIRST_PHOTO, SECOND_PHOTO, FIRST_PHOTO)):
+        caption = "/video too many pictures" if index == 0 else None
+        tg.user_sends_photo(caption=caption, photo_bytes=photo, media_group_id="g3")
+    assert "You sent 3" in await reply_text(tg, "at most two photos")
+    await asyncio.sleep(0.2)
+    assert creates(emulator) == []
+
+
+async def test_an_album_without_our_command_is_ignored(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot(public=True)
+    tg.user_sends_photo(caption="holiday", media_group_id="g4")
+    tg.user_sends_photo(media_group_id="g4")
+    await asyncio.sleep(0.8)
+    assert tg.calls_of("sendMessage") == [] and creates(emulator) == []
+
+
+async def test_loop_with_an_end_frame_is_refused_before_any_call(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(public=True)
+    tg.user_sends_photo(caption="/video the end --end --loop", photo_bytes=FIRST_PHOTO)
+    assert "refuses it" in await reply_text(tg, "--loop can't be combined with an end frame")
+    await asyncio.sleep(0.2)
+    assert creates(emulator) == []
+    assert (await bot.runtime.service.quota(USER)).used == 0
+
+
+async def test_without_public_url_photos_are_explained_and_text_still_works(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot()
+    tg.user_sends_photo(caption="/video a photo job", photo_bytes=FIRST_PHOTO)
+    assert "PUBLIC_URL" in await reply_text(tg, "PUBLIC_URL")
+    tg.user_sends("/video a text job", user_id=USER)
+    await tg.wait_for_call("sendVideo", timeout=15)
+    assert [r.json["prompt"] for r in creates(emulator)] == ["a text job"]
+
+
+async def test_an_unreachable_link_fails_like_the_real_api_and_refunds(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # PUBLIC_URL points where nothing listens: the API cannot fetch the photo.
+    bot = await start_bot(public=True, public_url="http://127.0.0.1:9")
+    tg.user_sends_photo(caption="/video nobody can see this", photo_bytes=FIRST_PHOTO)
+    notice = await tg.wait_for_call(
+        "editMessageText", lambda c: "refunded" in c.params["text"], timeout=15
+    )
+    assert "failed to moderate image" in notice.params["text"]
+    assert (await bot.runtime.service.quota(USER)).used == 0
+
+
+async def test_media_links_are_signed_expire_and_serve_the_right_type(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    from bot.media import MediaRef
+
+    bot = await start_bot(public=True)
+    signer = bot.runtime.signer
+    assert signer is not None
+    file_id = tg.add_file(PNG_IMAGE, "documents/file_9.png")
+    good = signer.link(MediaRef(file_id, "image/png"))
+    expired = signer.link(MediaRef(file_id, "image/png"), now=time.time() - 2 * signer.ttl)
+    payload, signature, _extension = good.rsplit("/", 1)[1].split(".")
+    forged = good.replace(signature, signature[::-1])
+    base = bot.runtime.settings.public_url
+    async with aiohttp.ClientSession() as http:
+        async with http.get(good) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"] == "image/png"
+            assert await response.read() == PNG_IMAGE
+        for url in (expired, forged, f"{base}/media/garbage", f"{base}/media/{payload}.x.png"):
+            async with http.get(url) as response:
+                assert response.status == 404, url
+        async with http.get(f"{base}/healthz") as response:
+            assert response.status == 200
