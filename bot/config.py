@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # BotFather tokens look like "123456789:AAH...": a numeric bot id, a colon, a secret.
@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _links_outlive_jobs(self) -> Settings:
+        # A photo link is signed when the job is submitted; the API may fetch it any time before
+        # the job's deadline, so a shorter expiry would fail jobs that merely waited in a queue.
+        if self.media_link_ttl < self.generation_timeout:
+            raise ValueError("MEDIA_LINK_TTL must be at least GENERATION_TIMEOUT")
+        return self
+
     @property
     def sqlite_path(self) -> Path:
         return Path(self.database_url.removeprefix("sqlite:///"))
@@ -130,8 +138,10 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         first = error.errors()[0]
-        variable = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        reason = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a rule across variables; its message names them
+            raise ConfigError(f"configuration is invalid: {reason}") from None
+        variable = str(first["loc"][0]).upper()
         if first["type"] == "missing":
             raise ConfigError(f"{variable} is required but not set") from None
-        reason = first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{variable} is invalid: {reason}") from None

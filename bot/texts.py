@@ -17,15 +17,21 @@ class Html(str):
 
 EN: Final[dict[str, str]] = {
     "help": (
-        "🎬 <b>I turn your words into short AI videos</b> (Luma Dream Machine).\n\n"
+        "🎬 <b>I turn your words and photos into short AI videos</b> (Luma Dream Machine).\n\n"
         "<b>Make a video</b>\n"
         "/video <i>what should happen</i>\n"
         "Example: <code>/video a jellyfish drifting through space, cinematic</code>\n\n"
+        "<b>Start from a photo</b>: send a photo with <code>/video …</code> as its caption; add "
+        "<code>--end</code> to make it the last frame instead. Send two photos as an album "
+        "(caption on one) for the first and the last frame.\n\n"
+        "<b>Continue a video</b>: reply to one of my videos with "
+        "<code>/extend what happens next</code> (<code>--reverse</code> for what came before), "
+        "or tap ➕ Extend under it. A photo captioned <code>/extend …</code> as a reply "
+        "continues the video toward that picture.\n\n"
         "<b>Options</b> (anywhere in the prompt)\n"
         "• <code>--ar 9:16</code> or just <code>9:16</code> at the start or end: aspect ratio, "
         "one of {ratios} (default 16:9)\n"
-        "• <code>--loop</code>: a seamless loop\n"
-        "Example: <code>/video 9:16 a cat surfing a wave --loop</code>\n\n"
+        "• <code>--loop</code>: a seamless loop\n\n"
         "A video takes a minute or two; I keep you posted and send it here.\n"
         "{quota_line}"
     ),

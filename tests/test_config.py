@@ -48,6 +48,7 @@ def test_values_are_normalised() -> None:
         ({"admin_user_ids": "1,bob"}, "ADMIN_USER_IDS is invalid"),
         ({"database_url": "postgresql://x/y"}, "DATABASE_URL is invalid"),
         ({"log_level": "LOUD"}, "LOG_LEVEL is invalid"),
+        ({"media_link_ttl": "600"}, "MEDIA_LINK_TTL must be at least GENERATION_TIMEOUT"),
     ],
 )
 def test_errors_name_the_variable(values: dict, message: str) -> None:
