@@ -192,3 +192,21 @@ async def test_media_links_are_signed_expire_and_serve_the_right_type(
                 assert response.status == 404, url
         async with http.get(f"{base}/healthz") as response:
             assert response.status == 200
+
+
+async def test_in_a_privacy_mode_group_an_album_arrives_as_its_captioned_photo(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # Telegram delivers only the captioned item of an album to a bot in privacy mode.
+    await start_bot(public=True)
+    tg.user_sends_photo(
+        caption="/video@LumaTestBot only this one",
+        photo_bytes=FIRST_PHOTO,
+        media_group_id="g5",
+        chat_id=-100555,
+        chat_type="supergroup",
+    )
+    await tg.wait_for_call("sendVideo", timeout=15)
+    (create,) = creates(emulator)
+    assert set(create.json["keyframes"]) == {"frame0"}
+    assert list(fetched(emulator).values()) == [FIRST_PHOTO]
