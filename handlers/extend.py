@@ -12,23 +12,17 @@ from telegram.ext import ContextTypes
 from bot.generations import Refusal, Requester
 from bot.runtime import Runtime, runtime_of
 from bot.specs import TelegramImage
-from handlers.commands import extract_command
 from handlers.flow import start_generation
 from handlers.parsing import EXTEND_OPTIONS, ParseError, parse_video_args, split_generation_id
-from handlers.replies import answer, images_of, requester_of
+from handlers.replies import answer, incoming_command
 
 
 async def extend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
-    assert message is not None
-    command = extract_command(message, context.bot.username)
-    assert command is not None
-    who = requester_of(update)
-    images, not_an_image = images_of(message)
-    if not_an_image is not None:
-        await answer(context.bot, who, "unsupported_file", name=not_an_image)
+    incoming = await incoming_command(update, context.bot)
+    if incoming is None:
         return
-    generation_id, args = split_generation_id(command.args)
+    message, who = incoming.message, incoming.who
+    generation_id, args = split_generation_id(incoming.args)
     target: dict[str, int | str] = {}
     if generation_id is not None:
         target["generation_id"] = generation_id
@@ -46,8 +40,8 @@ async def extend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         runtime_of(context.application),
         who,
         args,
-        images,
-        request_key=f"msg:{who.chat_id}:{who.message_id}",
+        incoming.images,
+        request_key=incoming.request_key,
         **target,  # type: ignore[arg-type]
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from telegram import Bot, Message, ReplyParameters, Update
 
 from bot.generations import Requester
@@ -9,6 +11,7 @@ from bot.luma.models import ASPECT_RATIOS
 from bot.media import IMAGE_TYPES
 from bot.specs import TelegramImage
 from bot.texts import text
+from handlers.commands import extract_command
 
 
 def requester_of(update: Update) -> Requester:
@@ -43,6 +46,34 @@ async def answer(bot: Bot, who: Requester, key: str, **values: object) -> Messag
     """Reply with catalog message `key` in the requester's language."""
     body = text(key, who.language_code, ratios=", ".join(ASPECT_RATIOS), **values)
     return await say(bot, who, body)
+
+
+@dataclass(frozen=True)
+class IncomingCommand:
+    """A command message with what every command handler needs from it."""
+
+    message: Message
+    args: str
+    who: Requester
+    images: list[TelegramImage]
+
+    @property
+    def request_key(self) -> str:
+        return f"msg:{self.who.chat_id}:{self.who.message_id}"
+
+
+async def incoming_command(update: Update, bot: Bot) -> IncomingCommand | None:
+    """The command in `update`, or None after telling the user their file is not an image."""
+    message = update.effective_message
+    assert message is not None
+    command = extract_command(message, bot.username)
+    assert command is not None  # the handler's filter guarantees it
+    who = requester_of(update)
+    images, not_an_image = images_of(message)
+    if not_an_image is not None:
+        await answer(bot, who, "unsupported_file", name=not_an_image)
+        return None
+    return IncomingCommand(message=message, args=command.args, who=who, images=images)
 
 
 def images_of(message: Message) -> tuple[list[TelegramImage], str | None]:

@@ -8,31 +8,24 @@ from telegram.ext import ContextTypes
 from bot.generations import Requester
 from bot.runtime import Runtime, runtime_of
 from bot.specs import GenerationSpec, TelegramImage
-from handlers.commands import extract_command
 from handlers.flow import start_generation
 from handlers.parsing import ParseError, parse_video_args
-from handlers.replies import answer, images_of, requester_of
+from handlers.replies import answer, incoming_command
 
 MAX_KEYFRAMES = 2
 
 
 async def video(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
-    assert message is not None
-    command = extract_command(message, context.bot.username)
-    assert command is not None  # the filter guarantees it
-    who = requester_of(update)
-    images, not_an_image = images_of(message)
-    if not_an_image is not None:
-        await answer(context.bot, who, "unsupported_file", name=not_an_image)
+    incoming = await incoming_command(update, context.bot)
+    if incoming is None:
         return
     await start_video(
         context.bot,
         runtime_of(context.application),
-        who,
-        command.args,
-        images,
-        request_key=f"msg:{who.chat_id}:{who.message_id}",
+        incoming.who,
+        incoming.args,
+        incoming.images,
+        request_key=incoming.request_key,
     )
 
 
