@@ -110,6 +110,7 @@ async def _start_services(application: Application) -> None:
         daily_quota=settings.daily_quota,
         admin_user_ids=settings.admin_user_ids,
         generation_timeout=settings.generation_timeout,
+        max_active_per_user=settings.max_active_per_user,
     )
     web = WebServer(bot=application.bot, signer=signer, host="0.0.0.0", port=settings.port)
     runtime_registry.attach(
@@ -134,6 +135,7 @@ async def _start_services(application: Application) -> None:
         [
             BotCommand("video", text("command_video")),
             BotCommand("extend", text("command_extend")),
+            BotCommand("cancel", text("command_cancel")),
             BotCommand("help", text("command_help")),
         ]
     )

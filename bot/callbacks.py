@@ -14,9 +14,10 @@ from enum import StrEnum
 class Action(StrEnum):
     EXTEND = "x"
     AGAIN = "a"
+    CANCEL = "c"
 
 
-_DATA = re.compile(r"^([xa]):(\d{1,18})$")
+_DATA = re.compile(r"^([xac]):(\d{1,18})$")
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     luma_long_poll_seconds: float = Field(default=30.0, gt=0)
     progress_interval: float = Field(default=10.0, gt=0)
     max_concurrent_generations: int = Field(default=10, ge=1)
+    max_active_per_user: int = Field(default=2, ge=1)
 
     @field_validator("telegram_bot_token")
     @classmethod

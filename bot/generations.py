@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,6 +25,7 @@ from storage.base import (
     NewJob,
     QuotaExhausted,
     Repository,
+    TooManyActive,
     UserRecord,
 )
 
@@ -69,6 +71,13 @@ class Refusal(BaseModel):
     values: dict[str, Any] = {}
 
 
+class CancelResult(StrEnum):
+    CANCELLED = "cancelled"  # stopped before submission: refunded
+    TOO_LATE = "cancel_too_late"  # already at the API, which cannot stop it: it will arrive
+    NOTHING = "cancel_nothing"
+    NOT_YOURS = "cancel_not_yours"
+
+
 class GenerationService:
     def __init__(
         self,
@@ -80,6 +89,7 @@ class GenerationService:
         daily_quota: int,
         admin_user_ids: frozenset[int],
         generation_timeout: float,
+        max_active_per_user: int = 2,
     ) -> None:
         self._repo = repository
         self._client = client
@@ -88,6 +98,7 @@ class GenerationService:
         self._daily_quota = daily_quota
         self._admins = admin_user_ids
         self._timeout = generation_timeout
+        self._max_active = max_active_per_user
 
     @property
     def max_prompt_length(self) -> int:
@@ -132,7 +143,7 @@ class GenerationService:
 
     async def request(
         self, who: Requester, spec: GenerationSpec, *, request_key: str
-    ) -> Accepted | QuotaExhausted | Refusal:
+    ) -> Accepted | QuotaExhausted | TooManyActive | Refusal:
         """Validate, then reserve quota and record the job in one transaction."""
         refusal = self.check(spec)
         if refusal is not None:
@@ -157,7 +168,36 @@ class GenerationService:
             daily_limit=self._limit_for(who.user_id),
             charge=not self.is_exempt(who.user_id),
             now=now,
+            active_limit=None if self.is_exempt(who.user_id) else self._max_active,
         )
+
+    async def is_new_update(self, update_id: int) -> bool:
+        """False for an update already handled (Telegram may deliver one twice)."""
+        return await self._repo.remember_update(update_id, time.time())
+
+    # --- cancelling ---------------------------------------------------------------------------
+
+    async def cancel(
+        self, who: Requester, *, job_id: int | None = None, status_message_id: int | None = None
+    ) -> tuple[CancelResult, Job | None]:
+        """Cancel a job: the one named, the one whose status message this is, or the user's
+        latest in this chat. Before submission it is refunded; after, the API cannot stop it."""
+        if job_id is not None:
+            job = await self._repo.get_job(job_id)
+        elif status_message_id is not None:
+            job = await self._repo.find_by_status_message(who.chat_id, status_message_id)
+        else:
+            mine = await self._repo.active_jobs_of(who.user_id, who.chat_id) if who.user_id else []
+            job = mine[-1] if mine else None
+        if job is None or job.chat_id != who.chat_id or job.state.is_final:
+            return CancelResult.NOTHING, job
+        if job.user_id != who.user_id and not self.is_exempt(who.user_id):
+            return CancelResult.NOT_YOURS, job
+        await self._repo.request_cancel(job.id)
+        stopped = await self._repo.fail(
+            job.id, code="cancelled", reason=None, now=time.time(), only_if=JobState.QUEUED
+        )
+        return (CancelResult.CANCELLED if stopped else CancelResult.TOO_LATE), job
 
     # --- extending ----------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ class FailureCode(StrEnum):
     UNSUPPORTED = "unsupported"
     DELIVERY_FAILED = "delivery_failed"
     CHAT_UNREACHABLE = "chat_unreachable"
+    CANCELLED = "cancelled"
 
 
 # What the user is told for each failure (None: nobody to tell).
@@ -71,6 +72,7 @@ _FAILURE_TEXT: dict[FailureCode, str | None] = {
     FailureCode.UNSUPPORTED: "failed_unsupported",
     FailureCode.DELIVERY_FAILED: "failed_delivery",
     FailureCode.CHAT_UNREACHABLE: None,
+    FailureCode.CANCELLED: "cancelled",
 }
 
 _MODERATION_HINTS = ("moderat", "blacklist", "not allowed", "nsfw", "safety")

@@ -45,8 +45,9 @@ class Progress:
         self._job = job
         self._interval = interval
         self._state = GenerationState(job.remote_state or "queued")
-        # What the handler first posted, so the first tick does not repeat it.
-        self._shown: str | None = status_text(job.prompt, GenerationState.QUEUED, 0, language)
+        # The handler's first message carries a Cancel button; the first edit (at start, once
+        # the job is submitted and can no longer be cancelled) replaces it without one.
+        self._shown: str | None = None
         self._last_edit = 0.0
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -68,6 +69,7 @@ class Progress:
         await self._edit(text("status_delivering", self._language), force=True)
 
     async def _tick(self) -> None:
+        await self._edit(self._status_text(), force=True)
         while True:
             await asyncio.sleep(self._interval)
             await self._edit(self._status_text(), force=False)

@@ -166,6 +166,24 @@ EN: Final[dict[str, str]] = {
     "answer_quota": "You've used all {limit} videos for today (resets in {resets_in}).",
     "answer_refused": "That can't be done right now; see my message.",
     "command_extend": "Continue one of my videos (reply to it)",
+    "command_cancel": "Cancel a video in progress",
+    "button_cancel": "✖ Cancel",
+    "cancelled": (
+        "🛑 Cancelled before it reached the video service: nothing was spent, "
+        "and your quota was refunded."
+    ),
+    "cancel_too_late": (
+        "This video is already being made by the video service and can't be stopped there. "
+        "It will arrive here, and it counts against today's allowance."
+    ),
+    "cancel_nothing": "You have no video in progress here.",
+    "cancel_not_yours": "Only the person who asked for this video can cancel it.",
+    "answer_cancelled": "Cancelled; your quota was refunded.",
+    "answer_cancel_too_late": "Too late to cancel: it is already being made.",
+    "too_many_active": (
+        "You already have {active} videos in progress (the limit is {limit}). "
+        "Wait for one to arrive, or /cancel one."
+    ),
     "command_video": "Make a video from a text prompt",
     "command_help": "How to use this bot",
     "command_start": "Start",

@@ -16,10 +16,11 @@ from bot.generations import Refusal
 from bot.runtime import runtime_of
 from bot.specs import GenerationSpec
 from bot.texts import Html, text
+from handlers.cancel import cancel_pressed
 from handlers.extend import start_extend
 from handlers.flow import resets_in, start_generation
 from handlers.replies import images_of, requester_of, say
-from storage.base import JobState, QuotaExhausted
+from storage.base import JobState, QuotaExhausted, TooManyActive
 
 
 async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -31,9 +32,12 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     runtime = runtime_of(context.application)
     job = (
         await runtime.service.job_for_button(who.chat_id, press.job_id)
-        if press is not None
+        if press is not None and press.action is not Action.CANCEL
         else Refusal(key="button_invalid")
     )
+    if press is not None and press.action is Action.CANCEL:
+        await cancel_pressed(update, context, press.job_id)
+        return
     if isinstance(job, Refusal) or press is None:
         await query.answer(text("button_invalid", language), show_alert=True)
         return
@@ -45,6 +49,9 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         if isinstance(outcome, QuotaExhausted):
             notice = text("answer_quota", language, limit=outcome.limit, resets_in=resets_in())
+            await query.answer(notice, show_alert=True)
+        elif isinstance(outcome, TooManyActive):
+            notice = text("too_many_active", language, active=outcome.active, limit=outcome.limit)
             await query.answer(notice, show_alert=True)
         elif isinstance(outcome, Refusal):
             await query.answer(text("answer_refused", language), show_alert=True)

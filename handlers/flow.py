@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import time
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.callbacks import Action, encode
 from bot.generations import Refusal, Requester, seconds_until_reset
 from bot.luma.models import GenerationState
 from bot.progress import status_text
 from bot.runtime import Runtime
 from bot.specs import GenerationSpec
-from bot.texts import duration_words
+from bot.texts import duration_words, text
 from handlers.replies import answer, say
-from storage.base import Accepted, QuotaExhausted
+from storage.base import Accepted, QuotaExhausted, TooManyActive
 
-Outcome = Accepted | QuotaExhausted | Refusal
+Outcome = Accepted | QuotaExhausted | TooManyActive | Refusal
 
 
 async def start_generation(
@@ -42,14 +43,29 @@ async def start_generation(
         if reply_refusals:
             await answer(bot, who, "quota_exhausted", limit=result.limit, resets_in=resets_in())
         return result
+    if isinstance(result, TooManyActive):
+        if reply_refusals:
+            await answer(bot, who, "too_many_active", active=result.active, limit=result.limit)
+        return result
     if result.duplicate:
         return result  # the same update arrived twice: one job, one status message
     status = await say(
-        bot, who, status_text(spec.prompt, GenerationState.QUEUED, 0, who.language_code)
+        bot,
+        who,
+        status_text(spec.prompt, GenerationState.QUEUED, 0, who.language_code),
+        reply_markup=cancel_button(result.job.id, who.language_code),
     )
     await runtime.service.attach_status_message(result.job.id, status.message_id)
     runtime.worker.wake()
     return result
+
+
+def cancel_button(job_id: int, language: str | None) -> InlineKeyboardMarkup:
+    """Shown while the job waits to be submitted; the first progress edit removes it."""
+    label = text("button_cancel", language)
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=encode(Action.CANCEL, job_id))]]
+    )
 
 
 def resets_in() -> str:

@@ -80,6 +80,7 @@ class Job(BaseModel):
     video_message_id: int | None
     video_file_id: str | None
     charged_day: str | None
+    cancel_requested: bool
     refunded: bool
     attempts: int
     next_attempt_at: float | None
@@ -112,6 +113,11 @@ class Accepted(BaseModel):
     duplicate: bool = False  # the same request message was already turned into this job
 
 
+class TooManyActive(BaseModel):
+    active: int
+    limit: int
+
+
 class QuotaExhausted(BaseModel):
     used: int
     limit: int
@@ -127,15 +133,39 @@ class Repository(Protocol):
     async def get_user(self, user_id: int) -> UserRecord | None: ...
 
     async def accept_job(
-        self, new: NewJob, *, day: str, daily_limit: int | None, charge: bool, now: float
-    ) -> Accepted | QuotaExhausted:
+        self,
+        new: NewJob,
+        *,
+        day: str,
+        daily_limit: int | None,
+        charge: bool,
+        now: float,
+        active_limit: int | None = None,
+    ) -> Accepted | QuotaExhausted | TooManyActive:
         """Reserve quota and insert the job in ONE transaction.
 
-        `daily_limit` None means no limit; `charge` False means the job is not counted at all.
+        `daily_limit` None means no limit; `charge` False means the job is not counted at all;
+        `active_limit` caps the user's jobs in flight.
         """
         ...
 
     async def quota_used(self, user_id: int, day: str) -> int: ...
+
+    async def count_active(self, user_id: int) -> int:
+        """Jobs of this user not yet delivered or failed."""
+        ...
+
+    async def remember_update(self, update_id: int, now: float) -> bool:
+        """Record a Telegram update; False if it was seen before (handle it once)."""
+        ...
+
+    async def request_cancel(self, job_id: int) -> Job | None:
+        """Flag an active job for cancellation; the job as it is now, or None if not active."""
+        ...
+
+    async def active_jobs_of(self, user_id: int, chat_id: int) -> list[Job]: ...
+
+    async def find_by_status_message(self, chat_id: int, message_id: int) -> Job | None: ...
 
     async def get_job(self, job_id: int) -> Job | None: ...
 
@@ -193,6 +223,15 @@ class Repository(Protocol):
         self, job_id: int, owner: str, *, message_id: int, file_id: str | None, now: float
     ) -> bool: ...
 
-    async def fail(self, job_id: int, *, code: str, reason: str | None, now: float) -> bool:
-        """Move an active job to FAILED and refund its quota; True only the first time."""
+    async def fail(
+        self,
+        job_id: int,
+        *,
+        code: str,
+        reason: str | None,
+        now: float,
+        only_if: JobState | None = None,
+    ) -> bool:
+        """Move an active job (or one in state `only_if`) to FAILED and refund its quota;
+        True only the first time."""
         ...

@@ -28,6 +28,7 @@ from storage.base import (
     JobState,
     NewJob,
     QuotaExhausted,
+    TooManyActive,
     UserRecord,
 )
 
@@ -119,8 +120,15 @@ class SqliteRepository:
     # --- accepting jobs -----------------------------------------------------------------------
 
     async def accept_job(
-        self, new: NewJob, *, day: str, daily_limit: int | None, charge: bool, now: float
-    ) -> Accepted | QuotaExhausted:
+        self,
+        new: NewJob,
+        *,
+        day: str,
+        daily_limit: int | None,
+        charge: bool,
+        now: float,
+        active_limit: int | None = None,
+    ) -> Accepted | QuotaExhausted | TooManyActive:
         async with self._transaction() as db:
             existing = await (
                 await db.execute(
@@ -129,6 +137,10 @@ class SqliteRepository:
             ).fetchone()
             if existing is not None:
                 return Accepted(job=_job(existing), duplicate=True)
+            if active_limit is not None and new.user_id is not None:
+                active = await self._count_active(db, new.user_id)
+                if active >= active_limit:
+                    return TooManyActive(active=active, limit=active_limit)
             if charge and daily_limit is not None and new.user_id is not None:
                 used = await self._count_charged(db, new.user_id, day)
                 if used >= daily_limit:
@@ -164,6 +176,52 @@ class SqliteRepository:
         async with self._lock:
             return await self._count_charged(self._db, user_id, day)
 
+    async def count_active(self, user_id: int) -> int:
+        async with self._lock:
+            return await self._count_active(self._db, user_id)
+
+    @staticmethod
+    async def _count_active(db: aiosqlite.Connection, user_id: int) -> int:
+        row = await (
+            await db.execute(
+                f"SELECT COUNT(*) FROM generations WHERE user_id = ? AND state IN ({_ACTIVE})",
+                (user_id,),
+            )
+        ).fetchone()
+        return int(row[0])
+
+    async def remember_update(self, update_id: int, now: float) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO processed_updates (update_id, received_at) VALUES (?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (update_id, now),
+            )
+            if update_id % 500 == 0:  # now and then, forget what Telegram can no longer resend
+                await db.execute(
+                    "DELETE FROM processed_updates WHERE received_at < ?", (now - 2 * 86400,)
+                )
+            return cursor.rowcount == 1
+
+    async def request_cancel(self, job_id: int) -> Job | None:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                f"""UPDATE generations SET cancel_requested = 1
+                    WHERE id = ? AND state IN ({_ACTIVE}) RETURNING *""",
+                (job_id,),
+            )
+            row = await cursor.fetchone()
+        return _job(row) if row else None
+
+    async def active_jobs_of(self, user_id: int, chat_id: int) -> list[Job]:
+        async with self._lock:
+            cursor = await self._db.execute(
+                f"""SELECT * FROM generations WHERE user_id = ? AND chat_id = ?
+                    AND state IN ({_ACTIVE}) ORDER BY id""",
+                (user_id, chat_id),
+            )
+            return [_job(row) for row in await cursor.fetchall()]
+
     @staticmethod
     async def _count_charged(db: aiosqlite.Connection, user_id: int, day: str) -> int:
         row = await (
@@ -184,6 +242,13 @@ class SqliteRepository:
     async def find_by_video_message(self, chat_id: int, message_id: int) -> Job | None:
         row = await self._fetch_one(
             "SELECT * FROM generations WHERE chat_id = ? AND video_message_id = ?",
+            (chat_id, message_id),
+        )
+        return _job(row) if row else None
+
+    async def find_by_status_message(self, chat_id: int, message_id: int) -> Job | None:
+        row = await self._fetch_one(
+            "SELECT * FROM generations WHERE chat_id = ? AND status_message_id = ?",
             (chat_id, message_id),
         )
         return _job(row) if row else None
@@ -354,16 +419,25 @@ class SqliteRepository:
             expect_state=JobState.DELIVERING,
         )
 
-    async def fail(self, job_id: int, *, code: str, reason: str | None, now: float) -> bool:
-        # Not fenced by lease: a deadline or an operator may fail a job any worker holds.
-        # The state guard makes the refund happen exactly once.
+    async def fail(
+        self,
+        job_id: int,
+        *,
+        code: str,
+        reason: str | None,
+        now: float,
+        only_if: JobState | None = None,
+    ) -> bool:
+        # Not fenced by lease: a deadline, a cancel or an operator may fail a job any worker
+        # holds. The state guard makes the refund happen exactly once.
+        states = f"'{only_if.value}'" if only_if is not None else _ACTIVE
         async with self._transaction() as db:
             cursor = await db.execute(
                 f"""UPDATE generations
                     SET state = ?, failure_code = ?, failure_reason = ?,
                         refunded = CASE WHEN charged_day IS NOT NULL THEN 1 ELSE refunded END,
                         finished_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
-                    WHERE id = ? AND state IN ({_ACTIVE})""",
+                    WHERE id = ? AND state IN ({states})""",
                 (JobState.FAILED.value, code, reason, now, now, job_id),
             )
             return cursor.rowcount == 1
@@ -411,4 +485,5 @@ def _job(row: aiosqlite.Row) -> Job:
     data = dict(row)
     data["params"] = json.loads(data["params"])
     data["refunded"] = bool(data["refunded"])
+    data["cancel_requested"] = bool(data["cancel_requested"])
     return Job.model_validate(data)

@@ -139,7 +139,7 @@ async def test_admins_are_exempt_from_quota(
 async def test_twenty_concurrent_requests_with_quota_three_start_three_jobs(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    bot = await start_bot(daily_quota=3)
+    bot = await start_bot(daily_quota=3, max_active_per_user=20)
     for index in range(20):
         tg.user_sends(f"/video burst number {index}", user_id=USER)
     await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 3, timeout=20)
@@ -211,7 +211,7 @@ async def test_command_menu_is_registered_at_start(
 ) -> None:
     await start_bot()
     call = await tg.wait_for_call("setMyCommands")
-    assert [c["command"] for c in call.params["commands"]] == ["video", "extend", "help"]
+    assert [c["command"] for c in call.params["commands"]] == ["video", "extend", "cancel", "help"]
 
 
 async def test_rate_limited_create_stays_queued_and_succeeds(

@@ -35,6 +35,7 @@ CREATE TABLE generations (
     video_message_id    INTEGER,
     video_file_id       TEXT,
     charged_day         TEXT,
+    cancel_requested    INTEGER NOT NULL DEFAULT 0,
     refunded            INTEGER NOT NULL DEFAULT 0,
     attempts            INTEGER NOT NULL DEFAULT 0,
     next_attempt_at     REAL,
@@ -74,4 +75,11 @@ CREATE TABLE extend_prompts (
     user_id         INTEGER,
     created_at      REAL NOT NULL,
     PRIMARY KEY (chat_id, message_id)
+);
+
+-- Telegram may deliver an update more than once (webhook retries, a restart before the offset
+-- was confirmed): each update_id is handled once. Pruned after two days.
+CREATE TABLE processed_updates (
+    update_id    INTEGER PRIMARY KEY,
+    received_at  REAL NOT NULL
 );

@@ -1,0 +1,65 @@
+"""`/cancel` and the Cancel button on a status message.
+
+Before a job reaches the video API it is cancelled and refunded; after, the API cannot stop it,
+so the user is told the video will still arrive (and counts against the allowance).
+"""
+
+from __future__ import annotations
+
+from telegram import Bot, Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.generations import CancelResult, Requester
+from bot.runtime import runtime_of
+from bot.texts import text
+from handlers.replies import answer, requester_of
+from storage.base import Job
+
+
+async def cancel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    assert message is not None
+    who = requester_of(update)
+    replied = message.reply_to_message
+    status_id = (
+        replied.message_id
+        if replied and replied.from_user and replied.from_user.id == context.bot.id
+        else None
+    )
+    result, job = await runtime_of(context.application).service.cancel(
+        who, status_message_id=status_id
+    )
+    if result is CancelResult.CANCELLED and job is not None:
+        await show_cancelled(context.bot, job, who)
+        if job.status_message_id is not None:
+            return  # the status message now says so
+    await answer(context.bot, who, result.value)
+
+
+async def cancel_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: int) -> None:
+    query = update.callback_query
+    assert query is not None
+    who = requester_of(update)
+    result, job = await runtime_of(context.application).service.cancel(who, job_id=job_id)
+    if result is CancelResult.CANCELLED and job is not None:
+        await show_cancelled(context.bot, job, who)
+        await query.answer(text("answer_cancelled", who.language_code))
+    elif result is CancelResult.TOO_LATE:
+        await query.answer(text("answer_cancel_too_late", who.language_code), show_alert=True)
+    else:
+        await query.answer(text(result.value, who.language_code), show_alert=True)
+
+
+async def show_cancelled(bot: Bot, job: Job, who: Requester) -> None:
+    """Turn the job's status message into the cancellation notice (buttons gone)."""
+    if job.status_message_id is None:
+        return
+    try:
+        await bot.edit_message_text(
+            chat_id=job.chat_id,
+            message_id=job.status_message_id,
+            text=text("cancelled", who.language_code),
+        )
+    except TelegramError:
+        await answer(bot, who, "cancelled")

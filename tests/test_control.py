@@ -1,0 +1,120 @@
+"""Control: /cancel and the Cancel button, the per-user cap on jobs in flight, and
+de-duplication of updates Telegram delivers twice."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot.generations import utc_day
+from storage.base import JobState
+from tests.fakes.telegram_api import FakeTelegram
+
+USER = 1001
+
+
+def creates(emulator: Any) -> list[Any]:
+    return [r for r in emulator.requests if r.method == "POST"]
+
+
+async def used(bot: Any, user_id: int = USER) -> int:
+    return await bot.runtime.repository.quota_used(user_id, utc_day(time.time()))
+
+
+async def test_cancel_before_submission_refunds_and_never_calls_the_api(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # The API is busy (429 for a while), so the job waits in the local queue.
+    emulator.inject_fault(route="create", status=429, retry_after=10, count=1)
+    bot = await start_bot()
+    tg.user_sends("/video a queued jellyfish", user_id=USER)
+    await tg.wait_until(lambda: len(creates(emulator)) == 1)
+    status = tg.calls_of("sendMessage")[0]
+    (cancel,) = status.params["reply_markup"]["inline_keyboard"][0]
+    assert cancel["text"] == "✖ Cancel"
+    tg.press_button(status.result, cancel["callback_data"], user_id=USER)
+    notice = await tg.wait_for_call("editMessageText", lambda c: "Cancelled" in c.params["text"])
+    assert "refunded" in notice.params["text"]
+    answer = await tg.wait_for_call("answerCallbackQuery")
+    assert "refunded" in answer.params["text"]
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.state is JobState.FAILED and job.failure_code == "cancelled"
+    assert await used(bot) == 0
+    assert len(creates(emulator)) == 1  # only the refused attempt
+
+
+async def test_cancel_after_submission_says_the_video_will_still_come(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.config.dream_seconds = 1.0
+    bot = await start_bot()
+    tg.user_sends("/video an unstoppable jellyfish", user_id=USER)
+    await tg.wait_until(lambda: len(creates(emulator)) == 1)
+    await asyncio.sleep(0.2)
+    tg.user_sends("/cancel", user_id=USER)
+    notice = await tg.wait_for_call("sendMessage", lambda c: "can't be stopped" in c.result["text"])
+    assert notice.ok
+    await tg.wait_for_call("sendVideo", timeout=15)
+    assert await used(bot) == 1
+    # The Cancel button disappeared once the job was submitted.
+    edits = [c for c in tg.calls_of("editMessageText") if c.ok]
+    assert edits and "reply_markup" not in edits[0].params
+
+
+async def test_cancel_with_nothing_in_progress(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot()
+    tg.user_sends("/cancel", user_id=USER)
+    await tg.wait_for_call("sendMessage", lambda c: "no video in progress" in c.result["text"])
+
+
+async def test_only_the_requester_can_cancel(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.inject_fault(route="create", status=429, retry_after=10, count=1)
+    bot = await start_bot()
+    where = {"chat_id": -100200, "chat_type": "group"}
+    tg.user_sends("/video@LumaTestBot a group video", user_id=USER, **where)
+    await tg.wait_until(lambda: len(creates(emulator)) == 1)
+    status = tg.calls_of("sendMessage")[0]
+    data = status.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    tg.press_button(status.result, data, user_id=2002)
+    answer = await tg.wait_for_call("answerCallbackQuery")
+    assert "Only the person who asked" in answer.params["text"]
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.state is JobState.QUEUED
+
+
+async def test_jobs_in_flight_are_capped_per_user(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.config.dream_seconds = 1.0
+    bot = await start_bot(max_active_per_user=2, daily_quota=10)
+    for index in range(3):
+        tg.user_sends(f"/video busy jellyfish {index}", user_id=USER)
+    refusal = await tg.wait_for_call("sendMessage", lambda c: "in progress" in c.result["text"])
+    assert "the limit is 2" in refusal.result["text"]
+    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 2, timeout=15)
+    assert len(creates(emulator)) == 2 and await used(bot) == 2
+    tg.user_sends("/video a later jellyfish", user_id=USER)  # room again once they arrived
+    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 3, timeout=15)
+
+
+async def test_an_update_delivered_twice_is_handled_once(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot()
+    update = tg.user_sends("/help", user_id=USER)
+    await tg.wait_for_call("sendMessage")
+    # Telegram re-sends the same update (same update_id), e.g. after a webhook timeout.
+    tg.inject_update({"update_id": update["update_id"] if "update_id" in update else 1,
+                      "message": update})  # fmt: skip
+    tg.user_sends("/video a single jellyfish", user_id=USER)
+    await tg.wait_for_call("sendVideo", timeout=15)
+    await asyncio.sleep(0.2)
+    helps = [c for c in tg.calls_of("sendMessage") if "/video" in c.result["text"]]
+    assert len(helps) == 1
+    assert await used(bot) == 1
