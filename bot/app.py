@@ -18,6 +18,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaul
 import handlers
 from bot import runtime as runtime_registry
 from bot.albums import AlbumCollector
+from bot.alerts import OperatorAlerts
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.generations import GenerationService
@@ -101,6 +102,7 @@ async def _start_services(application: Application) -> None:
             progress_interval=settings.progress_interval,
         ),
         signer=signer,
+        alerts=OperatorAlerts(application.bot, settings.admin_user_ids),
     )
     service = GenerationService(
         repository=repository,

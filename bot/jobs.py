@@ -30,6 +30,7 @@ from enum import StrEnum
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from bot.alerts import OperatorAlerts, Problem
 from bot.delivery import Delivery, DownloadError, VideoTooLarge, reply_to
 from bot.luma import VideoApiClient, errors
 from bot.luma.models import Generation, GenerationState
@@ -50,6 +51,8 @@ _REFUSED_STATUSES = {429, 503}
 
 class FailureCode(StrEnum):
     MODERATION = "moderation"
+    IMAGE_REJECTED = "image_rejected"
+    CREDITS_EXHAUSTED = "credits_exhausted"
     GENERATION_FAILED = "generation_failed"
     TIMEOUT = "timeout"
     REJECTED = "rejected"
@@ -64,6 +67,8 @@ class FailureCode(StrEnum):
 # What the user is told for each failure (None: nobody to tell).
 _FAILURE_TEXT: dict[FailureCode, str | None] = {
     FailureCode.MODERATION: "failed_moderation",
+    FailureCode.IMAGE_REJECTED: "failed_image",
+    FailureCode.CREDITS_EXHAUSTED: "failed_credits",
     FailureCode.GENERATION_FAILED: "failed_generation",
     FailureCode.TIMEOUT: "failed_timeout",
     FailureCode.REJECTED: "failed_rejected",
@@ -75,11 +80,14 @@ _FAILURE_TEXT: dict[FailureCode, str | None] = {
     FailureCode.CANCELLED: "cancelled",
 }
 
+_IMAGE_HINTS = ("image", "frame")  # "400: failed to moderate image", "...user input frames"
 _MODERATION_HINTS = ("moderat", "blacklist", "not allowed", "nsfw", "safety")
 
 
 def classify_failure(reason: str | None) -> FailureCode:
     lowered = (reason or "").lower()
+    if any(hint in lowered for hint in _IMAGE_HINTS):
+        return FailureCode.IMAGE_REJECTED
     if any(hint in lowered for hint in _MODERATION_HINTS):
         return FailureCode.MODERATION
     return FailureCode.GENERATION_FAILED
@@ -107,10 +115,12 @@ class Worker:
         delivery: Delivery,
         settings: WorkerSettings,
         signer: MediaSigner | None = None,
+        alerts: OperatorAlerts | None = None,
         owner: str | None = None,
     ) -> None:
         self._repo = repository
         self._signer = signer
+        self._alerts = alerts or OperatorAlerts(bot, frozenset())
         self._client = client
         self._bot = bot
         self._delivery = delivery
@@ -255,14 +265,18 @@ class Worker:
             return await self._fail(job, FailureCode.SUBMIT_UNCERTAIN, str(error))
         except errors.ApiTimeoutError as error:
             return await self._fail(job, FailureCode.SUBMIT_UNCERTAIN, str(error))
-        except (errors.AuthenticationError, errors.CreditsError) as error:
-            log.error("video API refused the bot's credentials: %s", error)
+        except errors.AuthenticationError as error:
+            await self._alerts.problem(Problem.BAD_API_KEY, error.message)
             return await self._fail(job, FailureCode.SERVICE_UNAVAILABLE, str(error))
+        except errors.CreditsError as error:
+            await self._alerts.problem(Problem.NO_CREDITS, error.message)
+            return await self._fail(job, FailureCode.CREDITS_EXHAUSTED, str(error))
         except errors.UnsupportedRequestError as error:
             return await self._fail(job, FailureCode.UNSUPPORTED, str(error))
         except errors.LumaError as error:
             return await self._fail(job, FailureCode.REJECTED, error.message)
         log.info("job %d: submitted as %s", job.id, generation.id)
+        await self._alerts.resolved()
         return await self._repo.mark_submitted(
             job.id,
             self.owner,
@@ -310,7 +324,12 @@ class Worker:
             return await self._fail(job, FailureCode.TIMEOUT)
         except (errors.AuthenticationError, errors.CreditsError) as error:
             # The video is paid for; keep it and look again once the operator fixes the key.
-            log.error("job %d: video API refused the bot's credentials: %s", job.id, error)
+            problem = (
+                Problem.BAD_API_KEY
+                if isinstance(error, errors.AuthenticationError)
+                else Problem.NO_CREDITS
+            )
+            await self._alerts.problem(problem, error.message)
             retry_at = time.time() + 60
             if retry_at >= job.deadline_at:
                 return await self._fail(job, FailureCode.SERVICE_UNAVAILABLE, str(error))

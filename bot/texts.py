@@ -86,6 +86,23 @@ EN: Final[dict[str, str]] = {
         "⌛ The video took too long and I stopped waiting. Your quota was refunded; "
         "please try again later."
     ),
+    "failed_image": (
+        "😔 The video service couldn't use your picture ({reason}). "
+        "Try a different photo; your quota was refunded."
+    ),
+    "failed_credits": (
+        "🛠 The bot's video budget is used up for now (the operator has been told). "
+        "Your quota was refunded; please try again later."
+    ),
+    "admin_alert_auth": (
+        "⚠️ The video API rejects the bot's API key (<code>LUMA_API_KEY</code>): {detail}\n"
+        "Video requests fail until it is fixed."
+    ),
+    "admin_alert_credits": (
+        "⚠️ The video API account is out of credits: {detail}\n"
+        "Video requests fail until it is topped up."
+    ),
+    "admin_recovered": "✅ The video API accepts requests again.",
     "failed_rejected": (
         "😔 The video service rejected this request: {reason}. Your quota was refunded."
     ),

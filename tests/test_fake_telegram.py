@@ -21,7 +21,15 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.error import BadRequest, Conflict, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults, MessageHandler, filters
 
 from tests.fakes.telegram_api import FakeTelegram, parse_html
@@ -661,3 +669,115 @@ async def test_user_deletes_a_message(tg: FakeTelegram, bot: Bot) -> None:
     after = await bot.send_message(ANN, "next")
     assert after.message_id == fallback.message_id + 1
     assert tg.pending_updates() == 1
+
+
+async def test_delay_next_answers_late_and_does_nothing_if_the_client_gave_up(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    tg.user_sends("/video a jellyfish")
+    tg.delay_next("sendMessage", 0.3, count=2)
+    started = time.monotonic()
+    slow = await asyncio.gather(bot.send_message(ANN, "a"), bot.send_message(ANN, "b"))
+    assert 0.3 <= time.monotonic() - started < 0.6 and [m.text for m in slow] == ["a", "b"]
+    started = time.monotonic()
+    assert await bot.send_message(ANN, "c") and time.monotonic() - started < 0.2  # used up
+
+    tg.delay_next("sendVideo", 0.6)
+    with pytest.raises(TimedOut):
+        await bot.send_video(ANN, InputFile(MP4_BYTES, filename="v.mp4"), read_timeout=0.3)
+    gave_up = await tg.wait_for_call("sendVideo")
+    assert gave_up.files["video"] == MP4_BYTES and gave_up.response is None
+    assert not gave_up.lost and not gave_up.ok and gave_up.result is None
+    assert "client gave up" in tg.summary()
+    await asyncio.sleep(0.4)  # past the delay: the video was never stored
+    assert tg.messages_with_video(ANN) == []
+    video = await bot.send_video(ANN, InputFile(MP4_BYTES, filename="v.mp4"), read_timeout=0.3)
+    assert [m["message_id"] for m in tg.messages_with_video(ANN)] == [video.message_id]
+
+
+async def test_lose_response_next_a_timed_out_send_did_succeed(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user_sends("/video a jellyfish")
+    tg.lose_response_next("sendVideo")
+    video = InputFile(MP4_BYTES, filename="v.mp4")
+    with pytest.raises(TimedOut):
+        await bot.send_video(ANN, video, caption="Done", read_timeout=0.3)
+    (delivered,) = tg.messages_with_video(ANN)  # Telegram did deliver it
+    assert delivered["caption"] == "Done"
+    assert tg.file(delivered["video"]["file_id"]).data == MP4_BYTES
+    call = tg.calls_of("sendVideo")[0]
+    assert call.lost and call.response is None and not call.ok and call.result is None
+    assert await tg.wait_for_call("sendVideo") is call and "LOST" in tg.summary()
+    # documents count too; text messages don't
+    await bot.send_document(ANN, InputFile(MP4_BYTES, filename="big.mp4"))
+    await bot.send_message(ANN, "Here it is")
+    assert len(tg.messages_with_video(ANN)) == 2
+
+    # faults are used up in script order; with a hold shorter than the client's read timeout
+    # the connection closes without an answer: NetworkError, not TimedOut
+    tg.fail_next("sendMessage", 502)
+    tg.lose_response_next("sendMessage", hold=0.1, count=2)
+    with pytest.raises(NetworkError, match="Bad Gateway"):
+        await bot.send_message(ANN, "Done")
+    for _ in range(2):
+        with pytest.raises(NetworkError, match="disconnected without sending") as err:
+            await bot.send_message(ANN, "Done", read_timeout=2)
+        assert not isinstance(err.value, TimedOut)
+    assert [m.get("text") for m in tg.bot_messages(ANN)][-2:] == ["Done", "Done"]
+    assert (await bot.send_message(ANN, "ok")).text == "ok"
+    assert [c.lost for c in tg.calls_of("sendMessage")] == [False, False, True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("code", "description", "raised", "message"),
+    [
+        (400, "Bad Request: chat not found", BadRequest, "Chat not found"),
+        (403, None, Forbidden, "Forbidden: bot was blocked by the user"),
+        (404, None, InvalidToken, "Not Found"),
+        (413, None, NetworkError, "Request Entity Too Large"),
+        (429, None, RetryAfter, "Flood control exceeded"),
+        (500, None, NetworkError, "Internal Server Error"),
+        (502, None, NetworkError, "Bad Gateway"),
+    ],
+)
+async def test_fail_next_codes_and_what_ptb_raises(
+    tg: FakeTelegram, bot: Bot, code: int, description: str | None, raised: type, message: str
+) -> None:
+    tg.user_sends("/video a jellyfish")
+    tg.fail_next("sendVideo", code, description, count=2)
+    for _ in range(2):
+        with pytest.raises(raised, match=message) as err:
+            await bot.send_video(ANN, InputFile(MP4_BYTES, filename="v.mp4"))
+        assert type(err.value) is raised  # exactly: BadRequest and TimedOut are NetworkErrors
+    first, second = tg.calls_of("sendVideo")
+    assert first.response["error_code"] == second.response["error_code"] == code
+    assert tg.messages_with_video(ANN) == []
+    assert (await bot.send_video(ANN, InputFile(MP4_BYTES, filename="v.mp4"))).video
+
+
+async def test_edit_message_reply_markup_errors(tg: FakeTelegram, bot: Bot) -> None:
+    own = tg.user_sends("/video a jellyfish")
+    cancel = InlineKeyboardMarkup([[InlineKeyboardButton("Cancel", callback_data="c:1")]])
+    extend = InlineKeyboardMarkup([[InlineKeyboardButton("Extend", callback_data="x:1")]])
+    video = await bot.send_video(ANN, InputFile(MP4_BYTES, filename="v.mp4"), reply_markup=cancel)
+    with pytest.raises(BadRequest, match="Message is not modified: specified new message"):
+        await bot.edit_message_reply_markup(ANN, video.message_id, reply_markup=cancel)
+    edited = await bot.edit_message_reply_markup(ANN, video.message_id, reply_markup=extend)
+    assert edited.reply_markup == extend and edited.video.file_id == video.video.file_id
+    assert (await bot.edit_message_reply_markup(ANN, video.message_id)).reply_markup is None
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_reply_markup(ANN, video.message_id)  # no keyboard to remove
+    with pytest.raises(BadRequest, match="Message can't be edited"):
+        await bot.edit_message_reply_markup(ANN, own["message_id"], reply_markup=extend)
+    with pytest.raises(BadRequest, match="Message to edit not found"):
+        await bot.edit_message_reply_markup(ANN, 999, reply_markup=extend)
+    not_modified = (
+        "Bad Request: message is not modified: specified new message content and reply markup "
+        "are exactly the same as a current content and reply markup of the message"
+    )
+    calls = tg.calls_of("editMessageReplyMarkup")
+    assert [c.response["description"] for c in calls if not c.ok] == [
+        not_modified,
+        not_modified,
+        "Bad Request: message can't be edited",
+        "Bad Request: message to edit not found",
+    ]

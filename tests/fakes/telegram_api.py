@@ -37,8 +37,14 @@ then quoted whole, its ``video`` and ``from`` = the bot included) and ``media_gr
 the media helpers. Injected files are served by ``getFile`` and the file route.
 
 Every request is recorded as a :class:`Call` (in completion order, rejected ones included).
-``fail_next`` scripts error answers. Room is left for webhook push delivery (``self.webhook``
-holds the settings) and flood limits (``_apply_fault`` is the hook every call passes through).
+Faults are scripted per method and used up in the order they were scripted: ``fail_next`` (error
+answers: 400/403/429/413/5xx, ...), ``delay_next`` (a slow answer; the work is done only after the
+delay, so a client that gives up meanwhile changes nothing) and ``lose_response_next`` (the work is
+done, e.g. the video IS in the chat, but no answer ever arrives: "a timed-out send may have
+succeeded"). A call left unanswered has ``response=None``: ``lost=True`` if it was processed,
+``False`` if its client gave up during a delay. ``messages_with_video`` is what the user got.
+Room is left for webhook push delivery (``self.webhook``) and flood limits (``_apply_fault``:
+the hook every call passes).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -159,6 +166,8 @@ class Call:
     ``params``: form/multipart values stay strings (``"1001"``, ``"true"``), JSON-string fields
     (``reply_markup``, ``reply_parameters``, ``entities``, ...) are decoded; a JSON request body
     keeps its native types. ``files`` / ``filenames``: multipart file parts by part name.
+    ``response`` is None when no answer was delivered: ``lost`` = processed anyway
+    (``lose_response_next``); not ``lost`` = the client gave up during a ``delay_next``.
     """
 
     method: str
@@ -169,6 +178,7 @@ class Call:
     path: str = ""
     at: float = 0.0
     response: dict | None = None
+    lost: bool = False
 
     @property
     def ok(self) -> bool:
@@ -200,8 +210,11 @@ class _Upload:
 
 @dataclass
 class _Fault:
-    error: ApiError
+    error: ApiError | None  # fail_next
     remaining: int
+    delay: float = 0.0  # delay_next
+    lose: bool = False  # lose_response_next ...
+    hold: float = 60.0  # ... keeping the connection open this long (or until the client leaves)
 
 
 def u16len(text: str) -> int:
@@ -606,6 +619,12 @@ class FakeTelegram:
     def bot_messages(self, chat_id: int) -> list[dict]:
         return [m for m in self.messages(chat_id) if (chat_id, m["message_id"]) in self._bot_sent]
 
+    def messages_with_video(self, chat_id: int) -> list[dict]:
+        """Bot messages carrying a ``video``, ``animation`` or ``document`` (any document):
+        what the user really received, e.g. ``len(tg.messages_with_video(chat)) == 1``."""
+        kinds = {"video", "animation", "document"}
+        return [m for m in self.bot_messages(chat_id) if kinds & m.keys()]
+
     def pending_updates(self) -> int:
         """Updates not yet confirmed by a getUpdates ``offset`` (like ``pending_update_count``)."""
         return len(self._updates)
@@ -638,6 +657,8 @@ class FakeTelegram:
         lines = []
         for c in self.calls:
             res = "ok" if c.ok else f"ERROR {(c.response or {}).get('description')}"
+            if c.response is None:
+                res = "LOST (processed, no answer)" if c.lost else "client gave up (not processed)"
             lines.append(f"  {c.method}({c.params}) -> {res}"[:300])
         return "\n".join(lines + self.internal_errors) or "  (no calls)"
 
@@ -652,23 +673,43 @@ class FakeTelegram:
         migrate_to_chat_id: int | None = None,
     ) -> None:
         """Answer the next ``count`` calls of ``method`` with this error. For 429, ``retry_after``
-        defaults to 1 and the description to "Too Many Requests: retry after N"."""
+        defaults to 1 and the description to "Too Many Requests: retry after N"; for 403 to
+        "Forbidden: bot was blocked by the user"; otherwise the HTTP phrase ("Bad Gateway").
+        PTB raises: 400 BadRequest, 403 Forbidden, 401/404 InvalidToken, 409 Conflict, 429
+        RetryAfter, ``migrate_to_chat_id`` ChatMigrated, anything else (413, 5xx) NetworkError."""
         if error_code == 429 and retry_after is None:
             retry_after = 1
         if description is None:
-            description = (
-                f"Too Many Requests: retry after {retry_after}"
-                if error_code == 429
-                else f"Error {error_code}"
-            )
+            phrases = {s.value: s.phrase for s in HTTPStatus}
+            phrases |= {429: f"Too Many Requests: retry after {retry_after}"}
+            phrases |= {403: "Forbidden: bot was blocked by the user"}
+            description = phrases.get(error_code, f"Error {error_code}")
         params = {
             k: v
             for k, v in (("retry_after", retry_after), ("migrate_to_chat_id", migrate_to_chat_id))
             if v is not None
         }
-        method = _CANONICAL.get(method.lower(), method)
-        fault = _Fault(ApiError(error_code, description, params or None), count)
-        self._faults.setdefault(method, deque()).append(fault)
+        self._script(method, _Fault(ApiError(error_code, description, params or None), count))
+
+    def delay_next(self, method: str, seconds: float, *, count: int = 1) -> None:
+        """Answer the next ``count`` calls of ``method`` normally, but only after ``seconds``.
+        The work (e.g. storing a sent message) is done after the delay: if the client gives up
+        meanwhile (read timeout, killed process) nothing happens, and the call is recorded with
+        ``response=None`` and ``lost=False``."""
+        self._script(method, _Fault(None, count, delay=seconds))
+
+    def lose_response_next(self, method: str, *, count: int = 1, hold: float | None = None) -> None:
+        """Process the next ``count`` calls of ``method`` fully (a sent video IS stored; errors
+        are lost too) but never answer: hold the connection for ``hold`` seconds (default: until
+        the client gives up, at most 60 s), then close it without a response (PTB: ``TimedOut``
+        if its read timeout ends first, else ``NetworkError``). Recorded at once with
+        ``response=None`` and ``lost=True``."""
+        self._script(method, _Fault(None, count, lose=True, hold=60.0 if hold is None else hold))
+
+    def _script(self, method: str, fault: _Fault) -> None:
+        if fault.remaining < 1 or fault.delay < 0 or fault.hold < 0:
+            raise ValueError("count must be >= 1, delays and holds >= 0")
+        self._faults.setdefault(_CANONICAL.get(method.lower(), method), deque()).append(fault)
 
     def add_file(self, data: bytes, file_path: str = "photos/file_1.jpg") -> str:
         """Register downloadable bytes; returns the new ``file_id``."""
@@ -685,14 +726,17 @@ class FakeTelegram:
         call = Call(
             method, {}, token=request.match_info["token"], path=request.path, at=time.monotonic()
         )
-        status = 200
+        status, fault = 200, None
         try:
             uploads, bad_json = await self._read(request, call)
             if call.token != self.token:
                 raise ApiError(401, "Unauthorized")
             if method not in METHODS:
                 raise ApiError(404, "Not Found")
-            self._apply_fault(method)
+            fault = self._apply_fault(method)
+            if fault and fault.delay and not await self._hold(request, fault.delay):
+                self._record(call)  # the client gave up during the delay: nothing was done
+                return self._hang_up(request)
             if bad_json:
                 raise _bad(f"can't parse {bad_json} JSON object")
             allowed, required = METHODS[method]
@@ -709,10 +753,33 @@ class FakeTelegram:
         except Exception:  # a bug in the fake: answer 500 and keep the traceback visible
             self.internal_errors.append(traceback.format_exc())
             status, body = 500, {"ok": False, "error_code": 500, "description": "fake crashed"}
+        if fault and fault.lose:  # done, but the answer never arrives
+            call.lost = True
+            self._record(call)
+            await self._hold(request, fault.hold)
+            return self._hang_up(request)
         call.response = body
+        self._record(call)
+        return web.json_response(body, status=status)
+
+    def _record(self, call: Call) -> None:
         self.calls.append(call)
         self._notify()
-        return web.json_response(body, status=status)
+
+    async def _hold(self, request: web.Request, seconds: float) -> bool:
+        """Keep the request open up to ``seconds``; False as soon as the client has left."""
+        deadline = time.monotonic() + seconds
+        while not self._closing and (left := deadline - time.monotonic()) > 0:
+            if request.transport is None or request.transport.is_closing():
+                return False
+            await asyncio.sleep(min(left, 0.01))
+        return request.transport is not None and not request.transport.is_closing()
+
+    @staticmethod
+    def _hang_up(request: web.Request) -> web.Response:
+        """Close the connection without an answer (aiohttp then drops the response quietly)."""
+        request.protocol.force_close()
+        return web.Response(status=204)
 
     async def _read(self, request: web.Request, call: Call) -> tuple[dict[str, _Upload], str]:
         params: dict[str, Any] = dict(request.query)
@@ -755,14 +822,18 @@ class FakeTelegram:
     async def _handle_unknown(self, request: web.Request) -> web.Response:
         return web.json_response(ApiError(404, "Not Found").body(), status=404)
 
-    def _apply_fault(self, method: str) -> None:
+    def _apply_fault(self, method: str) -> _Fault | None:
+        """Use up the next scripted fault of ``method``: raise an error, return the others."""
         queue = self._faults.get(method)
-        if queue:
-            fault = queue[0]
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                queue.popleft()
+        if not queue:
+            return None
+        fault = queue[0]
+        fault.remaining -= 1
+        if fault.remaining <= 0:
+            queue.popleft()
+        if fault.error is not None:
             raise fault.error
+        return fault
 
     # ------------------------------------------------------------------ state helpers
     def _notify(self) -> None:
