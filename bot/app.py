@@ -96,7 +96,7 @@ async def _start_services(application: Application) -> None:
         repository=repository,
         client=client,
         bot=application.bot,
-        delivery=Delivery(application.bot, http),
+        delivery=Delivery(application.bot, http, upload_limit=settings.telegram_upload_limit),
         settings=WorkerSettings(
             max_concurrent=settings.max_concurrent_generations,
             progress_interval=settings.progress_interval,

@@ -7,7 +7,11 @@ thread. A video over the upload limit is sent as a link instead.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 from telegram import (
@@ -18,6 +22,8 @@ from telegram import (
     Message,
     ReplyParameters,
 )
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, TelegramError
 
 from bot.callbacks import Action, encode
 from bot.mp4 import read_video_info
@@ -29,6 +35,7 @@ log = logging.getLogger(__name__)
 TELEGRAM_UPLOAD_LIMIT = 50 * 1024 * 1024
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, connect=15, sock_read=60)
 CAPTION_PROMPT_CHARS = 300
+CHAT_ACTION_REFRESH = 4.0
 
 
 class DownloadError(Exception):
@@ -73,35 +80,66 @@ class Delivery:
 
     async def send_video(self, job: Job, data: bytes, language: str | None) -> Message:
         info = read_video_info(data)
-        return await self._bot.send_video(
-            chat_id=job.chat_id,
-            video=InputFile(data, filename=f"luma-{job.id}.mp4"),
-            caption=caption(job, language),
-            supports_streaming=True,
-            width=info.width,
-            height=info.height,
-            duration=info.duration,
-            message_thread_id=job.thread_id,
-            reply_parameters=reply_to(job),
-            reply_markup=video_buttons(job, language),
-            read_timeout=120,
-            write_timeout=300,
-        )
+        async with self._uploading(job):
+            return await self._bot.send_video(
+                chat_id=job.chat_id,
+                video=InputFile(data, filename=f"luma-{job.id}.mp4"),
+                caption=caption(job, language),
+                supports_streaming=True,
+                width=info.width,
+                height=info.height,
+                duration=info.duration,
+                message_thread_id=job.thread_id,
+                reply_parameters=reply_to(job),
+                reply_markup=video_buttons(job, language),
+                read_timeout=120,
+                write_timeout=300,
+            )
+
+    @asynccontextmanager
+    async def _uploading(self, job: Job) -> AsyncIterator[None]:
+        """Show "sending video…" in the chat for as long as the upload takes."""
+
+        async def show() -> None:
+            with contextlib.suppress(TelegramError):
+                await self._bot.send_chat_action(
+                    chat_id=job.chat_id,
+                    action=ChatAction.UPLOAD_VIDEO,
+                    message_thread_id=job.thread_id,
+                )
+
+        async def keep_showing() -> None:
+            while True:
+                await asyncio.sleep(CHAT_ACTION_REFRESH)  # an action shows for about 5 s
+                await show()
+
+        await show()
+        task = asyncio.create_task(keep_showing())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def send_link(self, job: Job, size: int, language: str | None) -> Message:
-        return await self._bot.send_message(
-            chat_id=job.chat_id,
-            text=text(
-                "video_link",
-                language,
-                prompt=excerpt(job.prompt, CAPTION_PROMPT_CHARS),
-                size_mb=f"{size / 1_048_576:.0f}",
-                url=job.video_url or "",
-                generation_id=job.remote_id or "",
-            ),
-            message_thread_id=job.thread_id,
-            reply_parameters=reply_to(job),
+        """Too large to upload: the link, with the thumbnail when the API gave one."""
+        body = text(
+            "video_link",
+            language,
+            prompt=excerpt(job.prompt, CAPTION_PROMPT_CHARS),
+            size_mb=f"{size / 1_048_576:.0f}",
+            url=job.video_url or "",
+            generation_id=job.remote_id or "",
         )
+        where = {"message_thread_id": job.thread_id, "reply_parameters": reply_to(job)}
+        if job.thumbnail_url:
+            try:
+                return await self._bot.send_photo(
+                    chat_id=job.chat_id, photo=job.thumbnail_url, caption=body, **where
+                )
+            except BadRequest as error:  # Telegram could not fetch the thumbnail
+                log.info("job %d: thumbnail not usable (%s); sending the link alone", job.id, error)
+        return await self._bot.send_message(chat_id=job.chat_id, text=body, **where)
 
 
 def video_buttons(job: Job, language: str | None) -> InlineKeyboardMarkup:

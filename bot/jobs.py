@@ -346,7 +346,11 @@ class Worker:
             return await self._fail(job, FailureCode.GENERATION_FAILED, "no video in the result")
         await progress.show_delivering()
         return await self._repo.mark_delivering(
-            job.id, self.owner, video_url=generation.video_url, now=time.time()
+            job.id,
+            self.owner,
+            video_url=generation.video_url,
+            thumbnail_url=generation.thumbnail_url,
+            now=time.time(),
         )
 
     async def _deliver(self, job: Job) -> bool:
@@ -354,10 +358,11 @@ class Worker:
         language = await self._language(job)
         try:
             try:
-                data = await self._delivery.download(job.video_url)
+                data = await self._download(job)
                 message = await self._delivery.send_video(job, data, language)
             except VideoTooLarge as too_large:
-                message = await self._delivery.send_link(job, too_large.size, language)
+                current = await self._repo.get_job(job.id)  # the URL may have been refreshed
+                message = await self._delivery.send_link(current or job, too_large.size, language)
         except Forbidden as error:
             log.warning("job %d: chat %d unreachable: %s", job.id, job.chat_id, error)
             return await self._fail(job, FailureCode.CHAT_UNREACHABLE, str(error))
@@ -370,6 +375,25 @@ class Worker:
         log.info("job %d: delivered as message %d", job.id, message.message_id)
         await self._delete_status(job)
         return False
+
+    async def _download(self, job: Job) -> bytes:
+        """The result's bytes. On failure ask the API again: result URLs expire, and a fresh
+        one replaces the stored one; either way the download is tried once more."""
+        assert job.video_url is not None and job.remote_id is not None
+        try:
+            return await self._delivery.download(job.video_url)
+        except DownloadError as first_error:
+            try:
+                fresh = await self._client.fetch(job.remote_id)
+            except errors.LumaError:
+                raise first_error from None
+            url = fresh.video_url or job.video_url
+            if url != job.video_url:
+                log.info("job %d: result URL replaced by a fresh one", job.id)
+                await self._repo.set_video_url(
+                    job.id, self.owner, video_url=url, thumbnail_url=fresh.thumbnail_url
+                )
+            return await self._delivery.download(url)
 
     async def _retry_delivery(self, job: Job, error: Exception) -> bool:
         next_attempt = time.time() + self._settings.delivery_backoff.delay(job.attempts)

@@ -77,6 +77,7 @@ class Job(BaseModel):
     failure_code: str | None
     failure_reason: str | None
     video_url: str | None
+    thumbnail_url: str | None
     video_message_id: int | None
     video_file_id: str | None
     charged_day: str | None
@@ -216,8 +217,20 @@ class Repository(Protocol):
     ) -> bool: ...
 
     async def mark_delivering(
-        self, job_id: int, owner: str, *, video_url: str, now: float
+        self,
+        job_id: int,
+        owner: str,
+        *,
+        video_url: str,
+        thumbnail_url: str | None = None,
+        now: float,
     ) -> bool: ...
+
+    async def set_video_url(
+        self, job_id: int, owner: str, *, video_url: str, thumbnail_url: str | None
+    ) -> bool:
+        """A fresh result URL (the old one expired)."""
+        ...
 
     async def mark_delivered(
         self, job_id: int, owner: str, *, message_id: int, file_id: str | None, now: float

@@ -387,7 +387,15 @@ class SqliteRepository:
     ) -> bool:
         return await self._fenced(job_id, owner, {"remote_state": remote_state, "updated_at": now})
 
-    async def mark_delivering(self, job_id: int, owner: str, *, video_url: str, now: float) -> bool:
+    async def mark_delivering(
+        self,
+        job_id: int,
+        owner: str,
+        *,
+        video_url: str,
+        thumbnail_url: str | None = None,
+        now: float,
+    ) -> bool:
         return await self._fenced(
             job_id,
             owner,
@@ -395,10 +403,18 @@ class SqliteRepository:
                 "state": JobState.DELIVERING.value,
                 "remote_state": "completed",
                 "video_url": video_url,
+                "thumbnail_url": thumbnail_url,
                 "completed_at": now,
                 "updated_at": now,
             },
             expect_state=JobState.WAITING,
+        )
+
+    async def set_video_url(
+        self, job_id: int, owner: str, *, video_url: str, thumbnail_url: str | None
+    ) -> bool:
+        return await self._fenced(
+            job_id, owner, {"video_url": video_url, "thumbnail_url": thumbnail_url}
         )
 
     async def mark_delivered(

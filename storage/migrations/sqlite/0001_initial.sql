@@ -32,6 +32,7 @@ CREATE TABLE generations (
     failure_code        TEXT,
     failure_reason      TEXT,
     video_url           TEXT,
+    thumbnail_url       TEXT,
     video_message_id    INTEGER,
     video_file_id       TEXT,
     charged_day         TEXT,

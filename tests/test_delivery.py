@@ -1,0 +1,106 @@
+"""Delivery policy: upload with a chat action, fresh URLs for expired ones, a link with the
+thumbnail when too large, deleted requests, blocked bots, flaky Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from storage.base import JobState
+from tests.fakes.telegram_api import FakeTelegram
+
+USER = 1001
+
+
+async def delivered(bot: Any, job_id: int = 1) -> Any:
+    """The job once the database says it was delivered (just after Telegram answered)."""
+    for _ in range(100):
+        job = await bot.runtime.repository.get_job(job_id)
+        if job is not None and job.state is JobState.DELIVERED:
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} not delivered: {job}")
+
+
+async def test_the_upload_shows_a_chat_action_first(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot()
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    sent = await tg.wait_for_call("sendVideo", timeout=15)
+    actions = [c for c in tg.calls_of("sendChatAction") if c.at <= sent.at]
+    assert actions and actions[0].params["action"] == "upload_video"
+
+
+async def test_an_expired_result_url_is_fetched_again(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.inject_fault(route="download", status=404, count=1)
+    await start_bot()
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    await tg.wait_for_call("sendVideo", timeout=15)
+    downloads = [r for r in emulator.requests if r.path.startswith("/files/")]
+    assert len(downloads) == 2
+    gets = [r for r in emulator.requests if r.method == "GET" and "generation" in r.path]
+    assert any("state" not in r.query for r in gets), "the result was fetched again"
+
+
+async def test_too_large_for_telegram_sends_the_link_with_the_thumbnail(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(telegram_upload_limit=1000)
+    tg.user_sends("/video a huge jellyfish", user_id=USER)
+    sent = await tg.wait_for_call("sendPhoto", timeout=15)
+    (generation_id,) = emulator.generations
+    assert sent.params["photo"].endswith(f"/files/{generation_id}.jpg")
+    assert f"/files/{generation_id}.mp4" in sent.result["caption"]
+    assert tg.calls_of("sendVideo") == []
+    job = await delivered(bot)
+    assert job.video_message_id == sent.result["message_id"]
+
+
+async def test_a_deleted_request_still_gets_its_video(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.config.dream_seconds = 0.6
+    await start_bot()
+    request = tg.user_sends("/video a shy jellyfish", user_id=USER)
+    await tg.wait_until(lambda: len(emulator.generations) == 1)
+    tg.user_deletes(USER, request["message_id"])
+    sent = await tg.wait_for_call("sendVideo", timeout=15)
+    assert sent.ok and "reply_to_message" not in sent.result
+
+
+async def test_a_blocked_bot_stops_and_records_it(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    tg.fail_next("sendVideo", 403, count=5)
+    bot = await start_bot()
+    tg.user_sends("/video a jellyfish for nobody", user_id=USER)
+    await tg.wait_for_call("sendVideo", timeout=15)
+    await asyncio.sleep(0.5)
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.state is JobState.FAILED
+    assert job.failure_code == "chat_unreachable"
+    assert len(tg.calls_of("sendVideo")) == 1  # no retries into a wall
+
+
+async def test_telegram_errors_on_upload_are_retried(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    tg.fail_next("sendVideo", 502, count=1)
+    bot = await start_bot()
+    tg.user_sends("/video a persistent jellyfish", user_id=USER)
+    await tg.wait_until(lambda: len(tg.messages_with_video(USER)) == 1, timeout=20)
+    await delivered(bot)
+
+
+async def test_flood_control_on_upload_is_waited_out(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    tg.fail_next("sendVideo", 429, retry_after=1, count=1)
+    await start_bot()
+    tg.user_sends("/video a patient jellyfish", user_id=USER)
+    await tg.wait_until(lambda: len(tg.messages_with_video(USER)) == 1, timeout=20)
+    assert len(tg.messages_with_video(USER)) == 1
