@@ -100,6 +100,7 @@ async def _start_services(application: Application) -> None:
         settings=WorkerSettings(
             max_concurrent=settings.max_concurrent_generations,
             progress_interval=settings.progress_interval,
+            lease_seconds=settings.job_lease_seconds,
         ),
         signer=signer,
         alerts=OperatorAlerts(application.bot, settings.admin_user_ids),

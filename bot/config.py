@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     progress_interval: float = Field(default=10.0, gt=0)
     max_concurrent_generations: int = Field(default=10, ge=1)
     max_active_per_user: int = Field(default=2, ge=1)
+    # How long a worker's claim on a job lasts without renewal: a killed process's jobs are
+    # picked up by the next process after at most this long.
+    job_lease_seconds: float = Field(default=60.0, ge=1)
     # Bytes Telegram accepts per upload: 50 MB on the cloud Bot API, 2000 MB on a local server.
     telegram_upload_limit: int = Field(default=50 * 1024 * 1024, ge=1)
 

@@ -1,0 +1,220 @@
+"""The crash matrix: `python -m bot` is SIGKILLed at each point of a job's life and restarted.
+
+Every job must end exactly once: one video in the chat, or one explained failure with the quota
+refunded; nothing submitted twice once the API gave an id, nothing delivered twice once Telegram
+confirmed it. The fakes run in this process, so faults hold the bot exactly where we want it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.generations import utc_day
+from storage import open_repository
+from storage.base import Job, JobState, Repository
+from tests.conftest import API_KEY, BOT_TOKEN, free_port
+from tests.fakes.telegram_api import FakeTelegram
+
+USER = 1001
+ROOT = Path(__file__).parent.parent
+
+
+class BotProcess:
+    """One `python -m bot` process on a shared database."""
+
+    def __init__(self, environment: dict[str, str]) -> None:
+        self._environment = environment
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            env=self._environment,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(20):
+                    await self.process.wait()
+            except TimeoutError:
+                await self.kill()
+
+
+@pytest.fixture
+async def crashable(
+    tg: FakeTelegram, emulator: Any, tmp_path: Path
+) -> AsyncIterator[tuple[Callable[[], Awaitable[BotProcess]], Repository]]:
+    database = tmp_path / "bot.sqlite3"
+    environment = {
+        **{
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("TELEGRAM_", "LUMA_", "DATABASE_", "DAILY_", "ADMIN_"))
+        },
+        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+        "TELEGRAM_API_URL": tg.root,
+        "LUMA_API_KEY": API_KEY,
+        "LUMA_API_URL": emulator.url,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "LUMA_LONG_POLL_SECONDS": "0.5",
+        "LUMA_POLL_INTERVAL": "0.05",
+        "PROGRESS_INTERVAL": "0.3",
+        "JOB_LEASE_SECONDS": "2",
+        "GENERATION_TIMEOUT": "60",
+        "MEDIA_LINK_TTL": "120",
+    }
+    started: list[BotProcess] = []
+
+    async def start() -> BotProcess:
+        bot = BotProcess({**environment, "PORT": str(free_port())})
+        await bot.start()
+        started.append(bot)
+        return bot
+
+    # Opening the database first creates the schema; the bots then share it (WAL).
+    repository = await open_repository(f"sqlite:///{database}")
+    try:
+        yield start, repository
+    finally:
+        for bot in started:
+            await bot.stop()
+        await repository.close()
+
+
+async def job_when(repository: Repository, check: Callable[[Job], bool], what: str) -> Job:
+    for _ in range(400):
+        job = await repository.get_job(1)
+        if job is not None and check(job):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job never reached: {what}; last seen {job}")
+
+
+def creates(emulator: Any) -> list[Any]:
+    return [r for r in emulator.requests if r.method == "POST"]
+
+
+async def settle(tg: FakeTelegram, repository: Repository) -> Job:
+    """Wait for the job to end, then let any stray duplicate show up before asserting."""
+    job = await job_when(repository, lambda j: j.state.is_final, "a final state")
+    await asyncio.sleep(1.0)
+    return job
+
+
+async def quota_used(repository: Repository) -> int:
+    return await repository.quota_used(USER, utc_day(time.time()))
+
+
+async def test_killed_while_queued_locally_resumes_and_delivers_once(
+    tg: FakeTelegram, emulator: Any, crashable: Any
+) -> None:
+    start, repository = crashable
+    emulator.inject_fault(route="create", status=429, retry_after=3, count=1)
+    first = await start()
+    tg.user_sends("/video queued then killed", user_id=USER)
+    await job_when(repository, lambda j: j.state is JobState.QUEUED and j.attempts == 1, "queued")
+    await first.kill()
+    await start()
+    job = await settle(tg, repository)
+    assert job.state is JobState.DELIVERED
+    assert len(tg.messages_with_video(USER)) == 1
+    assert len(creates(emulator)) == 2  # the refused attempt and one accepted create
+    assert await quota_used(repository) == 1
+
+
+async def test_killed_during_submit_is_refunded_and_never_resent(
+    tg: FakeTelegram, emulator: Any, crashable: Any
+) -> None:
+    # The one ambiguous case: the create may have been charged, and nothing can tell.
+    start, repository = crashable
+    emulator.inject_fault(route="create", kind="delay", seconds=5, count=1)
+    first = await start()
+    tg.user_sends("/video killed mid-submit", user_id=USER)
+    await tg.wait_until(lambda: len(creates(emulator)) == 1, timeout=15)
+    await job_when(repository, lambda j: j.state is JobState.SUBMITTING, "submitting")
+    await first.kill()
+    await start()
+    job = await settle(tg, repository)
+    assert job.state is JobState.FAILED and job.failure_code == "submit_uncertain"
+    assert job.refunded and await quota_used(repository) == 0
+    assert len(creates(emulator)) == 1
+    notices = [c for c in tg.calls if c.ok and "did not confirm" in str(c.result)]
+    assert len(notices) == 1
+    assert tg.messages_with_video(USER) == []
+
+
+async def test_killed_while_waiting_delivers_once(
+    tg: FakeTelegram, emulator: Any, crashable: Any
+) -> None:
+    start, repository = crashable
+    emulator.config.dream_seconds = 3.0
+    first = await start()
+    tg.user_sends("/video waiting then killed", user_id=USER)
+    await job_when(repository, lambda j: j.state is JobState.WAITING, "waiting")
+    await first.kill()
+    await start()
+    job = await settle(tg, repository)
+    assert job.state is JobState.DELIVERED
+    assert len(tg.messages_with_video(USER)) == 1
+    assert len(creates(emulator)) == 1
+    assert await quota_used(repository) == 1
+
+
+async def test_killed_after_completion_before_delivery_delivers_once(
+    tg: FakeTelegram, emulator: Any, crashable: Any
+) -> None:
+    start, repository = crashable
+    emulator.inject_fault(route="download", kind="delay", seconds=6, count=1)
+    first = await start()
+    tg.user_sends("/video done then killed", user_id=USER)
+    await job_when(repository, lambda j: j.state is JobState.DELIVERING, "delivering")
+    await first.kill()
+    await start()
+    job = await settle(tg, repository)
+    assert job.state is JobState.DELIVERED
+    assert len(tg.messages_with_video(USER)) == 1
+    assert len(creates(emulator)) == 1
+    assert await quota_used(repository) == 1
+
+
+async def test_killed_during_the_upload_delivers_once(
+    tg: FakeTelegram, emulator: Any, crashable: Any
+) -> None:
+    start, repository = crashable
+    tg.delay_next("sendVideo", 6)
+    first = await start()
+    tg.user_sends("/video uploading then killed", user_id=USER)
+    await tg.wait_until(lambda: _upload_started(tg))
+    await first.kill()
+    await start()
+    job = await settle(tg, repository)
+    assert job.state is JobState.DELIVERED
+    assert len(tg.messages_with_video(USER)) == 1
+    assert len(creates(emulator)) == 1
+    assert await quota_used(repository) == 1
+
+
+def _upload_started(tg: FakeTelegram) -> bool:
+    # The chat action is sent right before the upload begins.
+    return any(c.params.get("action") == "upload_video" for c in tg.calls_of("sendChatAction"))
