@@ -214,10 +214,21 @@ def text(key: str, language: str | None = None, **values: object) -> str:
     catalog = CATALOGS.get((language or "en").split("-")[0].lower(), EN)
     template = catalog.get(key) or EN[key]
     escaped = {
-        name: value if isinstance(value, Html) else html.escape(str(value), quote=False)
+        name: value
+        if isinstance(value, Html)
+        else html.escape(_bounded(str(value)), quote=False)
         for name, value in values.items()
     }
     return template.format(**escaped)
+
+
+# Values come from users (an option, a ratio, an id): echoing one back must never push a message
+# past Telegram's 4096-character limit. Prompts are cut shorter by their callers (`excerpt`).
+MAX_VALUE_CHARS = 300
+
+
+def _bounded(value: str) -> str:
+    return value if len(value) <= MAX_VALUE_CHARS else value[: MAX_VALUE_CHARS - 1] + "…"
 
 
 def excerpt(value: str, limit: int) -> str:

@@ -108,9 +108,9 @@ def parse_video_args(
 
 def split_generation_id(raw: str) -> tuple[str | None, str]:
     """`/extend <generation id> <prompt>`: the id (if the first word is one) and the rest."""
-    first, _, rest = raw.strip().partition(" ")
-    if _GENERATION_ID.match(first.strip()):
-        return first.strip(), rest
+    parts = raw.strip().split(maxsplit=1)
+    if parts and _GENERATION_ID.match(parts[0]):
+        return parts[0], parts[1] if len(parts) > 1 else ""
     return None, raw
 
 

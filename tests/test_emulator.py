@@ -1100,3 +1100,28 @@ async def test_reset_clears_image_fetches_and_admin_lists_them(images: ImageHost
         gen = await create(http, prompt="Not fetched", keyframes=image_frames(images.url("/x")))
         assert (await completed(http, gen["id"]))["state"] == "completed"
         assert emu.image_fetches == []
+
+
+async def test_error_rates_answer_a_seeded_share_of_api_requests() -> None:
+    import random
+
+    import aiohttp
+
+    from bot.emulator import EmulatorConfig, run_emulator
+
+    config = EmulatorConfig(error_rates={500: 0.3, 429: 0.1}, error_seed=3)
+    async with run_emulator(config, port=0) as emu, aiohttp.ClientSession() as http:
+        emu.random = random.Random(3)
+        statuses = []
+        for _ in range(200):
+            async with http.get(
+                f"{emu.url}/v2/generate/video/luma-ai/generation",
+                params={"generation_id": "0f3ea4aa-10e7-4dae-af0b-263ab4ac45f9"},
+                headers={"Authorization": "Bearer k"},
+            ) as response:
+                statuses.append(response.status)
+                if response.status == 429:
+                    assert response.headers["Retry-After"] == "1"
+    assert 40 <= statuses.count(500) <= 80
+    assert 8 <= statuses.count(429) <= 35
+    assert statuses.count(404) == 200 - statuses.count(500) - statuses.count(429)

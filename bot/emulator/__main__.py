@@ -43,6 +43,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="do not download image keyframe URLs (only check that they are URIs)",
     )
+    parser.add_argument(
+        "--error-rate",
+        action="append",
+        default=[],
+        metavar="STATUS=RATE",
+        help="answer this share of API requests with STATUS, e.g. 500=0.2 (repeatable)",
+    )
     return parser.parse_args(argv)
 
 
@@ -57,6 +64,10 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         public_url=args.public_url,
         strict_wait_params=args.strict_wait_params,
         fetch_images=args.fetch_images,
+        error_rates={
+            int(status): float(rate)
+            for status, _, rate in (item.partition("=") for item in args.error_rate)
+        },
     )
 
 

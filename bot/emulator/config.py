@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -34,6 +34,11 @@ class EmulatorConfig:
     fetch_images: bool = True
     # Deadline for one image fetch (connect, redirects and body).
     image_fetch_timeout: float = 10.0
+    # Random errors on API requests (create and fetch), by status: {500: 0.2, 429: 0.05} answers
+    # a fifth of them with 500 and one in twenty with 429 (Retry-After: 1). Seeded for repeatable
+    # chaos runs.
+    error_rates: dict[int, float] = field(default_factory=dict)
+    error_seed: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("queue_seconds", "dream_seconds", "long_poll_seconds"):
@@ -43,6 +48,13 @@ class EmulatorConfig:
             raise ValueError("image_fetch_timeout must be > 0")
         if self.max_prompt_length < 3:
             raise ValueError("max_prompt_length must be >= 3")
+        if any(not 400 <= status <= 599 for status in self.error_rates):
+            raise ValueError("error_rates keys must be HTTP error statuses (400-599)")
+        if (
+            any(rate < 0 for rate in self.error_rates.values())
+            or sum(self.error_rates.values()) > 1
+        ):
+            raise ValueError("error_rates must be >= 0 and add up to at most 1")
         if self.max_batch < 1:
             raise ValueError("max_batch must be >= 1")
         if self.max_concurrent is not None and self.max_concurrent < 1:

@@ -5,6 +5,7 @@ Family modules (aiml_v2, aiml_v1, later luma_direct...) import from here; server
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -46,6 +47,8 @@ class Emulator:
         self.config = config or EmulatorConfig()
         self.requests: list[RecordedRequest] = []
         self.faults = FaultQueue()
+        # Draws for config.error_rates (seeded by config.error_seed).
+        self.random = random.Random(self.config.error_seed)
         # Every image keyframe fetch, in completion order (see images.py).
         self.image_fetches: list[ImageFetch] = []
         self.image_fetcher = ImageFetcher()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -81,3 +82,14 @@ class FaultQueue:
 
     def clear(self) -> None:
         self.pending.clear()
+
+
+def random_fault(rates: dict[int, float], rng: random.Random, route_kind: str) -> Fault | None:
+    """A one-off status fault drawn from ``rates`` (status -> probability), or None."""
+    draw, cumulative = rng.random(), 0.0
+    for status, rate in sorted(rates.items()):
+        cumulative += rate
+        if draw < cumulative:
+            retry_after = 1.0 if status == 429 else None
+            return Fault(route="any", status=status, retry_after=retry_after)
+    return None

@@ -13,7 +13,7 @@ from bot.emulator.assets import FILES_PREFIX, file_response
 from bot.emulator.config import EmulatorConfig
 from bot.emulator.core import API_KEY, EMULATOR_KEY, Emulator, Handler, RouteDef, emulator_of
 from bot.emulator.errors import MSG_NO_CREDITS, MSG_UNAUTHORIZED, ApiError, error_response
-from bot.emulator.faults import Fault
+from bot.emulator.faults import Fault, random_fault
 from bot.emulator.recording import RecordedRequest
 
 log = logging.getLogger("bot.emulator")
@@ -73,6 +73,8 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         # Recorded first, so tests can assert on what was sent even when it is rejected.
         emu.requests.append(await RecordedRequest.from_request(request, route))
         fault = emu.faults.take(kind)
+        if fault is None and kind in API_KINDS and emu.config.error_rates:
+            fault = random_fault(emu.config.error_rates, emu.random, kind)
         if fault is not None:
             response = await _apply_fault(request, fault, emu)
             if response is not None:
