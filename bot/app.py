@@ -26,6 +26,7 @@ from bot.jobs import Worker, WorkerSettings
 from bot.logs import install_redaction
 from bot.luma import create_client
 from bot.media import MediaSigner, derive_signing_key
+from bot.polling import UpdatePoller
 from bot.texts import text
 from bot.web import WebServer
 from storage import open_repository
@@ -61,6 +62,7 @@ def build_application(settings: Settings) -> Application:
         # Telegram's flood limits (30 msg/s overall, 20/min per group), with retries on 429.
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(64)
+        .updater(None)  # updates come from bot/polling.py (at-least-once), not PTB's Updater
         .connect_timeout(10)
         .read_timeout(30)
         .write_timeout(30)
@@ -170,20 +172,18 @@ async def _close_services(application: Application) -> None:
 
 @asynccontextmanager
 async def running(application: Application) -> AsyncIterator[Application]:
-    """Start polling and the worker; stop everything on exit (same order as run_polling)."""
+    """Start the services, then polling; on exit stop polling first, then everything else
+    (the same order as PTB's run_polling)."""
+    poller = UpdatePoller(application, allowed_updates=ALLOWED_UPDATES)
     await application.initialize()
     try:
         if application.post_init:
             await application.post_init(application)
-        assert application.updater is not None
-        await application.updater.start_polling(
-            allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
-        )
         await application.start()
+        await poller.start()
         yield application
     finally:
-        if application.updater is not None and application.updater.running:
-            await application.updater.stop()
+        await poller.stop()
         if application.running:
             await application.stop()
         if application.post_stop:

@@ -171,9 +171,12 @@ class GenerationService:
             active_limit=None if self.is_exempt(who.user_id) else self._max_active,
         )
 
-    async def is_new_update(self, update_id: int) -> bool:
-        """False for an update already handled (Telegram may deliver one twice)."""
-        return await self._repo.remember_update(update_id, time.time())
+    async def update_handled(self, update_id: int) -> bool:
+        """True for an update handled before (Telegram may deliver one twice)."""
+        return await self._repo.update_handled(update_id)
+
+    async def mark_update_handled(self, update_id: int) -> None:
+        await self._repo.mark_update_handled(update_id, time.time())
 
     # --- cancelling ---------------------------------------------------------------------------
 

@@ -214,10 +214,16 @@ class Worker:
             except Exception:
                 log.exception("job %d: lease renewal failed", job_id)
                 continue
-            if not held and carrier is not None:
+            if held:
+                continue
+            # Not held: either this worker ended or parked the job itself (and is finishing up,
+            # e.g. telling the user: let it), or another worker took the job over (stop).
+            job = await self._repo.get_job(job_id)
+            if job is not None and job.lease_owner not in (None, self.owner):
                 log.warning("job %d: lease lost; another worker owns it now", job_id)
-                carrier.cancel()
-                return
+                if carrier is not None:
+                    carrier.cancel()
+            return
 
     async def _release_quietly(self, job_id: int, *, next_attempt_at: float | None) -> None:
         with contextlib.suppress(Exception):

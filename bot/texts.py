@@ -214,9 +214,7 @@ def text(key: str, language: str | None = None, **values: object) -> str:
     catalog = CATALOGS.get((language or "en").split("-")[0].lower(), EN)
     template = catalog.get(key) or EN[key]
     escaped = {
-        name: value
-        if isinstance(value, Html)
-        else html.escape(_bounded(str(value)), quote=False)
+        name: value if isinstance(value, Html) else html.escape(_bounded(str(value)), quote=False)
         for name, value in values.items()
     }
     return template.format(**escaped)

@@ -29,16 +29,28 @@ _MEDIA = filters.PHOTO | filters.Document.ALL
 
 __all__ = ["album_complete", "register"]
 
+# Handler groups run in order; only the first matching handler of a group runs. Groups between
+# 0 and this one are free for observers (tests use one).
+LAST_GROUP = 1000
 
-async def skip_repeated_updates(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Telegram may deliver an update twice; the second copy stops here."""
+
+async def skip_handled_updates(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Telegram may deliver an update twice; a copy of one already handled stops here."""
     assert isinstance(update, Update)
-    if not await runtime_of(context.application).service.is_new_update(update.update_id):
+    if await runtime_of(context.application).service.update_handled(update.update_id):
         raise ApplicationHandlerStop
 
 
+async def mark_handled(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    # Recorded after the handlers ran (this group runs last), so an update whose handling was
+    # cut short by a crash is handled again when Telegram re-sends it.
+    assert isinstance(update, Update)
+    await runtime_of(context.application).service.mark_update_handled(update.update_id)
+
+
 def register(application: Application) -> None:
-    application.add_handler(TypeHandler(Update, skip_repeated_updates), group=-1)
+    application.add_handler(TypeHandler(Update, skip_handled_updates), group=-1)
+    application.add_handler(TypeHandler(Update, mark_handled), group=LAST_GROUP)
     # Order matters: the first matching handler wins. Album items are collected before any
     # command handling, since the album is acted on only once it is complete.
     application.add_handler(MessageHandler(_FRESH & InAlbum() & _MEDIA, album_item))

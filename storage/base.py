@@ -156,9 +156,11 @@ class Repository(Protocol):
         """Jobs of this user not yet delivered or failed."""
         ...
 
-    async def remember_update(self, update_id: int, now: float) -> bool:
-        """Record a Telegram update; False if it was seen before (handle it once)."""
+    async def update_handled(self, update_id: int) -> bool:
+        """Whether this Telegram update was handled before (Telegram may send one twice)."""
         ...
+
+    async def mark_update_handled(self, update_id: int, now: float) -> None: ...
 
     async def request_cancel(self, job_id: int) -> Job | None:
         """Flag an active job for cancellation; the job as it is now, or None if not active."""

@@ -190,9 +190,15 @@ class SqliteRepository:
         ).fetchone()
         return int(row[0])
 
-    async def remember_update(self, update_id: int, now: float) -> bool:
+    async def update_handled(self, update_id: int) -> bool:
+        row = await self._fetch_one(
+            "SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,)
+        )
+        return row is not None
+
+    async def mark_update_handled(self, update_id: int, now: float) -> None:
         async with self._transaction() as db:
-            cursor = await db.execute(
+            await db.execute(
                 "INSERT INTO processed_updates (update_id, received_at) VALUES (?, ?) "
                 "ON CONFLICT DO NOTHING",
                 (update_id, now),
@@ -201,7 +207,6 @@ class SqliteRepository:
                 await db.execute(
                     "DELETE FROM processed_updates WHERE received_at < ?", (now - 2 * 86400,)
                 )
-            return cursor.rowcount == 1
 
     async def request_cancel(self, job_id: int) -> Job | None:
         async with self._transaction() as db:
