@@ -36,7 +36,7 @@ from bot.luma import VideoApiClient, errors
 from bot.luma.models import Generation, GenerationState
 from bot.luma.retry import Backoff
 from bot.media import MediaSigner
-from bot.progress import Progress
+from bot.progress import EditBudget, Progress
 from bot.specs import GenerationSpec
 from bot.texts import text
 from storage.base import Job, JobState, Repository
@@ -121,6 +121,8 @@ class Worker:
         self._repo = repository
         self._signer = signer
         self._alerts = alerts or OperatorAlerts(bot, frozenset())
+        # Shared by every job's status message.
+        self._edit_budget = EditBudget(private_interval=settings.progress_interval)
         self._client = client
         self._bot = bot
         self._delivery = delivery
@@ -312,7 +314,12 @@ class Worker:
     async def _wait(self, job: Job) -> bool:
         assert job.remote_id is not None
         progress = Progress(
-            self._bot, self._repo, job, self._settings.progress_interval, await self._language(job)
+            self._bot,
+            self._repo,
+            job,
+            self._settings.progress_interval,
+            await self._language(job),
+            self._edit_budget,
         )
         progress.start()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from telegram import Bot
 from telegram.error import BadRequest, TelegramError
@@ -16,6 +17,47 @@ from storage.base import Job, Repository
 log = logging.getLogger(__name__)
 
 STATUS_PROMPT_CHARS = 120
+
+
+class EditBudget:
+    """How many status edits the bot may spend, so deliveries keep the rest of Telegram's limits.
+
+    Telegram allows about 30 messages a second overall, one a second per chat and 20 a minute
+    per group; PTB's AIORateLimiter queues sends to stay within them. Progress edits are
+    cosmetic, so they only take what this budget allows (by default a third of the overall rate,
+    and in groups a quarter of the per-group rate); an edit that finds no budget is skipped and
+    the next tick shows the newer text instead (coalesced), rather than queueing ahead of a video.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_second: float = 10.0,
+        group_per_minute: float = 5.0,
+        private_interval: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._per_second = per_second
+        self._group_interval = 60.0 / group_per_minute
+        self._private_interval = private_interval
+        self._clock = clock
+        self._tokens = per_second
+        self._refilled = clock()
+        self._last_edit: dict[int, float] = {}
+
+    def try_spend(self, chat_id: int) -> bool:
+        now = self._clock()
+        self._tokens = min(
+            self._per_second, self._tokens + (now - self._refilled) * self._per_second
+        )
+        self._refilled = now
+        # Negative ids are groups and channels (the same rule PTB's rate limiter uses).
+        interval = self._group_interval if chat_id < 0 else self._private_interval
+        if self._tokens < 1 or now - self._last_edit.get(chat_id, -interval) < interval:
+            return False
+        self._tokens -= 1
+        self._last_edit[chat_id] = now
+        return True
 
 
 def status_text(prompt: str, state: GenerationState, elapsed: float, language: str | None) -> str:
@@ -38,8 +80,10 @@ class Progress:
         job: Job,
         interval: float,
         language: str | None,
+        budget: EditBudget | None = None,
     ) -> None:
         self._bot = bot
+        self._budget = budget
         self._language = language
         self._repo = repository
         self._job = job
@@ -86,6 +130,8 @@ class Progress:
             fresh = await self._repo.get_job(self._job.id)
             if fresh is None or fresh.status_message_id is None:
                 return
+            if self._budget is not None and not self._budget.try_spend(self._job.chat_id):
+                return  # no budget now: the next tick carries the newest text
             try:
                 await self._bot.edit_message_text(
                     chat_id=self._job.chat_id, message_id=fresh.status_message_id, text=message

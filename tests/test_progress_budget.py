@@ -1,0 +1,43 @@
+"""The status-edit budget: cosmetic edits never crowd out deliveries (fake clock, no sleeps)."""
+
+from __future__ import annotations
+
+from bot.progress import EditBudget
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_private_chat_gets_one_edit_per_interval() -> None:
+    clock = Clock()
+    budget = EditBudget(private_interval=10, clock=clock)
+    assert budget.try_spend(42)
+    assert not budget.try_spend(42)
+    clock.now += 9.9
+    assert not budget.try_spend(42)
+    clock.now += 0.2
+    assert budget.try_spend(42)
+
+
+def test_groups_get_a_few_edits_a_minute_whatever_the_number_of_jobs() -> None:
+    clock = Clock()
+    budget = EditBudget(group_per_minute=5, clock=clock)
+    spent = 0
+    for _ in range(600):  # ten minutes of ticks every second, from any number of jobs
+        spent += budget.try_spend(-100123)
+        clock.now += 1
+    assert spent == 50  # 5 a minute: a quarter of Telegram's 20 per group per minute
+
+
+def test_the_overall_rate_is_capped_and_refills() -> None:
+    clock = Clock()
+    budget = EditBudget(per_second=10, private_interval=0, clock=clock)
+    granted = sum(budget.try_spend(chat) for chat in range(1, 101))
+    assert granted == 10  # a burst across 100 chats gets a third of Telegram's 30/s
+    clock.now += 0.5
+    assert sum(budget.try_spend(chat) for chat in range(101, 201)) == 5
