@@ -14,18 +14,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
-from telegram import (
-    Bot,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputFile,
-    Message,
-    ReplyParameters,
-)
+from telegram import Bot, InputFile, Message, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError
 
-from bot.callbacks import Action, encode
+from bot.callbacks import video_buttons
 from bot.mp4 import read_video_info
 from bot.texts import Html, excerpt, text
 from storage.base import Job
@@ -91,7 +84,7 @@ class Delivery:
                 duration=info.duration,
                 message_thread_id=job.thread_id,
                 reply_parameters=reply_to(job),
-                reply_markup=video_buttons(job, language),
+                reply_markup=video_buttons(job.id, language),
                 read_timeout=120,
                 write_timeout=300,
             )
@@ -140,22 +133,6 @@ class Delivery:
             except BadRequest as error:  # Telegram could not fetch the thumbnail
                 log.info("job %d: thumbnail not usable (%s); sending the link alone", job.id, error)
         return await self._bot.send_message(chat_id=job.chat_id, text=body, **where)
-
-
-def video_buttons(job: Job, language: str | None) -> InlineKeyboardMarkup:
-    """ "Extend" (continue this video) and "Again" (same request once more) under each video."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    text("button_extend", language), callback_data=encode(Action.EXTEND, job.id)
-                ),
-                InlineKeyboardButton(
-                    text("button_again", language), callback_data=encode(Action.AGAIN, job.id)
-                ),
-            ]
-        ]
-    )
 
 
 def caption(job: Job, language: str | None) -> str:

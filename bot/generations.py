@@ -286,5 +286,8 @@ class GenerationService:
             limit=self._limit_for(user_id), used=used, resets_in=seconds_until_reset(now)
         )
 
+    async def queued_ahead(self, job_id: int) -> int:
+        return await self._repo.queued_ahead(job_id)
+
     async def attach_status_message(self, job_id: int, message_id: int) -> None:
         await self._repo.set_status_message(job_id, message_id)

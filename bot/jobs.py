@@ -31,12 +31,13 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.alerts import OperatorAlerts, Problem
+from bot.callbacks import cancel_button
 from bot.delivery import Delivery, DownloadError, VideoTooLarge, reply_to
 from bot.luma import VideoApiClient, errors
 from bot.luma.models import Generation, GenerationState
 from bot.luma.retry import Backoff
 from bot.media import MediaSigner
-from bot.progress import EditBudget, Progress
+from bot.progress import EditBudget, Progress, status_text
 from bot.specs import GenerationSpec
 from bot.texts import text
 from storage.base import Job, JobState, Repository
@@ -308,8 +309,31 @@ class Worker:
             return await self._fail(job, FailureCode.TIMEOUT)
         log.warning("job %d: create refused (%s); retry in %.1fs", job.id, error, delay)
         await self._repo.requeue(job.id, self.owner, next_attempt_at=next_attempt, now=time.time())
+        await self._show_place_in_queue(job)
         await self._repo.release(job.id, self.owner, next_attempt_at=next_attempt)
         return False
+
+    async def _show_place_in_queue(self, job: Job) -> None:
+        """After the API pushed a job back, say so and where it stands (if the budget allows)."""
+        if job.status_message_id is None or not self._edit_budget.try_spend(job.chat_id):
+            return
+        ahead = await self._repo.queued_ahead(job.id)
+        message = status_text(
+            job.prompt,
+            GenerationState.QUEUED,
+            time.time() - job.created_at,
+            await self._language(job),
+            ahead=ahead,
+            busy=True,
+        )
+        with contextlib.suppress(TelegramError):
+            # The Cancel button stays: the job has not reached the API yet.
+            await self._bot.edit_message_text(
+                chat_id=job.chat_id,
+                message_id=job.status_message_id,
+                text=message,
+                reply_markup=cancel_button(job.id, await self._language(job)),
+            )
 
     async def _wait(self, job: Job) -> bool:
         assert job.remote_id is not None

@@ -60,10 +60,25 @@ class EditBudget:
         return True
 
 
-def status_text(prompt: str, state: GenerationState, elapsed: float, language: str | None) -> str:
-    """The status line for a job in `state`; the handler's first message uses it too."""
-    key = "status_dreaming" if state is GenerationState.DREAMING else "status_queued"
-    return text(key, language, prompt=excerpt(prompt, STATUS_PROMPT_CHARS), elapsed=clock(elapsed))
+def status_text(
+    prompt: str,
+    state: GenerationState,
+    elapsed: float,
+    language: str | None,
+    *,
+    ahead: int = 0,
+    busy: bool = False,
+) -> str:
+    """The status line for a job in `state`; the handler's first message uses it too.
+    `ahead`: jobs waiting before it; `busy`: the API pushed it back (429)."""
+    values = {"prompt": excerpt(prompt, STATUS_PROMPT_CHARS), "elapsed": clock(elapsed)}
+    if state is GenerationState.DREAMING:
+        return text("status_dreaming", language, **values)
+    if busy:
+        return text("status_busy", language, ahead=ahead, **values)
+    if ahead:
+        return text("status_queued_ahead", language, ahead=ahead, **values)
+    return text("status_queued", language, **values)
 
 
 class Progress:

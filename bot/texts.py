@@ -68,6 +68,13 @@ EN: Final[dict[str, str]] = {
         "Your allowance resets at 00:00 UTC, in {resets_in}."
     ),
     "status_queued": "⏳ <b>Queued</b>: “{prompt}”\n{elapsed} elapsed",
+    "status_queued_ahead": (
+        "⏳ <b>Queued</b>: “{prompt}”\n{ahead} ahead of yours · {elapsed} elapsed"
+    ),
+    "status_busy": (
+        "⏳ <b>Queued</b>: “{prompt}”\nThe video service is busy; I'll keep trying. "
+        "{ahead} ahead of yours · {elapsed} elapsed"
+    ),
     "status_dreaming": "🎬 <b>Dreaming</b>: “{prompt}”\n{elapsed} elapsed",
     "status_delivering": "📤 <b>Uploading</b> your video…",
     "caption": "🎬 {prompt}\n{details} · <code>{generation_id}</code>",

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import time
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot
 
-from bot.callbacks import Action, encode
+from bot.callbacks import cancel_button
 from bot.generations import Refusal, Requester, seconds_until_reset
 from bot.luma.models import GenerationState
 from bot.progress import status_text
 from bot.runtime import Runtime
 from bot.specs import GenerationSpec
-from bot.texts import duration_words, text
+from bot.texts import duration_words
 from handlers.replies import answer, say
 from storage.base import Accepted, QuotaExhausted, TooManyActive
 
@@ -49,23 +49,16 @@ async def start_generation(
         return result
     if result.duplicate:
         return result  # the same update arrived twice: one job, one status message
+    ahead = await runtime.service.queued_ahead(result.job.id)
     status = await say(
         bot,
         who,
-        status_text(spec.prompt, GenerationState.QUEUED, 0, who.language_code),
+        status_text(spec.prompt, GenerationState.QUEUED, 0, who.language_code, ahead=ahead),
         reply_markup=cancel_button(result.job.id, who.language_code),
     )
     await runtime.service.attach_status_message(result.job.id, status.message_id)
     runtime.worker.wake()
     return result
-
-
-def cancel_button(job_id: int, language: str | None) -> InlineKeyboardMarkup:
-    """Shown while the job waits to be submitted; the first progress edit removes it."""
-    label = text("button_cancel", language)
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=encode(Action.CANCEL, job_id))]]
-    )
 
 
 def resets_in() -> str:

@@ -170,6 +170,10 @@ class Repository(Protocol):
 
     async def find_by_status_message(self, chat_id: int, message_id: int) -> Job | None: ...
 
+    async def queued_ahead(self, job_id: int) -> int:
+        """How many jobs wait to be submitted before this one (its place in the queue)."""
+        ...
+
     async def get_job(self, job_id: int) -> Job | None: ...
 
     async def find_by_video_message(self, chat_id: int, message_id: int) -> Job | None:

@@ -258,6 +258,13 @@ class SqliteRepository:
         )
         return _job(row) if row else None
 
+    async def queued_ahead(self, job_id: int) -> int:
+        row = await self._fetch_one(
+            "SELECT COUNT(*) FROM generations WHERE state IN ('queued', 'submitting') AND id < ?",
+            (job_id,),
+        )
+        return int(row[0]) if row else 0
+
     async def find_by_remote_id(self, remote_id: str) -> Job | None:
         row = await self._fetch_one(
             "SELECT * FROM generations WHERE remote_id = ? ORDER BY id DESC LIMIT 1", (remote_id,)

@@ -118,3 +118,27 @@ async def test_an_update_delivered_twice_is_handled_once(
     helps = [c for c in tg.calls_of("sendMessage") if "/video" in c.result["text"]]
     assert len(helps) == 1
     assert await used(bot) == 1
+
+
+async def test_the_status_shows_the_place_in_the_queue(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.config.dream_seconds = 1.0
+    await start_bot(max_concurrent_generations=1)
+    for user in (3001, 3002, 3003):
+        tg.user_sends(f"/video queue position for {user}", user_id=user)
+    await tg.wait_until(lambda: len(tg.calls_of("sendMessage")) == 3)
+    last = tg.calls_of("sendMessage")[-1].result["text"]
+    assert "ahead of yours" in last
+    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 3, timeout=20)
+
+
+async def test_a_busy_api_is_explained_while_the_job_waits(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.inject_fault(route="create", status=429, retry_after=1, count=1)
+    await start_bot()
+    tg.user_sends("/video a patient jellyfish", user_id=USER)
+    busy = await tg.wait_for_call("editMessageText", lambda c: "busy" in c.params["text"])
+    assert busy.params["reply_markup"]["inline_keyboard"][0][0]["text"] == "✖ Cancel"
+    await tg.wait_for_call("sendVideo", timeout=15)
