@@ -7,9 +7,11 @@ are handled here once.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from telegram import Bot
+from telegram.error import TelegramError
 
 from bot.callbacks import cancel_button
 from bot.generations import Refusal, Requester, seconds_until_reset
@@ -20,6 +22,8 @@ from bot.specs import GenerationSpec
 from bot.texts import duration_words
 from handlers.replies import answer, say
 from storage.base import Accepted, QuotaExhausted, TooManyActive
+
+log = logging.getLogger(__name__)
 
 Outcome = Accepted | QuotaExhausted | TooManyActive | Refusal
 
@@ -50,13 +54,18 @@ async def start_generation(
     if result.duplicate:
         return result  # the same update arrived twice: one job, one status message
     ahead = await runtime.service.queued_ahead(result.job.id)
-    status = await say(
-        bot,
-        who,
-        status_text(spec.prompt, GenerationState.QUEUED, 0, who.language_code, ahead=ahead),
-        reply_markup=cancel_button(result.job.id, who.language_code),
-    )
-    await runtime.service.attach_status_message(result.job.id, status.message_id)
+    try:
+        status = await say(
+            bot,
+            who,
+            status_text(spec.prompt, GenerationState.QUEUED, 0, who.language_code, ahead=ahead),
+            reply_markup=cancel_button(result.job.id, who.language_code),
+        )
+    except TelegramError as error:
+        # The job is accepted and will run; its result (or failure) is sent as a reply later.
+        log.warning("job %d: status message not sent: %s", result.job.id, error)
+    else:
+        await runtime.service.attach_status_message(result.job.id, status.message_id)
     runtime.worker.wake()
     return result
 

@@ -104,3 +104,15 @@ async def test_flood_control_on_upload_is_waited_out(
     tg.user_sends("/video a patient jellyfish", user_id=USER)
     await tg.wait_until(lambda: len(tg.messages_with_video(USER)) == 1, timeout=20)
     assert len(tg.messages_with_video(USER)) == 1
+
+
+async def test_a_failed_status_message_does_not_stop_the_job(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    tg.fail_next("sendMessage", 502, count=1)  # the status message is lost
+    await start_bot()
+    tg.user_sends("/video a quiet jellyfish", user_id=USER)
+    sent = await tg.wait_for_call("sendVideo", timeout=15)
+    assert sent.ok
+    texts = [c.result["text"] for c in tg.calls_of("sendMessage") if c.ok]
+    assert not any("went wrong" in t for t in texts)
