@@ -57,3 +57,13 @@ def test_errors_name_the_variable(values: dict, message: str) -> None:
         settings(**{name: value for name, value in merged.items() if value is not None})
     assert message in str(caught.value)
     assert TOKEN not in str(caught.value)
+
+
+def test_the_readme_documents_every_setting() -> None:
+    from pathlib import Path
+
+    from bot.config import Settings
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in readme]
+    assert missing == [], f"add these to the README's configuration table: {missing}"
