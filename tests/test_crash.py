@@ -129,6 +129,17 @@ async def quota_used(repository: Repository) -> int:
     return await repository.quota_used(USER, utc_day(time.time()))
 
 
+async def assert_delivered_once(
+    tg: FakeTelegram, emulator: Any, repository: Repository, *, creates_sent: int = 1
+) -> None:
+    """One video in the chat, the job delivered, charged once, `creates_sent` create requests made."""
+    job = await settle(tg, repository)
+    assert job.state is JobState.DELIVERED
+    assert len(tg.messages_with_video(USER)) == 1
+    assert len(creates(emulator)) == creates_sent
+    assert await quota_used(repository) == 1
+
+
 async def test_killed_while_queued_locally_resumes_and_delivers_once(
     tg: FakeTelegram, emulator: Any, crashable: Any
 ) -> None:
@@ -139,11 +150,8 @@ async def test_killed_while_queued_locally_resumes_and_delivers_once(
     await job_when(repository, lambda j: j.state is JobState.QUEUED and j.attempts == 1, "queued")
     await first.kill()
     await start()
-    job = await settle(tg, repository)
-    assert job.state is JobState.DELIVERED
-    assert len(tg.messages_with_video(USER)) == 1
-    assert len(creates(emulator)) == 2  # the refused attempt and one accepted create
-    assert await quota_used(repository) == 1
+    # The refused attempt and one accepted create.
+    await assert_delivered_once(tg, emulator, repository, creates_sent=2)
 
 
 async def test_killed_during_submit_is_refunded_and_never_resent(
@@ -177,11 +185,7 @@ async def test_killed_while_waiting_delivers_once(
     await job_when(repository, lambda j: j.state is JobState.WAITING, "waiting")
     await first.kill()
     await start()
-    job = await settle(tg, repository)
-    assert job.state is JobState.DELIVERED
-    assert len(tg.messages_with_video(USER)) == 1
-    assert len(creates(emulator)) == 1
-    assert await quota_used(repository) == 1
+    await assert_delivered_once(tg, emulator, repository)
 
 
 async def test_killed_after_completion_before_delivery_delivers_once(
@@ -194,11 +198,7 @@ async def test_killed_after_completion_before_delivery_delivers_once(
     await job_when(repository, lambda j: j.state is JobState.DELIVERING, "delivering")
     await first.kill()
     await start()
-    job = await settle(tg, repository)
-    assert job.state is JobState.DELIVERED
-    assert len(tg.messages_with_video(USER)) == 1
-    assert len(creates(emulator)) == 1
-    assert await quota_used(repository) == 1
+    await assert_delivered_once(tg, emulator, repository)
 
 
 async def test_killed_during_the_upload_delivers_once(
@@ -211,11 +211,7 @@ async def test_killed_during_the_upload_delivers_once(
     await tg.wait_until(lambda: _upload_started(tg))
     await first.kill()
     await start()
-    job = await settle(tg, repository)
-    assert job.state is JobState.DELIVERED
-    assert len(tg.messages_with_video(USER)) == 1
-    assert len(creates(emulator)) == 1
-    assert await quota_used(repository) == 1
+    await assert_delivered_once(tg, emulator, repository)
 
 
 def _upload_started(tg: FakeTelegram) -> bool:
