@@ -132,7 +132,7 @@ async def quota_used(repository: Repository) -> int:
 async def assert_delivered_once(
     tg: FakeTelegram, emulator: Any, repository: Repository, *, creates_sent: int = 1
 ) -> None:
-    """One video in the chat, the job delivered, charged once, `creates_sent` create requests made."""
+    """One video in the chat, the job delivered and charged once, `creates_sent` creates made."""
     job = await settle(tg, repository)
     assert job.state is JobState.DELIVERED
     assert len(tg.messages_with_video(USER)) == 1
