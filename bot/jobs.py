@@ -24,8 +24,10 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -43,6 +45,7 @@ from bot.texts import text
 from storage.base import Job, JobState, Repository
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A finished video is worth waiting for: delivery keeps trying this long past the deadline.
 DELIVERY_GRACE_SECONDS = 600.0
@@ -102,6 +105,21 @@ class WorkerSettings:
     progress_interval: float = 10.0
     submit_backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=60.0))
     delivery_backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=60.0))
+
+
+async def _finish_even_if_cancelled(operation: Awaitable[T]) -> tuple[T, bool]:
+    """Run `operation` to the end even if the caller is cancelled meanwhile (a shutdown).
+
+    Used for the upload: Telegram may already have a cancelled upload, and the Bot API offers no
+    way to find out, so stopping half-way could show the video twice after a restart. Returns
+    the result and whether a cancellation arrived (the caller records the result, then stops)."""
+    task = asyncio.ensure_future(operation)
+    try:
+        return await asyncio.shield(task), False
+    except asyncio.CancelledError:
+        if task.cancelled():
+            raise
+        return await task, True
 
 
 class Worker:
@@ -393,10 +411,13 @@ class Worker:
     async def _deliver(self, job: Job) -> bool:
         assert job.video_url is not None
         language = await self._language(job)
+        interrupted = False
         try:
             try:
                 data = await self._download(job)
-                message = await self._delivery.send_video(job, data, language)
+                message, interrupted = await _finish_even_if_cancelled(
+                    self._delivery.send_video(job, data, language)
+                )
             except VideoTooLarge as too_large:
                 current = await self._repo.get_job(job.id)  # the URL may have been refreshed
                 message = await self._delivery.send_link(current or job, too_large.size, language)
@@ -410,6 +431,8 @@ class Worker:
             job.id, self.owner, message_id=message.message_id, file_id=file_id, now=time.time()
         )
         log.info("job %d: delivered as message %d", job.id, message.message_id)
+        if interrupted:
+            raise asyncio.CancelledError  # the shutdown waited for the upload; now stop
         await self._delete_status(job)
         return False
 

@@ -60,3 +60,19 @@ async def test_a_job_caught_mid_submit_is_refunded_not_resent(
     assert [r for r in emulator.requests if r.method == "POST"] == []
     final = await repository.get_job(job.id)
     assert final is not None and final.state is JobState.FAILED and final.refunded
+
+
+async def test_a_graceful_stop_lets_a_started_upload_finish(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    tg.delay_next("sendVideo", 1.0)  # the upload takes a while
+    first = await start_bot()
+    tg.user_sends("/video a jellyfish uploading at shutdown", user_id=1001)
+    await tg.wait_until(lambda: bool(tg.calls_of("sendChatAction")), timeout=15)
+    await first.stop()  # SIGTERM during the upload
+    assert len(tg.messages_with_video(1001)) == 1
+    second = await start_bot()
+    await asyncio.sleep(1.5)  # a restart must not send it again
+    assert len(tg.messages_with_video(1001)) == 1
+    job = await second.runtime.repository.get_job(1)
+    assert job is not None and job.state is JobState.DELIVERED
