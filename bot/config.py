@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -125,10 +124,6 @@ class Settings(BaseSettings):
         if self.media_link_ttl < self.generation_timeout:
             raise ValueError("MEDIA_LINK_TTL must be at least GENERATION_TIMEOUT")
         return self
-
-    @property
-    def sqlite_path(self) -> Path:
-        return Path(self.database_url.removeprefix("sqlite:///"))
 
     def secrets(self) -> list[str]:
         """Values that must never appear in logs or outgoing text."""

@@ -196,7 +196,6 @@ class GenerationService:
             return CancelResult.NOTHING, job
         if job.user_id != who.user_id and not self.is_exempt(who.user_id):
             return CancelResult.NOT_YOURS, job
-        await self._repo.request_cancel(job.id)
         stopped = await self._repo.fail(
             job.id, code="cancelled", reason=None, now=time.time(), only_if=JobState.QUEUED
         )

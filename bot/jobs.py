@@ -173,10 +173,6 @@ class Worker:
         """Claim now instead of at the next interval (a job was just accepted)."""
         self._wake.set()
 
-    @property
-    def active_jobs(self) -> int:
-        return len(self._tasks)
-
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()

@@ -210,7 +210,6 @@ EN: Final[dict[str, str]] = {
     ),
     "command_video": "Make a video from a text prompt",
     "command_help": "How to use this bot",
-    "command_start": "Start",
 }
 
 CATALOGS: Final[dict[str, dict[str, str]]] = {"en": EN}

@@ -11,8 +11,6 @@ from handlers.replies import answer, requester_of
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
-    assert message is not None
     who = requester_of(update)
     quota = await runtime_of(context.application).service.quota(who.user_id)
     if quota.limit is None:

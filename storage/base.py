@@ -81,7 +81,6 @@ class Job(BaseModel):
     video_message_id: int | None
     video_file_id: str | None
     charged_day: str | None
-    cancel_requested: bool
     refunded: bool
     attempts: int
     next_attempt_at: float | None
@@ -161,10 +160,6 @@ class Repository(Protocol):
         ...
 
     async def mark_update_handled(self, update_id: int, now: float) -> None: ...
-
-    async def request_cancel(self, job_id: int) -> Job | None:
-        """Flag an active job for cancellation; the job as it is now, or None if not active."""
-        ...
 
     async def active_jobs_of(self, user_id: int, chat_id: int) -> list[Job]: ...
 

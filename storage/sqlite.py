@@ -208,16 +208,6 @@ class SqliteRepository:
                     "DELETE FROM processed_updates WHERE received_at < ?", (now - 2 * 86400,)
                 )
 
-    async def request_cancel(self, job_id: int) -> Job | None:
-        async with self._transaction() as db:
-            cursor = await db.execute(
-                f"""UPDATE generations SET cancel_requested = 1
-                    WHERE id = ? AND state IN ({_ACTIVE}) RETURNING *""",
-                (job_id,),
-            )
-            row = await cursor.fetchone()
-        return _job(row) if row else None
-
     async def active_jobs_of(self, user_id: int, chat_id: int) -> list[Job]:
         async with self._lock:
             cursor = await self._db.execute(
@@ -513,5 +503,4 @@ def _job(row: aiosqlite.Row) -> Job:
     data = dict(row)
     data["params"] = json.loads(data["params"])
     data["refunded"] = bool(data["refunded"])
-    data["cancel_requested"] = bool(data["cancel_requested"])
     return Job.model_validate(data)

@@ -13,7 +13,6 @@ from bot.luma.client import (
     VideoApiClient,
     long_poll_timeout,
     parse_generation,
-    parse_generations,
 )
 from bot.luma.models import Generation, GenerationKeyframe, VideoRequest
 
@@ -55,12 +54,6 @@ class AimlV2Client(VideoApiClient):
             "GET", f"{PREFIX}/generation", params=[("generation_id", generation_id)]
         )
         return parse_generation(payload)
-
-    async def fetch_many(self, generation_ids: list[str]) -> list[Generation]:
-        payload = await self._request(
-            "GET", f"{PREFIX}/generations", params=[("generation_ids", ",".join(generation_ids))]
-        )
-        return parse_generations(payload)
 
     async def _wait_round(self, generation_id: str, round_number: int) -> Generation:
         payload = await self._request(

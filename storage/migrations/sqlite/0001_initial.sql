@@ -36,7 +36,6 @@ CREATE TABLE generations (
     video_message_id    INTEGER,
     video_file_id       TEXT,
     charged_day         TEXT,
-    cancel_requested    INTEGER NOT NULL DEFAULT 0,
     refunded            INTEGER NOT NULL DEFAULT 0,
     attempts            INTEGER NOT NULL DEFAULT 0,
     next_attempt_at     REAL,
