@@ -332,11 +332,12 @@ class Worker:
         if job.status_message_id is None or not self._edit_budget.try_spend(job.chat_id):
             return
         ahead = await self._repo.queued_ahead(job.id)
+        language = await self._language(job)
         message = status_text(
             job.prompt,
             GenerationState.QUEUED,
             time.time() - job.created_at,
-            await self._language(job),
+            language,
             ahead=ahead,
             busy=True,
         )
@@ -346,7 +347,7 @@ class Worker:
                 chat_id=job.chat_id,
                 message_id=job.status_message_id,
                 text=message,
-                reply_markup=cancel_button(job.id, await self._language(job)),
+                reply_markup=cancel_button(job.id, language),
             )
 
     async def _wait(self, job: Job) -> bool:

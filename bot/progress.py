@@ -45,7 +45,9 @@ class EditBudget:
         self._refilled = clock()
         self._last_edit: dict[int, float] = {}
 
-    def try_spend(self, chat_id: int) -> bool:
+    def try_spend(self, chat_id: int, *, state_change: bool = False) -> bool:
+        """Spend one edit if the budget allows. A state change (a handful per job) skips the
+        per-chat interval in private chats; groups and the overall rate always apply."""
         now = self._clock()
         self._tokens = min(
             self._per_second, self._tokens + (now - self._refilled) * self._per_second
@@ -53,7 +55,8 @@ class EditBudget:
         self._refilled = now
         # Negative ids are groups and channels (the same rule PTB's rate limiter uses).
         interval = self._group_interval if chat_id < 0 else self._private_interval
-        if self._tokens < 1 or now - self._last_edit.get(chat_id, -interval) < interval:
+        too_soon = now - self._last_edit.get(chat_id, -interval) < interval
+        if self._tokens < 1 or (too_soon and (chat_id < 0 or not state_change)):
             return False
         self._tokens -= 1
         self._last_edit[chat_id] = now
@@ -107,6 +110,10 @@ class Progress:
         # The handler's first message carries a Cancel button; the first edit (at start, once
         # the job is submitted and can no longer be cancelled) replaces it without one.
         self._shown: str | None = None
+        # The status message, once known: it never changes, so it is read from the database
+        # only until the handler has recorded it, not on every edit.
+        self._status_id = job.status_message_id
+        self._gone = False  # the user deleted it
         self._last_edit = 0.0
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -142,18 +149,22 @@ class Progress:
             now = time.monotonic()
             if message == self._shown or (not force and now - self._last_edit < self._interval):
                 return
-            fresh = await self._repo.get_job(self._job.id)
-            if fresh is None or fresh.status_message_id is None:
+            if self._status_id is None and not self._gone:
+                fresh = await self._repo.get_job(self._job.id)
+                self._status_id = fresh.status_message_id if fresh else None
+            if self._status_id is None:
                 return
-            if self._budget is not None and not self._budget.try_spend(self._job.chat_id):
+            budget = self._budget
+            if budget is not None and not budget.try_spend(self._job.chat_id, state_change=force):
                 return  # no budget now: the next tick carries the newest text
             try:
                 await self._bot.edit_message_text(
-                    chat_id=self._job.chat_id, message_id=fresh.status_message_id, text=message
+                    chat_id=self._job.chat_id, message_id=self._status_id, text=message
                 )
             except BadRequest as error:
                 if "not found" in str(error).lower():
                     # The user deleted the status message: stop editing it.
+                    self._status_id, self._gone = None, True
                     await self._repo.set_status_message(self._job.id, None)
                 elif "not modified" not in str(error).lower():
                     log.info("job %d: status edit refused: %s", self._job.id, error)

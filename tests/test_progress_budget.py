@@ -41,3 +41,13 @@ def test_the_overall_rate_is_capped_and_refills() -> None:
     assert granted == 10  # a burst across 100 chats gets a third of Telegram's 30/s
     clock.now += 0.5
     assert sum(budget.try_spend(chat) for chat in range(101, 201)) == 5
+
+
+def test_state_changes_are_shown_in_private_chats_but_not_beyond_group_limits() -> None:
+    clock = Clock()
+    budget = EditBudget(private_interval=10, group_per_minute=5, clock=clock)
+    assert budget.try_spend(42)  # a tick
+    assert not budget.try_spend(42)  # another tick: too soon
+    assert budget.try_spend(42, state_change=True)  # "Uploading…" still shows
+    assert budget.try_spend(-7)
+    assert not budget.try_spend(-7, state_change=True)  # groups: the limit holds
