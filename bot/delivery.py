@@ -1,8 +1,14 @@
 """Putting a finished video into the chat.
 
 Policy: download promptly (result URLs expire), refuse to buffer more than Telegram accepts,
-upload with width/height/duration and `supports_streaming`, as a reply to the request in the same
-thread. A video over the upload limit is sent as a link instead.
+upload with width/height/duration and `supports_streaming`. A video over the upload limit is
+sent as a link instead.
+
+The video replaces the job's status message (`editMessageMedia` can turn a text message into a
+video) rather than arriving as a new message. Editing is idempotent: when an upload's answer is
+lost (timeout, dropped connection, a crash mid-upload) the retry edits the same message again,
+so the video can never appear twice. Only when there is no status message to edit (never sent,
+or deleted by the user) is a new message sent, as a reply to the request.
 """
 
 from __future__ import annotations
@@ -10,11 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import aiohttp
-from telegram import Bot, InputFile, Message, ReplyParameters
+from telegram import (
+    Bot,
+    InputFile,
+    InputMediaPhoto,
+    InputMediaVideo,
+    Message,
+    ReplyParameters,
+)
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError
 
@@ -72,22 +85,54 @@ class Delivery:
             raise DownloadError(str(error) or type(error).__name__) from None
 
     async def send_video(self, job: Job, data: bytes, language: str | None) -> Message:
+        """The video in place of the status message, or as a new message if there is none."""
         info = read_video_info(data)
+        fields = {
+            "caption": caption(job, language),
+            "supports_streaming": True,
+            "width": info.width,
+            "height": info.height,
+            "duration": info.duration,
+        }
+        filename = f"luma-{job.id}.mp4"
+        upload_timeouts = {"read_timeout": 120, "write_timeout": 300}
+        buttons = video_buttons(job.id, language)
         async with self._uploading(job):
+            edited = await self._in_place(
+                job,
+                lambda status_id: self._bot.edit_message_media(
+                    chat_id=job.chat_id,
+                    message_id=status_id,
+                    media=InputMediaVideo(media=data, filename=filename, **fields),
+                    reply_markup=buttons,
+                    **upload_timeouts,
+                ),
+            )
+            if edited is not None:
+                return edited
             return await self._bot.send_video(
                 chat_id=job.chat_id,
-                video=InputFile(data, filename=f"luma-{job.id}.mp4"),
-                caption=caption(job, language),
-                supports_streaming=True,
-                width=info.width,
-                height=info.height,
-                duration=info.duration,
+                video=InputFile(data, filename=filename),
                 message_thread_id=job.thread_id,
                 reply_parameters=reply_to(job),
-                reply_markup=video_buttons(job.id, language),
-                read_timeout=120,
-                write_timeout=300,
+                reply_markup=buttons,
+                **fields,
+                **upload_timeouts,
             )
+
+    async def _in_place(
+        self, job: Job, edit: Callable[[int], Awaitable[Message | bool]]
+    ) -> Message | None:
+        """`edit` applied to the job's status message; None if there is none or Telegram
+        refuses the edit (deleted meanwhile), and the caller sends a new message instead."""
+        if job.status_message_id is None:
+            return None
+        try:
+            result = await edit(job.status_message_id)
+        except BadRequest as error:
+            log.info("job %d: status message not replaced (%s)", job.id, error)
+            return None
+        return result if isinstance(result, Message) else None
 
     @asynccontextmanager
     async def _uploading(self, job: Job) -> AsyncIterator[None]:
@@ -124,6 +169,18 @@ class Delivery:
             url=job.video_url or "",
             generation_id=job.remote_id or "",
         )
+        edits = [lambda status_id: self._bot.edit_message_text(body, job.chat_id, status_id)]
+        if job.thumbnail_url:
+            thumbnail = InputMediaPhoto(media=job.thumbnail_url, caption=body)
+            edits.insert(
+                0,
+                lambda status_id: self._bot.edit_message_media(
+                    chat_id=job.chat_id, message_id=status_id, media=thumbnail
+                ),
+            )
+        for edit in edits:  # the thumbnail may be unusable: then the link alone
+            if (edited := await self._in_place(job, edit)) is not None:
+                return edited
         where = {"message_thread_id": job.thread_id, "reply_parameters": reply_to(job)}
         if job.thumbnail_url:
             try:

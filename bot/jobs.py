@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
-from telegram import Bot
+from telegram import Bot, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.alerts import OperatorAlerts, Problem
@@ -252,6 +252,9 @@ class Worker:
         """Run steps until the job is final or parked for a later attempt."""
         while True:
             job = await self._repo.get_job(job_id)
+            if job is not None and job.state is JobState.FAILED and job.notice_pending:
+                await self._tell_failure(job)
+                return
             if job is None or job.state.is_final:
                 return
             step = {
@@ -430,7 +433,7 @@ class Worker:
         log.info("job %d: delivered as message %d", job.id, message.message_id)
         if interrupted:
             raise asyncio.CancelledError  # the shutdown waited for the upload; now stop
-        await self._delete_status(job)
+        await self._after_delivery(job, message, language)
         return False
 
     async def _download(self, job: Job) -> bytes:
@@ -465,15 +468,27 @@ class Worker:
     # --- endings ------------------------------------------------------------------------------
 
     async def _fail(self, job: Job, code: FailureCode, reason: str | None = None) -> bool:
-        """Fail the job, refund once, and tell the user why. Always ends the job's steps."""
-        if not await self._repo.fail(job.id, code=code.value, reason=reason, now=time.time()):
-            return False
-        log.info("job %d: failed (%s: %s); quota refunded", job.id, code.value, reason)
-        key = _FAILURE_TEXT[code]
+        """Fail the job and refund once; the next step tells the user why. The notice is part
+        of the job (`notice_pending`): if this process dies before sending it, another worker
+        claims the failed job after a lease's time and sends it."""
+        now = time.time()
+        notice_due_at = now + self._settings.lease_seconds if _FAILURE_TEXT[code] else None
+        failed = await self._repo.fail(
+            job.id, code=code.value, reason=reason, now=now, notice_due_at=notice_due_at
+        )
+        if failed:
+            log.info("job %d: failed (%s: %s); quota refunded", job.id, code.value, reason)
+        return failed
+
+    async def _tell_failure(self, job: Job) -> None:
+        try:
+            key = _FAILURE_TEXT[FailureCode(job.failure_code or "")]
+        except ValueError:  # a code this version does not know: the generic message
+            key = _FAILURE_TEXT[FailureCode.GENERATION_FAILED]
         if key is not None:
-            message = text(key, await self._language(job), reason=reason or "")
+            message = text(key, await self._language(job), reason=job.failure_reason or "")
             await self._tell(job, message)
-        return False
+        await self._repo.notice_sent(job.id)
 
     async def _tell(self, job: Job, message: str) -> None:
         """Replace the status message with `message`, or reply if that is impossible."""
@@ -497,15 +512,30 @@ class Worker:
         except TelegramError as error:
             log.warning("job %d: could not tell the user: %s", job.id, error)
 
-    async def _delete_status(self, job: Job) -> None:
+    async def _after_delivery(self, job: Job, message: Message, language: str | None) -> None:
+        """Tidy up once the video is recorded as delivered; best effort, never retried.
+
+        Delivered in place of the status message: an edit makes no sound, so a short notice
+        tells the requester (once: a lost notice is not worth a duplicate). Delivered as a new
+        message (the status message could not be edited): remove the stale status."""
         fresh = await self._repo.get_job(job.id)
-        if fresh is None or fresh.status_message_id is None:
-            return
+        status_id = fresh.status_message_id if fresh else None
         try:
-            await self._bot.delete_message(chat_id=job.chat_id, message_id=fresh.status_message_id)
+            if status_id == message.message_id:
+                if job.user_id is not None:  # a channel post has nobody to notify
+                    await self._bot.send_message(
+                        chat_id=job.chat_id,
+                        text=text("video_ready", language),
+                        message_thread_id=job.thread_id,
+                        reply_parameters=ReplyParameters(
+                            message_id=message.message_id, allow_sending_without_reply=True
+                        ),
+                    )
+            elif status_id is not None:
+                await self._bot.delete_message(chat_id=job.chat_id, message_id=status_id)
+                await self._repo.set_status_message(job.id, None)
         except TelegramError as error:
-            log.info("job %d: status message not deleted: %s", job.id, error)
-        await self._repo.set_status_message(job.id, None)
+            log.info("job %d: after delivery: %s", job.id, error)
 
     async def _language(self, job: Job) -> str | None:
         if job.user_id is None:

@@ -77,6 +77,7 @@ EN: Final[dict[str, str]] = {
     ),
     "status_dreaming": "🎬 <b>Dreaming</b>: “{prompt}”\n{elapsed} elapsed",
     "status_delivering": "📤 <b>Uploading</b> your video…",
+    "video_ready": "✅ Your video is ready.",
     "caption": "🎬 {prompt}\n{details} · <code>{generation_id}</code>",
     "video_link": (
         "🎬 {prompt}\nYour video is ready but too large to upload here ({size_mb} MB). "

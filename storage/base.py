@@ -76,6 +76,7 @@ class Job(BaseModel):
     remote_state: str | None
     failure_code: str | None
     failure_reason: str | None
+    notice_pending: bool  # failed, and the user still has to be told
     video_url: str | None
     thumbnail_url: str | None
     video_message_id: int | None
@@ -192,7 +193,8 @@ class Repository(Protocol):
     async def claim_due(
         self, owner: str, *, limit: int, lease_seconds: float, now: float
     ) -> list[Job]:
-        """Lease up to `limit` active jobs that are due and not leased by a live worker."""
+        """Lease up to `limit` due jobs not leased by a live worker: active ones, and failed
+        ones whose user has not been told yet."""
         ...
 
     async def renew_lease(self, job_id: int, owner: str, *, until: float) -> bool: ...
@@ -245,7 +247,13 @@ class Repository(Protocol):
         reason: str | None,
         now: float,
         only_if: JobState | None = None,
+        notice_due_at: float | None = None,
     ) -> bool:
         """Move an active job (or one in state `only_if`) to FAILED and refund its quota;
-        True only the first time."""
+        True only the first time. `notice_due_at`: the user is still to be told; if nobody has
+        called `notice_sent` by then (a crash), the job is claimable again for the notice."""
+        ...
+
+    async def notice_sent(self, job_id: int) -> None:
+        """The user was told about the failure."""
         ...

@@ -327,7 +327,7 @@ class SqliteRepository:
                 f"""UPDATE generations SET lease_owner = ?, lease_until = ?, updated_at = ?
                     WHERE id IN (
                         SELECT id FROM generations
-                        WHERE state IN ({_ACTIVE})
+                        WHERE (state IN ({_ACTIVE}) OR (state = 'failed' AND notice_pending = 1))
                           AND (lease_until IS NULL OR lease_until < ?)
                           AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
                         ORDER BY COALESCE(next_attempt_at, created_at), id
@@ -445,6 +445,7 @@ class SqliteRepository:
         reason: str | None,
         now: float,
         only_if: JobState | None = None,
+        notice_due_at: float | None = None,
     ) -> bool:
         # Not fenced by lease: a deadline, a cancel or an operator may fail a job any worker
         # holds. The state guard makes the refund happen exactly once.
@@ -454,11 +455,30 @@ class SqliteRepository:
                 f"""UPDATE generations
                     SET state = ?, failure_code = ?, failure_reason = ?,
                         refunded = CASE WHEN charged_day IS NOT NULL THEN 1 ELSE refunded END,
-                        finished_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
+                        finished_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL,
+                        notice_pending = ?, next_attempt_at = ?
                     WHERE id = ? AND state IN ({states})""",
-                (JobState.FAILED.value, code, reason, now, now, job_id),
+                (
+                    JobState.FAILED.value,
+                    code,
+                    reason,
+                    now,
+                    now,
+                    notice_due_at is not None,
+                    notice_due_at,
+                    job_id,
+                ),
             )
             return cursor.rowcount == 1
+
+    async def notice_sent(self, job_id: int) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                """UPDATE generations SET notice_pending = 0, next_attempt_at = NULL,
+                       lease_owner = NULL, lease_until = NULL
+                   WHERE id = ?""",
+                (job_id,),
+            )
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -56,7 +56,7 @@ async def test_cancel_after_submission_says_the_video_will_still_come(
     tg.user_sends("/cancel", user_id=USER)
     notice = await tg.wait_for_call("sendMessage", lambda c: "can't be stopped" in c.result["text"])
     assert notice.ok
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     assert await used(bot) == 1
     # The Cancel button disappeared once the job was submitted.
     edits = [c for c in tg.calls_of("editMessageText") if c.ok]
@@ -97,10 +97,10 @@ async def test_jobs_in_flight_are_capped_per_user(
         tg.user_sends(f"/video busy jellyfish {index}", user_id=USER)
     refusal = await tg.wait_for_call("sendMessage", lambda c: "in progress" in c.result["text"])
     assert "the limit is 2" in refusal.result["text"]
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 2, timeout=15)
+    await tg.wait_until(lambda: len(tg.videos()) == 2, timeout=15)
     assert len(creates(emulator)) == 2 and await used(bot) == 2
     tg.user_sends("/video a later jellyfish", user_id=USER)  # room again once they arrived
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 3, timeout=15)
+    await tg.wait_until(lambda: len(tg.videos()) == 3, timeout=15)
 
 
 async def test_an_update_delivered_twice_is_handled_once(
@@ -113,7 +113,7 @@ async def test_an_update_delivered_twice_is_handled_once(
     tg.inject_update({"update_id": update["update_id"] if "update_id" in update else 1,
                       "message": update})  # fmt: skip
     tg.user_sends("/video a single jellyfish", user_id=USER)
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     await asyncio.sleep(0.2)
     helps = [c for c in tg.calls_of("sendMessage") if "/video" in c.result["text"]]
     assert len(helps) == 1
@@ -130,7 +130,7 @@ async def test_the_status_shows_the_place_in_the_queue(
     await tg.wait_until(lambda: len(tg.calls_of("sendMessage")) == 3)
     last = tg.calls_of("sendMessage")[-1].result["text"]
     assert "ahead of yours" in last
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 3, timeout=20)
+    await tg.wait_until(lambda: len(tg.videos()) == 3, timeout=20)
 
 
 async def test_a_busy_api_is_explained_while_the_job_waits(
@@ -141,4 +141,4 @@ async def test_a_busy_api_is_explained_while_the_job_waits(
     tg.user_sends("/video a patient jellyfish", user_id=USER)
     busy = await tg.wait_for_call("editMessageText", lambda c: "busy" in c.params["text"])
     assert busy.params["reply_markup"]["inline_keyboard"][0][0]["text"] == "✖ Cancel"
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)

@@ -28,7 +28,7 @@ async def test_the_upload_shows_a_chat_action_first(
 ) -> None:
     await start_bot()
     tg.user_sends("/video a jellyfish", user_id=USER)
-    sent = await tg.wait_for_call("sendVideo", timeout=15)
+    sent = await tg.wait_for_video(timeout=15)
     actions = [c for c in tg.calls_of("sendChatAction") if c.at <= sent.at]
     assert actions and actions[0].params["action"] == "upload_video"
 
@@ -39,7 +39,7 @@ async def test_an_expired_result_url_is_fetched_again(
     emulator.inject_fault(route="download", status=404, count=1)
     await start_bot()
     tg.user_sends("/video a jellyfish", user_id=USER)
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     downloads = [r for r in emulator.requests if r.path.startswith("/files/")]
     assert len(downloads) == 2
     gets = [r for r in emulator.requests if r.method == "GET" and "generation" in r.path]
@@ -51,13 +51,15 @@ async def test_too_large_for_telegram_sends_the_link_with_the_thumbnail(
 ) -> None:
     bot = await start_bot(telegram_upload_limit=1000)
     tg.user_sends("/video a huge jellyfish", user_id=USER)
-    sent = await tg.wait_for_call("sendPhoto", timeout=15)
-    (generation_id,) = emulator.generations
-    assert sent.params["photo"].endswith(f"/files/{generation_id}.jpg")
-    assert f"/files/{generation_id}.mp4" in sent.result["caption"]
-    assert tg.calls_of("sendVideo") == []
     job = await delivered(bot)
-    assert job.video_message_id == sent.result["message_id"]
+    (generation_id,) = emulator.generations
+    # The status message became the thumbnail, captioned with the link.
+    (link,) = tg.bot_messages(USER)[:1]
+    assert link["message_id"] == job.video_message_id
+    assert link["photo"] and f"/files/{generation_id}.mp4" in link["caption"]
+    (edit,) = [c for c in tg.calls_of("editMessageMedia") if c.ok]
+    assert edit.params["media"]["media"].endswith(f"/files/{generation_id}.jpg")
+    assert tg.videos() == []
 
 
 async def test_a_deleted_request_still_gets_its_video(
@@ -68,28 +70,73 @@ async def test_a_deleted_request_still_gets_its_video(
     request = tg.user_sends("/video a shy jellyfish", user_id=USER)
     await tg.wait_until(lambda: len(emulator.generations) == 1)
     tg.user_deletes(USER, request["message_id"])
-    sent = await tg.wait_for_call("sendVideo", timeout=15)
-    assert sent.ok and "reply_to_message" not in sent.result
+    sent = await tg.wait_for_video(timeout=15)
+    assert sent.ok and len(tg.messages_with_video(USER)) == 1
+
+
+async def test_the_video_takes_the_place_of_the_status_message(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot()
+    request = tg.user_sends("/video a jellyfish", user_id=USER)
+    status = await tg.wait_for_call("sendMessage", timeout=15)
+    sent = await tg.wait_for_video(timeout=15)
+    assert sent.method == "editMessageMedia"
+    assert sent.result["message_id"] == status.result["message_id"]
+    assert sent.result["reply_to_message"]["message_id"] == request["message_id"]
+    job = await delivered(bot)
+    assert job.video_message_id == status.result["message_id"]
+    # An edit makes no sound: one short notice, replying to the video, tells the user.
+    notice = await tg.wait_for_call("sendMessage", lambda c: "ready" in c.params["text"])
+    assert notice.params["reply_parameters"]["message_id"] == job.video_message_id
+    assert [m["message_id"] for m in tg.messages_with_video(USER)] == [job.video_message_id]
+
+
+async def test_a_lost_upload_answer_is_retried_without_a_second_video(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # Telegram stored the video but the answer never came: the retry edits the same message.
+    tg.lose_response_next("editMessageMedia", hold=0.5)
+    bot = await start_bot()
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    job = await delivered(bot)
+    assert len(tg.calls_of("editMessageMedia")) == 2
+    assert [m["message_id"] for m in tg.messages_with_video(USER)] == [job.video_message_id]
+
+
+async def test_a_deleted_status_message_gets_the_video_as_a_new_reply(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.config.dream_seconds = 0.6
+    bot = await start_bot()
+    request = tg.user_sends("/video a jellyfish", user_id=USER)
+    status = await tg.wait_for_call("sendMessage", timeout=15)
+    tg.user_deletes(USER, status.result["message_id"])
+    sent = await tg.wait_for_video(timeout=15)
+    assert sent.method == "sendVideo"
+    assert sent.params["reply_parameters"]["message_id"] == request["message_id"]
+    await delivered(bot)
+    assert not any("ready" in c.params.get("text", "") for c in tg.calls_of("sendMessage"))
 
 
 async def test_a_blocked_bot_stops_and_records_it(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    tg.fail_next("sendVideo", 403, count=5)
+    tg.fail_next("editMessageMedia", 403, count=5)
     bot = await start_bot()
     tg.user_sends("/video a jellyfish for nobody", user_id=USER)
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_call("editMessageMedia", timeout=15)
     await asyncio.sleep(0.5)
     job = await bot.runtime.repository.get_job(1)
     assert job is not None and job.state is JobState.FAILED
     assert job.failure_code == "chat_unreachable"
-    assert len(tg.calls_of("sendVideo")) == 1  # no retries into a wall
+    assert len(tg.calls_of("editMessageMedia")) == 1  # no retries into a wall
 
 
 async def test_telegram_errors_on_upload_are_retried(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    tg.fail_next("sendVideo", 502, count=1)
+    tg.fail_next("editMessageMedia", 502, count=1)
     bot = await start_bot()
     tg.user_sends("/video a persistent jellyfish", user_id=USER)
     await tg.wait_until(lambda: len(tg.messages_with_video(USER)) == 1, timeout=20)
@@ -99,7 +146,7 @@ async def test_telegram_errors_on_upload_are_retried(
 async def test_flood_control_on_upload_is_waited_out(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    tg.fail_next("sendVideo", 429, retry_after=1, count=1)
+    tg.fail_next("editMessageMedia", 429, retry_after=1, count=1)
     await start_bot()
     tg.user_sends("/video a patient jellyfish", user_id=USER)
     await tg.wait_until(lambda: len(tg.messages_with_video(USER)) == 1, timeout=20)
@@ -112,7 +159,7 @@ async def test_a_failed_status_message_does_not_stop_the_job(
     tg.fail_next("sendMessage", 502, count=1)  # the status message is lost
     await start_bot()
     tg.user_sends("/video a quiet jellyfish", user_id=USER)
-    sent = await tg.wait_for_call("sendVideo", timeout=15)
+    sent = await tg.wait_for_video(timeout=15)
     assert sent.ok
     texts = [c.result["text"] for c in tg.calls_of("sendMessage") if c.ok]
     assert not any("went wrong" in t for t in texts)

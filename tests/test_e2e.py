@@ -89,8 +89,8 @@ async def test_python_m_bot_delivers_a_video_and_stops_cleanly(
     process = await run_bot(environment, cwd=ROOT)
     try:
         request = tg.user_sends("/video a jellyfish", user_id=1001)
-        sent = await tg.wait_for_call("sendVideo", timeout=30)
-        assert sent.params["reply_parameters"]["message_id"] == request["message_id"]
+        sent = await tg.wait_for_video(timeout=30)
+        assert sent.result["reply_to_message"]["message_id"] == request["message_id"]
         assert "a jellyfish" in sent.result["caption"]
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://127.0.0.1:{port}/healthz") as health:

@@ -27,10 +27,10 @@ async def make_video(
     tg: FakeTelegram, command: str, *, user_id: int = USER, **where: Any
 ) -> tuple[dict, str]:
     """Send a command and wait for its video; the video message and its generation id."""
-    before = len(tg.calls_of("sendVideo"))
+    before = len(tg.videos())
     tg.user_sends(command, user_id=user_id, **where)
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) > before, timeout=15)
-    video = tg.calls_of("sendVideo")[before].result
+    await tg.wait_until(lambda: len(tg.videos()) > before, timeout=15)
+    video = tg.videos()[before].result
     generation_id = video["caption"].rsplit(" ", 1)[-1]
     return video, generation_id
 
@@ -49,7 +49,7 @@ async def test_reply_extend_continues_the_video_and_inherits_its_ratio(
     await start_bot()
     video, parent_id = await make_video(tg, "/video a jellyfish --ar 9:16")
     tg.user_sends("/extend the jellyfish dives deeper", reply_to_message_id=video["message_id"])
-    sent = await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 2, timeout=15)
+    sent = await tg.wait_until(lambda: len(tg.videos()) == 2, timeout=15)
     assert sent
     extension = creates(emulator)[1].json
     assert extension == {
@@ -66,7 +66,7 @@ async def test_extend_by_id_without_a_reply_and_a_given_ratio_wins(
     await start_bot()
     _, parent_id = await make_video(tg, "/video a lighthouse")
     tg.user_sends(f"/extend {parent_id} a storm arrives --ar 1:1")
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 2, timeout=15)
+    await tg.wait_until(lambda: len(tg.videos()) == 2, timeout=15)
     body = creates(emulator)[1].json
     assert body["keyframes"] == {"frame0": {"type": "generation", "id": parent_id}}
     assert body["aspect_ratio"] == "1:1" and body["prompt"] == "a storm arrives"
@@ -78,7 +78,7 @@ async def test_reverse_leads_into_the_original(
     await start_bot()
     video, parent_id = await make_video(tg, "/video a door opens")
     tg.user_sends("/extend someone walks up --reverse", reply_to_message_id=video["message_id"])
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 2, timeout=15)
+    await tg.wait_until(lambda: len(tg.videos()) == 2, timeout=15)
     assert creates(emulator)[1].json["keyframes"] == {
         "frame1": {"type": "generation", "id": parent_id}
     }
@@ -94,7 +94,7 @@ async def test_a_photo_reply_continues_toward_the_picture(
         photo_bytes=PHOTO,
         reply_to_message_id=video["message_id"],
     )
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 2, timeout=15)
+    await tg.wait_until(lambda: len(tg.videos()) == 2, timeout=15)
     frames = creates(emulator)[1].json["keyframes"]
     assert frames["frame0"] == {"type": "generation", "id": parent_id}
     assert frames["frame1"]["type"] == "image"
@@ -109,11 +109,11 @@ async def test_extensions_can_be_extended(
     await start_bot(daily_quota=5)
     first, first_id = await make_video(tg, "/video chapter one")
     tg.user_sends("/extend chapter two", reply_to_message_id=first["message_id"])
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 2, timeout=15)
-    second = tg.calls_of("sendVideo")[1].result
+    await tg.wait_until(lambda: len(tg.videos()) == 2, timeout=15)
+    second = tg.videos()[1].result
     second_id = second["caption"].rsplit(" ", 1)[-1]
     tg.user_sends("/extend chapter three", reply_to_message_id=second["message_id"])
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 3, timeout=15)
+    await tg.wait_until(lambda: len(tg.videos()) == 3, timeout=15)
     ids = [r.json.get("keyframes", {}).get("frame0", {}).get("id") for r in creates(emulator)]
     assert ids == [None, first_id, second_id]
 
@@ -124,7 +124,7 @@ async def test_legacy_family_extends_on_its_own_route_and_refuses_reverse(
     bot = await start_bot(luma_api_family="aiml-v1")
     video, parent_id = await make_video(tg, "/video a paper boat --ar 4:3")
     tg.user_sends("/extend it sails away", reply_to_message_id=video["message_id"])
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 2, timeout=15)
+    await tg.wait_until(lambda: len(tg.videos()) == 2, timeout=15)
     extension = creates(emulator)[1]
     assert extension.path == f"/luma-ai/generations/{parent_id}/extend"
     assert extension.json == {"user_prompt": "it sails away", "aspect_ratio": "4:3"}
@@ -202,13 +202,13 @@ async def test_buttons_again_and_extend_charge_whoever_presses(
     bot = await start_bot(daily_quota=3)
     where = {"chat_id": GROUP, "chat_type": "group"}
     video, parent_id = await make_video(tg, "/video@LumaTestBot a red balloon", **where)
-    buttons = tg.calls_of("sendVideo")[0].params["reply_markup"]["inline_keyboard"][0]
+    buttons = tg.videos()[0].params["reply_markup"]["inline_keyboard"][0]
     assert [b["text"] for b in buttons] == ["➕ Extend", "🔁 Again"]
     assert all(len(b["callback_data"].encode()) <= 16 for b in buttons)
 
     # Another member presses "Again": the same request, on their quota.
     tg.press_button(video, buttons[1]["callback_data"], user_id=OTHER_USER)
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 2, timeout=15)
+    await tg.wait_until(lambda: len(tg.videos()) == 2, timeout=15)
     assert creates(emulator)[1].json == creates(emulator)[0].json
     assert (await used(bot, USER), await used(bot, OTHER_USER)) == (1, 1)
 
@@ -225,7 +225,7 @@ async def test_buttons_again_and_extend_charge_whoever_presses(
         reply_to_message_id=prompt.result["message_id"],
         **where,
     )
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 3, timeout=15)
+    await tg.wait_until(lambda: len(tg.videos()) == 3, timeout=15)
     assert creates(emulator)[2].json["keyframes"] == {
         "frame0": {"type": "generation", "id": parent_id}
     }

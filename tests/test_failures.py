@@ -83,7 +83,7 @@ async def test_out_of_credits_alerts_admins_once_per_incident(
 
     emulator.config.no_credits_keys = frozenset()  # the operator topped up
     tg.user_sends("/video solvent jellyfish", user_id=USER)
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     await tg.wait_until(lambda: any("accepts requests again" in t for t in said_to(tg, ADMIN)))
 
     emulator.config.no_credits_keys = frozenset({API_KEY})  # a new incident

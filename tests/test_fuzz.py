@@ -630,7 +630,9 @@ async def fuzz(
     asked = tg.user_sends("/help", user_id=USER)
     help_reply = await tg.wait_for_call("sendMessage", _replied_to(USER, asked["message_id"]))
     seed = tg.user_sends("/video a seed video to extend", user_id=USER)
-    video = await tg.wait_for_call("sendVideo", _replied_to(USER, seed["message_id"]), timeout=15)
+    video = await tg.wait_for_video(
+        lambda c: c.result["reply_to_message"]["message_id"] == seed["message_id"], timeout=15
+    )
     other_bot_video = {
         "message_id": 999_999,
         "from": {"id": 777, "is_bot": True, "first_name": "Other", "username": "OtherBot"},

@@ -38,7 +38,7 @@ async def test_a_photo_becomes_the_first_frame(
 ) -> None:
     bot = await start_bot(public=True)
     tg.user_sends_photo(caption="/video the sea comes alive", photo_bytes=FIRST_PHOTO)
-    sent = await tg.wait_for_call("sendVideo", timeout=15)
+    sent = await tg.wait_for_video(timeout=15)
     assert "the sea comes alive" in sent.result["caption"]
 
     (create,) = creates(emulator)
@@ -55,7 +55,7 @@ async def test_end_makes_the_photo_the_last_frame_on_the_legacy_family(
 ) -> None:
     await start_bot(public=True, luma_api_family="aiml-v1")
     tg.user_sends_photo(caption="/video arriving home --end", photo_bytes=FIRST_PHOTO)
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     (create,) = creates(emulator)
     assert create.path == "/luma-ai/generations"
     assert "image_url" not in create.json
@@ -70,7 +70,7 @@ async def test_an_image_file_works_like_a_photo(
     tg.user_sends_document(
         PNG_IMAGE, file_name="frame.png", mime_type="image/png", caption="/video zoom out"
     )
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     (fetch,) = emulator.image_fetches
     assert fetch.ok and fetch.body == PNG_IMAGE
     assert fetch.content_type.startswith("image/png")
@@ -98,7 +98,7 @@ async def test_an_album_of_two_is_one_job_with_both_frames(
         caption="/video morning turns to night", photo_bytes=FIRST_PHOTO, media_group_id="g1"
     )
     tg.user_sends_photo(photo_bytes=SECOND_PHOTO, media_group_id="g1")
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     await asyncio.sleep(0.3)
     (create,) = creates(emulator)
     if family == "aiml-v2":
@@ -107,7 +107,7 @@ async def test_an_album_of_two_is_one_job_with_both_frames(
     else:
         first, last = create.json["image_url"], create.json["image_end_url"]
     assert fetched(emulator) == {first: FIRST_PHOTO, last: SECOND_PHOTO}
-    assert len(tg.calls_of("sendVideo")) == 1
+    assert len(tg.videos()) == 1
     assert_token_never_sent(emulator)
 
 
@@ -151,7 +151,7 @@ async def test_without_public_url_photos_are_explained_and_text_still_works(
     tg.user_sends_photo(caption="/video a photo job", photo_bytes=FIRST_PHOTO)
     assert "PUBLIC_URL" in await reply_text(tg, "PUBLIC_URL")
     tg.user_sends("/video a text job", user_id=USER)
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     assert [r.json["prompt"] for r in creates(emulator)] == ["a text job"]
 
 
@@ -206,7 +206,7 @@ async def test_in_a_privacy_mode_group_an_album_arrives_as_its_captioned_photo(
         chat_id=-100555,
         chat_type="supergroup",
     )
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     (create,) = creates(emulator)
     assert set(create.json["keyframes"]) == {"frame0"}
     assert list(fetched(emulator).values()) == [FIRST_PHOTO]

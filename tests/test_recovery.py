@@ -29,10 +29,10 @@ async def test_a_job_waiting_at_shutdown_is_delivered_after_restart(
     # Stop the first bot mid-generation (its lease is released), then start a fresh one.
     await first.stop()
     second = await start_bot()
-    sent = await tg.wait_for_call("sendVideo", timeout=20)
+    sent = await tg.wait_for_video(timeout=20)
     assert "across a restart" in sent.result["caption"]
     await asyncio.sleep(0.3)
-    assert len(tg.calls_of("sendVideo")) == 1
+    assert len(tg.videos()) == 1
     assert len([r for r in emulator.requests if r.method == "POST"]) == 1
     job = await second.runtime.repository.get_job(1)
     assert job is not None and job.state is JobState.DELIVERED
@@ -65,7 +65,7 @@ async def test_a_job_caught_mid_submit_is_refunded_not_resent(
 async def test_a_graceful_stop_lets_a_started_upload_finish(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    tg.delay_next("sendVideo", 1.0)  # the upload takes a while
+    tg.delay_next("editMessageMedia", 1.0)  # the upload takes a while
     first = await start_bot()
     tg.user_sends("/video a jellyfish uploading at shutdown", user_id=1001)
     await tg.wait_until(lambda: bool(tg.calls_of("sendChatAction")), timeout=15)

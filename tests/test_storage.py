@@ -52,7 +52,7 @@ async def test_migrations_are_recorded_and_idempotent(db_url: str) -> None:
     again = await open_repository(db_url)
     assert isinstance(again, SqliteRepository)
     rows = await (await again._db.execute("SELECT version FROM schema_version")).fetchall()
-    assert [row[0] for row in rows] == [1]
+    assert [row[0] for row in rows] == [1, 2]  # each migration once, in order
     await again.close()
 
 
@@ -114,6 +114,21 @@ async def test_the_life_of_a_job_and_a_single_refund(repo: Repository) -> None:
     assert job is not None and job.state is JobState.FAILED and job.refunded
     assert await repo.quota_used(7, DAY) == 0
     assert await repo.claim_due("w", limit=1, lease_seconds=30, now=now + 60) == []
+
+
+async def test_an_untold_failure_is_claimable_until_the_notice_is_sent(repo: Repository) -> None:
+    accepted = await accept(repo, 1)
+    assert isinstance(accepted, Accepted)
+    job_id, now = accepted.job.id, time.time()
+    await repo.claim_due("w", limit=1, lease_seconds=30, now=now)
+    assert await repo.fail(job_id, code="timeout", reason=None, now=now, notice_due_at=now + 30)
+    # The failing worker has until then to tell the user; after that, anyone may.
+    assert await repo.claim_due("x", limit=1, lease_seconds=30, now=now + 10) == []
+    (job,) = await repo.claim_due("x", limit=1, lease_seconds=30, now=now + 31)
+    assert job.state is JobState.FAILED and job.notice_pending and job.refunded
+    await repo.notice_sent(job_id)
+    assert await repo.claim_due("x", limit=1, lease_seconds=30, now=now + 120) == []
+    assert await repo.quota_used(7, DAY) == 0
 
 
 async def test_delivered_jobs_are_final(repo: Repository) -> None:

@@ -56,9 +56,9 @@ async def test_video_is_delivered_as_a_reply_with_caption(
     assert "Queued" in status.params["text"], status.params
     assert status.params["reply_parameters"]["message_id"] == request["message_id"]
 
-    sent = await tg.wait_for_call("sendVideo", timeout=15)
+    sent = await tg.wait_for_video(timeout=15)
     assert sent.ok
-    assert sent.params["reply_parameters"]["message_id"] == request["message_id"]
+    assert sent.result["reply_to_message"]["message_id"] == request["message_id"]
     assert sent.files["video"] == SAMPLE_MP4
     assert str(sent.params["supports_streaming"]).lower() == "true"
     assert (str(sent.params["width"]), str(sent.params["height"])) == ("320", "180")
@@ -72,10 +72,9 @@ async def test_video_is_delivered_as_a_reply_with_caption(
     (create,) = creates(emulator)
     assert create.json == expected_body
 
-    # The status message is tidied away once the video is there.
-    await tg.wait_for_call(
-        "deleteMessage", lambda c: str(c.params["message_id"]) == str(status.result["message_id"])
-    )
+    # The status message became the video; the notice is sent once that is recorded.
+    assert sent.result["message_id"] == status.result["message_id"]
+    await tg.wait_for_call("sendMessage", lambda c: "ready" in c.params["text"])
     job = await bot.runtime.repository.get_job(1)
     assert job is not None and job.state is JobState.DELIVERED
     assert job.remote_id == generation_id
@@ -90,7 +89,7 @@ async def test_progress_shows_the_state_while_waiting(
     emulator.config.dream_seconds = 0.8
     await start_bot(progress_interval=0.1)
     tg.user_sends("/video a slow sunrise over the sea", user_id=USER)
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     edits = [c.params["text"] for c in tg.calls_of("editMessageText")]
     assert any("Dreaming" in text for text in edits)
     assert any("Uploading" in text for text in edits)
@@ -107,7 +106,7 @@ async def test_failed_generation_says_why_and_refunds(
         "editMessageText", lambda c: "refunded" in c.params["text"], timeout=15
     )
     assert "moderation" in failure.params["text"].lower()
-    assert not tg.calls_of("sendVideo")
+    assert not tg.videos()
     assert await used_today(bot) == 0
     job = await bot.runtime.repository.get_job(1)
     assert job is not None and job.state is JobState.FAILED and job.refunded
@@ -119,7 +118,7 @@ async def test_quota_exhausted_says_when_it_resets(
 ) -> None:
     await start_bot(daily_quota=1)
     tg.user_sends("/video first video of the day", user_id=USER)
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     tg.user_sends("/video second video of the day", user_id=USER)
     refusal = await tg.wait_for_call("sendMessage", lambda c: "used all" in c.params["text"])
     assert "00:00 UTC" in refusal.params["text"]
@@ -133,7 +132,7 @@ async def test_admins_are_exempt_from_quota(
     await start_bot(daily_quota=1, admin_user_ids=str(USER))
     for index in range(2):
         tg.user_sends(f"/video admin video number {index}", user_id=USER)
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 2, timeout=15)
+    await tg.wait_until(lambda: len(tg.videos()) == 2, timeout=15)
 
 
 async def test_twenty_concurrent_requests_with_quota_three_start_three_jobs(
@@ -142,11 +141,11 @@ async def test_twenty_concurrent_requests_with_quota_three_start_three_jobs(
     bot = await start_bot(daily_quota=3, max_active_per_user=20)
     for index in range(20):
         tg.user_sends(f"/video burst number {index}", user_id=USER)
-    await tg.wait_until(lambda: len(tg.calls_of("sendVideo")) == 3, timeout=20)
+    await tg.wait_until(lambda: len(tg.videos()) == 3, timeout=20)
     await tg.wait_until(lambda: sum("used all" in t for t in texts_to(tg)) == 17, timeout=10)
     await asyncio.sleep(0.3)
     assert len(creates(emulator)) == 3
-    assert len(tg.calls_of("sendVideo")) == 3
+    assert len(tg.videos()) == 3
     assert await used_today(bot) == 3
 
 
@@ -188,7 +187,7 @@ async def test_commands_for_other_bots_and_edits_are_ignored(
     await tg.wait_for_call("sendMessage")
     tg.user_edits(earlier, "/video an edited request")
     tg.user_sends("/video@LumaTestBot a group style command", user_id=USER)
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     await asyncio.sleep(0.2)
     bodies = [r.json for r in creates(emulator)]
     assert bodies == [{"prompt": "a group style command", "aspect_ratio": "16:9"}]
@@ -199,7 +198,7 @@ async def test_help_explains_usage_and_quota_left(
 ) -> None:
     await start_bot(daily_quota=3)
     tg.user_sends("/video a quick one", user_id=USER)
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     tg.user_sends("/start", user_id=USER)
     reply = await tg.wait_for_call("sendMessage", lambda c: "/video" in c.result["text"])
     assert "--ar" in reply.result["text"] and "--loop" in reply.result["text"]
@@ -220,7 +219,7 @@ async def test_rate_limited_create_stays_queued_and_succeeds(
     emulator.inject_fault(route="create", status=429, retry_after=0.2, count=1)
     await start_bot()
     tg.user_sends("/video patient jellyfish", user_id=USER)
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     assert len(creates(emulator)) == 2  # refused once, then accepted
 
 
@@ -245,7 +244,7 @@ async def test_read_errors_are_retried_until_the_video_arrives(
     emulator.inject_fault(route="fetch", status=503, count=2)
     await start_bot()
     tg.user_sends("/video resilient jellyfish", user_id=USER)
-    await tg.wait_for_call("sendVideo", timeout=20)
+    await tg.wait_for_video(timeout=20)
 
 
 async def test_rejected_api_key_is_explained_and_refunded(
@@ -271,7 +270,7 @@ async def test_secrets_never_reach_the_video_api_or_the_logs(
     await start_bot(luma_api_family="aiml-v2")
     tg.user_sends("/video a jellyfish [fail]", user_id=USER)
     tg.user_sends("/video a jellyfish in space", user_id=USER)
-    await tg.wait_for_call("sendVideo", timeout=15)
+    await tg.wait_for_video(timeout=15)
     outgoing = json.dumps(
         [[r.method, r.path, str(r.query), dict(r.headers), r.body] for r in emulator.requests]
     )
@@ -291,7 +290,7 @@ async def test_prompts_with_markup_characters_are_shown_verbatim(
 ) -> None:
     await start_bot()
     tg.user_sends('/video a <b>bold</b> cat & a dog\'s "tale"', user_id=USER)
-    sent = await tg.wait_for_call("sendVideo", timeout=15)
+    sent = await tg.wait_for_video(timeout=15)
     assert 'a <b>bold</b> cat & a dog\'s "tale"' in sent.result["caption"]
     status = tg.calls_of("sendMessage")[0]
     assert status.ok and "<b>bold</b> cat &" in status.result["text"]

@@ -61,7 +61,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import Any
 
@@ -99,6 +99,7 @@ _SPEC = {
     + "text* parse_mode entities link_preview_options disable_web_page_preview",
     "editMessageText": _EDIT + "text* entities link_preview_options disable_web_page_preview",
     "editMessageReplyMarkup": _EDIT,
+    "editMessageMedia": _EDIT + "media*",
     "deleteMessage": "chat_id* message_id*",
     "sendVideo": _SEND + "video* duration width height thumbnail cover start_timestamp "
     "show_caption_above_media has_spoiler supports_streaming",
@@ -118,7 +119,7 @@ METHODS: dict[str, tuple[set[str], set[str]]] = {
 }
 _CANONICAL = {name.lower(): name for name in METHODS}
 JSON_FIELDS = set(
-    "reply_parameters reply_markup entities caption_entities commands allowed_updates scope "
+    "reply_parameters reply_markup entities caption_entities commands allowed_updates scope media "
     "link_preview_options suggested_post_parameters".split()
 )
 CHAT_ACTIONS = set(
@@ -135,6 +136,7 @@ _NOT_MODIFIED = (
     "exactly the same as a current content and reply markup of the message"
 )
 _WRONG_FILE = "wrong file identifier/HTTP URL specified"
+_MEDIA_KEYS = ("photo", "video", "document", "animation", "audio", "caption", "caption_entities")
 
 
 class ApiError(Exception):
@@ -624,6 +626,44 @@ class FakeTelegram:
         what the user really received, e.g. ``len(tg.messages_with_video(chat)) == 1``."""
         kinds = {"video", "animation", "document"}
         return [m for m in self.bot_messages(chat_id) if kinds & m.keys()]
+
+    def videos(self, chat_id: int | None = None) -> list[Call]:
+        """Answered calls that put a video into a chat, in order: ``sendVideo``, or
+        ``editMessageMedia`` with a video (a status message turned into the video). Each comes as
+        a sendVideo-shaped Call: the media's fields (``caption``, ``width``...) are lifted into
+        ``params`` and its upload is ``files["video"]``; ``result`` is the message."""
+        out = []
+        for call in self.calls:
+            if not call.ok or (
+                chat_id is not None and str(call.params.get("chat_id")) != str(chat_id)
+            ):
+                continue
+            if call.method == "sendVideo":
+                out.append(call)
+            elif call.method == "editMessageMedia" and call.params["media"].get("type") == "video":
+                media = dict(call.params["media"])
+                ref = str(media.pop("media"))
+                params = {k: v for k, v in call.params.items() if k != "media"}
+                params.update(media, video=ref)
+                part = ref[len("attach://") :] if ref.startswith("attach://") else None
+                files = {"video": call.files[part]} if part in call.files else {}
+                out.append(replace(call, params=params, files=files))
+        return out
+
+    async def wait_for_video(
+        self,
+        predicate: Callable[[Call], bool] | None = None,
+        *,
+        count: int = 1,
+        timeout: float = 10.0,  # noqa: ASYNC109
+    ) -> Call:
+        """The ``count``-th video delivered (see ``videos``) that matches ``predicate``."""
+
+        def find() -> Call | None:
+            found = [c for c in self.videos() if predicate is None or predicate(c)]
+            return found[count - 1] if len(found) >= count else None
+
+        return await self._wait(find, timeout, f"video number {count}")
 
     def pending_updates(self) -> int:
         """Updates not yet confirmed by a getUpdates ``offset`` (like ``pending_update_count``)."""
@@ -1331,6 +1371,48 @@ class FakeTelegram:
         if markup == stored.get("reply_markup"):
             raise _bad(_NOT_MODIFIED)
         self._set_or_drop(stored, "reply_markup", markup)
+        stored["edit_date"] = int(time.time())
+        return copy.deepcopy(stored)
+
+    async def _m_editMessageMedia(self, p: dict, uploads: dict) -> dict:
+        """Replace a message's media, or add media to a text message (Bot API 7.x+)."""
+        stored = self._editable(p, "edit")
+        media = p["media"]
+        if not isinstance(media, dict) or "media" not in media:
+            raise _bad("can't parse InputMedia: Media is not specified")
+        kind = media.get("type")
+        if kind not in ("photo", "video", "document"):
+            raise _bad("can't parse InputMedia: unsupported media type")
+        caption = self._caption(media)
+        file, _ = self._media({"file": media["media"]}, uploads, "file", kind)
+        if kind == "video":
+            for key in ("width", "height", "duration"):
+                if media.get(key) is not None:
+                    file.meta[key] = _as_int(media[key], key)
+                file.meta.setdefault(key, 0)
+            file.mime_type = file.mime_type or "video/mp4"
+            content: dict[str, Any] = {
+                "video": self._file_json(file, "width", "height", "duration")
+            }
+        elif kind == "photo":
+            file.meta.setdefault("width", 1280)
+            file.meta.setdefault("height", 720)
+            size = self._file_json(file, "width", "height")
+            size.pop("mime_type", None)
+            size.pop("file_name", None)
+            content = {"photo": [size]}
+        else:
+            content = {"document": self._file_json(file)}
+        markup = self._markup(p)
+        old = {k: stored.get(k) for k in (*content, "caption", "caption_entities", "reply_markup")}
+        new = {**content, "caption": caption.get("caption"), "reply_markup": markup}
+        new["caption_entities"] = caption.get("caption_entities")
+        if old == new:
+            raise _bad(_NOT_MODIFIED)
+        for key in ("text", "entities", "link_preview_options", *_MEDIA_KEYS):
+            stored.pop(key, None)
+        for key, value in new.items():
+            self._set_or_drop(stored, key, value)
         stored["edit_date"] = int(time.time())
         return copy.deepcopy(stored)
 
