@@ -365,11 +365,16 @@ class Worker:
         )
         progress.start()
 
+        last_state = job.remote_state
+
         async def on_update(generation: Generation) -> None:
-            await self._repo.set_remote_state(
-                job.id, self.owner, generation.state.value, time.time()
-            )
-            await progress.show(generation.state)
+            nonlocal last_state
+            if generation.state.value != last_state:
+                await self._repo.set_remote_state(
+                    job.id, self.owner, generation.state.value, time.time()
+                )
+                last_state = generation.state.value
+            await progress.show(generation)
 
         try:
             generation = await self._client.wait_until_done(

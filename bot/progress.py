@@ -10,8 +10,8 @@ from collections.abc import Callable
 from telegram import Bot
 from telegram.error import BadRequest, TelegramError
 
-from bot.luma.models import GenerationState
-from bot.texts import clock, excerpt, text
+from bot.luma.models import Generation, GenerationState
+from bot.texts import clock, duration_words, excerpt, text
 from storage.base import Job, Repository
 
 log = logging.getLogger(__name__)
@@ -71,14 +71,24 @@ def status_text(
     *,
     ahead: int = 0,
     busy: bool = False,
+    position: int | None = None,
+    wait: float | None = None,
 ) -> str:
     """The status line for a job in `state`; the handler's first message uses it too.
-    `ahead`: jobs waiting before it; `busy`: the API pushed it back (429)."""
+    `ahead`: jobs waiting before it here; `busy`: the API pushed it back (429);
+    `position` / `wait`: the video service's own queue place and estimate, when it gives them."""
     values = {"prompt": excerpt(prompt, STATUS_PROMPT_CHARS), "elapsed": clock(elapsed)}
+    if wait is not None:
+        values["wait"] = duration_words(wait)
     if state is GenerationState.DREAMING:
-        return text("status_dreaming", language, **values)
+        key = "status_dreaming_wait" if wait is not None else "status_dreaming"
+        return text(key, language, **values)
     if busy:
         return text("status_busy", language, ahead=ahead, **values)
+    if position is not None:
+        return text("status_service_position", language, position=position, **values)
+    if wait is not None:
+        return text("status_service_wait", language, **values)
     if ahead:
         return text("status_queued_ahead", language, ahead=ahead, **values)
     return text("status_queued", language, **values)
@@ -107,6 +117,8 @@ class Progress:
         self._job = job
         self._interval = interval
         self._state = GenerationState(job.remote_state or "queued")
+        self._position: int | None = None
+        self._wait_until: float | None = None  # the API's estimate, as a moment
         # The handler's first message carries a Cancel button; the first edit (at start, once
         # the job is submitted and can no longer be cancelled) replaces it without one.
         self._shown: str | None = None
@@ -126,9 +138,18 @@ class Progress:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def show(self, state: GenerationState) -> None:
-        self._state = state
-        if not state.is_terminal:
+    async def show(self, generation: Generation) -> None:
+        """A fresh answer from the API: a new state is shown at once; new queue information
+        waits for the next tick (it can change on every poll)."""
+        changed = generation.state is not self._state
+        self._state = generation.state
+        self._position = generation.queue_position
+        self._wait_until = (
+            time.time() + generation.estimate_wait_seconds
+            if generation.estimate_wait_seconds is not None
+            else None
+        )
+        if changed and not generation.state.is_terminal:
             await self._edit(self._status_text(), force=True)
 
     async def show_delivering(self) -> None:
@@ -141,8 +162,16 @@ class Progress:
             await self._edit(self._status_text(), force=False)
 
     def _status_text(self) -> str:
-        elapsed = time.time() - self._job.created_at
-        return status_text(self._job.prompt, self._state, elapsed, self._language)
+        now = time.time()
+        wait = None if self._wait_until is None else max(self._wait_until - now, 1.0)
+        return status_text(
+            self._job.prompt,
+            self._state,
+            now - self._job.created_at,
+            self._language,
+            position=self._position,
+            wait=wait,
+        )
 
     async def _edit(self, message: str, *, force: bool) -> None:
         async with self._lock:

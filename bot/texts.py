@@ -75,7 +75,17 @@ EN: Final[dict[str, str]] = {
         "⏳ <b>Queued</b>: “{prompt}”\nThe video service is busy; I'll keep trying. "
         "{ahead} ahead of yours · {elapsed} elapsed"
     ),
+    "status_service_position": (
+        "⏳ <b>Queued</b>: “{prompt}”\nNo. {position} in the video service's queue · "
+        "{elapsed} elapsed"
+    ),
+    "status_service_wait": (
+        "⏳ <b>Queued</b>: “{prompt}”\nAbout {wait} to wait · {elapsed} elapsed"
+    ),
     "status_dreaming": "🎬 <b>Dreaming</b>: “{prompt}”\n{elapsed} elapsed",
+    "status_dreaming_wait": (
+        "🎬 <b>Dreaming</b>: “{prompt}”\nAbout {wait} to go · {elapsed} elapsed"
+    ),
     "status_delivering": "📤 <b>Uploading</b> your video…",
     "video_ready": "✅ Your video is ready.",
     "caption": "🎬 {prompt}\n{details} · <code>{generation_id}</code>",

@@ -550,6 +550,20 @@ async def test_legacy_clock_reaches_completed(env) -> None:
     assert history == ["pending", "processing", "completed"]
 
 
+async def test_legacy_wait_estimate_counts_down_when_enabled(env) -> None:
+    emu, http = env
+    assert (await legacy_create(http))["estimate_wait_seconds"] is None  # upstream default
+    emu.config.report_wait_estimate = True
+    emu.config.queue_seconds, emu.config.dream_seconds = 0.2, 3.0
+    gen = await legacy_create(http)
+    await asyncio.sleep(0.05)
+    _, body = await legacy_fetch(http, {"ids": gen["id"]})
+    assert 2 <= body[0]["estimate_wait_seconds"] <= 4
+    emu.force_state(gen["id"], "completed")
+    _, body = await legacy_fetch(http, {"ids": gen["id"]})
+    assert body[0]["estimate_wait_seconds"] is None
+
+
 async def test_legacy_fetch_encodings_order_and_validation(env) -> None:
     _, http = env
     a, b = [(await legacy_create(http, user_prompt=f"Clip {n}"))["id"] for n in "ab"]

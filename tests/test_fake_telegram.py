@@ -15,6 +15,8 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    InputMediaPhoto,
+    InputMediaVideo,
     MessageEntity,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
@@ -215,6 +217,52 @@ async def test_edit_message_text(tg: FakeTelegram, bot: Bot) -> None:
     assert tg.bot_messages(ANN) == []
     with pytest.raises(BadRequest, match="Message to delete not found"):
         await bot.delete_message(ANN, sent.message_id)
+
+
+async def test_edit_message_media_turns_a_text_message_into_a_video(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    request = tg.user_sends("hi")
+    status = await bot.send_message(
+        ANN, "Uploading…", reply_parameters=ReplyParameters(request["message_id"])
+    )
+    media = InputMediaVideo(
+        b"\x00\x00\x00\x18ftypmp42",
+        caption="<b>done</b>",
+        width=320,
+        height=180,
+        duration=2,
+        supports_streaming=True,
+        parse_mode="HTML",
+    )
+    edited = await bot.edit_message_media(media, ANN, status.message_id)
+    assert edited.message_id == status.message_id and edited.text is None
+    assert edited.video.width == 320 and edited.caption == "done"
+    assert edited.reply_to_message.message_id == request["message_id"]
+    (stored,) = tg.bot_messages(ANN)
+    assert "text" not in stored and stored["video"]["file_id"] == edited.video.file_id
+    assert [c.files["video"] for c in tg.videos(ANN)] == [b"\x00\x00\x00\x18ftypmp42"]
+    # Again with the same file and caption: not modified; a new upload replaces the video.
+    again = InputMediaVideo(edited.video.file_id, caption="<b>done</b>", parse_mode="HTML")
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_media(again, ANN, status.message_id)
+    replaced = await bot.edit_message_media(media, ANN, status.message_id)
+    assert replaced.video.file_id != edited.video.file_id
+    assert len(tg.messages_with_video(ANN)) == 1
+
+
+async def test_edit_message_media_errors(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user_sends("hi")
+    photo = InputMediaPhoto("https://example.com/a.jpg", caption="a photo")
+    with pytest.raises(BadRequest, match="Message to edit not found"):
+        await bot.edit_message_media(photo, ANN, 999)
+    with pytest.raises(BadRequest, match="Message can't be edited"):
+        await bot.edit_message_media(photo, ANN, 1)  # the user's message
+    sent = await bot.send_message(ANN, "x")
+    with pytest.raises(BadRequest, match="Wrong file identifier"):
+        await bot.edit_message_media(InputMediaVideo("no-such-file"), ANN, sent.message_id)
+    edited = await bot.edit_message_media(photo, ANN, sent.message_id)
+    assert edited.photo and edited.caption == "a photo"
 
 
 async def test_unknown_and_missing_parameters_are_rejected(tg: FakeTelegram, bot: Bot) -> None:

@@ -100,6 +100,28 @@ def test_lists_may_be_bare_or_wrapped() -> None:
         assert [g.id for g in parse_generation_list(payload)] == ["a"]
 
 
+@pytest.mark.parametrize(
+    ("extra", "position", "wait"),
+    [
+        ({}, None, None),
+        ({"estimate_wait_seconds": None}, None, None),
+        ({"estimate_wait_seconds": 42}, None, 42.0),
+        ({"estimate_wait_seconds": "12.5"}, None, 12.5),
+        ({"estimate_wait_seconds": -3}, None, None),
+        ({"estimate_wait_seconds": True}, None, None),
+        ({"queue_state": 3}, 3, None),
+        ({"queue_state": {"position": "2"}}, 2, None),
+        ({"queue_state": "waiting"}, None, None),
+        ({"queue_position": 0}, None, None),
+    ],
+)
+def test_queue_information_is_read_when_the_api_gives_it(
+    extra: dict, position: int | None, wait: float | None
+) -> None:
+    generation = Generation.parse({"id": "g", "state": "pending", **extra})
+    assert (generation.queue_position, generation.estimate_wait_seconds) == (position, wait)
+
+
 def test_unknown_state_is_an_error_not_a_guess() -> None:
     with pytest.raises(ValueError):
         Generation.parse({"id": "a", "state": "streaming"})

@@ -1,8 +1,10 @@
-"""The status-edit budget: cosmetic edits never crowd out deliveries (fake clock, no sleeps)."""
+"""Status messages: the edit budget keeps cosmetic edits from crowding out deliveries (fake
+clock, no sleeps), and the text says where a job stands."""
 
 from __future__ import annotations
 
-from bot.progress import EditBudget
+from bot.luma.models import GenerationState
+from bot.progress import EditBudget, status_text
 
 
 class Clock:
@@ -51,3 +53,13 @@ def test_state_changes_are_shown_in_private_chats_but_not_beyond_group_limits() 
     assert budget.try_spend(42, state_change=True)  # "Uploading…" still shows
     assert budget.try_spend(-7)
     assert not budget.try_spend(-7, state_change=True)  # groups: the limit holds
+
+
+def test_the_status_shows_the_services_queue_place_and_estimate() -> None:
+    queued = GenerationState.QUEUED
+    assert "No. 3 in the video service's queue" in status_text("p", queued, 5, None, position=3)
+    assert "About 2m to wait" in status_text("p", queued, 5, None, wait=150)
+    dreaming = status_text("p", GenerationState.DREAMING, 5, None, wait=40)
+    assert "Dreaming" in dreaming and "About 40s to go" in dreaming
+    # Our own queue comes first while the service has not taken the job yet.
+    assert "2 ahead of yours" in status_text("p", queued, 5, None, ahead=2)

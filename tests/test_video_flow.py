@@ -97,6 +97,19 @@ async def test_progress_shows_the_state_while_waiting(
     assert refused == [], "no edit may be refused"
 
 
+async def test_progress_shows_the_services_wait_estimate_when_it_gives_one(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # The legacy DTO's estimate_wait_seconds (usually null upstream; the emulator can fill it).
+    emulator.config.report_wait_estimate = True
+    emulator.config.queue_seconds, emulator.config.dream_seconds = 0.6, 1.2
+    await start_bot(luma_api_family="aiml-v1", progress_interval=0.1)
+    tg.user_sends("/video a slow sunrise over the sea", user_id=USER)
+    await tg.wait_for_video(timeout=15)
+    edits = [c.params["text"] for c in tg.calls_of("editMessageText") if c.ok]
+    assert any("to wait" in text or "to go" in text for text in edits), edits
+
+
 async def test_failed_generation_says_why_and_refunds(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:

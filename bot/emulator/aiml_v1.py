@@ -63,7 +63,7 @@ def render(gen: Generation, base: str) -> dict[str, Any]:
         }
     return {
         "created_at": gen.created_at,
-        "estimate_wait_seconds": None,
+        "estimate_wait_seconds": gen.wait_estimate(),
         "id": gen.id,
         "liked": None,
         "prompt": gen.prompt,

@@ -39,6 +39,9 @@ class EmulatorConfig:
     # chaos runs.
     error_rates: dict[int, float] = field(default_factory=dict)
     error_seed: int | None = None
+    # Legacy family: fill the DTO's `estimate_wait_seconds` (seconds until the planned end)
+    # while a generation runs. Upstream mostly sends null, so off by default.
+    report_wait_estimate: bool = False
 
     def __post_init__(self) -> None:
         for name in ("queue_seconds", "dream_seconds", "long_poll_seconds"):

@@ -125,6 +125,8 @@ class Generation:
     failure_reason: str | None = None
     # True once force_state() took over: automatic transitions stop.
     forced: bool = False
+    # time.monotonic() of the planned end, when config.report_wait_estimate asks for it.
+    expected_done_at: float | None = None
     # (state, time.monotonic()) for every state entered, creation included.
     history: list[tuple[State, float]] = field(default_factory=list)
     script: Script = field(init=False)
@@ -132,6 +134,12 @@ class Generation:
     def __post_init__(self) -> None:
         self.script = Script.from_prompt(self.prompt)
         self.history.append((self.state, time.monotonic()))
+
+    def wait_estimate(self) -> int | None:
+        """Seconds until the planned end (legacy `estimate_wait_seconds`), if one is known."""
+        if self.expected_done_at is None or self.state.terminal or self.forced:
+            return None
+        return max(1, round(self.expected_done_at - time.monotonic()))
 
     def summary(self) -> dict[str, Any]:
         """JSON view for the admin routes (not part of the contract)."""
@@ -212,9 +220,12 @@ class GenerationStore:
         if gen.script.stuck:
             self._drivers.pop(gen.id, None)
             return
+        factor = SLOW_FACTOR if gen.script.slow else 1.0
+        if self._config().report_wait_estimate:
+            remaining = max(0.0, queued_until - loop.time()) + self._config().dream_seconds * factor
+            gen.expected_done_at = time.monotonic() + remaining
         await asyncio.sleep(max(0.0, queued_until - loop.time()))
         self._enter(gen, State.DREAMING)
-        factor = SLOW_FACTOR if gen.script.slow else 1.0
         await asyncio.sleep(self._config().dream_seconds * factor)
         if gen.script.failure_reason is not None:
             self._enter(gen, State.FAILED, gen.script.failure_reason)

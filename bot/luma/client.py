@@ -77,8 +77,9 @@ class VideoApiClient(ABC):
     async def wait_until_done(
         self, generation_id: str, *, deadline: float, on_update: OnUpdate | None = None
     ) -> Generation:
-        """Wait until completed or failed; raise DeadlineExceeded once `deadline` passes."""
-        last_state = None
+        """Wait until completed or failed; raise DeadlineExceeded once `deadline` passes.
+        `on_update` hears of every change of state or of the queue information."""
+        last_progress = None
         round_number = 0
         while True:
             if time.time() >= deadline:
@@ -90,9 +91,9 @@ class VideoApiClient(ABC):
                 what=f"waiting for {generation_id}",
             )
             round_number += 1
-            if on_update is not None and generation.state != last_state:
+            if on_update is not None and generation.progress != last_progress:
                 await on_update(generation)
-            last_state = generation.state
+            last_progress = generation.progress
             if generation.state.is_terminal:
                 return generation
 

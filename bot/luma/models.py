@@ -86,6 +86,15 @@ class Generation(BaseModel):
     thumbnail_url: str | None = None
     width: int | None = None
     height: int | None = None
+    # Where the generation stands, when the API says (the legacy DTO's `estimate_wait_seconds`;
+    # `queue_state` seen upstream as a number or {position}); usually null.
+    queue_position: int | None = None
+    estimate_wait_seconds: float | None = None
+
+    @property
+    def progress(self) -> tuple[GenerationState, int | None, float | None]:
+        """What a status message shows; a change is worth telling the user."""
+        return self.state, self.queue_position, self.estimate_wait_seconds
 
     @classmethod
     def parse(cls, payload: Any) -> Generation:
@@ -111,6 +120,8 @@ class Generation(BaseModel):
             ),
             width=_int_or_none(video_obj.get("width")),
             height=_int_or_none(video_obj.get("height")),
+            queue_position=_queue_position(payload),
+            estimate_wait_seconds=_positive_or_none(payload.get("estimate_wait_seconds")),
         )
 
 
@@ -135,3 +146,25 @@ def _int_or_none(value: Any) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def _queue_position(payload: dict[str, Any]) -> int | None:
+    for candidate in (payload.get("queue_position"), payload.get("queue_state")):
+        if isinstance(candidate, dict):
+            candidate = candidate.get("position")
+        if isinstance(candidate, bool):
+            continue
+        position = _int_or_none(candidate)
+        if position is not None and position >= 1:
+            return position
+    return None
+
+
+def _positive_or_none(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 86_400 else None
