@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import aiohttp
@@ -29,7 +29,7 @@ from telegram import (
     ReplyParameters,
 )
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.callbacks import video_buttons
 from bot.mp4 import read_video_info
@@ -98,27 +98,28 @@ class Delivery:
         upload_timeouts = {"read_timeout": 120, "write_timeout": 300}
         buttons = video_buttons(job.id, language)
         async with self._uploading(job):
-            edited = await self._in_place(
-                job,
-                lambda status_id: self._bot.edit_message_media(
+            with _too_large_as(len(data)):
+                edited = await self._in_place(
+                    job,
+                    lambda status_id: self._bot.edit_message_media(
+                        chat_id=job.chat_id,
+                        message_id=status_id,
+                        media=InputMediaVideo(media=data, filename=filename, **fields),
+                        reply_markup=buttons,
+                        **upload_timeouts,
+                    ),
+                )
+                if edited is not None:
+                    return edited
+                return await self._bot.send_video(
                     chat_id=job.chat_id,
-                    message_id=status_id,
-                    media=InputMediaVideo(media=data, filename=filename, **fields),
+                    video=InputFile(data, filename=filename),
+                    message_thread_id=job.thread_id,
+                    reply_parameters=reply_to(job),
                     reply_markup=buttons,
+                    **fields,
                     **upload_timeouts,
-                ),
-            )
-            if edited is not None:
-                return edited
-            return await self._bot.send_video(
-                chat_id=job.chat_id,
-                video=InputFile(data, filename=filename),
-                message_thread_id=job.thread_id,
-                reply_parameters=reply_to(job),
-                reply_markup=buttons,
-                **fields,
-                **upload_timeouts,
-            )
+                )
 
     async def _in_place(
         self, job: Job, edit: Callable[[int], Awaitable[Message | bool]]
@@ -190,6 +191,18 @@ class Delivery:
             except BadRequest as error:  # Telegram could not fetch the thumbnail
                 log.info("job %d: thumbnail not usable (%s); sending the link alone", job.id, error)
         return await self._bot.send_message(chat_id=job.chat_id, text=body, **where)
+
+
+@contextlib.contextmanager
+def _too_large_as(size: int) -> Iterator[None]:
+    """Telegram's 413 (its limit is lower than ours, e.g. a different Bot API server) means
+    the same as our own size check: send the link instead, rather than retry the upload."""
+    try:
+        yield
+    except NetworkError as error:
+        if "entity too large" in str(error).lower():
+            raise VideoTooLarge(size) from None
+        raise
 
 
 def caption(job: Job, language: str | None) -> str:

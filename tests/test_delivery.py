@@ -62,6 +62,22 @@ async def test_too_large_for_telegram_sends_the_link_with_the_thumbnail(
     assert tg.videos() == []
 
 
+async def test_telegram_refusing_the_size_gets_the_link_instead(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    tg.upload_limit = 1000  # a Bot API server with a lower limit than the bot was told
+    bot = await start_bot()
+    tg.user_sends("/video a huge jellyfish", user_id=USER)
+    job = await delivered(bot)
+    (generation_id,) = emulator.generations
+    refused = [c for c in tg.calls_of("editMessageMedia") if not c.ok]
+    assert [c.response["error_code"] for c in refused] == [413]  # tried once, not again
+    (link,) = tg.bot_messages(USER)[:1]
+    assert link["message_id"] == job.video_message_id
+    assert f"/files/{generation_id}.mp4" in link["caption"]
+    assert tg.videos() == []
+
+
 async def test_a_deleted_request_still_gets_its_video(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
