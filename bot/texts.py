@@ -1,8 +1,8 @@
-"""Every user-facing sentence, in one catalog.
+"""Every user-facing sentence comes from here: the catalogs live in bot/locales/, one per language.
 
 Messages are Telegram HTML. `text()` escapes every value it interpolates, so a prompt with `<` or
 `&` can never break a message; pass `Html(...)` for a value that is already safe markup.
-Catalogs are keyed by language; English is complete and the fallback for any other language.
+The language follows the user's Telegram `language_code`; English is the fallback.
 """
 
 from __future__ import annotations
@@ -10,225 +10,26 @@ from __future__ import annotations
 import html
 from typing import Final
 
+from bot.locales.en import EN
+from bot.locales.ru import RU
+
 
 class Html(str):
     """A value that is already valid Telegram HTML and must not be escaped again."""
 
 
-EN: Final[dict[str, str]] = {
-    "help": (
-        "🎬 <b>I turn your words and photos into short AI videos</b> (Luma Dream Machine).\n\n"
-        "<b>Make a video</b>\n"
-        "/video <i>what should happen</i>\n"
-        "Example: <code>/video a jellyfish drifting through space, cinematic</code>\n\n"
-        "<b>Start from a photo</b>: send a photo with <code>/video …</code> as its caption; add "
-        "<code>--end</code> to make it the last frame instead. Send two photos as an album "
-        "(caption on one) for the first and the last frame.\n\n"
-        "<b>Continue a video</b>: reply to one of my videos with "
-        "<code>/extend what happens next</code> (<code>--reverse</code> for what came before), "
-        "or tap ➕ Extend under it. A photo captioned <code>/extend …</code> as a reply "
-        "continues the video toward that picture.\n\n"
-        "<b>Options</b> (anywhere in the prompt)\n"
-        "• <code>--ar 9:16</code> or just <code>9:16</code> at the start or end: aspect ratio, "
-        "one of {ratios} (default 16:9)\n"
-        "• <code>--loop</code>: a seamless loop\n\n"
-        "A video takes a minute or two; I keep you posted and send it here.\n"
-        "{quota_line}"
-    ),
-    "quota_line_limited": "You can make <b>{left}</b> of {limit} videos today (resets 00:00 UTC).",
-    "quota_line_unlimited": "You have no daily limit.",
-    "usage": (
-        "Tell me what the video should show, for example:\n"
-        "<code>/video a jellyfish drifting through space</code>\n"
-        "Options: <code>--ar 9:16</code> (aspect ratio), <code>--loop</code>. See /help."
-    ),
-    "unknown_option": (
-        "I don't know the option <code>{option}</code> here. Valid options: {valid} "
-        "(<code>--ar</code> takes one of {ratios})."
-    ),
-    "option_needs_value": (
-        "<code>{option}</code> needs a value, for example <code>--ar 9:16</code>."
-    ),
-    "option_takes_no_value": (
-        "<code>{option}</code> takes no value; just write <code>{option}</code>."
-    ),
-    "invalid_ratio": (
-        "<code>{value}</code> is not an aspect ratio I can make. Use one of: {ratios}."
-    ),
-    "conflicting_ratios": (
-        "You gave two aspect ratios ({first} and {second}). Please keep just one."
-    ),
-    "prompt_too_long": (
-        "Your prompt is {length} characters long; the limit is {limit}. "
-        "Please shorten it and send it again."
-    ),
-    "prompt_too_short": "Your prompt is too short. Describe the scene in a few words.",
-    "quota_exhausted": (
-        "You've used all {limit} videos for today. "
-        "Your allowance resets at 00:00 UTC, in {resets_in}."
-    ),
-    "status_queued": "⏳ <b>Queued</b>: “{prompt}”\n{elapsed} elapsed",
-    "status_queued_ahead": (
-        "⏳ <b>Queued</b>: “{prompt}”\n{ahead} ahead of yours · {elapsed} elapsed"
-    ),
-    "status_busy": (
-        "⏳ <b>Queued</b>: “{prompt}”\nThe video service is busy; I'll keep trying. "
-        "{ahead} ahead of yours · {elapsed} elapsed"
-    ),
-    "status_service_position": (
-        "⏳ <b>Queued</b>: “{prompt}”\nNo. {position} in the video service's queue · "
-        "{elapsed} elapsed"
-    ),
-    "status_service_wait": (
-        "⏳ <b>Queued</b>: “{prompt}”\nAbout {wait} to wait · {elapsed} elapsed"
-    ),
-    "status_dreaming": "🎬 <b>Dreaming</b>: “{prompt}”\n{elapsed} elapsed",
-    "status_dreaming_wait": (
-        "🎬 <b>Dreaming</b>: “{prompt}”\nAbout {wait} to go · {elapsed} elapsed"
-    ),
-    "status_delivering": "📤 <b>Uploading</b> your video…",
-    "video_ready": "✅ Your video is ready.",
-    "caption": "🎬 {prompt}\n{details} · <code>{generation_id}</code>",
-    "video_link": (
-        "🎬 {prompt}\nYour video is ready but too large to upload here ({size_mb} MB). "
-        "Download it within the hour: {url}\n<code>{generation_id}</code>"
-    ),
-    "failed_moderation": (
-        "😔 The video service declined this request ({reason}). "
-        "Try rewording the prompt. Your quota was refunded."
-    ),
-    "failed_generation": (
-        "😔 The video could not be made ({reason}). You can try again; your quota was refunded."
-    ),
-    "failed_timeout": (
-        "⌛ The video took too long and I stopped waiting. Your quota was refunded; "
-        "please try again later."
-    ),
-    "failed_image": (
-        "😔 The video service couldn't use your picture ({reason}). "
-        "Try a different photo; your quota was refunded."
-    ),
-    "failed_credits": (
-        "🛠 The bot's video budget is used up for now (the operator has been told). "
-        "Your quota was refunded; please try again later."
-    ),
-    "admin_alert_auth": (
-        "⚠️ The video API rejects the bot's API key (<code>LUMA_API_KEY</code>): {detail}\n"
-        "Video requests fail until it is fixed."
-    ),
-    "admin_alert_credits": (
-        "⚠️ The video API account is out of credits: {detail}\n"
-        "Video requests fail until it is topped up."
-    ),
-    "admin_recovered": "✅ The video API accepts requests again.",
-    "failed_rejected": (
-        "😔 The video service rejected this request: {reason}. Your quota was refunded."
-    ),
-    "failed_service": (
-        "🛠 The video service is unavailable right now (the bot's operator has been told). "
-        "Your quota was refunded; please try again later."
-    ),
-    "failed_uncertain": (
-        "⚠️ The video service did not confirm your request, so I did not resend it "
-        "(that could charge twice). Your quota was refunded; please send it again."
-    ),
-    "failed_unsupported": (
-        "This video service does not support that ({reason}). Your quota was refunded."
-    ),
-    "failed_delivery": (
-        "😔 Your video was made but I could not send it here. Your quota was refunded."
-    ),
-    "internal_error": "Something went wrong on my side. Please try again in a moment.",
-    "needs_public_url": (
-        "To use photos as keyframes, the bot's operator must set <code>PUBLIC_URL</code> "
-        "(the address where this bot's web server can be reached). "
-        "Text-only videos work without it: /video <i>your prompt</i>."
-    ),
-    "loop_with_end_frame": (
-        "<code>--loop</code> can't be combined with an end frame: the video service refuses it. "
-        "Drop <code>--loop</code>, or use the photo as the first frame."
-    ),
-    "loop_with_reverse": (
-        "<code>--loop</code> can't be combined with <code>--reverse</code>: "
-        "the video service refuses it. Drop one of them."
-    ),
-    "unsupported_feature": "This video service can't do that: {reason}. Nothing was charged.",
-    "too_many_photos": (
-        "I can use at most two photos: the first and the last frame. You sent {count}. "
-        "Send one or two photos with <code>/video</code> in the caption."
-    ),
-    "extend_one_photo": (
-        "<code>/extend</code> takes one photo at most (the picture to continue toward)."
-    ),
-    "unsupported_file": (
-        "I can only use JPEG, PNG or WEBP images as keyframes, and {name} isn't one. "
-        "Send it as a photo or as an image file."
-    ),
-    "extend_usage": (
-        "Reply to one of my videos with <code>/extend what happens next</code>, or write "
-        "<code>/extend &lt;generation id&gt; what happens next</code> (the id is in my captions). "
-        "Add <code>--reverse</code> to make a video that leads into it."
-    ),
-    "extend_other_bot": (
-        "That video isn't one of mine, so I can't continue it. Reply to a video I made."
-    ),
-    "extend_not_my_video": (
-        "That message isn't one of my videos. Reply to a video I made, "
-        "or use <code>/extend &lt;generation id&gt; …</code>."
-    ),
-    "unknown_generation": (
-        "I don't know a video with the id <code>{generation_id}</code>. "
-        "Copy the id from one of my captions."
-    ),
-    "parent_not_ready": (
-        "That video isn't finished (or it failed), so it can't be extended yet. "
-        "Try again once I've delivered it."
-    ),
-    "parent_other_family": (
-        "That video was made through a different video service than the one I use now, "
-        "so it can't be extended."
-    ),
-    "extend_prompt": (
-        "{mention}, what should happen next? Reply to this message with the continuation "
-        "(options such as <code>--reverse</code> work too)."
-    ),
-    "extend_placeholder": "What happens next…",
-    "button_extend": "➕ Extend",
-    "button_again": "🔁 Again",
-    "button_invalid": "This button no longer works.",
-    "answer_again": "Making it again…",
-    "answer_extend": "Reply to my message with what happens next.",
-    "answer_quota": "You've used all {limit} videos for today (resets in {resets_in}).",
-    "answer_refused": "That can't be done right now; see my message.",
-    "command_extend": "Continue one of my videos (reply to it)",
-    "command_cancel": "Cancel a video in progress",
-    "button_cancel": "✖ Cancel",
-    "cancelled": (
-        "🛑 Cancelled before it reached the video service: nothing was spent, "
-        "and your quota was refunded."
-    ),
-    "cancel_too_late": (
-        "This video is already being made by the video service and can't be stopped there. "
-        "It will arrive here, and it counts against today's allowance."
-    ),
-    "cancel_nothing": "You have no video in progress here.",
-    "cancel_not_yours": "Only the person who asked for this video can cancel it.",
-    "answer_cancelled": "Cancelled; your quota was refunded.",
-    "answer_cancel_too_late": "Too late to cancel: it is already being made.",
-    "too_many_active": (
-        "You already have {active} videos in progress (the limit is {limit}). "
-        "Wait for one to arrive, or /cancel one."
-    ),
-    "command_video": "Make a video from a text prompt",
-    "command_help": "How to use this bot",
-}
+CATALOGS: Final[dict[str, dict[str, str]]] = {"en": EN, "ru": RU}
 
-CATALOGS: Final[dict[str, dict[str, str]]] = {"en": EN}
+
+def language_of(language_code: str | None) -> str:
+    """The catalog for a Telegram `language_code` ("ru", "ru-RU", "en-GB"...), English if none."""
+    base = (language_code or "en").split("-")[0].lower()
+    return base if base in CATALOGS else "en"
 
 
 def text(key: str, language: str | None = None, **values: object) -> str:
     """The message `key` in `language` (falling back to English), with values HTML-escaped."""
-    catalog = CATALOGS.get((language or "en").split("-")[0].lower(), EN)
+    catalog = CATALOGS[language_of(language)]
     template = catalog.get(key) or EN[key]
     escaped = {
         name: value if isinstance(value, Html) else html.escape(_bounded(str(value)), quote=False)

@@ -49,9 +49,10 @@ from hypothesis import strategies as st
 from telegram import Update
 from telegram.ext import TypeHandler
 
+from bot.locales.en import EN
 from bot.luma.models import ASPECT_RATIOS, GenerationState
 from bot.progress import STATUS_PROMPT_CHARS, status_text
-from bot.texts import EN, MAX_VALUE_CHARS, excerpt, text
+from bot.texts import MAX_VALUE_CHARS, excerpt, text
 from handlers.parsing import (
     EXTEND_OPTIONS,
     MIN_PROMPT_LENGTH,
