@@ -17,6 +17,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaul
 
 import handlers
 from bot import runtime as runtime_registry
+from bot.access import AccessPolicy
 from bot.albums import AlbumCollector
 from bot.alerts import OperatorAlerts
 from bot.config import Settings
@@ -33,7 +34,7 @@ from storage import open_repository
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
 _SETTINGS_KEY = "settings"
 
 
@@ -112,10 +113,16 @@ async def _start_services(application: Application) -> None:
         client=client,
         signer=signer,
         family=settings.luma_api_family.value,
-        daily_quota=settings.daily_quota,
-        admin_user_ids=settings.admin_user_ids,
+        policy=AccessPolicy(
+            daily_quota=settings.daily_quota,
+            chat_daily_quota=settings.chat_daily_quota,
+            global_daily_quota=settings.global_daily_quota,
+            max_active_per_user=settings.max_active_per_user,
+            admin_user_ids=settings.admin_user_ids,
+            allowed_user_ids=settings.allowed_user_ids,
+            allowed_chat_ids=settings.allowed_chat_ids,
+        ),
         generation_timeout=settings.generation_timeout,
-        max_active_per_user=settings.max_active_per_user,
     )
     web = WebServer(bot=application.bot, signer=signer, host="0.0.0.0", port=settings.port)
     runtime_registry.attach(

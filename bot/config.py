@@ -40,7 +40,11 @@ class Settings(BaseSettings):
     luma_api_family: ApiFamily = ApiFamily.AIML_V2
     database_url: str = "sqlite:///data/bot.sqlite3"
     daily_quota: int = Field(default=3, ge=0)
+    chat_daily_quota: int = Field(default=0, ge=0)
+    global_daily_quota: int = Field(default=0, ge=0)
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     # The bot's own HTTP server: /healthz, and /media links that hand photos to the video API.
@@ -102,13 +106,13 @@ class Settings(BaseSettings):
             raise ValueError("must look like sqlite:///path/to/file.sqlite3")
         return value
 
-    @field_validator("admin_user_ids", mode="before")
+    @field_validator("admin_user_ids", "allowed_user_ids", "allowed_chat_ids", mode="before")
     @classmethod
     def _comma_separated_ids(cls, value: object) -> object:
         if isinstance(value, str):
             parts = [part.strip() for part in value.split(",") if part.strip()]
             if not all(re.fullmatch(r"-?\d+", part) for part in parts):
-                raise ValueError("must be comma-separated numeric Telegram user ids")
+                raise ValueError("must be comma-separated numeric Telegram ids")
             return frozenset(int(part) for part in parts)
         return value
 

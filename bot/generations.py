@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bot.access import AccessPolicy
 from bot.luma import VideoApiClient
 from bot.luma.errors import UnsupportedRequestError
 from bot.luma.models import DEFAULT_ASPECT_RATIO
@@ -45,13 +46,22 @@ class Requester:
 
 @dataclass(frozen=True)
 class QuotaStatus:
-    limit: int | None  # None: no limit for this user
+    exempt: bool
+    limit: int | None  # the payer's daily allowance; None: unlimited
     used: int
+    credits: int
+    chat_limit: int | None  # groups and channels
+    chat_used: int
+    global_limit: int | None
+    global_used: int
     resets_in: float  # seconds until 00:00 UTC
 
     @property
     def left(self) -> int | None:
-        return None if self.limit is None else max(self.limit - self.used, 0)
+        """Videos the payer can still make today (credits included); None: no daily limit."""
+        if self.exempt or self.limit is None:
+            return None
+        return max(self.limit - self.used, 0) + self.credits
 
 
 def utc_day(now: float) -> str:
@@ -86,31 +96,32 @@ class GenerationService:
         client: VideoApiClient,
         signer: MediaSigner | None,
         family: str,
-        daily_quota: int,
-        admin_user_ids: frozenset[int],
+        policy: AccessPolicy,
         generation_timeout: float,
-        max_active_per_user: int = 2,
     ) -> None:
         self._repo = repository
         self._client = client
         self._signer = signer
         self.family = family
-        self._daily_quota = daily_quota
-        self._admins = admin_user_ids
+        self.policy = policy
         self._timeout = generation_timeout
-        self._max_active = max_active_per_user
 
     @property
     def max_prompt_length(self) -> int:
         return self._client.max_prompt_length
 
     def is_exempt(self, user_id: int | None) -> bool:
-        return user_id is not None and user_id in self._admins
+        return self.policy.is_admin(user_id)
 
-    def _limit_for(self, user_id: int | None) -> int | None:
-        if self.is_exempt(user_id) or self._daily_quota == 0:
+    async def access_refusal(self, who: Requester) -> Refusal | None:
+        """Why this requester may not make videos (banned, not on an allowlist), if so."""
+        if self.policy.is_admin(who.user_id):
             return None
-        return self._daily_quota
+        if who.user_id is not None and await self._repo.is_banned(who.user_id):
+            return Refusal(key="banned")
+        if not self.policy.is_allowed(who.user_id, who.chat_id):
+            return Refusal(key="not_allowed")
+        return None
 
     async def remember_user(self, who: Requester) -> None:
         if who.user_id is None:
@@ -145,7 +156,7 @@ class GenerationService:
         self, who: Requester, spec: GenerationSpec, *, request_key: str
     ) -> Accepted | QuotaExhausted | TooManyActive | Refusal:
         """Validate, then reserve quota and record the job in one transaction."""
-        refusal = self.check(spec)
+        refusal = await self.access_refusal(who) or self.check(spec)
         if refusal is not None:
             return refusal
         now = time.time()
@@ -165,10 +176,8 @@ class GenerationService:
                 deadline_at=now + self._timeout,
             ),
             day=utc_day(now),
-            daily_limit=self._limit_for(who.user_id),
-            charge=not self.is_exempt(who.user_id),
+            rules=self.policy.rules_for(who.user_id, who.chat_id),
             now=now,
-            active_limit=None if self.is_exempt(who.user_id) else self._max_active,
         )
 
     async def update_handled(self, update_id: int) -> bool:
@@ -278,11 +287,21 @@ class GenerationService:
 
     # --- quota --------------------------------------------------------------------------------
 
-    async def quota(self, user_id: int | None) -> QuotaStatus:
+    async def quota(self, user_id: int | None, chat_id: int) -> QuotaStatus:
+        """What is left today for this payer, in this chat, and for the whole bot."""
         now = time.time()
-        used = await self._repo.quota_used(user_id, utc_day(now)) if user_id is not None else 0
+        rules = self.policy.rules_for(user_id, chat_id)
+        usage = await self._repo.quota_usage(rules.payer_id, chat_id, utc_day(now))
         return QuotaStatus(
-            limit=self._limit_for(user_id), used=used, resets_in=seconds_until_reset(now)
+            exempt=rules.exempt,
+            limit=rules.payer_daily,
+            used=usage.payer_daily,
+            credits=usage.credits,
+            chat_limit=rules.chat_daily,
+            chat_used=usage.chat,
+            global_limit=rules.global_daily,
+            global_used=usage.everyone,
+            resets_in=seconds_until_reset(now),
         )
 
     async def queued_ahead(self, job_id: int) -> int:

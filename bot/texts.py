@@ -8,6 +8,7 @@ The language follows the user's Telegram `language_code`; English is the fallbac
 from __future__ import annotations
 
 import html
+import re
 from typing import Final
 
 from bot.locales.en import EN
@@ -45,6 +46,11 @@ MAX_VALUE_CHARS = 300
 
 def _bounded(value: str) -> str:
     return value if len(value) <= MAX_VALUE_CHARS else value[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def strip_html(message: str) -> str:
+    """A catalog message as plain text (button alerts cannot show HTML)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", message))
 
 
 def excerpt(value: str, limit: int) -> str:

@@ -23,8 +23,8 @@ from handlers.extend import extend
 from handlers.help import help_command
 from handlers.video import video
 
-# Edited messages never start anything: only fresh messages pass.
-_FRESH = filters.UpdateType.MESSAGE
+# Edited messages never start anything: only fresh messages and channel posts pass.
+_FRESH = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 _MEDIA = filters.PHOTO | filters.Document.ALL
 
 __all__ = ["album_complete", "register"]

@@ -15,12 +15,14 @@ from bot.callbacks import Action, decode
 from bot.generations import Refusal
 from bot.runtime import runtime_of
 from bot.specs import GenerationSpec
-from bot.texts import Html, text
+from bot.texts import Html, excerpt, strip_html, text
 from handlers.cancel import cancel_pressed
 from handlers.extend import start_extend
-from handlers.flow import resets_in, start_generation
+from handlers.flow import refusal_text, start_generation
 from handlers.replies import images_of, requester_of, say
-from storage.base import JobState, QuotaExhausted, TooManyActive
+from storage.base import Accepted, JobState
+
+ALERT_CHARS = 200
 
 
 async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -47,16 +49,11 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         outcome = await start_generation(
             context.bot, runtime, who, spec, request_key=f"cb:{query.id}", reply_refusals=False
         )
-        if isinstance(outcome, QuotaExhausted):
-            notice = text("answer_quota", language, limit=outcome.limit, resets_in=resets_in())
-            await query.answer(notice, show_alert=True)
-        elif isinstance(outcome, TooManyActive):
-            notice = text("too_many_active", language, active=outcome.active, limit=outcome.limit)
-            await query.answer(notice, show_alert=True)
-        elif isinstance(outcome, Refusal):
-            await query.answer(text("answer_refused", language), show_alert=True)
-        else:
+        if isinstance(outcome, Accepted):
             await query.answer(text("answer_again", language))
+        else:  # an alert holds at most 200 characters
+            notice = excerpt(strip_html(refusal_text(outcome, language)), ALERT_CHARS)
+            await query.answer(notice, show_alert=True)
         return
 
     if job.state is not JobState.DELIVERED:
@@ -80,8 +77,8 @@ async def prompt_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     message = update.effective_message
     assert message is not None and message.reply_to_message is not None
     replied = message.reply_to_message
-    if replied.from_user is None or replied.from_user.id != context.bot.id:
-        return
+    if replied.from_user is not None and replied.from_user.id != context.bot.id:
+        return  # (in a channel there is no author: the database lookup below decides)
     runtime = runtime_of(context.application)
     prompt = await runtime.service.find_extend_prompt(message.chat_id, replied.message_id)
     if prompt is None:

@@ -49,6 +49,8 @@ async def extend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def _not_extendable(replied: Message, bot_id: int) -> str | None:
     """Why the replied-to message cannot be extended, judged from Telegram alone."""
     author = replied.from_user
+    if author is None and replied.sender_chat is not None:
+        return None  # a channel post (ours or not): the database knows whether it is our video
     if author is None or author.id != bot_id:
         has_video = replied.video or replied.animation or replied.video_note
         return "extend_other_bot" if has_video and author and author.is_bot else "extend_usage"

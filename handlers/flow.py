@@ -15,12 +15,12 @@ from telegram.error import TelegramError
 
 from bot.callbacks import cancel_button
 from bot.generations import Refusal, Requester, seconds_until_reset
-from bot.luma.models import GenerationState
+from bot.luma.models import ASPECT_RATIOS, GenerationState
 from bot.progress import status_text
 from bot.runtime import Runtime
 from bot.specs import GenerationSpec
-from bot.texts import duration_words
-from handlers.replies import answer, say
+from bot.texts import duration_words, text
+from handlers.replies import say
 from storage.base import Accepted, QuotaExhausted, TooManyActive
 
 log = logging.getLogger(__name__)
@@ -39,17 +39,9 @@ async def start_generation(
 ) -> Outcome:
     """Accept the request (or explain why not) and post its status message."""
     result = await runtime.service.request(who, spec, request_key=request_key)
-    if isinstance(result, Refusal):
+    if not isinstance(result, Accepted):
         if reply_refusals:
-            await answer(bot, who, result.key, **result.values)
-        return result
-    if isinstance(result, QuotaExhausted):
-        if reply_refusals:
-            await answer(bot, who, "quota_exhausted", limit=result.limit, resets_in=resets_in())
-        return result
-    if isinstance(result, TooManyActive):
-        if reply_refusals:
-            await answer(bot, who, "too_many_active", active=result.active, limit=result.limit)
+            await say(bot, who, refusal_text(result, who.language_code))
         return result
     if result.duplicate:
         return result  # the same update arrived twice: one job, one status message
@@ -68,6 +60,20 @@ async def start_generation(
         await runtime.service.attach_status_message(result.job.id, status.message_id)
     runtime.worker.wake()
     return result
+
+
+def refusal_text(outcome: QuotaExhausted | TooManyActive | Refusal, language: str | None) -> str:
+    """Why a request was not accepted, in one place for replies and button alerts."""
+    if isinstance(outcome, QuotaExhausted):
+        return text(
+            f"quota_exhausted_{outcome.scope.value}",
+            language,
+            limit=outcome.limit,
+            resets_in=resets_in(),
+        )
+    if isinstance(outcome, TooManyActive):
+        return text("too_many_active", language, active=outcome.active, limit=outcome.limit)
+    return text(outcome.key, language, ratios=", ".join(ASPECT_RATIOS), **outcome.values)
 
 
 def resets_in() -> str:

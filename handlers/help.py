@@ -12,8 +12,8 @@ from handlers.replies import answer, requester_of
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     who = requester_of(update)
-    quota = await runtime_of(context.application).service.quota(who.user_id)
-    if quota.limit is None:
+    quota = await runtime_of(context.application).service.quota(who.user_id, who.chat_id)
+    if quota.left is None:
         quota_line = text("quota_line_unlimited", who.language_code)
     else:
         quota_line = text(

@@ -16,10 +16,14 @@ from handlers.commands import extract_command
 
 def requester_of(update: Update) -> Requester:
     """The person (or chat) asking, and the message to answer. For a button press that
-    message is the one carrying the button."""
+    message is the one carrying the button, and the presser is the one asking."""
     message = update.effective_message
     user = update.effective_user
     assert message is not None
+    if update.callback_query is None and message.sender_chat is not None:
+        # A channel post, an anonymous group admin or someone posting as a channel: nobody in
+        # particular asked, so the chat itself is the requester (and pays).
+        user = None
     return Requester(
         user_id=user.id if user else None,
         chat_id=message.chat_id,

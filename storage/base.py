@@ -82,6 +82,8 @@ class Job(BaseModel):
     video_message_id: int | None
     video_file_id: str | None
     charged_day: str | None
+    payer_id: int | None
+    paid_with: str  # daily | credit | exempt
     refunded: bool
     attempts: int
     next_attempt_at: float | None
@@ -119,10 +121,60 @@ class TooManyActive(BaseModel):
     limit: int
 
 
+class QuotaScope(StrEnum):
+    USER = "user"  # the payer's own daily allowance (credits included)
+    CHAT = "chat"  # a group's or channel's daily total
+    GLOBAL = "global"  # the whole bot's daily total, protecting the API bill
+
+
+class QuotaRules(BaseModel):
+    """The limits one request is checked against; None means unlimited."""
+
+    payer_id: int  # the user, or the chat when nobody in particular sent it (channels)
+    payer_daily: int | None
+    chat_daily: int | None  # groups and channels only
+    global_daily: int | None
+    exempt: bool = False  # admins: counted in the totals, never refused
+    active_limit: int | None = None  # the payer's jobs in flight
+
+
 class QuotaExhausted(BaseModel):
+    scope: QuotaScope
     used: int
     limit: int
 
+
+class QuotaUsage(BaseModel):
+    """A day's use as the quota rules see it."""
+
+    payer_daily: int  # jobs paid from the payer's daily allowance
+    chat: int
+    everyone: int
+    credits: int  # the payer's balance
+
+
+class HistoryEntry(BaseModel):
+    """One line of /history."""
+
+    job_id: int
+    kind: str
+    prompt: str
+    state: JobState
+    created_at: float
+    video_file_id: str | None
+    failure_code: str | None
+
+
+class DayStats(BaseModel):
+    """What /stats reports for a period."""
+
+    generations: int
+    delivered: int
+    failed_by_reason: dict[str, int]
+    active: int
+    charged: int  # quota used: jobs not refunded (credits and exempt included)
+    top_users: list[tuple[int, int]]  # (user id, generations)
+    top_chats: list[tuple[int, int]]
 
 class Repository(Protocol):
     """Storage operations. Transitions that a worker makes are fenced by its lease."""
@@ -134,27 +186,44 @@ class Repository(Protocol):
     async def get_user(self, user_id: int) -> UserRecord | None: ...
 
     async def accept_job(
-        self,
-        new: NewJob,
-        *,
-        day: str,
-        daily_limit: int | None,
-        charge: bool,
-        now: float,
-        active_limit: int | None = None,
+        self, new: NewJob, *, day: str, rules: QuotaRules, now: float
     ) -> Accepted | QuotaExhausted | TooManyActive:
-        """Reserve quota and insert the job in ONE transaction.
-
-        `daily_limit` None means no limit; `charge` False means the job is not counted at all;
-        `active_limit` caps the user's jobs in flight.
-        """
+        """Check every limit, reserve quota (a credit once the daily allowance is used up) and
+        insert the job, in ONE transaction. The global total is checked first, then the chat's,
+        then the payer's, so a refusal names the limit that actually binds."""
         ...
 
-    async def quota_used(self, user_id: int, day: str) -> int: ...
-
-    async def count_active(self, user_id: int) -> int:
-        """Jobs of this user not yet delivered or failed."""
+    async def quota_used(self, payer_id: int, day: str) -> int:
+        """Jobs paid from the payer's daily allowance that day (refunds excluded)."""
         ...
+
+    async def quota_usage(self, payer_id: int, chat_id: int, day: str) -> QuotaUsage: ...
+
+    async def count_active(self, payer_id: int) -> int:
+        """Jobs of this payer not yet delivered or failed."""
+        ...
+
+    async def grant_credits(self, payer_id: int, count: int, now: float) -> int:
+        """Add credits (a negative count takes them away, never below 0); the new balance."""
+        ...
+
+    async def set_banned(
+        self, user_id: int, banned: bool, *, by: int | None, now: float
+    ) -> bool:
+        """Ban or unban; False if nothing changed."""
+        ...
+
+    async def is_banned(self, user_id: int) -> bool: ...
+
+    async def find_user_by_username(self, username: str) -> UserRecord | None: ...
+
+    async def history(
+        self, user_id: int, *, chat_id: int | None, offset: int, limit: int
+    ) -> tuple[list[HistoryEntry], int]:
+        """The user's jobs, newest first (only those in `chat_id` if given), and the total."""
+        ...
+
+    async def stats(self, since: float) -> DayStats: ...
 
     async def update_handled(self, update_id: int) -> bool:
         """Whether this Telegram update was handled before (Telegram may send one twice)."""

@@ -23,11 +23,16 @@ from storage.base import (
     ACTIVE_STATES,
     Accepted,
     AlbumItem,
+    DayStats,
     ExtendPrompt,
+    HistoryEntry,
     Job,
     JobState,
     NewJob,
     QuotaExhausted,
+    QuotaRules,
+    QuotaScope,
+    QuotaUsage,
     TooManyActive,
     UserRecord,
 )
@@ -120,14 +125,7 @@ class SqliteRepository:
     # --- accepting jobs -----------------------------------------------------------------------
 
     async def accept_job(
-        self,
-        new: NewJob,
-        *,
-        day: str,
-        daily_limit: int | None,
-        charge: bool,
-        now: float,
-        active_limit: int | None = None,
+        self, new: NewJob, *, day: str, rules: QuotaRules, now: float
     ) -> Accepted | QuotaExhausted | TooManyActive:
         async with self._transaction() as db:
             existing = await (
@@ -137,19 +135,27 @@ class SqliteRepository:
             ).fetchone()
             if existing is not None:
                 return Accepted(job=_job(existing), duplicate=True)
-            if active_limit is not None and new.user_id is not None:
-                active = await self._count_active(db, new.user_id)
-                if active >= active_limit:
-                    return TooManyActive(active=active, limit=active_limit)
-            if charge and daily_limit is not None and new.user_id is not None:
-                used = await self._count_charged(db, new.user_id, day)
-                if used >= daily_limit:
-                    return QuotaExhausted(used=used, limit=daily_limit)
+            if rules.active_limit is not None:
+                active = await self._count_active(db, rules.payer_id)
+                if active >= rules.active_limit:
+                    return TooManyActive(active=active, limit=rules.active_limit)
+            paid_with = "exempt" if rules.exempt else "daily"
+            if not rules.exempt:
+                refusal = await self._over_total(db, new.chat_id, day, rules)
+                if refusal is not None:
+                    return refusal
+                used = await self._count_charged(db, rules.payer_id, day)
+                if rules.payer_daily is not None and used >= rules.payer_daily:
+                    if not await self._spend_credit(db, rules.payer_id, now):
+                        return QuotaExhausted(
+                            scope=QuotaScope.USER, used=used, limit=rules.payer_daily
+                        )
+                    paid_with = "credit"
             cursor = await db.execute(
                 """INSERT INTO generations (family, kind, user_id, chat_id, thread_id,
                        request_message_id, request_key, parent_job_id, prompt, params, state,
-                       charged_day, deadline_at, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+                       charged_day, payer_id, paid_with, deadline_at, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
                 (
                     new.family,
                     new.kind,
@@ -162,7 +168,9 @@ class SqliteRepository:
                     new.prompt,
                     json.dumps(new.params),
                     JobState.QUEUED.value,
-                    day if charge else None,
+                    day,
+                    rules.payer_id,
+                    paid_with,
                     new.deadline_at,
                     now,
                     now,
@@ -172,23 +180,168 @@ class SqliteRepository:
             assert row is not None
             return Accepted(job=_job(row))
 
-    async def quota_used(self, user_id: int, day: str) -> int:
-        async with self._lock:
-            return await self._count_charged(self._db, user_id, day)
-
-    async def count_active(self, user_id: int) -> int:
-        async with self._lock:
-            return await self._count_active(self._db, user_id)
+    async def _over_total(
+        self, db: aiosqlite.Connection, chat_id: int, day: str, rules: QuotaRules
+    ) -> QuotaExhausted | None:
+        """The first of the global and chat totals that is used up, if any."""
+        checks = [
+            (QuotaScope.GLOBAL, rules.global_daily, "charged_day = ?", (day,)),
+            (QuotaScope.CHAT, rules.chat_daily, "charged_day = ? AND chat_id = ?", (day, chat_id)),
+        ]
+        for scope, limit, where, values in checks:
+            if limit is None:
+                continue
+            used = await self._count(db, f"{where} AND refunded = 0", values)
+            if used >= limit:
+                return QuotaExhausted(scope=scope, used=used, limit=limit)
+        return None
 
     @staticmethod
-    async def _count_active(db: aiosqlite.Connection, user_id: int) -> int:
-        row = await (
-            await db.execute(
-                f"SELECT COUNT(*) FROM generations WHERE user_id = ? AND state IN ({_ACTIVE})",
-                (user_id,),
+    async def _spend_credit(db: aiosqlite.Connection, payer_id: int, now: float) -> bool:
+        cursor = await db.execute(
+            """UPDATE credits SET balance = balance - 1, updated_at = ?
+               WHERE payer_id = ? AND balance > 0""",
+            (now, payer_id),
+        )
+        return cursor.rowcount == 1
+
+    async def quota_used(self, payer_id: int, day: str) -> int:
+        async with self._lock:
+            return await self._count_charged(self._db, payer_id, day)
+
+    async def quota_usage(self, payer_id: int, chat_id: int, day: str) -> QuotaUsage:
+        async with self._lock:
+            db = self._db
+            credits = await (
+                await db.execute("SELECT balance FROM credits WHERE payer_id = ?", (payer_id,))
+            ).fetchone()
+            return QuotaUsage(
+                payer_daily=await self._count_charged(db, payer_id, day),
+                chat=await self._count(
+                    db, "charged_day = ? AND chat_id = ? AND refunded = 0", (day, chat_id)
+                ),
+                everyone=await self._count(db, "charged_day = ? AND refunded = 0", (day,)),
+                credits=int(credits[0]) if credits else 0,
             )
+
+    async def count_active(self, payer_id: int) -> int:
+        async with self._lock:
+            return await self._count_active(self._db, payer_id)
+
+    @staticmethod
+    async def _count(db: aiosqlite.Connection, where: str, values: tuple[Any, ...]) -> int:
+        row = await (
+            await db.execute(f"SELECT COUNT(*) FROM generations WHERE {where}", values)
         ).fetchone()
         return int(row[0])
+
+    @classmethod
+    async def _count_active(cls, db: aiosqlite.Connection, payer_id: int) -> int:
+        return await cls._count(db, f"payer_id = ? AND state IN ({_ACTIVE})", (payer_id,))
+
+    @classmethod
+    async def _count_charged(cls, db: aiosqlite.Connection, payer_id: int, day: str) -> int:
+        return await cls._count(
+            db,
+            "payer_id = ? AND charged_day = ? AND paid_with = 'daily' AND refunded = 0",
+            (payer_id, day),
+        )
+
+    # --- credits, bans, history, stats --------------------------------------------------------
+
+    async def grant_credits(self, payer_id: int, count: int, now: float) -> int:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                """INSERT INTO credits (payer_id, balance, updated_at) VALUES (?, MAX(?, 0), ?)
+                   ON CONFLICT (payer_id) DO UPDATE
+                   SET balance = MAX(balance + ?, 0), updated_at = excluded.updated_at
+                   RETURNING balance""",
+                (payer_id, count, now, count),
+            )
+            row = await cursor.fetchone()
+            assert row is not None
+            return int(row[0])
+
+    async def set_banned(self, user_id: int, banned: bool, *, by: int | None, now: float) -> bool:
+        async with self._transaction() as db:
+            if banned:
+                cursor = await db.execute(
+                    "INSERT INTO bans (user_id, banned_by, banned_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (user_id, by, now),
+                )
+            else:
+                cursor = await db.execute("DELETE FROM bans WHERE user_id = ?", (user_id,))
+            return cursor.rowcount == 1
+
+    async def is_banned(self, user_id: int) -> bool:
+        return await self._fetch_one("SELECT 1 FROM bans WHERE user_id = ?", (user_id,)) is not None
+
+    async def find_user_by_username(self, username: str) -> UserRecord | None:
+        row = await self._fetch_one(
+            "SELECT * FROM users WHERE username = ? COLLATE NOCASE ORDER BY last_seen_at DESC",
+            (username.lstrip("@"),),
+        )
+        return UserRecord.model_validate(dict(row)) if row else None
+
+    async def history(
+        self, user_id: int, *, chat_id: int | None, offset: int, limit: int
+    ) -> tuple[list[HistoryEntry], int]:
+        where, values = "user_id = ?", [user_id]
+        if chat_id is not None:
+            where, values = where + " AND chat_id = ?", [*values, chat_id]
+        async with self._lock:
+            total = await self._count(self._db, where, tuple(values))
+            cursor = await self._db.execute(
+                f"""SELECT id AS job_id, kind, prompt, state, created_at, video_file_id,
+                           failure_code
+                    FROM generations WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?""",
+                (*values, limit, offset),
+            )
+            rows = await cursor.fetchall()
+        return [HistoryEntry.model_validate(dict(row)) for row in rows], total
+
+    async def stats(self, since: float) -> DayStats:
+        async with self._lock:
+            db = self._db
+
+            async def rows(sql: str, *values: Any) -> list[aiosqlite.Row]:
+                return list(await (await db.execute(sql, values)).fetchall())
+
+            (totals,) = await rows(
+                f"""SELECT COUNT(*),
+                           COALESCE(SUM(state = 'delivered'), 0),
+                           COALESCE(SUM(state IN ({_ACTIVE})), 0),
+                           COALESCE(SUM(refunded = 0), 0)
+                    FROM generations WHERE created_at >= ?""",
+                since,
+            )
+            failures = await rows(
+                """SELECT failure_code, COUNT(*) FROM generations
+                   WHERE created_at >= ? AND state = 'failed'
+                   GROUP BY failure_code ORDER BY COUNT(*) DESC""",
+                since,
+            )
+            top_users = await rows(
+                """SELECT user_id, COUNT(*) FROM generations
+                   WHERE created_at >= ? AND user_id IS NOT NULL
+                   GROUP BY user_id ORDER BY COUNT(*) DESC, user_id LIMIT 5""",
+                since,
+            )
+            top_chats = await rows(
+                """SELECT chat_id, COUNT(*) FROM generations WHERE created_at >= ?
+                   GROUP BY chat_id ORDER BY COUNT(*) DESC, chat_id LIMIT 5""",
+                since,
+            )
+        return DayStats(
+            generations=totals[0],
+            delivered=totals[1],
+            active=totals[2],
+            charged=totals[3],
+            failed_by_reason={str(code or "unknown"): count for code, count in failures},
+            top_users=[(user, count) for user, count in top_users],
+            top_chats=[(chat, count) for chat, count in top_chats],
+        )
 
     async def update_handled(self, update_id: int) -> bool:
         row = await self._fetch_one(
@@ -216,17 +369,6 @@ class SqliteRepository:
                 (user_id, chat_id),
             )
             return [_job(row) for row in await cursor.fetchall()]
-
-    @staticmethod
-    async def _count_charged(db: aiosqlite.Connection, user_id: int, day: str) -> int:
-        row = await (
-            await db.execute(
-                """SELECT COUNT(*) FROM generations
-                   WHERE user_id = ? AND charged_day = ? AND refunded = 0""",
-                (user_id, day),
-            )
-        ).fetchone()
-        return int(row[0])
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -454,10 +596,11 @@ class SqliteRepository:
             cursor = await db.execute(
                 f"""UPDATE generations
                     SET state = ?, failure_code = ?, failure_reason = ?,
-                        refunded = CASE WHEN charged_day IS NOT NULL THEN 1 ELSE refunded END,
+                        refunded = 1,
                         finished_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL,
                         notice_pending = ?, next_attempt_at = ?
-                    WHERE id = ? AND state IN ({states})""",
+                    WHERE id = ? AND state IN ({states})
+                    RETURNING paid_with, payer_id""",
                 (
                     JobState.FAILED.value,
                     code,
@@ -469,7 +612,15 @@ class SqliteRepository:
                     job_id,
                 ),
             )
-            return cursor.rowcount == 1
+            row = await cursor.fetchone()
+            if row is None:
+                return False
+            if row["paid_with"] == "credit":  # a credit comes back like a daily allowance
+                await db.execute(
+                    "UPDATE credits SET balance = balance + 1, updated_at = ? WHERE payer_id = ?",
+                    (now, row["payer_id"]),
+                )
+            return True
 
     async def notice_sent(self, job_id: int) -> None:
         async with self._transaction() as db:

@@ -52,7 +52,7 @@ from telegram.ext import TypeHandler
 from bot.locales.en import EN
 from bot.luma.models import ASPECT_RATIOS, GenerationState
 from bot.progress import STATUS_PROMPT_CHARS, status_text
-from bot.texts import MAX_VALUE_CHARS, excerpt, text
+from bot.texts import CATALOGS, MAX_VALUE_CHARS, excerpt, text
 from handlers.parsing import (
     EXTEND_OPTIONS,
     MIN_PROMPT_LENGTH,
@@ -69,7 +69,7 @@ MAX_TEXT = 4096  # Telegram's limit for a message text, in UTF-16 code units
 MAX_CAPTION = 1024
 MAX_PROMPT = 2048  # the video API's prompt limit (the client's max_prompt_length)
 RATIOS_TEXT = ", ".join(ASPECT_RATIOS)  # what handlers.replies.answer passes as {ratios}
-INTERNAL_ERROR = EN["internal_error"]
+INTERNAL_ERRORS = [catalog["internal_error"] for catalog in CATALOGS.values()]
 
 PURE = settings(
     max_examples=500,
@@ -213,12 +213,15 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
-CATALOG_PATTERNS = {key: _pattern(template) for key, template in EN.items()}
+# Every language's messages: users with language_code "ru" are answered in Russian.
+CATALOG_PATTERNS = [
+    (key, _pattern(template)) for catalog in CATALOGS.values() for key, template in catalog.items()
+]
 
 
 def catalog_key(body: str) -> str | None:
-    """The catalog message `body` is an instance of, if any."""
-    return next((key for key, p in CATALOG_PATTERNS.items() if p.fullmatch(body)), None)
+    """The catalog message `body` is an instance of, in any language, if any."""
+    return next((key for key, p in CATALOG_PATTERNS if p.fullmatch(body)), None)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -735,7 +738,9 @@ async def test_every_command_gets_an_explaining_reply_and_nothing_crashes(
         if r.levelno >= logging.ERROR and r.name.startswith(("handlers", "telegram.ext"))
     ]
     assert crashes == [], f"a handler raised for {incoming!r}"
-    apologies = [c for c in calls if INTERNAL_ERROR in str(c.params.get("text", ""))]
+    apologies = [
+        c for c in calls if any(error in str(c.params.get("text", "")) for error in INTERNAL_ERRORS)
+    ]
     assert apologies == [], f"the error handler answered {incoming!r}"
 
     replies = fuzz.replies_to(chat_id, message_id, since_call)

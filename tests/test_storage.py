@@ -6,17 +6,28 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from storage import open_repository
-from storage.base import Accepted, JobState, NewJob, QuotaExhausted, Repository
+from storage.base import (
+    Accepted,
+    JobState,
+    NewJob,
+    QuotaExhausted,
+    QuotaRules,
+    QuotaScope,
+    Repository,
+    TooManyActive,
+    UserRecord,
+)
 from storage.sqlite import SqliteRepository
 
 DAY = "2026-11-21"
 
 
-def new_job(message_id: int, user_id: int = 7, chat_id: int = 7) -> NewJob:
+def new_job(message_id: int, user_id: int | None = 7, chat_id: int = 7) -> NewJob:
     return NewJob(
         family="aiml-v2",
         user_id=user_id,
@@ -41,9 +52,24 @@ async def repo(db_url: str) -> AsyncIterator[Repository]:
     await repository.close()
 
 
-async def accept(repo: Repository, message_id: int, **kwargs: object) -> Accepted | QuotaExhausted:
-    options = {"day": DAY, "daily_limit": 3, "charge": True, "now": time.time()} | kwargs
-    return await repo.accept_job(new_job(message_id), **options)  # type: ignore[arg-type]
+def rules(payer_id: int = 7, **limits: Any) -> QuotaRules:
+    return QuotaRules(
+        payer_id=payer_id,
+        **({"payer_daily": 3, "chat_daily": None, "global_daily": None} | limits),
+    )
+
+
+async def accept(
+    repo: Repository,
+    message_id: int,
+    *,
+    user_id: int | None = 7,
+    chat_id: int = 7,
+    **limits: Any,
+) -> Accepted | QuotaExhausted | TooManyActive:
+    job = new_job(message_id, user_id=user_id, chat_id=chat_id)
+    payer = user_id if user_id is not None else chat_id
+    return await repo.accept_job(job, day=DAY, rules=rules(payer, **limits), now=time.time())
 
 
 async def test_migrations_are_recorded_and_idempotent(db_url: str) -> None:
@@ -52,7 +78,7 @@ async def test_migrations_are_recorded_and_idempotent(db_url: str) -> None:
     again = await open_repository(db_url)
     assert isinstance(again, SqliteRepository)
     rows = await (await again._db.execute("SELECT version FROM schema_version")).fetchall()
-    assert [row[0] for row in rows] == [1, 2]  # each migration once, in order
+    assert [row[0] for row in rows] == [1, 2, 3]  # each migration once, in order
     await again.close()
 
 
@@ -76,8 +102,73 @@ async def test_the_same_message_makes_one_job(repo: Repository) -> None:
 
 async def test_exempt_users_are_not_counted(repo: Repository) -> None:
     for message_id in range(5):
-        assert isinstance(await accept(repo, message_id, daily_limit=None, charge=False), Accepted)
+        assert isinstance(await accept(repo, message_id, exempt=True), Accepted)
     assert await repo.quota_used(7, DAY) == 0
+    usage = await repo.quota_usage(7, 7, DAY)
+    assert (usage.chat, usage.everyone) == (5, 5)  # the day's totals still count them
+
+
+async def test_the_binding_limit_is_named(repo: Repository) -> None:
+    assert isinstance(await accept(repo, 1, chat_id=-5, chat_daily=2, global_daily=3), Accepted)
+    assert isinstance(await accept(repo, 2, chat_id=-5, chat_daily=2, global_daily=3), Accepted)
+    chat = await accept(repo, 3, chat_id=-5, chat_daily=2, global_daily=3)
+    assert isinstance(chat, QuotaExhausted) and chat.scope is QuotaScope.CHAT
+    assert isinstance(await accept(repo, 4, user_id=8, global_daily=3), Accepted)
+    everyone = await accept(repo, 5, user_id=9, global_daily=3)
+    assert isinstance(everyone, QuotaExhausted) and everyone.scope is QuotaScope.GLOBAL
+    assert everyone.limit == 3 and everyone.used == 3
+
+
+async def test_a_channel_pays_for_its_own_posts(repo: Repository) -> None:
+    for message_id in (1, 2):
+        assert isinstance(
+            await accept(repo, message_id, user_id=None, chat_id=-100, payer_daily=2), Accepted
+        )
+    refused = await accept(repo, 3, user_id=None, chat_id=-100, payer_daily=2)
+    assert isinstance(refused, QuotaExhausted) and refused.scope is QuotaScope.USER
+    assert await repo.quota_used(-100, DAY) == 2
+
+
+async def test_credits_extend_the_allowance_and_come_back_on_refund(repo: Repository) -> None:
+    assert await repo.grant_credits(7, 2, time.time()) == 2
+    accepted = [await accept(repo, message_id, payer_daily=1) for message_id in range(3)]
+    assert all(isinstance(result, Accepted) for result in accepted)
+    assert [r.job.paid_with for r in accepted if isinstance(r, Accepted)] == [
+        "daily",
+        "credit",
+        "credit",
+    ]
+    assert isinstance(await accept(repo, 9, payer_daily=1), QuotaExhausted)
+    credit_job = accepted[2]
+    assert isinstance(credit_job, Accepted)
+    assert await repo.fail(credit_job.job.id, code="timeout", reason=None, now=time.time())
+    assert (await repo.quota_usage(7, 7, DAY)).credits == 1
+    assert await repo.grant_credits(7, -5, time.time()) == 0  # never below zero
+
+
+async def test_bans_and_lookups(repo: Repository) -> None:
+    assert await repo.set_banned(8, True, by=1, now=time.time())
+    assert not await repo.set_banned(8, True, by=1, now=time.time())
+    assert await repo.is_banned(8) and not await repo.is_banned(7)
+    assert await repo.set_banned(8, False, by=1, now=time.time())
+    assert not await repo.is_banned(8)
+    await repo.upsert_user(UserRecord(user_id=8, username="Bob"), time.time())
+    found = await repo.find_user_by_username("@bob")
+    assert found is not None and found.user_id == 8
+
+
+async def test_history_pages_and_stats(repo: Repository) -> None:
+    for message_id in range(7):
+        await accept(repo, message_id, payer_daily=None, chat_id=7 if message_id % 2 else -5)
+    page, total = await repo.history(7, chat_id=None, offset=0, limit=5)
+    assert total == 7 and [entry.job_id for entry in page] == [7, 6, 5, 4, 3]
+    page, total = await repo.history(7, chat_id=-5, offset=0, limit=5)
+    assert total == 4 and all(entry.job_id % 2 == 1 for entry in page)
+    await repo.fail(1, code="moderation", reason=None, now=time.time())
+    stats = await repo.stats(since=time.time() - 60)
+    assert (stats.generations, stats.active, stats.charged) == (7, 6, 6)
+    assert stats.failed_by_reason == {"moderation": 1}
+    assert stats.top_users == [(7, 7)] and stats.top_chats[0] == (-5, 4)
 
 
 async def test_leases_keep_other_workers_away_until_they_lapse(repo: Repository) -> None:

@@ -55,10 +55,20 @@ EN: Final[dict[str, str]] = {
         "Please shorten it and send it again."
     ),
     "prompt_too_short": "Your prompt is too short. Describe the scene in a few words.",
-    "quota_exhausted": (
+    "quota_exhausted_user": (
         "You've used all {limit} videos for today. "
         "Your allowance resets at 00:00 UTC, in {resets_in}."
     ),
+    "quota_exhausted_chat": (
+        "This chat has used all {limit} videos for today. "
+        "It resets at 00:00 UTC, in {resets_in}."
+    ),
+    "quota_exhausted_global": (
+        "I've made all {limit} videos I can today. Please try again after 00:00 UTC, "
+        "in {resets_in}."
+    ),
+    "banned": "Sorry, you can't make videos with this bot.",
+    "not_allowed": "Sorry, this bot is private. Ask its owner for access.",
     "status_queued": "⏳ <b>Queued</b>: “{prompt}”\n{elapsed} elapsed",
     "status_queued_ahead": (
         "⏳ <b>Queued</b>: “{prompt}”\n{ahead} ahead of yours · {elapsed} elapsed"
@@ -190,8 +200,6 @@ EN: Final[dict[str, str]] = {
     "button_invalid": "This button no longer works.",
     "answer_again": "Making it again…",
     "answer_extend": "Reply to my message with what happens next.",
-    "answer_quota": "You've used all {limit} videos for today (resets in {resets_in}).",
-    "answer_refused": "That can't be done right now; see my message.",
     "command_extend": "Continue one of my videos (reply to it)",
     "command_cancel": "Cancel a video in progress",
     "button_cancel": "✖ Cancel",

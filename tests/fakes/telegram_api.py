@@ -568,9 +568,11 @@ class FakeTelegram:
         title: str = "My channel",
         username: str | None = None,
         photo_bytes: bytes | None = None,
+        reply_to_message_id: int | None = None,
     ) -> dict:
         """Queue a ``channel_post`` (no ``from``; ``sender_chat`` is the channel). With
-        ``photo_bytes`` the text becomes the caption of a photo post."""
+        ``photo_bytes`` the text becomes the caption of a photo post; ``reply_to_message_id``
+        quotes a post of the channel (e.g. the bot's video)."""
         chat = self.add_chat(chat_id, "channel", title=title, username=username)
         msg: dict[str, Any] = {
             "message_id": self._next_id(chat_id),
@@ -578,6 +580,11 @@ class FakeTelegram:
             "chat": chat,
             "date": int(time.time()),
         }
+        if reply_to_message_id is not None:
+            target = self._find(chat_id, reply_to_message_id)
+            if target is None:
+                raise ValueError(f"reply_to_message_id {reply_to_message_id} not found")
+            msg["reply_to_message"] = _quoted(target)
         key = "text"
         if photo_bytes is not None:
             msg["photo"], key = self._photo_sizes(photo_bytes, 1280, 720), "caption"
