@@ -28,13 +28,14 @@ from bot.logs import install_redaction
 from bot.luma import create_client
 from bot.media import MediaSigner, derive_signing_key
 from bot.polling import UpdatePoller
-from bot.texts import text
+from bot.texts import CATALOGS, text
 from bot.web import WebServer
 from storage import open_repository
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
+MENU_COMMANDS = ("video", "extend", "cancel", "quota", "history", "help")
 _SETTINGS_KEY = "settings"
 
 
@@ -143,14 +144,12 @@ async def _start_services(application: Application) -> None:
             ),
         ),
     )
-    await application.bot.set_my_commands(
-        [
-            BotCommand("video", text("command_video")),
-            BotCommand("extend", text("command_extend")),
-            BotCommand("cancel", text("command_cancel")),
-            BotCommand("help", text("command_help")),
-        ]
-    )
+    # The menu in every catalog language; Telegram shows the one matching the user's app.
+    for language in CATALOGS:
+        await application.bot.set_my_commands(
+            [BotCommand(name, text(f"command_{name}", language)) for name in MENU_COMMANDS],
+            language_code=None if language == "en" else language,
+        )
     await web.start()
     await worker.start()
     log.info(

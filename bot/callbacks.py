@@ -1,5 +1,8 @@
 """The bot's inline buttons and their callback data: `<action>:<job id>`, a few bytes (limit 64).
 
+Under a /history list: `h:<owner user id>:<page>` (another page), `hr:<job id>` (send the video
+again) and `hx:<job id>` (extend it); the owner is checked against whoever presses.
+
 The data only names a job; whoever presses is checked against the job when it is handled, so
 crafted data can do no more than pressing a real button in the same chat.
 """
@@ -63,3 +66,87 @@ def cancel_button(job_id: int, language: str | None) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=encode(Action.CANCEL, job_id))]]
     )
+
+
+class HistoryAction(StrEnum):
+    PAGE = "h"
+    RESEND = "hr"
+    EXTEND = "hx"
+
+
+_HISTORY_PAGE = re.compile(r"^h:(\d{1,18}):(\d{1,6})$")
+_HISTORY_JOB = re.compile(r"^(h[rx]):(\d{1,18})$")
+
+
+@dataclass(frozen=True)
+class HistoryPress:
+    """A /history button: a page of `owner_id`'s list, or a job of theirs (`job_id`)."""
+
+    action: HistoryAction
+    owner_id: int | None = None
+    page: int = 1
+    job_id: int | None = None
+
+
+def history_page_data(owner_id: int, page: int) -> str:
+    return f"{HistoryAction.PAGE.value}:{owner_id}:{page}"
+
+
+def history_job_data(action: HistoryAction, job_id: int) -> str:
+    return f"{action.value}:{job_id}"
+
+
+def is_history(data: str | None) -> bool:
+    """Data meant for a /history button (well-formed or not)."""
+    return (data or "").startswith(HistoryAction.PAGE.value)
+
+
+def decode_history(data: str | None) -> HistoryPress | None:
+    if match := _HISTORY_PAGE.match(data or ""):
+        owner_id, page = int(match.group(1)), int(match.group(2))
+        return HistoryPress(HistoryAction.PAGE, owner_id=owner_id, page=page)
+    if match := _HISTORY_JOB.match(data or ""):
+        return HistoryPress(HistoryAction(match.group(1)), job_id=int(match.group(2)))
+    return None
+
+
+def history_buttons(
+    owner_id: int,
+    page: int,
+    pages: int,
+    videos: list[tuple[int, int]],
+    language: str | None,
+) -> InlineKeyboardMarkup | None:
+    """Under a /history page: "Send again #N" and "Extend #N" for each delivered video
+    (`videos`: (number, job id)), then ◀ / ▶ where another page exists."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                text("history_button_again", language, number=number),
+                callback_data=history_job_data(HistoryAction.RESEND, job_id),
+            ),
+            InlineKeyboardButton(
+                text("history_button_extend", language, number=number),
+                callback_data=history_job_data(HistoryAction.EXTEND, job_id),
+            ),
+        ]
+        for number, job_id in videos
+    ]
+    navigation = []
+    if page > 1:
+        navigation.append(
+            InlineKeyboardButton(
+                text("history_button_previous", language),
+                callback_data=history_page_data(owner_id, page - 1),
+            )
+        )
+    if page < pages:
+        navigation.append(
+            InlineKeyboardButton(
+                text("history_button_next", language),
+                callback_data=history_page_data(owner_id, page + 1),
+            )
+        )
+    if navigation:
+        rows.append(navigation)
+    return InlineKeyboardMarkup(rows) if rows else None

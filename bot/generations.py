@@ -21,6 +21,7 @@ from bot.specs import GenerationSpec, ParentVideo, TelegramImage
 from storage.base import (
     Accepted,
     ExtendPrompt,
+    HistoryEntry,
     Job,
     JobState,
     NewJob,
@@ -79,6 +80,24 @@ class Refusal(BaseModel):
 
     key: str
     values: dict[str, Any] = {}
+
+
+HISTORY_PAGE_SIZE = 5
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of someone's /history, newest first; `page` counts from 1."""
+
+    entries: list[HistoryEntry]
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def first_number(self) -> int:
+        """The number of the first entry (the newest video of all is number 1)."""
+        return (self.page - 1) * HISTORY_PAGE_SIZE + 1
 
 
 class CancelResult(StrEnum):
@@ -219,11 +238,18 @@ class GenerationService:
         video_message_id: int | None = None,
         generation_id: str | None = None,
         job_id: int | None = None,
+        requester_id: int | None = None,
     ) -> Job | Refusal:
-        """The finished job to extend: by the video replied to, its generation id, or job id."""
+        """The finished job to extend: by the video replied to, its generation id, or job id.
+
+        A job named by id must be of this chat, or the requester's own (extended from their
+        /history in a private chat)."""
         if job_id is not None:
             parent = await self._repo.get_job(job_id)
-            if parent is None or parent.chat_id != chat_id:
+            if parent is None or (
+                parent.chat_id != chat_id
+                and (requester_id is None or parent.user_id != requester_id)
+            ):
                 return Refusal(key="button_invalid")
         elif generation_id is not None:
             parent = await self._repo.find_by_remote_id(generation_id)
@@ -270,6 +296,32 @@ class GenerationService:
         job = await self._repo.get_job(job_id)
         if job is None or job.chat_id != chat_id or not job.state.is_final:
             return Refusal(key="button_invalid")
+        return job
+
+    # --- history ------------------------------------------------------------------------------
+
+    async def history_page(self, user_id: int, *, chat_id: int | None, page: int) -> HistoryPage:
+        """A page of the user's generations: those made in `chat_id`, or everywhere if None
+        (a private chat). A page past the end shows the last one."""
+        page = max(page, 1)
+        entries, total = await self._repo.history(
+            user_id, chat_id=chat_id, offset=(page - 1) * HISTORY_PAGE_SIZE, limit=HISTORY_PAGE_SIZE
+        )
+        pages = max((total + HISTORY_PAGE_SIZE - 1) // HISTORY_PAGE_SIZE, 1)
+        if page > pages:
+            return await self.history_page(user_id, chat_id=chat_id, page=pages)
+        return HistoryPage(entries=entries, page=page, pages=pages, total=total)
+
+    async def job_of_owner(
+        self, user_id: int | None, job_id: int, *, chat_id: int | None = None
+    ) -> Job | Refusal:
+        """The job a /history button names, if `user_id` made it (in `chat_id`, if given: a
+        group's list shows only that group's videos); crafted data for others' jobs is refused."""
+        job = await self._repo.get_job(job_id)
+        if job is None or (chat_id is not None and job.chat_id != chat_id):
+            return Refusal(key="button_invalid")
+        if user_id is None or job.user_id != user_id:
+            return Refusal(key="history_not_yours")
         return job
 
     async def add_extend_prompt(

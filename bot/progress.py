@@ -79,7 +79,7 @@ def status_text(
     `position` / `wait`: the video service's own queue place and estimate, when it gives them."""
     values = {"prompt": excerpt(prompt, STATUS_PROMPT_CHARS), "elapsed": clock(elapsed)}
     if wait is not None:
-        values["wait"] = duration_words(wait)
+        values["wait"] = duration_words(wait, language)
     if state is GenerationState.DREAMING:
         key = "status_dreaming_wait" if wait is not None else "status_dreaming"
         return text(key, language, **values)

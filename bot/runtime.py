@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aiohttp
 from telegram.ext import Application
 
+from bot.admin import AdminService
 from bot.albums import AlbumCollector
 from bot.config import Settings
 from bot.generations import GenerationService
@@ -30,6 +31,10 @@ class Runtime:
     signer: MediaSigner | None
     web: WebServer
     albums: AlbumCollector
+
+    @property
+    def admin(self) -> AdminService:
+        return AdminService(self.repository, self.service.policy)
 
 
 def attach(application: Application, runtime: Runtime) -> None:

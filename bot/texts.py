@@ -64,16 +64,16 @@ def excerpt(value: str, limit: int) -> str:
     return cut + "…"
 
 
-def duration_words(seconds: float) -> str:
-    """'3h 12m', '12m', '45s' — for quota resets."""
+def duration_words(seconds: float, language: str | None = None) -> str:
+    """'3h 12m', '12m', '45s' (in the user's language) — for resets and wait estimates."""
     seconds = max(int(seconds), 0)
     hours, remainder = divmod(seconds, 3600)
     minutes = remainder // 60
     if hours:
-        return f"{hours}h {minutes}m"
+        return text("duration_hours", language, hours=hours, minutes=minutes)
     if minutes:
-        return f"{minutes}m"
-    return f"{seconds}s"
+        return text("duration_minutes", language, minutes=minutes)
+    return text("duration_seconds", language, seconds=seconds)
 
 
 def clock(seconds: float) -> str:

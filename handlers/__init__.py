@@ -14,6 +14,7 @@ from telegram.ext import (
 )
 
 from bot.runtime import runtime_of
+from handlers.admin import admin_command
 from handlers.albums import InAlbum, album_complete, album_item
 from handlers.buttons import pressed, prompt_reply
 from handlers.cancel import cancel_command
@@ -21,6 +22,8 @@ from handlers.commands import BotCommand
 from handlers.errors import on_error
 from handlers.extend import extend
 from handlers.help import help_command
+from handlers.history import history_command
+from handlers.quota import quota_command
 from handlers.video import video
 
 # Edited messages never start anything: only fresh messages and channel posts pass.
@@ -58,6 +61,11 @@ def register(application: Application) -> None:
     application.add_handler(MessageHandler(_FRESH & BotCommand("video"), video))
     application.add_handler(MessageHandler(_FRESH & BotCommand("extend"), extend))
     application.add_handler(MessageHandler(_FRESH & BotCommand("cancel"), cancel_command))
+    application.add_handler(MessageHandler(_FRESH & BotCommand("history"), history_command))
+    application.add_handler(MessageHandler(_FRESH & BotCommand("quota"), quota_command))
+    application.add_handler(
+        MessageHandler(_FRESH & BotCommand("stats", "grant", "ban", "unban"), admin_command)
+    )
     application.add_handler(
         MessageHandler(
             _FRESH & filters.REPLY & ((filters.TEXT & ~filters.COMMAND) | filters.PHOTO),

@@ -3,24 +3,26 @@
 "Again" runs the same request once more; "Extend" asks (with a ForceReply prompt) what should
 happen next, and a reply to that prompt starts the extension. Whoever presses or replies pays
 from their own quota. Button data only names a job; it is checked against the chat it was
-pressed in, so crafted data cannot reach another chat's videos.
+pressed in, so crafted data cannot reach another chat's videos. The buttons under a /history
+list go to handlers/history.py.
 """
 
 from __future__ import annotations
 
-from telegram import ForceReply, Update
+from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.callbacks import Action, decode
+from bot.callbacks import Action, decode, is_history
 from bot.generations import Refusal
 from bot.runtime import runtime_of
 from bot.specs import GenerationSpec
-from bot.texts import Html, excerpt, strip_html, text
+from bot.texts import excerpt, strip_html, text
 from handlers.cancel import cancel_pressed
-from handlers.extend import start_extend
+from handlers.extend import ask_for_extension, start_extend
 from handlers.flow import refusal_text, start_generation
-from handlers.replies import images_of, requester_of, say
-from storage.base import Accepted, JobState
+from handlers.history import history_pressed
+from handlers.replies import images_of, requester_of
+from storage.base import Accepted
 
 ALERT_CHARS = 200
 
@@ -28,6 +30,9 @@ ALERT_CHARS = 200
 async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None
+    if is_history(query.data):
+        await history_pressed(update, context)
+        return
     who = requester_of(update)
     language = who.language_code
     press = decode(query.data)
@@ -56,20 +61,7 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await query.answer(notice, show_alert=True)
         return
 
-    if job.state is not JobState.DELIVERED:
-        await query.answer(text("button_invalid", language), show_alert=True)
-        return
-    mention = query.from_user.mention_html() if query.from_user else ""
-    prompt = await say(
-        context.bot,
-        who,
-        text("extend_prompt", language, mention=Html(mention)),
-        reply_markup=ForceReply(
-            selective=True, input_field_placeholder=text("extend_placeholder", language)
-        ),
-    )
-    await runtime.service.add_extend_prompt(who.chat_id, prompt.message_id, job, who.user_id)
-    await query.answer(text("answer_extend", language))
+    await ask_for_extension(query, context.bot, runtime, who, job)
 
 
 async def prompt_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -6,15 +6,18 @@ caption continues the video toward the picture (or, with --reverse, from it).
 
 from __future__ import annotations
 
-from telegram import Bot, Message, Update
+from telegram import Bot, CallbackQuery, ForceReply, Message, Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot.generations import Refusal, Requester
 from bot.runtime import Runtime, runtime_of
 from bot.specs import TelegramImage
+from bot.texts import Html, text
 from handlers.flow import start_generation
 from handlers.parsing import EXTEND_OPTIONS, ParseError, parse_video_args, split_generation_id
-from handlers.replies import answer, incoming_command
+from handlers.replies import answer, incoming_command, say
+from storage.base import Job, JobState
 
 
 async def extend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -57,6 +60,32 @@ def _not_extendable(replied: Message, bot_id: int) -> str | None:
     return None
 
 
+async def ask_for_extension(
+    query: CallbackQuery, bot: Bot, runtime: Runtime, who: Requester, job: Job
+) -> None:
+    """An "Extend" button (under a video or a /history list): ask with a ForceReply prompt what
+    happens next; a reply to the prompt starts the extension (`prompt_reply`)."""
+    language = who.language_code
+    if job.state is not JobState.DELIVERED:
+        await query.answer(text("button_invalid", language), show_alert=True)
+        return
+    if query.message is not None and query.message.chat.type == ChatType.CHANNEL:
+        # A prompt cannot be answered by reply in a channel the same way: say how instead.
+        await query.answer(text("extend_in_channel", language), show_alert=True)
+        return
+    mention = query.from_user.mention_html() if query.from_user else ""
+    prompt = await say(
+        bot,
+        who,
+        text("extend_prompt", language, mention=Html(mention)),
+        reply_markup=ForceReply(
+            selective=True, input_field_placeholder=text("extend_placeholder", language)
+        ),
+    )
+    await runtime.service.add_extend_prompt(who.chat_id, prompt.message_id, job, who.user_id)
+    await query.answer(text("answer_extend", language))
+
+
 async def start_extend(
     bot: Bot,
     runtime: Runtime,
@@ -71,7 +100,11 @@ async def start_extend(
 ) -> None:
     """Shared by the command and the reply to an "Extend" prompt."""
     parent = await runtime.service.find_parent(
-        who.chat_id, video_message_id=video_message_id, generation_id=generation_id, job_id=job_id
+        who.chat_id,
+        video_message_id=video_message_id,
+        generation_id=generation_id,
+        job_id=job_id,
+        requester_id=who.user_id,
     )
     if isinstance(parent, Refusal):
         await answer(bot, who, parent.key, **parent.values)

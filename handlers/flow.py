@@ -69,12 +69,12 @@ def refusal_text(outcome: QuotaExhausted | TooManyActive | Refusal, language: st
             f"quota_exhausted_{outcome.scope.value}",
             language,
             limit=outcome.limit,
-            resets_in=resets_in(),
+            resets_in=resets_in(language),
         )
     if isinstance(outcome, TooManyActive):
         return text("too_many_active", language, active=outcome.active, limit=outcome.limit)
     return text(outcome.key, language, ratios=", ".join(ASPECT_RATIOS), **outcome.values)
 
 
-def resets_in() -> str:
-    return duration_words(seconds_until_reset(time.time()))
+def resets_in(language: str | None) -> str:
+    return duration_words(seconds_until_reset(time.time()), language)

@@ -176,6 +176,7 @@ class DayStats(BaseModel):
     top_users: list[tuple[int, int]]  # (user id, generations)
     top_chats: list[tuple[int, int]]
 
+
 class Repository(Protocol):
     """Storage operations. Transitions that a worker makes are fenced by its lease."""
 
@@ -207,9 +208,7 @@ class Repository(Protocol):
         """Add credits (a negative count takes them away, never below 0); the new balance."""
         ...
 
-    async def set_banned(
-        self, user_id: int, banned: bool, *, by: int | None, now: float
-    ) -> bool:
+    async def set_banned(self, user_id: int, banned: bool, *, by: int | None, now: float) -> bool:
         """Ban or unban; False if nothing changed."""
         ...
 

@@ -107,3 +107,17 @@ async def test_the_channel_quota_is_the_channels_own(
         "sendMessage", lambda c: "used all 1 videos" in c.params["text"], timeout=15
     )
     assert str(refusal.params["chat_id"]) == str(CHANNEL)
+
+
+async def test_the_extend_button_in_a_channel_says_how_to_extend_there(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot()
+    tg.channel_posts("/video a jellyfish for subscribers", chat_id=CHANNEL)
+    video = await tg.wait_for_video(timeout=15)
+    tg.press_button(video.result, "x:1", user_id=USER)
+    alert = await tg.wait_for_call("answerCallbackQuery", timeout=15)
+    assert "reply to the video post with /extend" in alert.params["text"]
+    assert not any(
+        "ForceReply" in str(c.params) or "force_reply" in str(c.params) for c in tg.calls
+    )

@@ -222,8 +222,13 @@ async def test_command_menu_is_registered_at_start(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
     await start_bot()
-    call = await tg.wait_for_call("setMyCommands")
-    assert [c["command"] for c in call.params["commands"]] == ["video", "extend", "cancel", "help"]
+    await tg.wait_until(lambda: len(tg.calls_of("setMyCommands")) == 2)
+    english, russian = tg.calls_of("setMyCommands")
+    names = ["video", "extend", "cancel", "quota", "history", "help"]
+    assert [c["command"] for c in english.params["commands"]] == names
+    assert "language_code" not in english.params
+    assert russian.params["language_code"] == "ru"
+    assert russian.params["commands"][0]["description"].startswith("Создать")
 
 
 async def test_rate_limited_create_stays_queued_and_succeeds(

@@ -25,6 +25,8 @@ EN: Final[dict[str, str]] = {
         "one of {ratios} (default 16:9)\n"
         "• <code>--loop</code>: a seamless loop\n\n"
         "A video takes a minute or two; I keep you posted and send it here.\n"
+        "/quota: what you can still make today · /history: your videos, to send again or "
+        "extend\n"
         "{quota_line}"
     ),
     "quota_line_limited": "You can make <b>{left}</b> of {limit} videos today (resets 00:00 UTC).",
@@ -60,14 +62,51 @@ EN: Final[dict[str, str]] = {
         "Your allowance resets at 00:00 UTC, in {resets_in}."
     ),
     "quota_exhausted_chat": (
-        "This chat has used all {limit} videos for today. "
-        "It resets at 00:00 UTC, in {resets_in}."
+        "This chat has used all {limit} videos for today. It resets at 00:00 UTC, in {resets_in}."
     ),
     "quota_exhausted_global": (
         "I've made all {limit} videos I can today. Please try again after 00:00 UTC, "
         "in {resets_in}."
     ),
     "banned": "Sorry, you can't make videos with this bot.",
+    "quota_self": "🎟 You can make <b>{left}</b> more videos today ({used} of {limit} used).",
+    "quota_self_unlimited": "🎟 You have no daily limit.",
+    "quota_credits": "Extra credits: <b>{credits}</b> (used after the daily allowance; they keep).",
+    "quota_chat": "This chat: <b>{left}</b> of {limit} videos left today.",
+    "duration_hours": "{hours}h {minutes}m",
+    "duration_minutes": "{minutes}m",
+    "duration_seconds": "{seconds}s",
+    "quota_resets": "Daily limits reset at 00:00 UTC, in {resets_in}.",
+    "admin_only": "That command is for the bot's admins.",
+    "admin_usage_grant": (
+        "Usage: <code>/grant &lt;user id or @username&gt; &lt;number&gt;</code>, "
+        "e.g. <code>/grant @ann 5</code> (a negative number takes credits away)."
+    ),
+    "admin_usage_ban": "Usage: <code>/{command} &lt;user id or @username&gt;</code>",
+    "admin_unknown_target": (
+        "I don't know {target}. Use a numeric id, or the @username of someone who has "
+        "written to me."
+    ),
+    "admin_granted": "Done: {target} now has <b>{balance}</b> extra credits.",
+    "admin_banned": "{target} is banned: they can't make videos any more.",
+    "admin_already_banned": "{target} was already banned.",
+    "admin_unbanned": "{target} is no longer banned.",
+    "admin_not_banned": "{target} wasn't banned.",
+    "admin_stats": (
+        "📊 <b>{period}</b>\n"
+        "Videos: {generations} · delivered {delivered} · in progress {active}\n"
+        "Quota used: {charged}\n"
+        "Failures: {failures}\n"
+        "Top users: {users}\n"
+        "Top chats: {chats}"
+    ),
+    "admin_stats_today": "Today (since 00:00 UTC)",
+    "admin_stats_week": "Last 7 days",
+    "admin_stats_none": "none",
+    "extend_in_channel": (
+        "In a channel, reply to the video post with /extend and what should happen next."
+    ),
+    "command_quota": "How many videos you can still make today",
     "not_allowed": "Sorry, this bot is private. Ask its owner for access.",
     "status_queued": "⏳ <b>Queued</b>: “{prompt}”\n{elapsed} elapsed",
     "status_queued_ahead": (
@@ -221,4 +260,43 @@ EN: Final[dict[str, str]] = {
     ),
     "command_video": "Make a video from a text prompt",
     "command_help": "How to use this bot",
+    # /history
+    "command_history": "Your recent videos",
+    "history_title": "🎞 <b>Your videos</b> · page {page}/{pages} · {total} in all (times in UTC)",
+    "history_title_chat": (
+        "🎞 <b>Your videos in this chat</b> · page {page}/{pages} · {total} in all (times in UTC)"
+    ),
+    "history_entry": "<b>#{number}</b> · {kind} · {date} · {state}\n“{prompt}”",
+    "history_kind_text": "text",
+    "history_kind_image": "from a photo",
+    "history_kind_extend": "extension",
+    "history_state_delivered": "✅ delivered",
+    "history_state_active": "⏳ in progress",
+    "history_state_cancelled": "🛑 cancelled",
+    "history_state_failed": "❌ failed",
+    "history_state_failed_reason": "❌ failed: {reason}",
+    "history_reason_moderation": "declined by moderation",
+    "history_reason_image_rejected": "the picture was refused",
+    "history_reason_generation_failed": "the service could not make it",
+    "history_reason_timeout": "took too long",
+    "history_reason_delivery_failed": "could not be sent",
+    "history_empty": (
+        "You haven't made any videos yet. Try "
+        "<code>/video a jellyfish drifting through space</code>."
+    ),
+    "history_empty_chat": (
+        "You haven't made any videos in this chat yet. Try "
+        "<code>/video a jellyfish drifting through space</code>."
+    ),
+    "history_per_user": (
+        "History is kept per person: send /history from your own account "
+        "(not as a channel or an anonymous admin)."
+    ),
+    "history_not_yours": "This list belongs to someone else.",
+    "history_button_again": "🔁 Send again #{number}",
+    "history_button_extend": "➕ Extend #{number}",
+    "history_button_previous": "◀",
+    "history_button_next": "▶",
+    "history_answer_resent": "Sent again.",
+    "history_resend_failed": "I couldn't send this video again.",
 }

@@ -23,6 +23,8 @@ RU: Final[dict[str, str]] = {
         "соотношение сторон, одно из {ratios} (по умолчанию 16:9)\n"
         "• <code>--loop</code>: бесшовный цикл\n\n"
         "Видео готовится минуту-другую; я буду держать вас в курсе и пришлю его сюда.\n"
+        "/quota: сколько ещё можно сделать сегодня · /history: ваши видео, чтобы прислать "
+        "снова или продолжить\n"
         "{quota_line}"
     ),
     "quota_line_limited": (
@@ -68,6 +70,47 @@ RU: Final[dict[str, str]] = {
         "00:00 UTC, через {resets_in}."
     ),
     "banned": "Извините, вам недоступно создание видео в этом боте.",
+    "quota_self": (
+        "🎟 Сегодня можно сделать ещё <b>{left}</b> видео (использовано: {used} из {limit})."
+    ),
+    "quota_self_unlimited": "🎟 У вас нет дневного лимита.",
+    "quota_credits": (
+        "Дополнительные кредиты: <b>{credits}</b> (тратятся после дневного лимита и не сгорают)."
+    ),
+    "quota_chat": "Этот чат: сегодня осталось <b>{left}</b> из {limit} видео.",
+    "duration_hours": "{hours} ч {minutes} мин",
+    "duration_minutes": "{minutes} мин",
+    "duration_seconds": "{seconds} с",
+    "quota_resets": "Дневные лимиты обновляются в 00:00 UTC, через {resets_in}.",
+    "admin_only": "Эта команда только для администраторов бота.",
+    "admin_usage_grant": (
+        "Использование: <code>/grant &lt;id или @username&gt; &lt;число&gt;</code>, "
+        "например <code>/grant @ann 5</code> (отрицательное число забирает кредиты)."
+    ),
+    "admin_usage_ban": "Использование: <code>/{command} &lt;id или @username&gt;</code>",
+    "admin_unknown_target": (
+        "Я не знаю {target}. Укажите числовой id или @username того, кто мне уже писал."
+    ),
+    "admin_granted": "Готово: у {target} теперь <b>{balance}</b> дополнительных кредитов.",
+    "admin_banned": "{target} заблокирован: больше не может создавать видео.",
+    "admin_already_banned": "{target} уже был заблокирован.",
+    "admin_unbanned": "{target} разблокирован.",
+    "admin_not_banned": "{target} не был заблокирован.",
+    "admin_stats": (
+        "📊 <b>{period}</b>\n"
+        "Видео: {generations} · доставлено {delivered} · в работе {active}\n"
+        "Израсходовано лимита: {charged}\n"
+        "Ошибки: {failures}\n"
+        "Активнее всех: {users}\n"
+        "Самые активные чаты: {chats}"
+    ),
+    "admin_stats_today": "Сегодня (с 00:00 UTC)",
+    "admin_stats_week": "За 7 дней",
+    "admin_stats_none": "нет",
+    "extend_in_channel": (
+        "В канале ответьте на пост с видео командой /extend и тем, что будет дальше."
+    ),
+    "command_quota": "Сколько видео ещё можно сделать сегодня",
     "not_allowed": "Извините, это закрытый бот. Попросите доступ у его владельца.",
     "status_queued": "⏳ <b>В очереди</b>: «{prompt}»\nПрошло: {elapsed}",
     "status_queued_ahead": (
@@ -225,4 +268,44 @@ RU: Final[dict[str, str]] = {
     ),
     "command_video": "Создать видео по текстовому описанию",
     "command_help": "Как пользоваться ботом",
+    # /history
+    "command_history": "Ваши последние видео",
+    "history_title": (
+        "🎞 <b>Ваши видео</b> · страница {page}/{pages} · всего {total} (время по UTC)"
+    ),
+    "history_title_chat": (
+        "🎞 <b>Ваши видео в этом чате</b> · страница {page}/{pages} · всего {total} (время по UTC)"
+    ),
+    "history_entry": "<b>#{number}</b> · {kind} · {date} · {state}\n«{prompt}»",
+    "history_kind_text": "текст",
+    "history_kind_image": "по фото",
+    "history_kind_extend": "продолжение",
+    "history_state_delivered": "✅ готово",
+    "history_state_active": "⏳ в работе",
+    "history_state_cancelled": "🛑 отменено",
+    "history_state_failed": "❌ не получилось",
+    "history_state_failed_reason": "❌ не получилось: {reason}",
+    "history_reason_moderation": "отклонено модерацией",
+    "history_reason_image_rejected": "картинку не приняли",
+    "history_reason_generation_failed": "сервис не смог его сделать",
+    "history_reason_timeout": "слишком долго",
+    "history_reason_delivery_failed": "не удалось отправить",
+    "history_empty": (
+        "Вы ещё не сделали ни одного видео. Попробуйте <code>/video медуза плывёт в космосе</code>."
+    ),
+    "history_empty_chat": (
+        "В этом чате вы ещё не сделали ни одного видео. Попробуйте "
+        "<code>/video медуза плывёт в космосе</code>."
+    ),
+    "history_per_user": (
+        "История ведётся для каждого человека: отправьте /history от своего имени "
+        "(не от канала и не как анонимный администратор)."
+    ),
+    "history_not_yours": "Этот список принадлежит другому человеку.",
+    "history_button_again": "🔁 Прислать снова #{number}",
+    "history_button_extend": "➕ Продолжить #{number}",
+    "history_button_previous": "◀",
+    "history_button_next": "▶",
+    "history_answer_resent": "Отправлено ещё раз.",
+    "history_resend_failed": "Не удалось отправить это видео ещё раз.",
 }

@@ -1,0 +1,52 @@
+"""What admins can do: look at usage, grant credits, ban and unban. Only `ADMIN_USER_IDS`."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+
+from bot.access import AccessPolicy
+from storage.base import DayStats, Repository
+
+_NUMERIC_ID = re.compile(r"^-?\d{1,18}$")
+_USERNAME = re.compile(r"^@?[A-Za-z][A-Za-z0-9_]{1,31}$")
+
+
+class AdminService:
+    def __init__(self, repository: Repository, policy: AccessPolicy) -> None:
+        self._repo = repository
+        self._policy = policy
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return self._policy.is_admin(user_id)
+
+    async def resolve(self, target: str) -> int | None:
+        """A user (or chat) id from `123456`, `-100123` or `@username` (a user the bot has seen)."""
+        if _NUMERIC_ID.match(target):
+            return int(target)
+        if _USERNAME.match(target):
+            user = await self._repo.find_user_by_username(target)
+            return user.user_id if user else None
+        return None
+
+    async def grant(self, payer_id: int, count: int) -> int:
+        """Add (or with a negative count, take away) credits; the new balance."""
+        return await self._repo.grant_credits(payer_id, count, time.time())
+
+    async def set_banned(self, user_id: int, banned: bool, *, by: int | None) -> bool:
+        return await self._repo.set_banned(user_id, banned, by=by, now=time.time())
+
+    async def stats(self, now: float | None = None) -> tuple[DayStats, DayStats]:
+        """Usage since 00:00 UTC today, and over the last 7 days."""
+        now = time.time() if now is None else now
+        midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0)
+        today = await self._repo.stats(since=midnight.timestamp())
+        week = await self._repo.stats(since=now - 7 * 86_400)
+        return today, week
+
+    async def name_of(self, user_id: int) -> str:
+        user = await self._repo.get_user(user_id)
+        if user is not None and user.username:
+            return f"@{user.username}"
+        return str(user_id)

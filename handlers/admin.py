@@ -1,0 +1,93 @@
+"""Admin commands: `/stats`, `/grant <who> <n>`, `/ban <who>`, `/unban <who>`.
+
+Only `ADMIN_USER_IDS` may use them; anyone else gets one short refusal.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.admin import AdminService
+from bot.runtime import runtime_of
+from bot.texts import text
+from handlers.commands import extract_command
+from handlers.replies import answer, requester_of, say
+from storage.base import DayStats
+
+MAX_GRANT = 10_000
+
+
+async def admin_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    assert message is not None
+    command = extract_command(message, context.bot.username)
+    assert command is not None  # the handler's filter guarantees it
+    who = requester_of(update)
+    admin = runtime_of(context.application).admin
+    if not admin.is_admin(who.user_id):
+        await answer(context.bot, who, "admin_only")
+        return
+    args = command.args.split()
+    if command.name == "stats":
+        await say(context.bot, who, await _stats_text(admin, who.language_code))
+        return
+    key, values = await _change(admin, command.name, args, who.user_id)
+    await answer(context.bot, who, key, **values)
+
+
+async def _change(
+    admin: AdminService, name: str, args: list[str], by: int | None
+) -> tuple[str, dict[str, object]]:
+    """Run /grant, /ban or /unban; the catalog key and values of the reply."""
+    if name == "grant":
+        count = int(args[1]) if len(args) == 2 and args[1].lstrip("-").isdigit() else 0
+        if not count or abs(count) > MAX_GRANT:
+            return "admin_usage_grant", {}
+    elif len(args) != 1:
+        return "admin_usage_ban", {"command": name}
+    target = await admin.resolve(args[0])
+    if target is None:
+        return "admin_unknown_target", {"target": args[0]}
+    label = await admin.name_of(target)
+    if name == "grant":
+        return "admin_granted", {"target": label, "balance": await admin.grant(target, count)}
+    banned = name == "ban"
+    changed = await admin.set_banned(target, banned, by=by)
+    key = {
+        (True, True): "admin_banned",
+        (True, False): "admin_already_banned",
+        (False, True): "admin_unbanned",
+        (False, False): "admin_not_banned",
+    }[(banned, changed)]
+    return key, {"target": label}
+
+
+async def _stats_text(admin: AdminService, language: str | None) -> str:
+    today, week = await admin.stats()
+    blocks = [
+        await _stats_block(admin, "admin_stats_today", today, language),
+        await _stats_block(admin, "admin_stats_week", week, language),
+    ]
+    return "\n\n".join(blocks)
+
+
+async def _stats_block(
+    admin: AdminService, period_key: str, stats: DayStats, language: str | None
+) -> str:
+    none = text("admin_stats_none", language)
+    failures = ", ".join(f"{code} {count}" for code, count in stats.failed_by_reason.items())
+    users = [f"{await admin.name_of(user)} ({count})" for user, count in stats.top_users]
+    chats = ", ".join(f"{chat} ({count})" for chat, count in stats.top_chats)
+    return text(
+        "admin_stats",
+        language,
+        period=text(period_key, language),
+        generations=stats.generations,
+        delivered=stats.delivered,
+        active=stats.active,
+        charged=stats.charged,
+        failures=failures or none,
+        users=", ".join(users) or none,
+        chats=chats or none,
+    )
