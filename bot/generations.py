@@ -58,11 +58,24 @@ class QuotaStatus:
     resets_in: float  # seconds until 00:00 UTC
 
     @property
-    def left(self) -> int | None:
-        """Videos the payer can still make today (credits included); None: no daily limit."""
+    def daily_left(self) -> int | None:
+        """What is left of today's allowance (credits not included); None: no daily limit."""
         if self.exempt or self.limit is None:
             return None
-        return max(self.limit - self.used, 0) + self.credits
+        return max(self.limit - self.used, 0)
+
+    @property
+    def left(self) -> int | None:
+        """Videos the payer can still make today (credits included); None: no daily limit."""
+        daily = self.daily_left
+        return None if daily is None else daily + self.credits
+
+    @property
+    def chat_left(self) -> int | None:
+        """What is left of this chat's daily total; None: no chat limit applies."""
+        if self.exempt or self.chat_limit is None:
+            return None
+        return max(self.chat_limit - self.chat_used, 0)
 
 
 def utc_day(now: float) -> str:
@@ -128,9 +141,6 @@ class GenerationService:
     @property
     def max_prompt_length(self) -> int:
         return self._client.max_prompt_length
-
-    def is_exempt(self, user_id: int | None) -> bool:
-        return self.policy.is_admin(user_id)
 
     async def access_refusal(self, who: Requester) -> Refusal | None:
         """Why this requester may not make videos (banned, not on an allowlist), if so."""
@@ -222,7 +232,7 @@ class GenerationService:
             job = mine[-1] if mine else None
         if job is None or job.chat_id != who.chat_id or job.state.is_final:
             return CancelResult.NOTHING, job
-        if job.user_id != who.user_id and not self.is_exempt(who.user_id):
+        if job.user_id != who.user_id and not self.policy.is_admin(who.user_id):
             return CancelResult.NOT_YOURS, job
         stopped = await self._repo.fail(
             job.id, code="cancelled", reason=None, now=time.time(), only_if=JobState.QUEUED
