@@ -24,10 +24,11 @@ from bot.config import Settings
 from bot.delivery import Delivery
 from bot.generations import GenerationService
 from bot.jobs import Worker, WorkerSettings
+from bot.links import LinkSigner, derive_signing_key
 from bot.logs import install_redaction
-from bot.luma import create_client
-from bot.media import MediaSigner, derive_signing_key
+from bot.luma import PushedUpdates, create_client
 from bot.polling import UpdatePoller
+from bot.provider_callbacks import CallbackReceiver
 from bot.texts import CATALOGS, text
 from bot.web import WebServer
 from storage import open_repository
@@ -39,7 +40,7 @@ MENU_COMMANDS = ("video", "extend", "cancel", "quota", "history", "help")
 _SETTINGS_KEY = "settings"
 
 
-def media_signer(settings: Settings) -> MediaSigner | None:
+def link_signer(settings: Settings) -> LinkSigner | None:
     """Signed photo links need a public address; without one, photo keyframes are refused."""
     if settings.public_url is None:
         return None
@@ -48,7 +49,7 @@ def media_signer(settings: Settings) -> MediaSigner | None:
         if settings.media_signing_key is not None
         else derive_signing_key(settings.telegram_bot_token.get_secret_value())
     )
-    return MediaSigner(public_url=settings.public_url, key=key, ttl=settings.media_link_ttl)
+    return LinkSigner(public_url=settings.public_url, key=key, ttl=settings.media_link_ttl)
 
 
 def build_application(settings: Settings) -> Application:
@@ -83,19 +84,28 @@ def build_application(settings: Settings) -> Application:
 async def _start_services(application: Application) -> None:
     settings: Settings = application.bot_data[_SETTINGS_KEY]
     repository = await open_repository(settings.database_url)
+    pushed = PushedUpdates()
     http = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=max(settings.max_concurrent_generations * 2, 20)),
         raise_for_status=False,
     )
     client = create_client(
         settings.luma_api_family.value,
-        base_url=settings.luma_api_url,
+        base_url=settings.api_url,
         api_key=settings.luma_api_key.get_secret_value(),
         session=http,
         long_poll_seconds=settings.luma_long_poll_seconds,
         poll_interval=settings.luma_poll_interval,
+        model=settings.luma_model,
+        pushed=pushed,
     )
-    signer = media_signer(settings)
+    signer = link_signer(settings)
+    # Callbacks need an address the provider can reach, and a family that offers them.
+    callbacks = (
+        CallbackReceiver(signer=signer, repository=repository, pushed=pushed)
+        if signer is not None and client.accepts_callbacks
+        else None
+    )
     worker = Worker(
         repository=repository,
         client=client,
@@ -107,6 +117,7 @@ async def _start_services(application: Application) -> None:
             lease_seconds=settings.job_lease_seconds,
         ),
         signer=signer,
+        callbacks=callbacks,
         alerts=OperatorAlerts(application.bot, settings.admin_user_ids),
     )
     service = GenerationService(
@@ -125,7 +136,13 @@ async def _start_services(application: Application) -> None:
         ),
         generation_timeout=settings.generation_timeout,
     )
-    web = WebServer(bot=application.bot, signer=signer, host="0.0.0.0", port=settings.port)
+    web = WebServer(
+        bot=application.bot,
+        signer=signer,
+        host="0.0.0.0",
+        port=settings.port,
+        callbacks=callbacks,
+    )
     runtime_registry.attach(
         application,
         runtime_registry.Runtime(
@@ -156,7 +173,7 @@ async def _start_services(application: Application) -> None:
         "bot @%s started: family %s at %s, database %s",
         application.bot.username,
         settings.luma_api_family.value,
-        settings.luma_api_url,
+        settings.api_url,
         settings.database_url,
     )
 

@@ -22,6 +22,16 @@ class ApiFamily(StrEnum):
 
     AIML_V2 = "aiml-v2"
     AIML_V1 = "aiml-v1"
+    AIML_UNIVERSAL = "aiml-universal"
+    LUMA = "luma"
+
+    @property
+    def default_url(self) -> str:
+        return LUMA_URL if self is ApiFamily.LUMA else AIML_URL
+
+
+AIML_URL = "https://api.aimlapi.com"
+LUMA_URL = "https://api.lumalabs.ai/dream-machine/v1"
 
 
 class ConfigError(Exception):
@@ -36,8 +46,11 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr
     telegram_api_url: str = "https://api.telegram.org"
     luma_api_key: SecretStr
-    luma_api_url: str = "https://api.aimlapi.com"
+    # None: the family's own address (ApiFamily.default_url).
+    luma_api_url: str | None = None
     luma_api_family: ApiFamily = ApiFamily.AIML_V2
+    # None: ray-2 where the family needs a model; the legacy family has no choice of model.
+    luma_model: Literal["ray-2", "ray-flash-2"] | None = None
     database_url: str = "sqlite:///data/bot.sqlite3"
     daily_quota: int = Field(default=3, ge=0)
     chat_daily_quota: int = Field(default=0, ge=0)
@@ -81,9 +94,9 @@ class Settings(BaseSettings):
             raise ValueError("is empty")
         return SecretStr(value.get_secret_value().strip())
 
-    @field_validator("public_url", mode="before")
+    @field_validator("public_url", "luma_api_url", "luma_model", mode="before")
     @classmethod
-    def _optional_url(cls, value: object) -> object:
+    def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
         return value
@@ -120,6 +133,17 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _model_fits_family(self) -> Settings:
+        if self.luma_model is not None and self.luma_api_family is ApiFamily.AIML_V1:
+            raise ValueError("LUMA_MODEL cannot be chosen on the aiml-v1 family (ray-1-6 only)")
+        return self
+
+    @property
+    def api_url(self) -> str:
+        """LUMA_API_URL, or the family's own address."""
+        return self.luma_api_url or self.luma_api_family.default_url
 
     @model_validator(mode="after")
     def _links_outlive_jobs(self) -> Settings:

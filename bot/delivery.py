@@ -206,9 +206,19 @@ def _too_large_as(size: int) -> Iterator[None]:
 
 
 def caption(job: Job, language: str | None) -> str:
-    details = job.params.get("aspect_ratio", "16:9")
-    if job.params.get("loop"):
-        details += " · loop"
+    params = job.params
+    duration = params.get("duration_seconds")
+    details = " · ".join(
+        str(part)
+        for part in (
+            params.get("aspect_ratio", "16:9"),
+            "loop" if params.get("loop") else None,
+            params.get("model"),
+            params.get("resolution"),
+            f"{duration}s" if duration else None,
+        )
+        if part
+    )
     return text(
         "caption",
         language,

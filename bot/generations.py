@@ -4,6 +4,7 @@ video to extend, report quota. Handlers stay thin; the rules live here.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,10 +14,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.access import AccessPolicy
+from bot.links import LinkSigner
 from bot.luma import VideoApiClient
-from bot.luma.errors import UnsupportedRequestError
-from bot.luma.models import DEFAULT_ASPECT_RATIO
-from bot.media import MediaSigner
+from bot.luma.errors import LumaError, UnsupportedOptionError, UnsupportedRequestError
+from bot.luma.models import DEFAULT_ASPECT_RATIO, Generation, GenerationState
 from bot.specs import GenerationSpec, ParentVideo, TelegramImage
 from storage.base import (
     Accepted,
@@ -30,6 +31,8 @@ from storage.base import (
     TooManyActive,
     UserRecord,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -115,9 +118,14 @@ class HistoryPage:
 
 class CancelResult(StrEnum):
     CANCELLED = "cancelled"  # stopped before submission: refunded
+    DELETED = "cancelled_at_service"  # stopped at the video service (it can delete): refunded
     TOO_LATE = "cancel_too_late"  # already at the API, which cannot stop it: it will arrive
     NOTHING = "cancel_nothing"
     NOT_YOURS = "cancel_not_yours"
+
+    @property
+    def stopped(self) -> bool:
+        return self in (CancelResult.CANCELLED, CancelResult.DELETED)
 
 
 class GenerationService:
@@ -126,7 +134,7 @@ class GenerationService:
         *,
         repository: Repository,
         client: VideoApiClient,
-        signer: MediaSigner | None,
+        signer: LinkSigner | None,
         family: str,
         policy: AccessPolicy,
         generation_timeout: float,
@@ -141,6 +149,11 @@ class GenerationService:
     @property
     def max_prompt_length(self) -> int:
         return self._client.max_prompt_length
+
+    @property
+    def has_options(self) -> bool:
+        """Whether --model, --res and --dur mean anything on the configured family."""
+        return bool(self._client.options)
 
     async def access_refusal(self, who: Requester) -> Refusal | None:
         """Why this requester may not make videos (banned, not on an allowlist), if so."""
@@ -177,6 +190,11 @@ class GenerationService:
             return Refusal(key="loop_with_end_frame")
         try:
             self._client.check(spec.video_request(self._signer))
+        except UnsupportedOptionError as error:
+            return Refusal(
+                key="option_unsupported",
+                values={"option": f"--{error.option}", "family": self.family},
+            )
         except UnsupportedRequestError as error:
             return Refusal(key="unsupported_feature", values={"reason": error.message})
         return None
@@ -222,7 +240,8 @@ class GenerationService:
         self, who: Requester, *, job_id: int | None = None, status_message_id: int | None = None
     ) -> tuple[CancelResult, Job | None]:
         """Cancel a job: the one named, the one whose status message this is, or the user's
-        latest in this chat. Before submission it is refunded; after, the API cannot stop it."""
+        latest in this chat. Before submission it is refunded. After, only a family that can
+        delete generations stops it (refunded too); elsewhere the video will still come."""
         if job_id is not None:
             job = await self._repo.get_job(job_id)
         elif status_message_id is not None:
@@ -237,7 +256,37 @@ class GenerationService:
         stopped = await self._repo.fail(
             job.id, code="cancelled", reason=None, now=time.time(), only_if=JobState.QUEUED
         )
-        return (CancelResult.CANCELLED if stopped else CancelResult.TOO_LATE), job
+        if stopped:
+            return CancelResult.CANCELLED, job
+        if await self._delete_at_service(job):
+            return CancelResult.DELETED, job
+        return CancelResult.TOO_LATE, job
+
+    async def _delete_at_service(self, job: Job) -> bool:
+        """Stop a submitted job where the API can delete generations. Only a job still waiting
+        for its video: once the video is made it is paid for and on its way."""
+        fresh = await self._repo.get_job(job.id)
+        if (
+            not self._client.can_delete
+            or fresh is None
+            or fresh.state is not JobState.WAITING
+            or fresh.remote_id is None
+        ):
+            return False
+        try:
+            await self._client.delete(fresh.remote_id)
+        except LumaError as error:
+            log.warning("job %d: the video service would not delete it: %s", job.id, error)
+            return False
+        stopped = await self._repo.fail(
+            job.id, code="cancelled", reason=None, now=time.time(), only_if=JobState.WAITING
+        )
+        if stopped and self._client.pushed is not None:
+            # End this process's wait now rather than at its next poll (which would get a 404).
+            self._client.pushed.push(
+                Generation(id=fresh.remote_id, state=GenerationState.FAILED, failure_reason=None)
+            )
+        return stopped
 
     # --- extending ----------------------------------------------------------------------------
 
@@ -286,19 +335,29 @@ class GenerationService:
         loop: bool,
         reverse: bool,
         image: TelegramImage | None = None,
+        model: str | None = None,
+        resolution: str | None = None,
+        duration_seconds: int | None = None,
     ) -> GenerationSpec:
         """Forward: the new video starts where the parent ends (toward `image` if given).
-        Reverse: the new video leads into the parent (from `image` if given)."""
+        Reverse: the new video leads into the parent (from `image` if given). The shape and
+        look (ratio, model, resolution) follow the parent unless asked otherwise."""
         assert parent.remote_id is not None
         video = ParentVideo(id=parent.remote_id, job_id=parent.id)
         frame0, frame1 = (image, video) if reverse else (video, image)
-        return GenerationSpec(
-            prompt=prompt,
-            aspect_ratio=aspect_ratio or parent.params.get("aspect_ratio", DEFAULT_ASPECT_RATIO),
-            loop=loop,
-            frame0=frame0,
-            frame1=frame1,
-            parent_job_id=parent.id,
+        return GenerationSpec.model_validate(
+            {
+                "prompt": prompt,
+                "aspect_ratio": aspect_ratio
+                or parent.params.get("aspect_ratio", DEFAULT_ASPECT_RATIO),
+                "loop": loop,
+                "frame0": frame0,
+                "frame1": frame1,
+                "parent_job_id": parent.id,
+                "model": model or parent.params.get("model"),
+                "resolution": resolution or parent.params.get("resolution"),
+                "duration_seconds": duration_seconds,
+            }
         )
 
     async def job_for_button(self, chat_id: int, job_id: int) -> Job | Refusal:

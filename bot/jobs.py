@@ -35,11 +35,12 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from bot.alerts import OperatorAlerts, Problem
 from bot.callbacks import cancel_button
 from bot.delivery import Delivery, DownloadError, VideoTooLarge, reply_to
+from bot.links import LinkSigner
 from bot.luma import VideoApiClient, errors
 from bot.luma.models import Generation, GenerationState
 from bot.luma.retry import Backoff
-from bot.media import MediaSigner
 from bot.progress import EditBudget, Progress, status_text
+from bot.provider_callbacks import CallbackReceiver
 from bot.specs import GenerationSpec
 from bot.texts import text
 from storage.base import Job, JobState, Repository
@@ -133,12 +134,14 @@ class Worker:
         bot: Bot,
         delivery: Delivery,
         settings: WorkerSettings,
-        signer: MediaSigner | None = None,
+        signer: LinkSigner | None = None,
+        callbacks: CallbackReceiver | None = None,
         alerts: OperatorAlerts | None = None,
         owner: str | None = None,
     ) -> None:
         self._repo = repository
         self._signer = signer
+        self._callbacks = callbacks
         self._alerts = alerts or OperatorAlerts(bot, frozenset())
         # Shared by every job's status message.
         self._edit_budget = EditBudget(private_interval=settings.progress_interval)
@@ -274,7 +277,11 @@ class Worker:
             return await self._fail(job, FailureCode.TIMEOUT)
         try:
             spec = GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id)
-            request = spec.video_request(self._signer)  # photo links are signed just now
+            callback_url = (
+                self._callbacks.link_for(job.id, job.deadline_at) if self._callbacks else None
+            )
+            # Photo links are signed just now.
+            request = spec.video_request(self._signer, callback_url=callback_url)
         except ValueError as error:
             return await self._fail(job, FailureCode.UNSUPPORTED, str(error))
         if not await self._repo.mark_submitting(job.id, self.owner, now):
@@ -362,6 +369,7 @@ class Worker:
             self._settings.progress_interval,
             await self._language(job),
             self._edit_budget,
+            cancellable=self._client.can_delete,
         )
         progress.start()
 
@@ -378,7 +386,10 @@ class Worker:
 
         try:
             generation = await self._client.wait_until_done(
-                job.remote_id, deadline=job.deadline_at, on_update=on_update
+                job.remote_id,
+                deadline=job.deadline_at,
+                on_update=on_update,
+                expect_callbacks=self._callbacks is not None,
             )
         except errors.DeadlineExceeded:
             return await self._fail(job, FailureCode.TIMEOUT)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from telegram import Bot
 from telegram.error import BadRequest, TelegramError
 
+from bot.callbacks import cancel_button
 from bot.luma.models import Generation, GenerationState
 from bot.texts import clock, duration_words, excerpt, text
 from storage.base import Job, Repository
@@ -109,8 +110,12 @@ class Progress:
         interval: float,
         language: str | None,
         budget: EditBudget | None = None,
+        *,
+        cancellable: bool = False,
     ) -> None:
         self._bot = bot
+        # Keep the Cancel button while the video is being made (families that can delete).
+        self._cancellable = cancellable
         self._budget = budget
         self._language = language
         self._repo = repository
@@ -120,10 +125,9 @@ class Progress:
         self._position: int | None = None
         self._wait_until: float | None = None  # the API's estimate, as a moment
         # The handler's first message carries a Cancel button; the first edit (at start, once
-        # the job is submitted and can no longer be cancelled) replaces it without one.
+        # the job is submitted) drops it unless the family can still stop the job.
         self._shown: str | None = None
-        # The status message, once known: it never changes, so it is read from the database
-        # only until the handler has recorded it, not on every edit.
+        # The status message, once known (the handler records it just after sending it).
         self._status_id = job.status_message_id
         self._gone = False  # the user deleted it
         self._last_edit = 0.0
@@ -153,6 +157,7 @@ class Progress:
             await self._edit(self._status_text(), force=True)
 
     async def show_delivering(self) -> None:
+        self._cancellable = False  # the video exists: it is paid for and on its way
         await self._edit(text("status_delivering", self._language), force=True)
 
     async def _tick(self) -> None:
@@ -178,9 +183,11 @@ class Progress:
             now = time.monotonic()
             if message == self._shown or (not force and now - self._last_edit < self._interval):
                 return
+            fresh = await self._repo.get_job(self._job.id)
+            if fresh is None or fresh.state.is_final:
+                return  # cancelled meanwhile: the status message says so now
             if self._status_id is None and not self._gone:
-                fresh = await self._repo.get_job(self._job.id)
-                self._status_id = fresh.status_message_id if fresh else None
+                self._status_id = fresh.status_message_id
             if self._status_id is None:
                 return
             budget = self._budget
@@ -188,7 +195,12 @@ class Progress:
                 return  # no budget now: the next tick carries the newest text
             try:
                 await self._bot.edit_message_text(
-                    chat_id=self._job.chat_id, message_id=self._status_id, text=message
+                    chat_id=self._job.chat_id,
+                    message_id=self._status_id,
+                    text=message,
+                    reply_markup=(
+                        cancel_button(self._job.id, self._language) if self._cancellable else None
+                    ),
                 )
             except BadRequest as error:
                 if "not found" in str(error).lower():

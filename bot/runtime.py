@@ -12,8 +12,8 @@ from bot.albums import AlbumCollector
 from bot.config import Settings
 from bot.generations import GenerationService
 from bot.jobs import Worker
+from bot.links import LinkSigner
 from bot.luma import VideoApiClient
-from bot.media import MediaSigner
 from bot.web import WebServer
 from storage.base import Repository
 
@@ -28,7 +28,7 @@ class Runtime:
     client: VideoApiClient
     worker: Worker
     service: GenerationService
-    signer: MediaSigner | None
+    signer: LinkSigner | None
     web: WebServer
     albums: AlbumCollector
 

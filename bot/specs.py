@@ -1,7 +1,7 @@
 """What a job asks for, as stored in its row: prompt options and keyframe *references*.
 
 Photos are stored as Telegram file ids, never as URLs: a signed link is made only when the job is
-submitted (bot/media.py), so nothing token-bearing or expiring is ever persisted.
+submitted (bot/links.py), so nothing token-bearing or expiring is ever persisted.
 """
 
 from __future__ import annotations
@@ -10,15 +10,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.links import LinkSigner, MediaRef
 from bot.luma.models import (
     DEFAULT_ASPECT_RATIO,
     AspectRatio,
+    DurationSeconds,
     GenerationKeyframe,
     ImageKeyframe,
     Keyframe,
+    Model,
+    Resolution,
     VideoRequest,
 )
-from bot.media import MediaRef, MediaSigner
 
 
 class TelegramImage(BaseModel):
@@ -38,6 +41,10 @@ class ParentVideo(BaseModel):
 Frame = Annotated[TelegramImage | ParentVideo, Field(discriminator="type")]
 
 
+# Choices stored only when made, so rows from before they existed look the same.
+_OPTIONAL_CHOICES = ("model", "resolution", "duration_seconds")
+
+
 class GenerationSpec(BaseModel):
     """A request in the bot's terms; `params()` is what the job row stores."""
 
@@ -49,6 +56,10 @@ class GenerationSpec(BaseModel):
     frame0: Frame | None = None
     frame1: Frame | None = None
     parent_job_id: int | None = None
+    # None: the family's default (older job rows lack these fields).
+    model: Model | None = None
+    resolution: Resolution | None = None
+    duration_seconds: DurationSeconds | None = None
 
     @property
     def kind(self) -> str:
@@ -64,7 +75,8 @@ class GenerationSpec(BaseModel):
         return any(isinstance(frame, TelegramImage) for frame in (self.frame0, self.frame1))
 
     def params(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"prompt", "parent_job_id"})
+        unset = {name for name in _OPTIONAL_CHOICES if getattr(self, name) is None}
+        return self.model_dump(mode="json", exclude={"prompt", "parent_job_id", *unset})
 
     @classmethod
     def from_job(
@@ -72,7 +84,9 @@ class GenerationSpec(BaseModel):
     ) -> GenerationSpec:
         return cls.model_validate({**params, "prompt": prompt, "parent_job_id": parent_job_id})
 
-    def video_request(self, signer: MediaSigner | None) -> VideoRequest:
+    def video_request(
+        self, signer: LinkSigner | None, *, callback_url: str | None = None
+    ) -> VideoRequest:
         """The API request, with photos as fresh signed links (ValueError without a signer)."""
         return VideoRequest(
             prompt=self.prompt,
@@ -80,11 +94,15 @@ class GenerationSpec(BaseModel):
             loop=self.loop,
             frame0=_keyframe(self.frame0, signer),
             frame1=_keyframe(self.frame1, signer),
+            model=self.model,
+            resolution=self.resolution,
+            duration_seconds=self.duration_seconds,
+            callback_url=callback_url,
         )
 
 
 def _keyframe(
-    frame: TelegramImage | ParentVideo | None, signer: MediaSigner | None
+    frame: TelegramImage | ParentVideo | None, signer: LinkSigner | None
 ) -> Keyframe | None:
     if frame is None:
         return None

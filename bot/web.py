@@ -1,8 +1,10 @@
-"""The bot's own HTTP server: `GET /healthz` and `GET /media/<signed>`.
+"""The bot's own HTTP server: `GET /healthz`, `GET /media/<signed>` and
+`POST /callbacks/<signed>`.
 
 `/media` streams a Telegram photo to whoever holds a valid signed link (the video API), fetching
 it from Telegram server-side so the token-bearing file URL never leaves the process. Every kind
-of failure is a plain 404: a prober learns nothing.
+of failure is a plain 404: a prober learns nothing. `/callbacks` takes a provider's news of a
+job (bot/provider_callbacks.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.media import MediaSigner
+from bot.links import LinkSigner
+from bot.provider_callbacks import CallbackReceiver
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +24,18 @@ MAX_MEDIA_BYTES = 20 * 1024 * 1024  # what getFile can download from the cloud B
 
 
 class WebServer:
-    def __init__(self, *, bot: Bot, signer: MediaSigner | None, host: str, port: int) -> None:
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        signer: LinkSigner | None,
+        host: str,
+        port: int,
+        callbacks: CallbackReceiver | None = None,
+    ) -> None:
         self._bot = bot
         self._signer = signer
+        self._callbacks = callbacks
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -33,6 +45,7 @@ class WebServer:
         application = web.Application()
         application.router.add_get("/healthz", self._healthz)
         application.router.add_get("/media/{token}", self._media)
+        application.router.add_post("/callbacks/{token}", self._callback)
         return application
 
     async def start(self) -> None:
@@ -51,6 +64,16 @@ class WebServer:
 
     async def _healthz(self, _: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        if self._callbacks is None:
+            raise web.HTTPNotFound()
+        try:
+            payload = await request.json()
+        except ValueError:
+            payload = None
+        status = await self._callbacks.receive(request.match_info["token"], payload)
+        return web.json_response({"ok": status == 200}, status=status)
 
     async def _media(self, request: web.Request) -> web.Response:
         ref = self._signer.verify(request.match_info["token"]) if self._signer else None

@@ -1,7 +1,8 @@
 """`/cancel` and the Cancel button on a status message.
 
-Before a job reaches the video API it is cancelled and refunded; after, the API cannot stop it,
-so the user is told the video will still arrive (and counts against the allowance).
+Before a job reaches the video API it is cancelled and refunded. After, a family that can delete
+generations (Luma's own API) stops it there and refunds too; elsewhere the API cannot stop it, so
+the user is told the video will still arrive (and counts against the allowance).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ async def cancel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     result, job = await runtime_of(context.application).service.cancel(
         who, status_message_id=status_id
     )
-    if result is CancelResult.CANCELLED and job is not None:
-        await show_cancelled(context.bot, job, who)
+    if result.stopped and job is not None:
+        await show_cancelled(context.bot, job, who, result)
         if job.status_message_id is not None:
             return  # the status message now says so
     await answer(context.bot, who, result.value)
@@ -42,8 +43,8 @@ async def cancel_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, job
     assert query is not None
     who = requester_of(update)
     result, job = await runtime_of(context.application).service.cancel(who, job_id=job_id)
-    if result is CancelResult.CANCELLED and job is not None:
-        await show_cancelled(context.bot, job, who)
+    if result.stopped and job is not None:
+        await show_cancelled(context.bot, job, who, result)
         await query.answer(text("answer_cancelled", who.language_code))
     elif result is CancelResult.TOO_LATE:
         await query.answer(text("answer_cancel_too_late", who.language_code), show_alert=True)
@@ -51,7 +52,7 @@ async def cancel_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, job
         await query.answer(text(result.value, who.language_code), show_alert=True)
 
 
-async def show_cancelled(bot: Bot, job: Job, who: Requester) -> None:
+async def show_cancelled(bot: Bot, job: Job, who: Requester, result: CancelResult) -> None:
     """Turn the job's status message into the cancellation notice (buttons gone)."""
     if job.status_message_id is None:
         return
@@ -59,7 +60,7 @@ async def show_cancelled(bot: Bot, job: Job, who: Requester) -> None:
         await bot.edit_message_text(
             chat_id=job.chat_id,
             message_id=job.status_message_id,
-            text=text("cancelled", who.language_code),
+            text=text(result.value, who.language_code),
         )
     except TelegramError:
-        await answer(bot, who, "cancelled")
+        await answer(bot, who, result.value)

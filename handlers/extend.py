@@ -127,5 +127,8 @@ async def start_extend(
         loop=options.loop,
         reverse=options.reverse,
         image=images[0] if images else None,
+        model=options.model,
+        resolution=options.resolution,
+        duration_seconds=options.duration_seconds,
     )
     await start_generation(bot, runtime, who, spec, request_key=request_key)

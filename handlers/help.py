@@ -12,11 +12,16 @@ from handlers.replies import answer, requester_of
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     who = requester_of(update)
-    quota = await runtime_of(context.application).service.quota(who.user_id, who.chat_id)
+    service = runtime_of(context.application).service
+    quota = await service.quota(who.user_id, who.chat_id)
     if quota.left is None:
         quota_line = text("quota_line_unlimited", who.language_code)
     else:
         quota_line = text(
             "quota_line_limited", who.language_code, left=quota.left, limit=quota.limit
         )
-    await answer(context.bot, who, "help", quota_line=Html(quota_line))
+    # --model, --res and --dur only where the configured video service has them.
+    more_options = text("help_more_options", who.language_code) if service.has_options else ""
+    await answer(
+        context.bot, who, "help", quota_line=Html(quota_line), more_options=Html(more_options)
+    )

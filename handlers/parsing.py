@@ -1,8 +1,11 @@
 """Parsing the text after `/video` or `/extend` into typed options. Pure: no Telegram, no I/O.
 
 Options may stand anywhere in the prompt: `--ar 9:16` (or `--ar=9:16`), flags such as `--loop`,
-and a bare ratio token such as `9:16` as the first or last word. Phones auto-correct `--` into an
-em or en dash, so `—ar` and `–loop` are read as options too. Each command allows its own set.
+and a bare ratio token such as `9:16` as the first or last word. `--model`, `--res` and `--dur`
+are read on every family; whether the configured family can honour them is decided later
+(GenerationService.check), so the user hears "this service has no --res" rather than "unknown".
+Phones auto-correct `--` into an em or en dash, so `—ar` and `–loop` are read as options too.
+Each command allows its own set.
 """
 
 from __future__ import annotations
@@ -12,16 +15,33 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.luma.models import ASPECT_RATIOS, AspectRatio
+from bot.luma.models import (
+    ASPECT_RATIOS,
+    DURATIONS,
+    MODELS,
+    RESOLUTIONS,
+    AspectRatio,
+    DurationSeconds,
+    Model,
+    Resolution,
+)
 
 MIN_PROMPT_LENGTH = 3
 _DASHES = re.compile(r"^(?:--|[\u2013\u2014\u2012\u2015]-?|-[\u2013\u2014])(?=[A-Za-z])")
 _TOKEN = re.compile(r"\S+")
 
 # Option name -> takes a value?
-_OPTIONS: dict[str, bool] = {"ar": True, "loop": False, "end": False, "reverse": False}
-VIDEO_OPTIONS = ("ar", "loop", "end")
-EXTEND_OPTIONS = ("ar", "loop", "reverse")
+_OPTIONS: dict[str, bool] = {
+    "ar": True,
+    "loop": False,
+    "end": False,
+    "reverse": False,
+    "model": True,
+    "res": True,
+    "dur": True,
+}
+VIDEO_OPTIONS = ("ar", "loop", "end", "model", "res", "dur")
+EXTEND_OPTIONS = ("ar", "loop", "reverse", "model", "res", "dur")
 # A generation id as the API returns it (the universal family appends ":luma/<model>").
 _GENERATION_ID = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?::[\w/.-]+)?$"
@@ -36,6 +56,9 @@ class VideoOptions(BaseModel):
     loop: bool = False
     end: bool = False  # the photo is the last frame, not the first
     reverse: bool = False  # extend backwards: the new video leads into the original
+    model: Model | None = None
+    resolution: Resolution | None = None
+    duration_seconds: DurationSeconds | None = None
 
 
 class ParseError(Exception):
@@ -54,6 +77,7 @@ def parse_video_args(
     tokens = list(_TOKEN.finditer(raw))
     ratios: list[str] = []
     flags: set[str] = set()
+    values: dict[str, str] = {}
     consumed: set[int] = set()
     index = 0
     while index < len(tokens):
@@ -76,6 +100,8 @@ def parse_video_args(
             raise ParseError("option_takes_no_value", option=f"--{name}")
         if name == "ar":
             ratios.append(_valid_ratio(value or ""))
+        elif value is not None:
+            values[name] = value
         else:
             flags.add(name)
         index += 1
@@ -103,6 +129,9 @@ def parse_video_args(
         loop="loop" in flags,
         end="end" in flags,
         reverse="reverse" in flags,
+        model=_valid_model(values["model"]) if "model" in values else None,
+        resolution=_valid_resolution(values["res"]) if "res" in values else None,
+        duration_seconds=_valid_duration(values["dur"]) if "dur" in values else None,
     )
 
 
@@ -129,6 +158,31 @@ def _valid_ratio(value: str) -> str:
     if normalized not in ASPECT_RATIOS:
         raise ParseError("invalid_ratio", value=value)
     return normalized
+
+
+def _valid_model(value: str) -> Model:
+    # "luma/ray-2" is how AI/ML names it; "flash" is what people say.
+    normalized = value.strip().lower().removeprefix("luma/")
+    normalized = {"flash": "ray-flash-2", "ray2": "ray-2"}.get(normalized, normalized)
+    if normalized not in MODELS:
+        raise ParseError("invalid_model", value=value, valid=", ".join(MODELS))
+    return normalized  # type: ignore[return-value]
+
+
+def _valid_resolution(value: str) -> Resolution:
+    normalized = value.strip().lower()
+    normalized = normalized if normalized.endswith(("p", "k")) else f"{normalized}p"
+    if normalized not in RESOLUTIONS:
+        raise ParseError("invalid_resolution", value=value, valid=", ".join(RESOLUTIONS))
+    return normalized  # type: ignore[return-value]
+
+
+def _valid_duration(value: str) -> DurationSeconds:
+    match = re.fullmatch(r"(\d+)\s*(?:s|secs?|seconds?)?", value.strip().lower())
+    if match is None or int(match.group(1)) not in DURATIONS:
+        valid = ", ".join(f"{seconds}s" for seconds in DURATIONS)
+        raise ParseError("invalid_duration", value=value, valid=valid)
+    return int(match.group(1))  # type: ignore[return-value]
 
 
 def _without(raw: str, spans: list[re.Match[str]]) -> str:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from telegram import Bot, Message, ReplyParameters, Update
 
 from bot.generations import Requester
+from bot.links import IMAGE_TYPES
 from bot.luma.models import ASPECT_RATIOS
-from bot.media import IMAGE_TYPES
 from bot.specs import TelegramImage
 from bot.texts import text
 from handlers.commands import extract_command

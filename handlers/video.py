@@ -1,4 +1,5 @@
-"""`/video <prompt> [--ar 9:16] [--loop] [--end]`, as text or as the caption of a photo/image."""
+"""`/video <prompt> [--ar 9:16] [--loop] [--end] [--model ray-flash-2] [--res 720p] [--dur 9s]`,
+as text or as the caption of a photo/image."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ async def start_video(
         loop=options.loop,
         frame0=frame0,
         frame1=frame1,
+        model=options.model,
+        resolution=options.resolution,
+        duration_seconds=options.duration_seconds,
         **({"aspect_ratio": options.aspect_ratio} if options.aspect_ratio else {}),
     )
     await start_generation(bot, runtime, who, spec, request_key=request_key)

@@ -16,7 +16,7 @@ def settings(**values: object):
 def test_defaults_need_only_the_two_secrets() -> None:
     loaded = settings(telegram_bot_token=TOKEN, luma_api_key="k")
     assert loaded.luma_api_family == "aiml-v2"
-    assert loaded.luma_api_url == "https://api.aimlapi.com"
+    assert loaded.api_url == "https://api.aimlapi.com"
     assert loaded.database_url == "sqlite:///data/bot.sqlite3"
     assert loaded.daily_quota == 3 and loaded.port == 8080 and loaded.public_url is None
 
@@ -37,6 +37,33 @@ def test_values_are_normalised() -> None:
 
 
 @pytest.mark.parametrize(
+    ("family", "url"),
+    [
+        ("aiml-v2", "https://api.aimlapi.com"),
+        ("aiml-v1", "https://api.aimlapi.com"),
+        ("aiml-universal", "https://api.aimlapi.com"),
+        ("luma", "https://api.lumalabs.ai/dream-machine/v1"),
+    ],
+)
+def test_each_family_has_its_own_default_address(family: str, url: str) -> None:
+    loaded = settings(telegram_bot_token=TOKEN, luma_api_key="k", luma_api_family=family)
+    assert loaded.api_url == url
+    assert loaded.luma_model is None
+
+
+def test_an_explicit_address_wins_over_the_family_default() -> None:
+    loaded = settings(
+        telegram_bot_token=TOKEN,
+        luma_api_key="k",
+        luma_api_family="luma",
+        luma_api_url="https://luma-proxy.example.com/dream-machine/v1",
+        luma_model="ray-flash-2",
+    )
+    assert loaded.api_url == "https://luma-proxy.example.com/dream-machine/v1"
+    assert loaded.luma_model == "ray-flash-2"
+
+
+@pytest.mark.parametrize(
     ("values", "message"),
     [
         ({"telegram_bot_token": None}, "TELEGRAM_BOT_TOKEN is required"),
@@ -49,6 +76,11 @@ def test_values_are_normalised() -> None:
         ({"database_url": "postgresql://x/y"}, "DATABASE_URL is invalid"),
         ({"log_level": "LOUD"}, "LOG_LEVEL is invalid"),
         ({"media_link_ttl": "600"}, "MEDIA_LINK_TTL must be at least GENERATION_TIMEOUT"),
+        ({"luma_model": "ray-3"}, "LUMA_MODEL is invalid"),
+        (
+            {"luma_api_family": "aiml-v1", "luma_model": "ray-2"},
+            "LUMA_MODEL cannot be chosen on the aiml-v1 family",
+        ),
     ],
 )
 def test_errors_name_the_variable(values: dict, message: str) -> None:

@@ -171,7 +171,7 @@ async def test_an_unreachable_link_fails_like_the_real_api_and_refunds(
 async def test_media_links_are_signed_expire_and_serve_the_right_type(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    from bot.media import MediaRef
+    from bot.links import MediaRef
 
     bot = await start_bot(public=True)
     signer = bot.runtime.signer

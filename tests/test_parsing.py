@@ -60,7 +60,49 @@ def test_bad_input_names_the_problem(raw: str, key: str) -> None:
 def test_unknown_option_is_named() -> None:
     with pytest.raises(ParseError) as caught:
         parse("a dog \u2014fps 30")
-    assert caught.value.values == {"option": "--fps", "valid": "--ar, --loop, --end"}
+    assert caught.value.values == {
+        "option": "--fps",
+        "valid": "--ar, --loop, --end, --model, --res, --dur",
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "model", "resolution", "duration"),
+    [
+        ("a dog --model ray-flash-2", "ray-flash-2", None, None),
+        ("a dog --model=luma/ray-2", "ray-2", None, None),
+        ("a dog —model flash --res 4K", "ray-flash-2", "4k", None),
+        ("--res 720 a dog --dur 9s", None, "720p", 9),
+        ("a dog --dur 5", None, None, 5),
+        ("a dog --dur=9sec", None, None, 9),
+    ],
+)
+def test_model_resolution_and_duration_options(
+    raw: str, model: str | None, resolution: str | None, duration: int | None
+) -> None:
+    options = parse(raw)
+    assert options.prompt == "a dog"
+    assert (options.model, options.resolution, options.duration_seconds) == (
+        model,
+        resolution,
+        duration,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "valid"),
+    [
+        ("a dog --model ray-3", "invalid_model", "ray-2, ray-flash-2"),
+        ("a dog --res 8k", "invalid_resolution", "540p, 720p, 1080p, 4k"),
+        ("a dog --dur 7s", "invalid_duration", "5s, 9s"),
+        ("a dog --dur long", "invalid_duration", "5s, 9s"),
+    ],
+)
+def test_bad_option_values_say_what_is_valid(raw: str, key: str, valid: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse(raw)
+    assert caught.value.key == key
+    assert caught.value.values["valid"] == valid
 
 
 def test_each_command_has_its_own_options() -> None:

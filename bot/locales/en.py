@@ -23,11 +23,17 @@ EN: Final[dict[str, str]] = {
         "<b>Options</b> (anywhere in the prompt)\n"
         "• <code>--ar 9:16</code> or just <code>9:16</code> at the start or end: aspect ratio, "
         "one of {ratios} (default 16:9)\n"
-        "• <code>--loop</code>: a seamless loop\n\n"
+        "• <code>--loop</code>: a seamless loop\n"
+        "{more_options}\n"
         "A video takes a minute or two; I keep you posted and send it here.\n"
         "/quota: what you can still make today · /history: your videos, to send again or "
         "extend\n"
         "{quota_line}"
+    ),
+    "help_more_options": (
+        "• <code>--model ray-flash-2</code>: the faster, cheaper model (default ray-2)\n"
+        "• <code>--res 720p</code>: resolution, one of 540p, 720p, 1080p, 4k\n"
+        "• <code>--dur 9s</code>: length, 5s or 9s\n"
     ),
     "quota_line_limited": "You can make <b>{left}</b> of {limit} videos today (resets 00:00 UTC).",
     "quota_line_unlimited": "You have no daily limit.",
@@ -48,6 +54,15 @@ EN: Final[dict[str, str]] = {
     ),
     "invalid_ratio": (
         "<code>{value}</code> is not an aspect ratio I can make. Use one of: {ratios}."
+    ),
+    "invalid_model": "<code>{value}</code> is not a model I know. Use one of: {valid}.",
+    "invalid_resolution": (
+        "<code>{value}</code> is not a resolution I can ask for. Use one of: {valid}."
+    ),
+    "invalid_duration": "<code>{value}</code> is not a length I can make. Use {valid}.",
+    "option_unsupported": (
+        "The video service this bot uses ({family}) has no <code>{option}</code> option. "
+        "Send the request again without it; nothing was charged."
     ),
     "conflicting_ratios": (
         "You gave two aspect ratios ({first} and {second}). Please keep just one."
@@ -245,6 +260,9 @@ EN: Final[dict[str, str]] = {
     "cancelled": (
         "🛑 Cancelled before it reached the video service: nothing was spent, "
         "and your quota was refunded."
+    ),
+    "cancelled_at_service": (
+        "🛑 Cancelled: the video service stopped making it, and your quota was refunded."
     ),
     "cancel_too_late": (
         "This video is already being made by the video service and can't be stopped there. "

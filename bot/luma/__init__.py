@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import aiohttp
 
+from bot.luma.aiml_universal import AimlUniversalClient
 from bot.luma.aiml_v1 import AimlV1Client
 from bot.luma.aiml_v2 import AimlV2Client
 from bot.luma.client import VideoApiClient
+from bot.luma.luma_direct import LumaClient
+from bot.luma.pushed import PushedUpdates
 
 FAMILIES: dict[str, type[VideoApiClient]] = {
-    AimlV2Client.family: AimlV2Client,
-    AimlV1Client.family: AimlV1Client,
+    client.family: client
+    for client in (AimlV2Client, AimlV1Client, AimlUniversalClient, LumaClient)
 }
 
 
@@ -25,6 +28,8 @@ def create_client(
     session: aiohttp.ClientSession,
     long_poll_seconds: float = 30.0,
     poll_interval: float = 5.0,
+    model: str | None = None,
+    pushed: PushedUpdates | None = None,
 ) -> VideoApiClient:
     return FAMILIES[family](
         base_url=base_url,
@@ -32,7 +37,9 @@ def create_client(
         session=session,
         long_poll_seconds=long_poll_seconds,
         poll_interval=poll_interval,
+        model=model,
+        pushed=pushed,
     )
 
 
-__all__ = ["FAMILIES", "VideoApiClient", "create_client"]
+__all__ = ["FAMILIES", "PushedUpdates", "VideoApiClient", "create_client"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.luma.client import VideoApiClient, parse_generation, parse_generations, pause
+from bot.luma.client import VideoApiClient, parse_generation, parse_generations
 from bot.luma.errors import NotFoundError, UnsupportedRequestError
 from bot.luma.models import (
     Generation,
@@ -46,6 +46,7 @@ class AimlV1Client(VideoApiClient):
     family = "aiml-v1"
 
     def check(self, request: VideoRequest) -> None:
+        super().check(request)
         build_create(request)
 
     async def create(self, request: VideoRequest) -> Generation:
@@ -61,7 +62,8 @@ class AimlV1Client(VideoApiClient):
                 return generation
         raise NotFoundError(f"generation {generation_id} not in the response", status=200)
 
-    async def _wait_round(self, generation_id: str, round_number: int) -> Generation:
+    async def _wait_round(
+        self, generation_id: str, round_number: int, interval: float
+    ) -> Generation:
         factor = min(1.0 + 0.25 * round_number, MAX_INTERVAL_FACTOR)
-        await pause(self.poll_interval * factor)
-        return await self.fetch(generation_id)
+        return await super()._wait_round(generation_id, round_number, interval * factor)

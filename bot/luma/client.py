@@ -1,7 +1,9 @@
 """HTTP plumbing shared by every API family: auth, timeouts, error mapping, waiting.
 
-A family module subclasses `VideoApiClient` and implements `create`, `fetch` and `_wait_round`;
-everything about HTTP status codes, exceptions and retries lives here and in retry.py.
+A family module subclasses `VideoApiClient`, implements `create` and `fetch`, and may refine
+`_wait_round`; everything about HTTP status codes, exceptions and retries lives here and in
+retry.py. A family says what it can do beyond a prompt and keyframes through class attributes
+(`options`, `accepts_callbacks`, `can_delete`); the bot asks those, never the family's name.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import aiohttp
 
 from bot.luma import errors
 from bot.luma.models import Generation, VideoRequest, parse_generation_list
+from bot.luma.pushed import PushedUpdates
 from bot.luma.retry import Backoff, retry_until_deadline
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,9 @@ OnUpdate = Callable[[Generation], Awaitable[None]]
 # Creates and plain reads answer quickly; a stalled server must not hold a job forever.
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10, sock_read=45)
 RETRY_AFTER_CAP = 300.0
+# With callbacks registered, polling is only the fallback for a lost callback: poll this many
+# times less often.
+CALLBACK_POLL_FACTOR = 6.0
 
 
 class VideoApiClient(ABC):
@@ -37,6 +43,12 @@ class VideoApiClient(ABC):
     family: ClassVar[str]
     # The AI/ML families document a 2048-character prompt limit (Luma itself allows 5000).
     max_prompt_length: ClassVar[int] = 2048
+    # Which of the user's options ("model", "res", "dur") the family can express.
+    options: ClassVar[frozenset[str]] = frozenset()
+    # The family POSTs state changes to a `callback_url` given at create.
+    accepts_callbacks: ClassVar[bool] = False
+    # The family can delete (stop) a generation that is under way.
+    can_delete: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -47,8 +59,14 @@ class VideoApiClient(ABC):
         long_poll_seconds: float = 30.0,
         poll_interval: float = 5.0,
         backoff: Backoff | None = None,
+        model: str | None = None,
+        pushed: PushedUpdates | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # The operator's LUMA_MODEL; None: the family's default.
+        self.model = model
+        # Generations the provider pushed to us (callbacks); polling waits on it too.
+        self.pushed = pushed
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
         self._session = session
         self.long_poll_seconds = long_poll_seconds
@@ -61,41 +79,72 @@ class VideoApiClient(ABC):
     async def create(self, request: VideoRequest) -> Generation:
         """Submit a generation. Costs money: never retried here (see retry.py)."""
 
-    def check(self, request: VideoRequest) -> None:  # noqa: B027 - families may override
+    def check(self, request: VideoRequest) -> None:
         """Raise UnsupportedRequestError if this family cannot express `request`."""
+        for option in request.options_given:
+            if option not in self.options:
+                raise errors.UnsupportedOptionError(option, family=self.family)
 
     @abstractmethod
     async def fetch(self, generation_id: str) -> Generation:
         """The generation's current snapshot, immediately."""
 
-    @abstractmethod
-    async def _wait_round(self, generation_id: str, round_number: int) -> Generation:
-        """One waiting step: a server-side long-poll, or a pause followed by a fetch."""
+    async def delete(self, generation_id: str) -> None:
+        """Stop and remove a generation (families with `can_delete`)."""
+        raise errors.UnsupportedRequestError(f"the {self.family} API cannot delete generations")
+
+    async def _wait_round(
+        self, generation_id: str, round_number: int, interval: float
+    ) -> Generation:
+        """One waiting step. Here: a pause of `interval` (ended early by a pushed update, which
+        is then the answer), then a fetch. Families with a server-side long-poll override it."""
+        pushed = await self._pause(generation_id, interval)
+        return pushed if pushed is not None else await self.fetch(generation_id)
 
     # --- waiting ------------------------------------------------------------------------------
 
     async def wait_until_done(
-        self, generation_id: str, *, deadline: float, on_update: OnUpdate | None = None
+        self,
+        generation_id: str,
+        *,
+        deadline: float,
+        on_update: OnUpdate | None = None,
+        expect_callbacks: bool = False,
     ) -> Generation:
         """Wait until completed or failed; raise DeadlineExceeded once `deadline` passes.
-        `on_update` hears of every change of state or of the queue information."""
+        `on_update` hears of every change of state or of the queue information. With
+        `expect_callbacks`, pushed updates move the wait on and polling slows to a fallback."""
+        interval = self.poll_interval * (CALLBACK_POLL_FACTOR if expect_callbacks else 1.0)
         last_progress = None
         round_number = 0
-        while True:
-            if time.time() >= deadline:
-                raise errors.DeadlineExceeded(f"generation {generation_id} not done by deadline")
-            generation = await retry_until_deadline(
-                functools.partial(self._wait_round, generation_id, round_number),
-                deadline=deadline,
-                backoff=self.backoff,
-                what=f"waiting for {generation_id}",
-            )
-            round_number += 1
-            if on_update is not None and generation.progress != last_progress:
-                await on_update(generation)
-            last_progress = generation.progress
-            if generation.state.is_terminal:
-                return generation
+        try:
+            while True:
+                if time.time() >= deadline:
+                    raise errors.DeadlineExceeded(
+                        f"generation {generation_id} not done by deadline"
+                    )
+                generation = await retry_until_deadline(
+                    functools.partial(self._wait_round, generation_id, round_number, interval),
+                    deadline=deadline,
+                    backoff=self.backoff,
+                    what=f"waiting for {generation_id}",
+                )
+                round_number += 1
+                if on_update is not None and generation.progress != last_progress:
+                    await on_update(generation)
+                last_progress = generation.progress
+                if generation.state.is_terminal:
+                    return generation
+        finally:
+            if self.pushed is not None:
+                self.pushed.forget(generation_id)
+
+    async def _pause(self, generation_id: str, seconds: float) -> Generation | None:
+        """Sleep between polls; a generation pushed meanwhile ends the pause and is returned."""
+        if self.pushed is None:
+            await pause(seconds)
+            return None
+        return await self.pushed.wait(generation_id, seconds)
 
     # --- HTTP ---------------------------------------------------------------------------------
 

@@ -62,6 +62,15 @@ class UnsupportedRequestError(LumaError):
     """The configured API family cannot express this request (e.g. a feature it lacks)."""
 
 
+class UnsupportedOptionError(UnsupportedRequestError):
+    """The family has no such option (`option` is the user's name for it: model, res, dur)."""
+
+    def __init__(self, option: str, *, family: str) -> None:
+        super().__init__(f"the {family} API has no --{option} option")
+        self.option = option
+        self.family = family
+
+
 class DeadlineExceeded(LumaError):
     """The job's overall deadline passed while waiting."""
 

@@ -16,6 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"]
 ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
 DEFAULT_ASPECT_RATIO: AspectRatio = "16:9"
+# Options only some families accept (Luma's own API and AI/ML's newer endpoints).
+Model = Literal["ray-2", "ray-flash-2"]
+MODELS: tuple[str, ...] = ("ray-2", "ray-flash-2")
+DEFAULT_MODEL: Model = "ray-2"
+Resolution = Literal["540p", "720p", "1080p", "4k"]
+RESOLUTIONS: tuple[str, ...] = ("540p", "720p", "1080p", "4k")
+DurationSeconds = Literal[5, 9]
+DURATIONS: tuple[int, ...] = (5, 9)
 
 
 class ImageKeyframe(BaseModel):
@@ -43,6 +51,22 @@ class VideoRequest(BaseModel):
     loop: bool = False
     frame0: Keyframe | None = Field(default=None, discriminator="type")
     frame1: Keyframe | None = Field(default=None, discriminator="type")
+    # None: the family's (or the operator's) default.
+    model: Model | None = None
+    resolution: Resolution | None = None
+    duration_seconds: DurationSeconds | None = None
+    # Where the provider should POST state changes (families that offer callbacks).
+    callback_url: str | None = None
+
+    @property
+    def options_given(self) -> dict[str, str]:
+        """The optional settings this request asks for, by the user's option name."""
+        given = {
+            "model": self.model,
+            "res": self.resolution,
+            "dur": f"{self.duration_seconds}s" if self.duration_seconds else None,
+        }
+        return {name: value for name, value in given.items() if value is not None}
 
     @model_validator(mode="after")
     def _loop_rules(self) -> VideoRequest:

@@ -1,0 +1,55 @@
+"""Luma's own Dream Machine API (`https://api.lumalabs.ai/dream-machine/v1`), as the official
+`lumaai` SDK speaks it.
+
+Create at `POST /generations/video` (the model is required), read at `GET /generations/{id}`,
+stop with `DELETE /generations/{id}`. There is no long-poll: waiting polls, and where the bot has
+a public address Luma POSTs every state change to the job's `callback_url`, which ends the wait
+at once (bot/luma/pushed.py); polling then only covers a lost callback. Errors are `{detail}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.luma.aiml_v2 import keyframes_body
+from bot.luma.client import VideoApiClient, parse_generation
+from bot.luma.models import DEFAULT_MODEL, Generation, VideoRequest
+
+DEFAULT_BASE_URL = "https://api.lumalabs.ai/dream-machine/v1"
+
+
+def build_create_body(request: VideoRequest, model: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": request.model or model or DEFAULT_MODEL,
+        "prompt": request.prompt,
+        "aspect_ratio": request.aspect_ratio,
+    }
+    if request.loop:
+        body["loop"] = True
+    if keyframes := keyframes_body(request):
+        body["keyframes"] = keyframes
+    if request.resolution:
+        body["resolution"] = request.resolution
+    if request.duration_seconds:
+        body["duration"] = f"{request.duration_seconds}s"
+    if request.callback_url:
+        body["callback_url"] = request.callback_url
+    return body
+
+
+class LumaClient(VideoApiClient):
+    family = "luma"
+    max_prompt_length = 5000
+    options = frozenset({"model", "res", "dur"})
+    accepts_callbacks = True
+    can_delete = True
+
+    async def create(self, request: VideoRequest) -> Generation:
+        body = build_create_body(request, self.model)
+        return parse_generation(await self._request("POST", "/generations/video", body=body))
+
+    async def fetch(self, generation_id: str) -> Generation:
+        return parse_generation(await self._request("GET", f"/generations/{generation_id}"))
+
+    async def delete(self, generation_id: str) -> None:
+        await self._request("DELETE", f"/generations/{generation_id}")
