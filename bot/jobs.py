@@ -172,6 +172,11 @@ class Worker:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    @property
+    def in_flight(self) -> int:
+        """Jobs this worker is carrying right now."""
+        return len(self._tasks)
+
     def wake(self) -> None:
         """Claim now instead of at the next interval (a job was just accepted)."""
         self._wake.set()
