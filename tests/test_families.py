@@ -147,3 +147,69 @@ async def test_cancel_before_submission_refunds(
     assert job is not None and job.state is JobState.FAILED and job.failure_code == "cancelled"
     assert await used(bot) == 0
     assert len(creates(emulator)) == 1  # only the refused attempt
+
+
+# How each family writes `--model ray-flash-2 --res 720p --dur 9s` (None: it has no options).
+OPTIONS_ON_THE_WIRE: dict[str, dict[str, Any] | None] = {
+    "aiml-v2": {"model": "ray-flash-2", "resolution": "720p", "duration": "9s"},
+    "aiml-universal": {"model": "luma/ray-flash-2", "resolution": "720p", "duration": 9},
+    "luma": {"model": "ray-flash-2", "resolution": "720p", "duration": "9s"},
+    "aiml-v1": None,
+}
+
+
+async def test_model_resolution_and_duration_where_the_family_has_them(
+    family: str, tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_on(family, start_bot, emulator)
+    tg.user_sends("/video a fox in the snow --model flash --res 720p --dur 9s", user_id=USER)
+    expected = OPTIONS_ON_THE_WIRE[family]
+    if expected is None:
+        refusal = await tg.wait_for_call(
+            "sendMessage", lambda c: "has no <code>--model</code> option" in c.params["text"]
+        )
+        assert (
+            "aiml-v1" in refusal.params["text"] and "nothing was charged" in refusal.params["text"]
+        )
+        assert creates(emulator) == [] and await used(bot) == 0
+        return
+    video = await tg.wait_for_video(timeout=15)
+    (create,) = creates(emulator)
+    assert {name: create.json[name] for name in expected} == expected
+    assert "ray-flash-2 · 720p · 9s" in video.result["caption"]
+
+
+async def test_the_operator_model_is_the_default(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_on("aiml-universal", start_bot, emulator, luma_model="ray-flash-2")
+    tg.user_sends("/video a fox in the snow", user_id=USER)
+    await tg.wait_for_video(timeout=15)
+    (create,) = creates(emulator)
+    assert create.json["model"] == "luma/ray-flash-2"
+    assert "duration" not in create.json and "resolution" not in create.json
+
+
+async def test_help_lists_the_options_the_family_has(
+    family: str, tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_on(family, start_bot, emulator)
+    tg.user_sends("/help", user_id=USER)
+    help_text = (await tg.wait_for_call("sendMessage")).params["text"]
+    assert "--loop" in help_text
+    assert ("--model ray-flash-2" in help_text) is (OPTIONS_ON_THE_WIRE[family] is not None)
+
+
+async def test_an_extension_keeps_its_originals_model_and_resolution(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_on("luma", start_bot, emulator)
+    tg.user_sends("/video a lighthouse --model ray-flash-2 --res 540p --dur 9s", user_id=USER)
+    first = await tg.wait_for_video(timeout=15)
+    tg.user_sends(
+        "/extend a storm rolls in", user_id=USER, reply_to_message_id=first.result["message_id"]
+    )
+    await tg.wait_for_video(count=2, timeout=15)
+    extension = creates(emulator)[1].json
+    assert (extension["model"], extension["resolution"]) == ("ray-flash-2", "540p")
+    assert "duration" not in extension
