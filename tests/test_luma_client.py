@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.luma import create_client, errors
+from bot.luma import PushedUpdates, create_client, errors
 from bot.luma.aiml_v1 import build_create
 from bot.luma.aiml_v2 import build_create_body
 from bot.luma.client import _parse_retry_after
@@ -30,10 +30,21 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def client_for(family: str, emulator: Any, http: aiohttp.ClientSession, key: str = API_KEY):
+# Where each family lives on the emulator.
+FAMILY_PATHS = {"aiml-v2": "", "aiml-v1": "", "aiml-universal": "", "luma": "/dream-machine/v1"}
+
+
+def client_for(
+    family: str,
+    emulator: Any,
+    http: aiohttp.ClientSession,
+    key: str = API_KEY,
+    pushed: PushedUpdates | None = None,
+):
     return create_client(
         family,
-        base_url=emulator.url,
+        base_url=emulator.url + FAMILY_PATHS[family],
+        pushed=pushed,
         api_key=key,
         session=http,
         long_poll_seconds=0.5,
@@ -192,7 +203,7 @@ def test_loop_with_an_end_frame_is_refused_before_any_call() -> None:
 # --- against the emulator ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("family", ["aiml-v2", "aiml-v1"])
+@pytest.mark.parametrize("family", list(FAMILY_PATHS))
 async def test_create_and_wait_until_completed(
     emulator: Any, http: aiohttp.ClientSession, family: str
 ) -> None:
@@ -328,3 +339,108 @@ async def test_an_unreadable_create_answer_is_an_unknown_outcome(
         assert isinstance(caught.value, errors.ApiTimeoutError)
     finally:
         await runner.cleanup()
+
+
+# --- Luma's own API and AI/ML's universal endpoint ---------------------------------------------
+
+
+async def test_luma_creates_with_a_model_reads_by_id_and_deletes(
+    emulator: Any, http: aiohttp.ClientSession
+) -> None:
+    client = client_for("luma", emulator, http)
+    created = await client.create(VideoRequest(prompt="a jellyfish", resolution="720p"))
+    (create,) = [r for r in emulator.requests if r.method == "POST"]
+    assert create.path == "/dream-machine/v1/generations/video"
+    assert create.json == {
+        "model": "ray-2",
+        "prompt": "a jellyfish",
+        "aspect_ratio": "16:9",
+        "resolution": "720p",
+    }
+    assert (await client.fetch(created.id)).id == created.id
+    await client.delete(created.id)
+    with pytest.raises(errors.NotFoundError) as caught:
+        await client.fetch(created.id)
+    assert caught.value.message == "Generation not found"  # from Luma's {"detail": ...}
+
+
+async def test_luma_errors_are_read_from_detail(emulator: Any, http: aiohttp.ClientSession) -> None:
+    emulator.config.api_keys = frozenset({"good-key"})
+    with pytest.raises(errors.AuthenticationError) as caught:
+        await client_for("luma", emulator, http, key="wrong").create(VideoRequest(prompt="a cat"))
+    assert caught.value.message == "Invalid API key is provided"
+    emulator.inject_fault(route="create", status=429, count=1, retry_after=2)
+    with pytest.raises(errors.RateLimitError) as limited:
+        await client_for("luma", emulator, http, key="good-key").create(
+            VideoRequest(prompt="a cat")
+        )
+    assert limited.value.retry_after == 2
+
+
+async def test_universal_speaks_its_own_dialect(emulator: Any, http: aiohttp.ClientSession) -> None:
+    client = client_for("aiml-universal", emulator, http)
+    created = await client.create(
+        VideoRequest(prompt="a jellyfish", model="ray-flash-2", duration_seconds=9)
+    )
+    assert created.id.endswith(":luma/ray-flash-2")
+    (create,) = [r for r in emulator.requests if r.method == "POST"]
+    assert create.path == "/v2/video/generations"
+    assert create.json["model"] == "luma/ray-flash-2" and create.json["duration"] == 9
+    done = await client.wait_until_done(created.id, deadline=time.time() + 10)
+    assert done.state is GenerationState.COMPLETED and done.video_url
+    gets = [r for r in emulator.requests if r.method == "GET"]
+    assert gets and all(r.query.get("generation_id") == [created.id] for r in gets)
+
+
+@pytest.mark.parametrize(
+    ("family", "options"), [("aiml-v1", {"model": "ray-2"}), ("aiml-v1", {"resolution": "4k"})]
+)
+async def test_options_a_family_lacks_are_refused_before_any_call(
+    emulator: Any, http: aiohttp.ClientSession, family: str, options: dict
+) -> None:
+    client = client_for(family, emulator, http)
+    with pytest.raises(errors.UnsupportedOptionError) as caught:
+        client.check(VideoRequest(prompt="a jellyfish", **options))
+    assert caught.value.family == "aiml-v1"
+    assert emulator.requests == []
+
+
+async def test_a_pushed_update_ends_the_wait_without_a_poll(
+    emulator: Any, http: aiohttp.ClientSession
+) -> None:
+    pushed = PushedUpdates()
+    client = client_for("luma", emulator, http, pushed=pushed)
+    client.poll_interval = 60.0  # no poll could come in time
+    emulator.config.dream_seconds = 60.0
+    created = await client.create(VideoRequest(prompt="a jellyfish"))
+    done_elsewhere = Generation(
+        id=created.id, state=GenerationState.COMPLETED, video_url="http://x/v.mp4"
+    )
+    pushed.push(done_elsewhere)
+    done = await client.wait_until_done(
+        created.id, deadline=time.time() + 10, expect_callbacks=True
+    )
+    assert done == done_elsewhere
+    assert [r.method for r in emulator.requests] == ["POST"]
+
+
+async def test_pushed_updates_are_taken_once_and_never_go_backwards() -> None:
+    pushed = PushedUpdates()
+    dreaming = Generation(id="g", state=GenerationState.DREAMING)
+    completed = Generation(id="g", state=GenerationState.COMPLETED)
+    pushed.push(dreaming)
+    pushed.push(completed)
+    pushed.push(dreaming)  # late and out of order: ignored
+    assert await pushed.wait("g", 0) == completed
+    assert await pushed.wait("g", 0.01) is None  # taken
+    pushed.push(dreaming)
+    pushed.forget("g")
+    assert await pushed.wait("g", 0) is None
+
+
+async def test_untaken_updates_are_bounded() -> None:
+    pushed = PushedUpdates(max_untaken=2)
+    for name in ("a", "b", "c"):
+        pushed.push(Generation(id=name, state=GenerationState.DREAMING))
+    assert await pushed.wait("a", 0) is None
+    assert await pushed.wait("c", 0) is not None
