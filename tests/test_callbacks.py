@@ -15,7 +15,7 @@ import aiohttp
 
 from bot.generations import utc_day
 from storage.base import JobState
-from tests.conftest import assert_token_never_sent
+from tests.conftest import assert_token_never_sent, free_port
 from tests.fakes.telegram_api import FakeTelegram
 
 USER = 1001
@@ -156,3 +156,21 @@ async def test_cancel_deletes_the_generation_at_luma_and_refunds(
     # Nothing overwrote the cancellation notice.
     last_edit = tg.calls_of("editMessageText")[-1]
     assert "service stopped" in last_edit.params["text"]
+
+
+async def test_after_a_restart_the_callback_still_reaches_the_job(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.config.dream_seconds = 1.5
+    port = free_port()
+    where = {"port": port, "public_url": f"http://127.0.0.1:{port}", "luma_poll_interval": 10}
+    first = await start_luma(start_bot, emulator, **where)
+    tg.user_sends("/video a jellyfish that outlives the bot", user_id=USER)
+    await tg.wait_until(lambda: any(a.state == "dreaming" for a in emulator.callbacks))
+    await first.stop()
+    second = await start_luma(start_bot, emulator, **where)
+    await tg.wait_for_video(timeout=15)
+    await tg.wait_for_call("sendMessage", lambda c: "ready" in c.result["text"])  # recorded
+    assert polls(emulator) == []  # the signed link outlived the process that made it
+    job = await second.runtime.repository.get_job(1)
+    assert job is not None and job.state is JobState.DELIVERED
