@@ -1,16 +1,19 @@
-"""Local emulator of the AI/ML API Luma video endpoints (AIML v2 and v1 legacy).
+"""Local emulator of the Luma video APIs: AIML v2, v1 legacy and universal, and Luma direct.
 
-Written only from the HTTP contract (``luma-api.md`` §1-§3 and §7), independently of the bot's
+Written only from the HTTP contract (``luma-api.md`` §1-§4 and §7), independently of the bot's
 client, so that it can check that client. Run it with ``python -m bot.emulator`` and
-point ``LUMA_API_URL`` at it, or in tests::
+point ``LUMA_API_URL`` at it (``<url>/dream-machine/v1`` for Luma direct), or in tests::
 
     async with run_emulator(EmulatorConfig(queue_seconds=0.05), port=0) as emu:
         ...  # emu.url, emu.requests, emu.generations, emu.inject_fault(...), emu.force_state(...)
+
+Luma callbacks are recorded in ``emu.callbacks`` (:class:`CallbackAttempt`).
 
 Image keyframe URLs are fetched like Luma does (``emu.image_fetches``); pass
 ``EmulatorConfig(fetch_images=False)`` to only validate them as URIs.
 """
 
+from bot.emulator.callbacks import CallbackAttempt
 from bot.emulator.config import EmulatorConfig
 from bot.emulator.core import EMULATOR_KEY, Emulator
 from bot.emulator.faults import Fault
@@ -21,6 +24,7 @@ from bot.emulator.state import Generation, State
 
 __all__ = [
     "EMULATOR_KEY",
+    "CallbackAttempt",
     "Emulator",
     "EmulatorConfig",
     "Fault",

@@ -10,6 +10,7 @@ import signal
 from collections.abc import Sequence
 
 from bot.emulator.config import EmulatorConfig
+from bot.emulator.luma_direct import PREFIX as LUMA_PREFIX
 from bot.emulator.server import run_emulator
 
 log = logging.getLogger("bot.emulator")
@@ -19,7 +20,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     defaults = EmulatorConfig()
     parser = argparse.ArgumentParser(
         prog="python -m bot.emulator",
-        description="Local emulator of the AI/ML API Luma video endpoints (no credits spent).",
+        description=(
+            "Local emulator of the Luma video APIs: AIML v2, v1 legacy and universal, and Luma's "
+            "own /dream-machine/v1 (no credits spent)."
+        ),
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8700)
@@ -50,6 +54,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="STATUS=RATE",
         help="answer this share of API requests with STATUS, e.g. 500=0.2 (repeatable)",
     )
+    parser.add_argument(
+        "--drop-callbacks",
+        action="store_true",
+        help="never send Luma callbacks (they are only recorded as dropped)",
+    )
+    parser.add_argument(
+        "--callback-repeats",
+        type=int,
+        default=defaults.callback_repeats,
+        help="post each Luma callback state this many times",
+    )
+    parser.add_argument(
+        "--credit-balance",
+        type=float,
+        default=defaults.credit_balance,
+        help="what Luma GET /credits answers",
+    )
     return parser.parse_args(argv)
 
 
@@ -64,6 +85,9 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         public_url=args.public_url,
         strict_wait_params=args.strict_wait_params,
         fetch_images=args.fetch_images,
+        drop_callbacks=args.drop_callbacks,
+        callback_repeats=args.callback_repeats,
+        credit_balance=args.credit_balance,
         error_rates={
             int(status): float(rate)
             for status, _, rate in (item.partition("=") for item in args.error_rate)
@@ -81,6 +105,7 @@ async def serve(config: EmulatorConfig, host: str, port: int) -> None:
     async with run_emulator(config, host=host, port=port) as emu:
         keys = "only the --api-key keys are accepted" if config.api_keys else "any API key works"
         log.info("Luma video API emulator ready: set LUMA_API_URL=%s (%s)", emu.url, keys)
+        log.info("Luma direct API (lumaai SDK base_url): %s%s", emu.url, LUMA_PREFIX)
         await stop.wait()
         log.info("stopping")
 

@@ -38,6 +38,10 @@ async def list_image_fetches(request: web.Request) -> web.Response:
     return web.json_response([f.to_dict() for f in emulator_of(request).image_fetches])
 
 
+async def list_callbacks(request: web.Request) -> web.Response:
+    return web.json_response([c.to_dict() for c in emulator_of(request).callbacks])
+
+
 async def list_faults(request: web.Request) -> web.Response:
     return web.json_response([f.to_dict() for f in emulator_of(request).faults.pending])
 
@@ -75,8 +79,8 @@ async def set_generation_state(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    """Clear recorded requests, image fetches and faults; ``{"generations": true}`` also
-    drops generations."""
+    """Clear recorded requests, image fetches, callbacks and faults; ``{"generations": true}``
+    also drops generations."""
     payload = await _json_object(request)
     emulator_of(request).reset(generations=bool(payload.get("generations", False)))
     return web.json_response({"ok": True})
@@ -109,10 +113,12 @@ def register(router: web.UrlDispatcher) -> None:
     p = ADMIN_PREFIX
     router.add_get(f"{p}/requests", list_requests)
     router.add_get(f"{p}/image-fetches", list_image_fetches)
+    router.add_get(f"{p}/callbacks", list_callbacks)
     router.add_get(f"{p}/faults", list_faults)
     router.add_post(f"{p}/faults", add_fault)
     router.add_get(f"{p}/generations", list_generations)
-    router.add_post(f"{p}/generations/{{generation_id}}/state", set_generation_state)
+    # ".+": universal ids ("<uuid>:luma/ray-2") contain a slash.
+    router.add_post(f"{p}/generations/{{generation_id:.+}}/state", set_generation_state)
     router.add_post(f"{p}/reset", reset)
     router.add_get(f"{p}/config", get_config)
     router.add_patch(f"{p}/config", patch_config)

@@ -6,17 +6,29 @@ Luma ``Generation`` objects (§4.4), which the doc infers AIML passes through.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from functools import partial
+from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import Field, field_validator
 
-from bot.emulator.assets import base_url, image_url, video_url
+from bot.emulator import luma_direct
+from bot.emulator.assets import base_url
 from bot.emulator.core import RouteDef, api_key_of, emulator_of
-from bot.emulator.errors import MSG_SOURCE_NOT_COMPLETED, ApiError
-from bot.emulator.state import Family, Generation, GenerationStore, State
+from bot.emulator.errors import ApiError
+from bot.emulator.keyframes import (
+    Frames,
+    GenerationFrameBase,
+    ImageFrameBase,
+    KeyframesBase,
+    image_urls,
+    keyframe_issues,
+    parent_id,
+)
+from bot.emulator.state import Family, Generation, State
 from bot.emulator.validation import (
     AspectRatio,
+    Resolution,
     StrictModel,
     Uri,
     Uuid,
@@ -37,20 +49,18 @@ DEFAULT_MODEL = "ray-2"
 # -- request schema ---------------------------------------------------------------------------
 
 
-class GenerationFrame(StrictModel):
-    type: Literal["generation"]
+class GenerationFrame(GenerationFrameBase, StrictModel):
     id: Uuid
 
 
-class ImageFrame(StrictModel):
-    type: Literal["image"]
+class ImageFrame(ImageFrameBase, StrictModel):
     url: Uri
 
 
 Frame = Annotated[GenerationFrame | ImageFrame, Field(discriminator="type")]
 
 
-class Keyframes(StrictModel):
+class Keyframes(KeyframesBase, StrictModel):
     frame0: Frame | None = None
     frame1: Frame | None = None
 
@@ -65,86 +75,19 @@ class CreateGeneration(StrictModel):
     generation_type: Literal["video"] | None = None
     callback_url: Uri | None = None  # accepted; this emulator does not call it back
     model: Literal["ray-1-6", "ray-2", "ray-flash-2"] = DEFAULT_MODEL
-    resolution: Literal["540p", "720p", "1080p", "4k"] | None = None
+    resolution: Resolution | None = None
     duration: Literal["5s", "9s"] | None = None
 
     _not_null = field_validator("aspect_ratio", mode="before")(reject_null)
 
-
-# Luma's "Loop is not supported for ..." rules, keyed by (frame0 type, frame1 type) (§4.5).
-_LOOP_FORBIDDEN: dict[tuple[str | None, str | None], str] = {
-    (None, "image"): "end frame",
-    ("image", "image"): "keyframes",
-    (None, "generation"): "extend reverse",
-    ("generation", "image"): "interpolate video to image",
-    ("image", "generation"): "interpolate image to video",
-    ("generation", "generation"): "interpolate between two videos",
-}
-
-
-def _frame_type(frame: GenerationFrame | ImageFrame | None) -> str | None:
-    return None if frame is None else frame.type
-
-
-def _keyframe_issues(body: CreateGeneration, store: GenerationStore) -> list[str]:
-    """Luma create-time rules on keyframes: loop combos, empty keyframes, usable sources."""
-    kf = body.keyframes
-    if kf is None:
-        return []
-    combo = (_frame_type(kf.frame0), _frame_type(kf.frame1))
-    if combo == (None, None):
-        return ["keyframes: No keyframes provided"]
-    if body.loop and combo in _LOOP_FORBIDDEN:
-        return [f"loop: Loop is not supported for {_LOOP_FORBIDDEN[combo]}"]
-    issues: list[str] = []
-    for name, frame in (("frame0", kf.frame0), ("frame1", kf.frame1)):
-        if not isinstance(frame, GenerationFrame):
-            continue
-        source = store.get(frame.id, FAMILY)
-        if source is None:
-            issues.append(f"keyframes.{name}.id: Generation not found")
-        elif source.state is not State.COMPLETED:
-            issues.append(f"keyframes.{name}.id: {MSG_SOURCE_NOT_COMPLETED}")
-    return issues
-
-
-def _image_urls(body: CreateGeneration) -> tuple[str, ...]:
-    """URLs of the image keyframes (frame0 first), which the emulator fetches like Luma."""
-    kf = body.keyframes
-    frames = (kf.frame0, kf.frame1) if kf else ()
-    return tuple(frame.url for frame in frames if isinstance(frame, ImageFrame))
-
-
-def _parent_id(body: CreateGeneration) -> str | None:
-    kf = body.keyframes
-    for frame in (kf.frame0, kf.frame1) if kf else ():
-        if isinstance(frame, GenerationFrame):
-            return frame.id
-    return None
+    def frames(self) -> Frames | None:
+        return None if self.keyframes is None else self.keyframes.frames()
 
 
 # -- response shape ---------------------------------------------------------------------------
 
-
-def render(gen: Generation, base: str) -> dict[str, Any]:
-    """Luma ``Generation`` object."""
-    assets = None
-    if gen.state is State.COMPLETED:
-        assets = {
-            "video": video_url(base, gen.id),
-            "image": image_url(base, gen.id),
-            "progress_video": None,
-        }
-    return {
-        "id": gen.id,
-        "generation_type": "video",
-        "state": gen.state.value,
-        "failure_reason": gen.failure_reason,
-        "created_at": gen.created_at,
-        "assets": assets,
-        "model": gen.model,
-        "request": gen.request,
-    }
+# The Luma ``Generation`` object, which AIML is inferred to pass through (§2.1).
+render = luma_direct.render
 
 
 # -- handlers ---------------------------------------------------------------------------------
@@ -154,7 +97,9 @@ async def create_generation(request: web.Request) -> web.Response:
     emu = emulator_of(request)
     body, raw = await parse_body(request, CreateGeneration)
     issues = check_prompt("prompt", body.prompt, emu.config.max_prompt_length)
-    issues += _keyframe_issues(body, emu.store)
+    frames = body.frames()
+    source = partial(emu.store.get, family=FAMILY)
+    issues += [str(issue) for issue in keyframe_issues(frames, body.loop, source)]
     if issues:
         raise ApiError.body(issues)
     key = api_key_of(request)
@@ -167,8 +112,8 @@ async def create_generation(request: web.Request) -> web.Response:
             request={**raw, "model": body.model},
             model=body.model,
             aspect_ratio=body.aspect_ratio,
-            parent_id=_parent_id(body),
-            image_urls=_image_urls(body),
+            parent_id=parent_id(frames),
+            image_urls=image_urls(frames),
         )
     )
     return web.json_response(render(gen, base_url(request, emu.config)), status=201)

@@ -85,22 +85,25 @@ def base_url(request: web.Request, config: EmulatorConfig) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-def video_url(base: str, generation_id: str) -> str:
-    return f"{base}{FILES_PREFIX}/{generation_id}.mp4"
+def video_url(base: str, stem: str) -> str:
+    return f"{base}{FILES_PREFIX}/{stem}.mp4"
 
 
-def image_url(base: str, generation_id: str) -> str:
-    return f"{base}{FILES_PREFIX}/{generation_id}.jpg"
+def image_url(base: str, stem: str) -> str:
+    return f"{base}{FILES_PREFIX}/{stem}.jpg"
 
 
 _MEDIA = {".mp4": (VIDEO_FILE, "video/mp4"), ".jpg": (IMAGE_FILE, "image/jpeg")}
 
 
 def file_response(store: GenerationStore, name: str) -> web.Response:
-    """Serve ``<id>.mp4`` / ``<id>.jpg`` for completed generations; anything else is 404."""
+    """Serve ``<stem>.mp4`` / ``<stem>.jpg`` for completed generations; anything else is 404.
+
+    ``stem`` is ``Generation.file_stem`` (the id, minus a universal id's ":<model>").
+    """
     stem, dot, ext = name.rpartition(".")
     media = _MEDIA.get(f"{dot}{ext}".lower())
-    gen = store.get(stem) if media else None
+    gen = store.by_file_stem(stem) if media else None
     if media is None or gen is None or gen.state is not State.COMPLETED:
         raise ApiError(404, "File not found")
     filename, content_type = media

@@ -42,13 +42,30 @@ class EmulatorConfig:
     # Legacy family: fill the DTO's `estimate_wait_seconds` (seconds until the planned end)
     # while a generation runs. Upstream mostly sends null, so off by default.
     report_wait_estimate: bool = False
+    # Luma callbacks (contract doc §4.6): a post without a 2xx answer is retried up to
+    # callback_max_retries times, callback_retry_delay apart; each try gets callback_timeout.
+    callback_retry_delay: float = 0.1
+    callback_timeout: float = 5.0
+    callback_max_retries: int = 3
+    # How many times each state is posted (Luma: "the same state may be posted more than once").
+    callback_repeats: int = 1
+    # Lose every callback: recorded in emu.callbacks as dropped, never sent (see also
+    # Emulator.drop_next_callbacks for one-shot losses).
+    drop_callbacks: bool = False
+    # Luma `GET /credits` answer (USD cents).
+    credit_balance: float = 100_000.0
 
     def __post_init__(self) -> None:
-        for name in ("queue_seconds", "dream_seconds", "long_poll_seconds"):
+        for name in ("queue_seconds", "dream_seconds", "long_poll_seconds", "callback_retry_delay"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
-        if self.image_fetch_timeout <= 0:
-            raise ValueError("image_fetch_timeout must be > 0")
+        for name in ("image_fetch_timeout", "callback_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+        if self.callback_max_retries < 0:
+            raise ValueError("callback_max_retries must be >= 0")
+        if self.callback_repeats < 1:
+            raise ValueError("callback_repeats must be >= 1")
         if self.max_prompt_length < 3:
             raise ValueError("max_prompt_length must be >= 3")
         if any(not 400 <= status <= 599 for status in self.error_rates):

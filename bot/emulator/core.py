@@ -1,6 +1,7 @@
-"""The Emulator object: configuration, recorded requests, generations, faults.
+"""The Emulator object: configuration, recorded requests, generations, faults, callbacks.
 
-Family modules (aiml_v2, aiml_v1, later luma_direct...) import from here; server.py wires them.
+Family modules (aiml_v2, aiml_v1, aiml_universal, luma_direct) import from here; server.py
+wires them.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Literal
 
 from aiohttp import web
 
+from bot.emulator.callbacks import CallbackAttempt, CallbackSender, Render
 from bot.emulator.config import EmulatorConfig
-from bot.emulator.errors import MSG_TOO_MANY, ApiError
+from bot.emulator.errors import ApiError
 from bot.emulator.faults import Fault, FaultKind, FaultQueue, FaultRoute
 from bot.emulator.images import ImageFetch, ImageFetcher
 from bot.emulator.recording import RecordedRequest
@@ -53,6 +55,10 @@ class Emulator:
         self.image_fetches: list[ImageFetch] = []
         self.image_fetcher = ImageFetcher()
         self.store = GenerationStore(lambda: self.config, self._check_image)
+        # Every Luma callback try (and dropped post), in the order made (see callbacks.py).
+        self.callbacks: list[CallbackAttempt] = []
+        self.callback_sender = CallbackSender(lambda: self.config, self.callbacks)
+        self.store.on_state(self.callback_sender.on_state)
         # Set by run_emulator once listening: the value for LUMA_API_URL.
         self.url: str | None = None
 
@@ -92,11 +98,32 @@ class Emulator:
         """
         return self.store.force(generation_id, state, failure_reason)
 
+    def delete_generation(self, generation_id: str) -> Generation:
+        """Luma DELETE: stop the clock and any callbacks; later lookups miss it.
+
+        The Generation stays in ``generations`` with ``deleted_at`` set, so tests can assert on
+        it. Raises KeyError for an unknown id.
+        """
+        gen = self.store.delete(generation_id)
+        self.callback_sender.cancel(generation_id)
+        return gen
+
+    def watch_callbacks(self, gen: Generation, url: str, render: Render) -> None:
+        """POST ``render()`` to ``url`` when ``gen`` enters dreaming, completed or failed."""
+        self.callback_sender.watch(gen.id, url, render)
+
+    def drop_next_callbacks(self, count: int = 1) -> None:
+        """Lose the next ``count`` callback posts: recorded as dropped, never sent."""
+        self.callback_sender.drop_next(count)
+
     def reset(self, *, generations: bool = False) -> None:
-        """Forget recorded requests, image fetches and pending faults (optionally generations)."""
+        """Forget recorded requests, image fetches, callbacks and pending faults and drops
+        (optionally generations, which also stops their callbacks)."""
         self.requests.clear()
         self.image_fetches.clear()
+        self.callbacks.clear()
         self.faults.clear()
+        self.callback_sender.reset(targets=generations)
         if generations:
             self.store.clear()
 
@@ -104,7 +131,7 @@ class Emulator:
         """429 when the key already has ``max_concurrent`` unfinished generations."""
         limit = self.config.max_concurrent
         if limit is not None and self.store.active_count(api_key) >= limit:
-            raise ApiError(429, MSG_TOO_MANY, headers={"Retry-After": "1"})
+            raise ApiError(429, headers={"Retry-After": "1"})
 
     async def _check_image(self, gen: Generation, url: str) -> bool:
         fetch = await self.image_fetcher.fetch(gen.id, url, self.config.image_fetch_timeout)
@@ -112,8 +139,9 @@ class Emulator:
         return fetch.ok
 
     async def close(self) -> None:
-        # Drivers first (they cancel their fetches), then the fetcher's session.
+        # Drivers first (they cancel their fetches and stop new callbacks), then the sessions.
         await self.store.close()
+        await self.callback_sender.close()
         await self.image_fetcher.close()
 
 

@@ -9,6 +9,8 @@ fetch is recorded as an :class:`ImageFetch` on ``Emulator.image_fetches``.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import time
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ USER_AGENT = "luma-video-emulator/1.0 (image keyframe fetch)"
 # More than any image the bot can get from Telegram (20 MB download cap); guards memory.
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
 _CHUNK = 64 * 1024
+NOT_AN_IMAGE = "body is not a JPEG, PNG or WEBP image"
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -36,13 +39,45 @@ def sniff_image(data: bytes) -> str | None:
     return None
 
 
+def decode_inline(source: str) -> tuple[str | None, bytes, str | None] | None:
+    """(content type, bytes, error) for an image given inline, or None for a URL to GET.
+
+    The universal endpoint takes "a Base64-encoded local image" where a URL would go: either a
+    ``data:<mime>;base64,...`` URI or a bare base64 string (no ``:`` in it). Neither can be
+    fetched, so they are decoded here and judged like a download.
+    """
+    if source[:5].lower() == "data:":
+        header, comma, data = source[5:].partition(",")
+        mime, _, params = header.partition(";")
+        if not comma or "base64" not in params.lower().split(";"):
+            return mime or None, b"", "data URI is not base64-encoded"
+        content_type: str | None = mime or None
+    elif ":" not in source:
+        content_type, data = None, source
+    else:
+        return None
+    try:
+        body = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return content_type, b"", "invalid base64"
+    if content_type is None:
+        # A bare string carries no type: take it from the bytes.
+        kind = sniff_image(body)
+        if kind is None:
+            return None, body, NOT_AN_IMAGE
+        content_type = f"image/{kind}"
+    return content_type, body, None
+
+
 @dataclass(frozen=True)
 class ImageFetch:
     """One GET of an image keyframe URL, as the emulator performed it.
 
     ``status``/``content_type`` are None when no response arrived (connection error, timeout);
-    ``content_type`` is the raw header value. ``body`` holds the bytes read (also for error
-    statuses). ``error`` says why the fetch counts as failed; None when ``ok``.
+    ``content_type`` is the raw header value. Inline (base64) images are decoded, not fetched:
+    their ``status`` is None and ``content_type`` the data URI's (or sniffed) type. ``body``
+    holds the bytes read (also for error statuses). ``error`` says why the fetch counts as
+    failed; None when ``ok``.
     """
 
     generation_id: str
@@ -78,7 +113,7 @@ def _verdict(status: int, content_type: str | None, body: bytes) -> str | None:
     if not body:
         return "empty body"
     if sniff_image(body) is None:
-        return "body is not a JPEG, PNG or WEBP image"
+        return NOT_AN_IMAGE
     return None
 
 
@@ -109,7 +144,11 @@ class ImageFetcher:
         content_type: str | None = None
         body = b""
         error: str | None
-        if self._closed:
+        inline = decode_inline(url)
+        if inline is not None:
+            content_type, body, error = inline
+            error = error or _verdict(200, content_type, body)
+        elif self._closed:
             error = "emulator is shutting down"
         else:
             try:
@@ -127,7 +166,7 @@ class ImageFetcher:
                 error = f"{type(exc).__name__}: {exc}"
         fetch = ImageFetch(generation_id, url, status, content_type, body, error is None, error)
         log.info(
-            "image fetch for %s: %s -> %s%s",
+            "image fetch for %s: %.120s -> %s%s",
             generation_id,
             url,
             status if status is not None else "no response",

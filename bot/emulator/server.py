@@ -8,33 +8,63 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from bot.emulator import admin, aiml_v1, aiml_v2
+from bot.emulator import admin, aiml_universal, aiml_v1, aiml_v2, luma_direct
 from bot.emulator.assets import FILES_PREFIX, file_response
 from bot.emulator.config import EmulatorConfig
 from bot.emulator.core import API_KEY, EMULATOR_KEY, Emulator, Handler, RouteDef, emulator_of
-from bot.emulator.errors import MSG_NO_CREDITS, MSG_UNAUTHORIZED, ApiError, error_response
+from bot.emulator.errors import AIML_ERRORS, DETAIL_ERRORS, ApiError, ErrorStyle
 from bot.emulator.faults import Fault, random_fault
 from bot.emulator.recording import RecordedRequest
+from bot.emulator.state import Family
 
 log = logging.getLogger("bot.emulator")
 
-# Each family contributes a tuple of RouteDef; a new family (e.g. Luma direct) adds one here.
-# Luma direct will also need its own error body ({"detail": ...}), keyed by RouteDef.family.
-FAMILY_ROUTES: tuple[RouteDef, ...] = (*aiml_v2.ROUTES, *aiml_v1.ROUTES)
+# Each family contributes a tuple of RouteDef.
+FAMILY_ROUTES: tuple[RouteDef, ...] = (
+    *aiml_v2.ROUTES,
+    *aiml_v1.ROUTES,
+    *aiml_universal.ROUTES,
+    *luma_direct.ROUTES,
+)
+_ROUTES_BY_NAME = {route.name: route for route in FAMILY_ROUTES}
+# The one place that decides error bodies: by the matched route's family, else (unknown
+# route or wrong method) by path prefix; AIML bodies for everything else.
+ERROR_STYLES: dict[str, ErrorStyle] = {Family.LUMA: DETAIL_ERRORS}
+_PREFIX_FAMILIES = ((luma_direct.PREFIX, Family.LUMA),)
 API_KINDS = frozenset({"create", "fetch"})
 SHUTDOWN_TIMEOUT = 1.0
 
 
+def family_of(request: web.Request) -> str | None:
+    """The family of the route that matched, or whose prefix the path is under."""
+    route = _ROUTES_BY_NAME.get(request.match_info.route.name or "")
+    if route is not None:
+        return route.family
+    path = request.path
+    return next(
+        (
+            fam
+            for prefix, fam in _PREFIX_FAMILIES
+            if path == prefix or path.startswith(f"{prefix}/")
+        ),
+        None,
+    )
+
+
+def error_style(request: web.Request) -> ErrorStyle:
+    return ERROR_STYLES.get(family_of(request) or "", AIML_ERRORS)
+
+
 def authenticate(request: web.Request, config: EmulatorConfig) -> str:
-    """Return the Bearer key or raise 401/403 like AIML."""
+    """Return the Bearer key or raise 401/403 (worded by the family's error style)."""
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
-        raise ApiError(401, MSG_UNAUTHORIZED)
+        raise ApiError(401)
     if key in config.no_credits_keys:
-        raise ApiError(403, MSG_NO_CREDITS)
+        raise ApiError(403)
     if config.api_keys is not None and key not in config.api_keys:
-        raise ApiError(401, MSG_UNAUTHORIZED)
+        raise ApiError(401)
     return key
 
 
@@ -53,13 +83,6 @@ async def _apply_fault(request: web.Request, fault: Fault, emu: Emulator) -> web
     status = fault.status or 500  # Fault validation guarantees a status for this kind
     log.info("fault: %s %s -> %s", request.method, request.path, status)
     raise ApiError(status, fault.message, headers=fault.retry_after_header())
-
-
-def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
-    if exc.status in (404, 405):
-        # NestJS answers unknown routes (and wrong methods) with 404 "Cannot GET /path".
-        return error_response(404, f"Cannot {request.method} {request.path}", request.path)
-    return error_response(exc.status, exc.text or exc.reason, request.path)
 
 
 @web.middleware
@@ -83,9 +106,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
             request[API_KEY] = authenticate(request, emu.config)
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.message, request.path, exc.headers)
+        return error_style(request).api_error(request, exc)
     except web.HTTPException as exc:
-        return _http_error(request, exc)
+        return error_style(request).http_error(request, exc)
 
 
 async def _serve_file(request: web.Request) -> web.Response:

@@ -64,6 +64,9 @@ class Family(StrEnum):
 
     AIML_V2 = "aiml_v2"
     AIML_V1 = "aiml_v1"
+    LUMA = "luma"
+    # Ids are "<uuid>:<model>" (e.g. "...:luma/ray-2"), not bare uuids.
+    AIML_UNIVERSAL = "aiml_universal"
 
 
 FAILURE_REASONS = {
@@ -119,6 +122,8 @@ class Generation:
     parent_id: str | None = None
     # Image keyframe URLs (v2 frame0/frame1 of type image, v1 image_url/image_end_url), in order.
     image_urls: tuple[str, ...] = ()
+    # Luma family: where state changes are POSTed (see callbacks.py).
+    callback_url: str | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: str = field(default_factory=_now_iso)
     state: State = State.QUEUED
@@ -129,11 +134,22 @@ class Generation:
     expected_done_at: float | None = None
     # (state, time.monotonic()) for every state entered, creation included.
     history: list[tuple[State, float]] = field(default_factory=list)
+    # time.time() of a Luma DELETE; a deleted generation is kept (for tests) but hidden.
+    deleted_at: float | None = None
     script: Script = field(init=False)
 
     def __post_init__(self) -> None:
         self.script = Script.from_prompt(self.prompt)
         self.history.append((self.state, time.monotonic()))
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def file_stem(self) -> str:
+        """Name of its files under /files/: the id up to any ":<model>" (universal ids hold "/")."""
+        return self.id.partition(":")[0]
 
     def wait_estimate(self) -> int | None:
         """Seconds until the planned end (legacy `estimate_wait_seconds`), if one is known."""
@@ -155,6 +171,8 @@ class Generation:
             "image_urls": list(self.image_urls),
             "created_at": self.created_at,
             "forced": self.forced,
+            "deleted": self.deleted,
+            "callback_url": self.callback_url,
             "history": [state.value for state, _ in self.history],
             "request": self.request,
         }
@@ -162,6 +180,8 @@ class Generation:
 
 # Checks one image keyframe URL of a generation; True when the image is usable.
 ImageCheck = Callable[[Generation, str], Awaitable[bool]]
+# Told about every state a generation enters (after creation); must not block.
+StateListener = Callable[[Generation], None]
 
 
 class GenerationStore:
@@ -176,6 +196,7 @@ class GenerationStore:
         self._image_check = image_check
         self.generations: dict[str, Generation] = {}
         self._drivers: dict[str, asyncio.Task[None]] = {}
+        self._listeners: list[StateListener] = []
         # Swapped on every change; waiters re-check their condition when it fires.
         self._changed = asyncio.Event()
         self._closing = False
@@ -183,15 +204,30 @@ class GenerationStore:
     # -- lookup --------------------------------------------------------------------------
 
     def get(self, generation_id: str, family: Family | None = None) -> Generation | None:
+        """The generation, unless it is deleted or belongs to another family."""
         gen = self.generations.get(generation_id)
-        if gen is None or (family is not None and gen.family is not family):
+        if gen is None or gen.deleted or (family is not None and gen.family is not family):
             return None
         return gen
 
+    def by_file_stem(self, stem: str) -> Generation | None:
+        """The (not deleted) generation whose files are named ``stem``."""
+        gen = self.get(stem)
+        if gen is not None:
+            return gen
+        return next(
+            (g for g in self.generations.values() if not g.deleted and g.file_stem == stem), None
+        )
+
     def active_count(self, api_key: str) -> int:
         return sum(
-            1 for g in self.generations.values() if g.api_key == api_key and not g.state.terminal
+            1
+            for g in self.generations.values()
+            if g.api_key == api_key and not g.state.terminal and not g.deleted
         )
+
+    def on_state(self, listener: StateListener) -> None:
+        self._listeners.append(listener)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -268,6 +304,19 @@ class GenerationStore:
         self._enter(gen, target, failure_reason if target is State.FAILED else None)
         return gen
 
+    def delete(self, generation_id: str) -> Generation:
+        """Stop the clock and hide the generation (Luma DELETE); it stays in ``generations``."""
+        gen = self.generations.get(generation_id)
+        if gen is None:
+            raise KeyError(generation_id)
+        driver = self._drivers.pop(generation_id, None)
+        if driver is not None:
+            driver.cancel()
+        gen.deleted_at = time.time()
+        log.info("generation %s deleted (%s)", gen.id, gen.state.value)
+        self._notify()
+        return gen
+
     def _enter(self, gen: Generation, state: State, failure_reason: str | None = None) -> None:
         gen.state = state
         gen.failure_reason = failure_reason
@@ -279,6 +328,12 @@ class GenerationStore:
             f" ({failure_reason})" if failure_reason else "",
         )
         self._notify()
+        for listener in self._listeners:
+            try:
+                listener(gen)
+            except Exception:
+                # A listener bug must not stall the state machine.
+                log.exception("state listener failed for %s", gen.id)
 
     def _notify(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
@@ -15,6 +15,7 @@ from bot.emulator.errors import ApiError
 from bot.emulator.recording import read_text
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"]
+Resolution = Literal["540p", "720p", "1080p", "4k"]
 WaitState = Literal["queued", "dreaming", "completed"]
 WAIT_STATES: tuple[str, ...] = ("queued", "dreaming", "completed")
 MIN_PROMPT_LENGTH = 3
@@ -36,8 +37,12 @@ def _check_uuid(value: str) -> str:
     return value
 
 
+def is_uri(value: str) -> bool:
+    return bool(_URI_RE.match(value))
+
+
 def _check_uri(value: str) -> str:
-    if not _URI_RE.match(value):
+    if not is_uri(value):
         raise ValueError("Invalid url")
     return value
 
@@ -52,6 +57,12 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class LenientModel(BaseModel):
+    """Unknown keys are ignored, as a FastAPI/pydantic server does by default; no coercion."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
 def reject_null(value: Any) -> Any:
     """For optional-but-not-nullable fields: absent is fine, an explicit null is not."""
     if value is None:
@@ -64,18 +75,23 @@ def reject_null(value: Any) -> Any:
 M = TypeVar("M", bound=BaseModel)
 
 
-async def parse_body(request: web.Request, model: type[M]) -> tuple[M, dict[str, Any]]:
-    """Validate the JSON body against ``model``; return it and the raw dict (for echoing)."""
+async def parse_body(
+    request: web.Request,
+    model: type[M],
+    invalid: Callable[[list[str]], ApiError] = ApiError.body,
+) -> tuple[M, dict[str, Any]]:
+    """Validate the JSON body against ``model``; return it and the raw dict (for echoing).
+
+    ``invalid`` turns the issues into the family's 400 (AIML: "Body validation error! ...").
+    """
     if request.content_type != "application/json":
         # Express-style parsers leave non-JSON bodies unparsed; say why instead of "Required".
-        raise ApiError.body(
-            [f"Expected Content-Type application/json, got {request.content_type!r}"]
-        )
+        raise invalid([f"Expected Content-Type application/json, got {request.content_type!r}"])
     raw = await read_text(request)
     try:
         parsed = model.model_validate_json(raw or "null")
     except ValidationError as exc:
-        raise ApiError.body(format_errors(exc)) from None
+        raise invalid(format_errors(exc)) from None
     return parsed, json.loads(raw)
 
 
@@ -162,13 +178,19 @@ def _prefixed(loc: Sequence[int | str], message: str) -> str:
     return f"{path}: {message}" if path else message
 
 
-def check_prompt(field: str, prompt: str, max_length: int) -> list[str]:
-    """Luma's create-time prompt rules, with AIML's lower cap."""
+def prompt_problem(prompt: str, max_length: int) -> str | None:
+    """Luma's create-time prompt length rules (§4.6), with the family's cap."""
     if len(prompt) < MIN_PROMPT_LENGTH:
-        return [f"{field}: Prompt is too short, minimum length is {MIN_PROMPT_LENGTH} characters"]
+        return f"Prompt is too short, minimum length is {MIN_PROMPT_LENGTH} characters"
     if len(prompt) > max_length:
-        return [f"{field}: Prompt is too long, maximum length is {max_length} characters"]
-    return []
+        return f"Prompt is too long, maximum length is {max_length} characters"
+    return None
+
+
+def check_prompt(field: str, prompt: str, max_length: int) -> list[str]:
+    """:func:`prompt_problem` as a zod-style issue list (AIML's cap is lower than Luma's)."""
+    problem = prompt_problem(prompt, max_length)
+    return [f"{field}: {problem}"] if problem else []
 
 
 # -- query parsing (qs semantics) -----------------------------------------------------------

@@ -61,9 +61,7 @@ RU: Final[dict[str, str]] = {
     "invalid_resolution": (
         "Разрешение <code>{value}</code> не поддерживается. Выберите одно из: {valid}."
     ),
-    "invalid_duration": (
-        "Длительность <code>{value}</code> не поддерживается. Укажите {valid}."
-    ),
+    "invalid_duration": ("Длительность <code>{value}</code> не поддерживается. Укажите {valid}."),
     "option_unsupported": (
         "У видеосервиса этого бота ({family}) нет параметра <code>{option}</code>. "
         "Отправьте запрос ещё раз без него; ничего не списано."
