@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from bot.emulator.config import EmulatorConfig
+from bot.emulator.images import outbound_session
 from bot.emulator.state import Generation, State
 
 log = logging.getLogger("bot.emulator")
@@ -211,12 +212,7 @@ class CallbackSender:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers={"User-Agent": USER_AGENT},
-                cookie_jar=aiohttp.DummyCookieJar(),
-                # The deadline is enforced per try with asyncio.timeout (see _send()).
-                timeout=aiohttp.ClientTimeout(total=None),
-            )
+            self._session = outbound_session(USER_AGENT)
         return self._session
 
     async def _send(

@@ -117,6 +117,16 @@ def _verdict(status: int, content_type: str | None, body: bytes) -> str | None:
     return None
 
 
+def outbound_session(user_agent: str) -> aiohttp.ClientSession:
+    """A session for the emulator's own requests (image fetches, callbacks): no cookies, and no
+    session-wide deadline, since each request is bounded with asyncio.timeout by its caller."""
+    return aiohttp.ClientSession(
+        headers={"User-Agent": user_agent},
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=None),
+    )
+
+
 class ImageFetcher:
     """Owns one aiohttp ClientSession (created on first use, closed by :meth:`close`)."""
 
@@ -130,12 +140,7 @@ class ImageFetcher:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers={"User-Agent": USER_AGENT},
-                cookie_jar=aiohttp.DummyCookieJar(),
-                # The deadline is enforced per fetch with asyncio.timeout (see fetch()).
-                timeout=aiohttp.ClientTimeout(total=None),
-            )
+            self._session = outbound_session(USER_AGENT)
         return self._session
 
     async def fetch(self, generation_id: str, url: str, timeout: float) -> ImageFetch:  # noqa: ASYNC109

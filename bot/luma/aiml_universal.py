@@ -10,29 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.luma.aiml_v2 import keyframes_body
 from bot.luma.client import VideoApiClient, parse_generation
 from bot.luma.models import DEFAULT_MODEL, Generation, VideoRequest
+from bot.luma.wire import create_body
 
 PATH = "/v2/video/generations"
 MODEL_PREFIX = "luma/"
 
 
 def build_create_body(request: VideoRequest, model: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "model": MODEL_PREFIX + (request.model or model or DEFAULT_MODEL),
-        "prompt": request.prompt,
-        "aspect_ratio": request.aspect_ratio,
-    }
-    if request.loop:
-        body["loop"] = True
-    if keyframes := keyframes_body(request):
-        body["keyframes"] = keyframes
-    if request.resolution:
-        body["resolution"] = request.resolution
-    if request.duration_seconds:
-        body["duration"] = request.duration_seconds
-    return body
+    # The model is required and prefixed; the duration is an integer.
+    chosen = MODEL_PREFIX + (request.model or model or DEFAULT_MODEL)
+    return create_body(request, model=chosen, duration=request.duration_seconds)
 
 
 class AimlUniversalClient(VideoApiClient):

@@ -14,41 +14,16 @@ from bot.luma.client import (
     long_poll_timeout,
     parse_generation,
 )
-from bot.luma.models import Generation, GenerationKeyframe, VideoRequest
+from bot.luma.models import Generation, VideoRequest
+from bot.luma.wire import create_body, seconds_text
 
 PREFIX = "/v2/generate/video/luma-ai"
 
 
-def _keyframe(frame: Any) -> dict[str, str]:
-    if isinstance(frame, GenerationKeyframe):
-        return {"type": "generation", "id": frame.id}
-    return {"type": "image", "url": frame.url}
-
-
-def keyframes_body(request: VideoRequest) -> dict[str, dict[str, str]]:
-    """`keyframes` as v2, Luma and the universal endpoint all write it."""
-    return {
-        name: _keyframe(frame)
-        for name, frame in (("frame0", request.frame0), ("frame1", request.frame1))
-        if frame is not None
-    }
-
-
 def build_create_body(request: VideoRequest, model: str | None = None) -> dict[str, Any]:
-    """Only documented fields; `aspect_ratio` always (older schema variants require it).
-    `model`, `resolution` and `duration` only when asked for: older variants lack them."""
-    body: dict[str, Any] = {"prompt": request.prompt, "aspect_ratio": request.aspect_ratio}
-    if request.loop:
-        body["loop"] = True
-    if keyframes := keyframes_body(request):
-        body["keyframes"] = keyframes
-    if request.model or model:
-        body["model"] = request.model or model
-    if request.resolution:
-        body["resolution"] = request.resolution
-    if request.duration_seconds:
-        body["duration"] = f"{request.duration_seconds}s"
-    return body
+    """`aspect_ratio` always (older schema variants require it); `model`, `resolution` and
+    `duration` only when asked for (older variants lack them)."""
+    return create_body(request, model=request.model or model, duration=seconds_text(request))
 
 
 class AimlV2Client(VideoApiClient):

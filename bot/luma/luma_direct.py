@@ -11,30 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.luma.aiml_v2 import keyframes_body
 from bot.luma.client import VideoApiClient, parse_generation
 from bot.luma.models import DEFAULT_MODEL, Generation, VideoRequest
+from bot.luma.wire import create_body, seconds_text
 
 DEFAULT_BASE_URL = "https://api.lumalabs.ai/dream-machine/v1"
 
 
 def build_create_body(request: VideoRequest, model: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "model": request.model or model or DEFAULT_MODEL,
-        "prompt": request.prompt,
-        "aspect_ratio": request.aspect_ratio,
-    }
-    if request.loop:
-        body["loop"] = True
-    if keyframes := keyframes_body(request):
-        body["keyframes"] = keyframes
-    if request.resolution:
-        body["resolution"] = request.resolution
-    if request.duration_seconds:
-        body["duration"] = f"{request.duration_seconds}s"
-    if request.callback_url:
-        body["callback_url"] = request.callback_url
-    return body
+    # The model is required here (SDK >= 1.11).
+    return create_body(
+        request, model=request.model or model or DEFAULT_MODEL, duration=seconds_text(request)
+    )
 
 
 class LumaClient(VideoApiClient):
