@@ -7,13 +7,14 @@ monkeypatched. `running(app)` is the one lifecycle both `python -m bot` and the 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
 from telegram import BotCommand
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.ext import Application, ApplicationBuilder, Defaults
 
 import handlers
 from bot import runtime as runtime_registry
@@ -23,14 +24,17 @@ from bot.alerts import OperatorAlerts
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.generations import GenerationService
+from bot.health import Health
 from bot.jobs import Worker, WorkerSettings
 from bot.links import LinkSigner, derive_signing_key
 from bot.logs import install_redaction
 from bot.luma import PushedUpdates, create_client
+from bot.metrics import CountingRateLimiter, Metrics
 from bot.polling import UpdatePoller
 from bot.provider_callbacks import CallbackReceiver
 from bot.texts import CATALOGS, text
 from bot.web import WebServer
+from bot.webhook import WebhookReceiver
 from storage import open_repository
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,7 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
 MENU_COMMANDS = ("video", "extend", "cancel", "quota", "history", "help")
 _SETTINGS_KEY = "settings"
+_METRICS_KEY = "metrics"
 
 
 def link_signer(settings: Settings) -> LinkSigner | None:
@@ -56,6 +61,7 @@ def build_application(settings: Settings) -> Application:
     # Whoever builds the bot gets redaction, whatever logging set-up they have.
     install_redaction(settings.secrets())
     token = settings.telegram_bot_token.get_secret_value()
+    metrics = Metrics()
     application = (
         ApplicationBuilder()
         .token(token)
@@ -63,7 +69,7 @@ def build_application(settings: Settings) -> Application:
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         # Telegram's flood limits (30 msg/s overall, 20/min per group), with retries on 429.
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(CountingRateLimiter(metrics, max_retries=3))
         .concurrent_updates(64)
         .updater(None)  # updates come from bot/polling.py (at-least-once), not PTB's Updater
         .connect_timeout(10)
@@ -77,20 +83,23 @@ def build_application(settings: Settings) -> Application:
         .build()
     )
     application.bot_data[_SETTINGS_KEY] = settings
+    application.bot_data[_METRICS_KEY] = metrics
     handlers.register(application)
     return application
 
 
 async def _start_services(application: Application) -> None:
     settings: Settings = application.bot_data[_SETTINGS_KEY]
+    metrics: Metrics = application.bot_data[_METRICS_KEY]
     repository = await open_repository(settings.database_url)
     pushed = PushedUpdates()
     http = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=max(settings.max_concurrent_generations * 2, 20)),
         raise_for_status=False,
     )
+    family = settings.luma_api_family.value
     client = create_client(
-        settings.luma_api_family.value,
+        family,
         base_url=settings.api_url,
         api_key=settings.luma_api_key.get_secret_value(),
         session=http,
@@ -98,6 +107,9 @@ async def _start_services(application: Application) -> None:
         poll_interval=settings.luma_poll_interval,
         model=settings.luma_model,
         pushed=pushed,
+        on_request=lambda operation, outcome, seconds: metrics.api_request(
+            family, operation, outcome, seconds
+        ),
     )
     signer = link_signer(settings)
     # Callbacks need an address the provider can reach, and a family that offers them.
@@ -119,12 +131,13 @@ async def _start_services(application: Application) -> None:
         signer=signer,
         callbacks=callbacks,
         alerts=OperatorAlerts(application.bot, settings.admin_user_ids),
+        metrics=metrics,
     )
     service = GenerationService(
         repository=repository,
         client=client,
         signer=signer,
-        family=settings.luma_api_family.value,
+        family=family,
         policy=AccessPolicy(
             daily_quota=settings.daily_quota,
             chat_daily_quota=settings.chat_daily_quota,
@@ -136,12 +149,30 @@ async def _start_services(application: Application) -> None:
         ),
         generation_timeout=settings.generation_timeout,
     )
+    webhook = (
+        WebhookReceiver(
+            application=application,
+            repository=repository,
+            secret=settings.webhook_secret.get_secret_value(),
+            owner=worker.owner,
+            metrics=metrics,
+        )
+        if settings.telegram_webhook and settings.webhook_secret is not None
+        else None
+    )
     web = WebServer(
         bot=application.bot,
         signer=signer,
         host="0.0.0.0",
         port=settings.port,
+        health=Health(repository=repository, client=client, metrics=metrics),
         callbacks=callbacks,
+        webhook=webhook,
+    )
+    albums = AlbumCollector(
+        repository=repository,
+        wait=settings.album_wait_seconds,
+        on_complete=lambda items: handlers.album_complete(application, items),
     )
     runtime_registry.attach(
         application,
@@ -154,11 +185,7 @@ async def _start_services(application: Application) -> None:
             service=service,
             signer=signer,
             web=web,
-            albums=AlbumCollector(
-                repository=repository,
-                wait=settings.album_wait_seconds,
-                on_complete=lambda items: handlers.album_complete(application, items),
-            ),
+            albums=albums,
         ),
     )
     # The menu in every catalog language; Telegram shows the one matching the user's app.
@@ -169,12 +196,14 @@ async def _start_services(application: Application) -> None:
         )
     await web.start()
     await worker.start()
+    await albums.start()  # also sweeps up albums whose collecting process died
     log.info(
-        "bot @%s started: family %s at %s, database %s",
+        "bot @%s started (%s): family %s at %s, database %s",
         application.bot.username,
-        settings.luma_api_family.value,
+        "webhook" if settings.telegram_webhook else "polling",
+        family,
         settings.api_url,
-        settings.database_url,
+        _without_password(settings.database_url),
     )
 
 
@@ -193,20 +222,31 @@ async def _close_services(application: Application) -> None:
         await runtime.repository.close()
 
 
+def _without_password(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
 @asynccontextmanager
 async def running(application: Application) -> AsyncIterator[Application]:
-    """Start the services, then polling; on exit stop polling first, then everything else
-    (the same order as PTB's run_polling)."""
-    poller = UpdatePoller(application, allowed_updates=ALLOWED_UPDATES)
+    """Start the services, then polling (or, in webhook mode, nothing more: updates arrive on
+    the web server); on exit stop polling first, then everything else (PTB's order)."""
+    settings: Settings = application.bot_data[_SETTINGS_KEY]
+    poller = (
+        None
+        if settings.telegram_webhook
+        else UpdatePoller(application, allowed_updates=ALLOWED_UPDATES)
+    )
     await application.initialize()
     try:
         if application.post_init:
             await application.post_init(application)
         await application.start()
-        await poller.start()
+        if poller is not None:
+            await poller.start()
         yield application
     finally:
-        await poller.stop()
+        if poller is not None:
+            await poller.stop()
         if application.running:
             await application.stop()
         if application.post_stop:

@@ -31,6 +31,7 @@ class ApiFamily(StrEnum):
 
 
 AIML_URL = "https://api.aimlapi.com"
+WEBHOOK_PATH = "/telegram/webhook"
 LUMA_URL = "https://api.lumalabs.ai/dream-machine/v1"
 
 
@@ -59,6 +60,13 @@ class Settings(BaseSettings):
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # text: one readable line per record; json: one JSON object per line (job_id included).
+    log_format: Literal["text", "json"] = "text"
+
+    # Webhook mode (several replicas behind a load balancer): Telegram POSTs updates to
+    # PUBLIC_URL/telegram/webhook; polling stays the default for a single process.
+    telegram_webhook: bool = False
+    webhook_secret: SecretStr | None = None
 
     # The bot's own HTTP server: /healthz, and /media links that hand photos to the video API.
     port: int = Field(default=8080, ge=0, le=65535)
@@ -113,10 +121,27 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        if value.startswith(("postgres://", "postgresql://")):
-            raise ValueError("PostgreSQL is not supported yet; use sqlite:///path")
+        if re.match(r"^postgres(ql)?://[^/\s]+/\S+$", value):
+            return value
         if not value.startswith("sqlite:///") or value == "sqlite:///":
-            raise ValueError("must look like sqlite:///path/to/file.sqlite3")
+            raise ValueError(
+                "must look like sqlite:///path/to/file.sqlite3 or postgresql://user@host/db"
+            )
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # What Telegram accepts as secret_token.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
     @field_validator("admin_user_ids", "allowed_user_ids", "allowed_chat_ids", mode="before")
@@ -133,6 +158,17 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _webhook_needs_its_parts(self) -> Settings:
+        if self.telegram_webhook and (self.public_url is None or self.webhook_secret is None):
+            raise ValueError("TELEGRAM_WEBHOOK=true needs PUBLIC_URL and WEBHOOK_SECRET")
+        return self
+
+    @property
+    def webhook_url(self) -> str | None:
+        """Where Telegram delivers updates in webhook mode."""
+        return f"{self.public_url}{WEBHOOK_PATH}" if self.public_url else None
 
     @model_validator(mode="after")
     def _model_fits_family(self) -> Settings:
@@ -156,8 +192,9 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Values that must never appear in logs or outgoing text."""
         values = [self.telegram_bot_token.get_secret_value(), self.luma_api_key.get_secret_value()]
-        if self.media_signing_key is not None:
-            values.append(self.media_signing_key.get_secret_value())
+        for optional in (self.media_signing_key, self.webhook_secret):
+            if optional is not None:
+                values.append(optional.get_secret_value())
         return values
 
 

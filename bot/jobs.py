@@ -36,9 +36,11 @@ from bot.alerts import OperatorAlerts, Problem
 from bot.callbacks import cancel_button
 from bot.delivery import Delivery, DownloadError, VideoTooLarge, reply_to
 from bot.links import LinkSigner
+from bot.logs import current_job_id
 from bot.luma import VideoApiClient, errors
 from bot.luma.models import Generation, GenerationState
 from bot.luma.retry import Backoff
+from bot.metrics import Metrics
 from bot.progress import EditBudget, Progress, status_text
 from bot.provider_callbacks import CallbackReceiver
 from bot.specs import GenerationSpec
@@ -138,7 +140,9 @@ class Worker:
         callbacks: CallbackReceiver | None = None,
         alerts: OperatorAlerts | None = None,
         owner: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._repo = repository
         self._signer = signer
         self._callbacks = callbacks
@@ -217,6 +221,7 @@ class Worker:
     # --- one job ------------------------------------------------------------------------------
 
     async def _carry(self, job: Job) -> None:
+        current_job_id.set(job.id)  # this task's own context: every log line names the job
         renewer = asyncio.create_task(self._keep_lease(job.id, asyncio.current_task()))
         try:
             await self._advance(job.id)
@@ -452,6 +457,8 @@ class Worker:
             job.id, self.owner, message_id=message.message_id, file_id=file_id, now=time.time()
         )
         log.info("job %d: delivered as message %d", job.id, message.message_id)
+        if self._metrics is not None:
+            self._metrics.deliveries.labels("video" if message.video else "link").inc()
         if interrupted:
             raise asyncio.CancelledError  # the shutdown waited for the upload; now stop
         await self._after_delivery(job, message, language)
@@ -499,6 +506,8 @@ class Worker:
         )
         if failed:
             log.info("job %d: failed (%s: %s); quota refunded", job.id, code.value, reason)
+            if self._metrics is not None:
+                self._metrics.failures.labels(code.value).inc()
         return failed
 
     async def _tell_failure(self, job: Job) -> None:

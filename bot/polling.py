@@ -33,8 +33,16 @@ class UpdatePoller:
         self._handling = asyncio.Event()  # set while a batch is being handled
 
     async def start(self) -> None:
-        # getUpdates refuses to work while a webhook is set (polling mode owns the token).
-        await self._application.bot.delete_webhook(drop_pending_updates=False)
+        # getUpdates refuses to work while a webhook is set. A webhook is a deploy decision
+        # (`python -m bot set-webhook`): never delete it from here, or one process started in
+        # polling mode would take the updates away from every webhook replica.
+        webhook = await self._application.bot.get_webhook_info()
+        if webhook.url:
+            log.error(
+                "a webhook is set, so this process does not poll Telegram (it still makes "
+                "videos); for polling run `python -m bot delete-webhook` first"
+            )
+            return
         self._task = asyncio.create_task(self._run(), name="update-poller")
 
     async def stop(self) -> None:

@@ -1,5 +1,5 @@
-"""The bot's own HTTP server: `GET /healthz`, `GET /media/<signed>` and
-`POST /callbacks/<signed>`.
+"""The bot's own HTTP server: `GET /healthz`, `GET /metrics`, `GET /media/<signed>`,
+`POST /callbacks/<signed>` and, in webhook mode, `POST /telegram/webhook`.
 
 `/media` streams a Telegram photo to whoever holds a valid signed link (the video API), fetching
 it from Telegram server-side so the token-bearing file URL never leaves the process. Every kind
@@ -15,8 +15,12 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import TelegramError
 
+from bot.config import WEBHOOK_PATH
+from bot.health import Health
 from bot.links import LinkSigner
+from bot.metrics import CONTENT_TYPE
 from bot.provider_callbacks import CallbackReceiver
+from bot.webhook import RETRY_LATER_SECONDS, SECRET_HEADER, WebhookReceiver
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +35,15 @@ class WebServer:
         signer: LinkSigner | None,
         host: str,
         port: int,
+        health: Health,
         callbacks: CallbackReceiver | None = None,
+        webhook: WebhookReceiver | None = None,
     ) -> None:
         self._bot = bot
         self._signer = signer
+        self._health = health
         self._callbacks = callbacks
+        self._webhook = webhook
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -44,8 +52,10 @@ class WebServer:
     def app(self) -> web.Application:
         application = web.Application()
         application.router.add_get("/healthz", self._healthz)
+        application.router.add_get("/metrics", self._metrics)
         application.router.add_get("/media/{token}", self._media)
         application.router.add_post("/callbacks/{token}", self._callback)
+        application.router.add_post(WEBHOOK_PATH, self._telegram_update)
         return application
 
     async def start(self) -> None:
@@ -63,7 +73,24 @@ class WebServer:
             self._runner = None
 
     async def _healthz(self, _: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        healthy, report = await self._health.report()
+        return web.json_response(report, status=200 if healthy else 503)
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        body = await self._health.metrics_text()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+    async def _telegram_update(self, request: web.Request) -> web.Response:
+        webhook = self._webhook
+        if webhook is None or not webhook.authentic(request.headers.get(SECRET_HEADER)):
+            raise web.HTTPNotFound()  # polling mode, or not Telegram: nothing to see
+        try:
+            payload = await request.json()
+        except ValueError:
+            payload = None
+        status = await webhook.receive(payload)
+        headers = {"Retry-After": str(RETRY_LATER_SECONDS)} if status == 503 else None
+        return web.Response(status=status, headers=headers)
 
     async def _callback(self, request: web.Request) -> web.Response:
         if self._callbacks is None:

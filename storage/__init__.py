@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from storage.base import Repository
+from storage.postgres import PostgresRepository
 from storage.sqlite import SqliteRepository
+
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 async def open_repository(database_url: str) -> Repository:
-    """Open (and migrate) the database named by a `sqlite:///path` URL."""
+    """Open (and migrate) the database named by a `sqlite:///path` or `postgresql://...` URL
+    (`postgres://` too); PostgreSQL uses the connection's default schema."""
     if database_url.startswith("sqlite:///"):
         from pathlib import Path
 
         return await SqliteRepository.open(Path(database_url.removeprefix("sqlite:///")))
+    if database_url.startswith(_POSTGRES_SCHEMES):
+        return await PostgresRepository.open(database_url)
     raise ValueError("unsupported DATABASE_URL scheme")
 
 
-__all__ = ["Repository", "SqliteRepository", "open_repository"]
+__all__ = ["PostgresRepository", "Repository", "SqliteRepository", "open_repository"]

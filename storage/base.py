@@ -1,7 +1,8 @@
 """The repository protocol and the records it speaks in. Knows nothing of Telegram.
 
 Every durable fact lives behind this protocol, so a restarted (or second) process can carry any
-job to its end. Implementations: storage/sqlite.py (PostgreSQL comes later).
+job to its end. Implementations: storage/sqlite.py (one host) and storage/postgres.py (several
+replicas sharing one database).
 """
 
 from __future__ import annotations
@@ -182,6 +183,14 @@ class Repository(Protocol):
 
     async def close(self) -> None: ...
 
+    async def ping(self) -> None:
+        """One round trip to the database (raises if it cannot be reached): for /healthz."""
+        ...
+
+    async def jobs_by_state(self) -> dict[str, int]:
+        """How many jobs are in each state (states with none are left out): for /metrics."""
+        ...
+
     async def upsert_user(self, user: UserRecord, now: float) -> None: ...
 
     async def get_user(self, user_id: int) -> UserRecord | None: ...
@@ -228,7 +237,19 @@ class Repository(Protocol):
         """Whether this Telegram update was handled before (Telegram may send one twice)."""
         ...
 
-    async def mark_update_handled(self, update_id: int, now: float) -> None: ...
+    async def claim_update(
+        self, update_id: int, owner: str, now: float, lease_seconds: float
+    ) -> bool:
+        """Whether `owner` may handle this update now: True if nobody has claimed it (it is
+        then claimed by `owner` until now + lease_seconds), if the claim has lapsed without the
+        update being handled (`owner` takes it over), or if `owner` holds the claim already
+        (it is extended). False once it is handled, or while someone else's claim is live.
+        Atomic: of replicas claiming one update at once, one wins."""
+        ...
+
+    async def mark_update_handled(self, update_id: int, now: float) -> None:
+        """Record the update as handled, whether or not it was claimed first."""
+        ...
 
     async def active_jobs_of(self, user_id: int, chat_id: int) -> list[Job]: ...
 
@@ -250,6 +271,15 @@ class Repository(Protocol):
 
     async def take_album(self, chat_id: int, media_group_id: str) -> list[AlbumItem]:
         """Remove and return an album's items (message order); one caller gets them."""
+        ...
+
+    async def latest_album_item_at(self, chat_id: int, media_group_id: str) -> float | None:
+        """When the album's newest stored item arrived; None if it has none (taken already)."""
+        ...
+
+    async def unsettled_albums(self, quiet_before: float) -> list[tuple[int, str]]:
+        """Albums (chat id, media group id) whose newest item arrived before `quiet_before`,
+        oldest first: complete, yet not taken (their collecting process may have died)."""
         ...
 
     async def add_extend_prompt(self, prompt: ExtendPrompt, now: float) -> None: ...

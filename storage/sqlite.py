@@ -77,6 +77,16 @@ class SqliteRepository:
     async def close(self) -> None:
         await self._db.close()
 
+    async def ping(self) -> None:
+        await self._fetch_one("SELECT 1", ())
+
+    async def jobs_by_state(self) -> dict[str, int]:
+        async with self._lock:
+            cursor = await self._db.execute(
+                "SELECT state, COUNT(*) AS count FROM generations GROUP BY state"
+            )
+            return {row["state"]: row["count"] for row in await cursor.fetchall()}
+
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
@@ -343,18 +353,39 @@ class SqliteRepository:
             top_chats=[(chat, count) for chat, count in top_chats],
         )
 
+    async def claim_update(
+        self, update_id: int, owner: str, now: float, lease_seconds: float
+    ) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                """INSERT INTO processed_updates (update_id, received_at, claimed_by,
+                                                  claimed_until)
+                   VALUES (?, ?, ?, ?)
+                   ON CONFLICT (update_id) DO UPDATE
+                   SET claimed_by = excluded.claimed_by, claimed_until = excluded.claimed_until
+                   WHERE handled_at IS NULL
+                     AND (claimed_by = excluded.claimed_by
+                          OR claimed_until IS NULL OR claimed_until < excluded.received_at)
+                   RETURNING update_id""",
+                (update_id, now, owner, now + lease_seconds),
+            )
+            return await cursor.fetchone() is not None
+
     async def update_handled(self, update_id: int) -> bool:
         row = await self._fetch_one(
-            "SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,)
+            "SELECT 1 FROM processed_updates WHERE update_id = ? AND handled_at IS NOT NULL",
+            (update_id,),
         )
         return row is not None
 
     async def mark_update_handled(self, update_id: int, now: float) -> None:
         async with self._transaction() as db:
             await db.execute(
-                "INSERT INTO processed_updates (update_id, received_at) VALUES (?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (update_id, now),
+                """INSERT INTO processed_updates (update_id, received_at, handled_at)
+                   VALUES (?, ?, ?)
+                   ON CONFLICT (update_id) DO UPDATE
+                   SET handled_at = COALESCE(handled_at, excluded.handled_at)""",
+                (update_id, now, now),
             )
             if update_id % 500 == 0:  # now and then, forget what Telegram can no longer resend
                 await db.execute(
@@ -432,6 +463,23 @@ class SqliteRepository:
             for row in rows
         ]
         return sorted(items, key=lambda item: item.message_id)
+
+    async def latest_album_item_at(self, chat_id: int, media_group_id: str) -> float | None:
+        row = await self._fetch_one(
+            "SELECT MAX(received_at) FROM album_items WHERE chat_id = ? AND media_group_id = ?",
+            (chat_id, media_group_id),
+        )
+        return row[0] if row else None
+
+    async def unsettled_albums(self, quiet_before: float) -> list[tuple[int, str]]:
+        async with self._lock:
+            cursor = await self._db.execute(
+                """SELECT chat_id, media_group_id FROM album_items
+                   GROUP BY chat_id, media_group_id HAVING MAX(received_at) < ?
+                   ORDER BY MAX(received_at), chat_id, media_group_id""",
+                (quiet_before,),
+            )
+            return [(row[0], row[1]) for row in await cursor.fetchall()]
 
     async def add_extend_prompt(self, prompt: ExtendPrompt, now: float) -> None:
         async with self._transaction() as db:

@@ -51,6 +51,20 @@ def test_each_family_has_its_own_default_address(family: str, url: str) -> None:
     assert loaded.luma_model is None
 
 
+def test_postgresql_and_webhook_settings() -> None:
+    loaded = settings(
+        telegram_bot_token=TOKEN,
+        luma_api_key="k",
+        database_url="postgresql://bot:pw@db.internal:5432/bot",
+        telegram_webhook="true",
+        public_url="https://bot.example.com",
+        webhook_secret="s3cret_-token",
+        log_format="JSON",
+    )
+    assert loaded.webhook_url == "https://bot.example.com/telegram/webhook"
+    assert "s3cret_-token" in loaded.secrets() and loaded.log_format == "json"
+
+
 def test_an_explicit_address_wins_over_the_family_default() -> None:
     loaded = settings(
         telegram_bot_token=TOKEN,
@@ -73,7 +87,10 @@ def test_an_explicit_address_wins_over_the_family_default() -> None:
         ({"public_url": "bot.example.com"}, "PUBLIC_URL is invalid"),
         ({"port": "99999"}, "PORT is invalid"),
         ({"admin_user_ids": "1,bob"}, "ADMIN_USER_IDS is invalid"),
-        ({"database_url": "postgresql://x/y"}, "DATABASE_URL is invalid"),
+        ({"database_url": "mysql://x/y"}, "DATABASE_URL is invalid"),
+        ({"telegram_webhook": "true"}, "TELEGRAM_WEBHOOK=true needs PUBLIC_URL and WEBHOOK_SECRET"),
+        ({"webhook_secret": "has spaces"}, "WEBHOOK_SECRET is invalid"),
+        ({"log_format": "xml"}, "LOG_FORMAT is invalid"),
         ({"log_level": "LOUD"}, "LOG_LEVEL is invalid"),
         ({"media_link_ttl": "600"}, "MEDIA_LINK_TTL must be at least GENERATION_TIMEOUT"),
         ({"luma_model": "ray-3"}, "LUMA_MODEL is invalid"),

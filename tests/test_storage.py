@@ -1,18 +1,31 @@
-"""The SQLite repository: migrations, atomic quota, leases, fencing, refund exactly once."""
+"""The repository suite, run against every backend: migrations, atomic quota, leases, fencing,
+refund exactly once, update claims, albums, and replicas racing each other.
+
+SQLite always runs; PostgreSQL runs when TEST_DATABASE_URL names a server (e.g.
+postgresql://postgres@127.0.0.1:5432/test), each test in a fresh schema of its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sqlite3
 import time
+import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from storage import open_repository
 from storage.base import (
     Accepted,
+    AlbumItem,
+    ExtendPrompt,
     JobState,
     NewJob,
     QuotaExhausted,
@@ -22,9 +35,56 @@ from storage.base import (
     TooManyActive,
     UserRecord,
 )
+from storage.postgres import PostgresRepository
 from storage.sqlite import SqliteRepository
 
 DAY = "2026-11-21"
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+NO_POSTGRES = pytest.mark.skipif(
+    not POSTGRES_URL, reason="TEST_DATABASE_URL not set: PostgreSQL tests skipped"
+)
+BACKENDS = ["sqlite", pytest.param("postgres", marks=NO_POSTGRES)]
+
+
+@dataclass
+class Database:
+    """One test's empty database. Each `connect()` is another process's view of it (its own
+    connection or pool); all are closed when the test ends."""
+
+    backend: str
+    url: str
+    schema: str | None = None
+    opened: list[Repository] = field(default_factory=list)
+
+    async def connect(self) -> Repository:
+        if self.schema is None:
+            repository = await open_repository(self.url)
+        else:
+            repository = await PostgresRepository.open(self.url, schema=self.schema, max_size=20)
+        self.opened.append(repository)
+        return repository
+
+
+@asynccontextmanager
+async def empty_database(backend: str, folder: Path) -> AsyncIterator[Database]:
+    """A database nobody has used: a new SQLite file, or a new PostgreSQL schema."""
+    if backend == "sqlite":
+        database = Database(backend, f"sqlite:///{folder / 'nested' / 'db.sqlite3'}")
+    else:
+        assert POSTGRES_URL is not None
+        database = Database(backend, POSTGRES_URL, schema=f"test_{uuid.uuid4().hex[:16]}")
+    try:
+        yield database
+    finally:
+        for repository in database.opened:
+            await repository.close()
+        if database.schema is not None:
+            connection = await asyncpg.connect(database.url)
+            try:
+                await connection.execute(f'DROP SCHEMA IF EXISTS "{database.schema}" CASCADE')
+            finally:
+                await connection.close()
 
 
 def new_job(message_id: int, user_id: int | None = 7, chat_id: int = 7) -> NewJob:
@@ -40,16 +100,21 @@ def new_job(message_id: int, user_id: int | None = 7, chat_id: int = 7) -> NewJo
     )
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'nested' / 'db.sqlite3'}"
+@pytest.fixture(params=BACKENDS)
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    async with empty_database(request.param, tmp_path) as database:
+        yield database
+
+
+@pytest.fixture(params=[BACKENDS[1]])
+async def postgres(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    async with empty_database(request.param, tmp_path) as database:
+        yield database
 
 
 @pytest.fixture
-async def repo(db_url: str) -> AsyncIterator[Repository]:
-    repository = await open_repository(db_url)
-    yield repository
-    await repository.close()
+async def repo(database: Database) -> Repository:
+    return await database.connect()
 
 
 def rules(payer_id: int = 7, **limits: Any) -> QuotaRules:
@@ -72,24 +137,74 @@ async def accept(
     return await repo.accept_job(job, day=DAY, rules=rules(payer, **limits), now=time.time())
 
 
-async def test_migrations_are_recorded_and_idempotent(db_url: str) -> None:
-    first = await open_repository(db_url)
+async def applied_migrations(repository: Repository) -> list[int]:
+    if isinstance(repository, SqliteRepository):
+        cursor = await repository._db.execute("SELECT version FROM schema_version")
+        return [row[0] for row in await cursor.fetchall()]
+    assert isinstance(repository, PostgresRepository)
+    rows = await repository._pool.fetch("SELECT version FROM schema_migrations ORDER BY version")
+    return [row["version"] for row in rows]
+
+
+async def test_migrations_are_recorded_and_idempotent(database: Database) -> None:
+    first = await database.connect()
     await first.close()
-    again = await open_repository(db_url)
-    assert isinstance(again, SqliteRepository)
-    rows = await (await again._db.execute("SELECT version FROM schema_version")).fetchall()
-    assert [row[0] for row in rows] == [1, 2, 3]  # each migration once, in order
-    await again.close()
+    again = await database.connect()
+    expected = {"sqlite": [1, 2, 3, 4], "postgres": [1]}[database.backend]
+    assert await applied_migrations(again) == expected  # each migration once, in order
 
 
-async def test_quota_holds_under_concurrency_across_connections(db_url: str) -> None:
-    # Two connections stand for two processes on one database file.
-    first, second = await open_repository(db_url), await open_repository(db_url)
+async def test_updates_handled_before_the_claims_migration_stay_handled(tmp_path: Path) -> None:
+    # A SQLite database as the previous release left it: schema version 3, one update handled.
+    path = tmp_path / "old.sqlite3"
+    folder = Path(__file__).parent.parent / "storage" / "migrations" / "sqlite"
+    with sqlite3.connect(path) as old:
+        for script in sorted(folder.glob("000[123]_*.sql")):
+            old.executescript(script.read_text())
+        old.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        old.executemany("INSERT INTO schema_version VALUES (?)", [(1,), (2,), (3,)])
+        old.execute("INSERT INTO processed_updates VALUES (41, ?)", (time.time(),))
+    old.close()
+    repository = await open_repository(f"sqlite:///{path}")
+    try:
+        assert await applied_migrations(repository) == [1, 2, 3, 4]
+        assert await repository.update_handled(41)
+        assert not await repository.claim_update(41, "a", time.time(), 30)
+    finally:
+        await repository.close()
+
+
+async def test_replicas_starting_at_once_migrate_once(postgres: Database) -> None:
+    replicas = await asyncio.gather(*[postgres.connect() for _ in range(4)])
+    assert [await applied_migrations(replica) for replica in replicas] == [[1]] * 4
+
+
+@NO_POSTGRES
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+async def test_open_repository_uses_the_connections_default_schema(scheme: str) -> None:
+    assert POSTGRES_URL is not None
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        # Extra URL parameters are server settings for asyncpg: this URL's default schema.
+        url = scheme + "://" + POSTGRES_URL.split("://", 1)[1] + f"?search_path={schema}"
+        repository = await open_repository(url)
+        assert isinstance(repository, PostgresRepository)
+        await repository.upsert_user(UserRecord(user_id=5, username="ann"), time.time())
+        await repository.close()
+        assert await admin.fetchval(f'SELECT COUNT(*) FROM "{schema}".users') == 1
+    finally:
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.close()
+
+
+async def test_quota_holds_under_concurrency_across_connections(database: Database) -> None:
+    # Two connections (two pools for PostgreSQL) stand for two processes on one database.
+    first, second = await database.connect(), await database.connect()
     results = await asyncio.gather(*[accept(first if i % 2 else second, i) for i in range(20)])
     assert sum(isinstance(result, Accepted) for result in results) == 3
     assert await first.quota_used(7, DAY) == 3
-    await first.close()
-    await second.close()
 
 
 async def test_the_same_message_makes_one_job(repo: Repository) -> None:
@@ -235,3 +350,201 @@ async def test_delivered_jobs_are_final(repo: Repository) -> None:
     job = await repo.get_job(job_id)
     assert job is not None and job.state is JobState.DELIVERED and not job.refunded
     assert await repo.quota_used(7, DAY) == 1
+
+
+async def test_lookups_transitions_and_extend_prompts(repo: Repository) -> None:
+    await repo.upsert_user(UserRecord(user_id=7, username="ann", language_code="en"), 1.0)
+    await repo.upsert_user(UserRecord(user_id=7, username="ann", language_code="ru"), 2.0)
+    user = await repo.get_user(7)
+    assert user is not None and user.language_code == "ru" and await repo.get_user(8) is None
+    first, second = await accept(repo, 1), await accept(repo, 2)
+    assert isinstance(first, Accepted) and isinstance(second, Accepted)
+    assert first.job.params == {"aspect_ratio": "16:9", "loop": False}
+    assert await repo.queued_ahead(second.job.id) == 1
+    assert [job.id for job in await repo.active_jobs_of(7, 7)] == [1, 2]
+    assert await repo.count_active(7) == 2
+    await repo.set_status_message(1, 50)
+    found = await repo.find_by_status_message(7, 50)
+    assert found is not None and found.id == 1
+    now = time.time()
+    await repo.claim_due("w", limit=1, lease_seconds=30, now=now)
+    assert await repo.renew_lease(1, "w", until=now + 60)
+    assert not await repo.renew_lease(1, "x", until=now + 60)
+    assert await repo.mark_submitting(1, "w", now)
+    assert await repo.requeue(1, "w", next_attempt_at=now + 5, now=now)
+    assert await repo.mark_submitting(1, "w", now + 5)
+    assert await repo.mark_submitted(1, "w", remote_id="r-1", remote_state="queued", now=now)
+    assert await repo.set_remote_state(1, "w", "dreaming", now)
+    assert await repo.mark_delivering(1, "w", video_url="https://v/1.mp4", now=now)
+    assert await repo.set_video_url(1, "w", video_url="https://v/2.mp4", thumbnail_url="t")
+    assert await repo.mark_delivered(1, "w", message_id=60, file_id="F", now=now)
+    job = await repo.find_by_remote_id("r-1")
+    assert job is not None and job.id == 1 and job.attempts == 2
+    assert (job.video_url, job.thumbnail_url, job.remote_state) == (
+        "https://v/2.mp4",
+        "t",
+        "completed",  # set by mark_delivering
+    )
+    assert await repo.find_by_video_message(7, 60) == job
+    assert await repo.find_by_remote_id("r-2") is None
+    await repo.add_extend_prompt(
+        ExtendPrompt(chat_id=7, message_id=70, parent_job_id=1, user_id=7), now
+    )
+    await repo.add_extend_prompt(
+        ExtendPrompt(chat_id=7, message_id=70, parent_job_id=2, user_id=None), now
+    )
+    prompt = await repo.find_extend_prompt(7, 70)
+    assert prompt == ExtendPrompt(chat_id=7, message_id=70, parent_job_id=2, user_id=None)
+    assert await repo.find_extend_prompt(7, 71) is None
+    assert await repo.release(2, "nobody", next_attempt_at=None, count_attempt=True) is False
+
+
+# --- Telegram updates -----------------------------------------------------------------------
+
+
+async def test_an_update_is_claimed_by_one_replica_at_a_time(repo: Repository) -> None:
+    now = time.time()
+    assert await repo.claim_update(1, "a", now, 30)
+    assert await repo.claim_update(1, "a", now + 1, 30)  # its own claim (now until now + 31)
+    assert not await repo.claim_update(1, "b", now + 2, 30)  # a's claim is live
+    assert not await repo.update_handled(1)  # claimed is not handled
+    assert await repo.claim_update(1, "b", now + 32, 30)  # a died: b takes over
+    assert not await repo.claim_update(1, "a", now + 33, 30)
+    await repo.mark_update_handled(1, now + 34)
+    assert await repo.update_handled(1)
+    assert not await repo.claim_update(1, "b", now + 35, 30)  # handled is final, for anyone
+    assert not await repo.claim_update(1, "c", now + 999, 30)
+
+
+async def test_an_update_marked_handled_without_a_claim(repo: Repository) -> None:
+    now = time.time()
+    await repo.mark_update_handled(2, now)
+    await repo.mark_update_handled(2, now + 1)
+    assert await repo.update_handled(2) and not await repo.update_handled(3)
+    assert not await repo.claim_update(2, "a", now + 2, 30)
+
+
+async def test_old_update_records_are_forgotten(repo: Repository) -> None:
+    now, long_ago = time.time(), time.time() - 3 * 86400
+    await repo.mark_update_handled(1, long_ago)
+    assert await repo.claim_update(2, "a", long_ago, 30)  # claimed, never handled
+    await repo.mark_update_handled(3, now)
+    await repo.mark_update_handled(500, now)  # now and then, the old rows go
+    assert not await repo.update_handled(1) and await repo.update_handled(3)
+    assert await repo.claim_update(2, "b", now, 30)
+
+
+# --- albums ---------------------------------------------------------------------------------
+
+
+def album_item(message_id: int, group: str = "g1", chat_id: int = 7) -> AlbumItem:
+    return AlbumItem(
+        chat_id=chat_id,
+        media_group_id=group,
+        message_id=message_id,
+        payload={"file_id": f"photo-{message_id}", "caption": None},
+    )
+
+
+async def test_albums_report_their_newest_item_and_whether_they_went_quiet(
+    repo: Repository,
+) -> None:
+    now = time.time()
+    await repo.add_album_item(album_item(2), now - 5)
+    await repo.add_album_item(album_item(1), now - 10)
+    await repo.add_album_item(album_item(3, group="g2", chat_id=8), now - 1)
+    await repo.add_album_item(album_item(2), now)  # a repeat changes nothing
+    assert await repo.latest_album_item_at(7, "g1") == now - 5
+    assert await repo.latest_album_item_at(7, "g3") is None
+    assert await repo.unsettled_albums(now - 5) == []
+    assert await repo.unsettled_albums(now - 3) == [(7, "g1")]
+    assert await repo.unsettled_albums(now) == [(7, "g1"), (8, "g2")]  # quiet longest first
+    items = await repo.take_album(7, "g1")
+    assert items == [album_item(1), album_item(2)]
+    assert await repo.take_album(7, "g1") == []
+    assert await repo.latest_album_item_at(7, "g1") is None
+    assert await repo.unsettled_albums(now) == [(8, "g2")]
+
+
+# --- replicas racing each other -------------------------------------------------------------
+
+
+async def test_replicas_claiming_at_once_never_get_the_same_job(database: Database) -> None:
+    first, second = await database.connect(), await database.connect()
+    for message_id in range(30):
+        await accept(first, message_id, payer_daily=None)
+    now = time.time()
+    claims = await asyncio.gather(
+        *[
+            replica.claim_due(f"{name}{n}", limit=4, lease_seconds=30, now=now)
+            for n in range(8)
+            for name, replica in (("a", first), ("b", second))
+        ]
+    )
+    claimed = [job.id for jobs in claims for job in jobs]
+    assert len(claimed) == len(set(claimed))
+    # Whatever was skipped while locked is still there for the next claim.
+    rest = await second.claim_due("c", limit=30, lease_seconds=30, now=now)
+    assert sorted(claimed + [job.id for job in rest]) == list(range(1, 31))
+
+
+@pytest.mark.parametrize(
+    ("scope", "limits"),
+    [
+        (QuotaScope.USER, {"payer_daily": 3}),
+        (QuotaScope.CHAT, {"payer_daily": None, "chat_daily": 3}),
+        (QuotaScope.GLOBAL, {"payer_daily": None, "global_daily": 3}),
+    ],
+)
+async def test_the_last_unit_of_a_quota_goes_to_one_replica(
+    database: Database, scope: QuotaScope, limits: dict[str, Any]
+) -> None:
+    first, second = await database.connect(), await database.connect()
+
+    def sender(n: int) -> dict[str, Any]:
+        # Per-user limits race one user; chat and global limits race many users.
+        user = 7 if scope is QuotaScope.USER else 100 + n
+        return {"user_id": user, "chat_id": -5 if scope is QuotaScope.CHAT else user}
+
+    for n in range(2):
+        assert isinstance(await accept(first, n, **sender(n), **limits), Accepted)
+    results = await asyncio.gather(
+        *[accept(first if n % 2 else second, n, **sender(n), **limits) for n in range(2, 14)]
+    )
+    assert sum(isinstance(result, Accepted) for result in results) == 1
+    refusals = [result for result in results if not isinstance(result, Accepted)]
+    assert all(isinstance(r, QuotaExhausted) and r.scope is scope for r in refusals)
+
+
+async def test_the_last_credit_goes_to_one_replica(database: Database) -> None:
+    first, second = await database.connect(), await database.connect()
+    await first.grant_credits(7, 1, time.time())
+    results = await asyncio.gather(
+        *[accept(first if n % 2 else second, n, payer_daily=0) for n in range(12)]
+    )
+    accepted = [result for result in results if isinstance(result, Accepted)]
+    assert [result.job.paid_with for result in accepted] == ["credit"]
+    assert (await second.quota_usage(7, 7, DAY)).credits == 0
+
+
+async def test_an_update_claimed_by_many_replicas_at_once_goes_to_one(
+    database: Database,
+) -> None:
+    first, second = await database.connect(), await database.connect()
+    start = time.time()
+    for now in (start, start + 60):  # a fresh update, then its lapsed claim taken over
+        results = await asyncio.gather(
+            *[(first if n % 2 else second).claim_update(1, f"r{n}", now, 30) for n in range(12)]
+        )
+        assert sum(results) == 1
+
+
+async def test_ping_and_jobs_by_state(repo: Repository) -> None:
+    await repo.ping()
+    assert await repo.jobs_by_state() == {}
+    await accept(repo, 1)
+    await accept(repo, 2)
+    job = await repo.get_job(2)
+    assert job is not None
+    await repo.fail(job.id, code="cancelled", reason=None, now=1.0)
+    assert await repo.jobs_by_state() == {"queued": 1, "failed": 1}

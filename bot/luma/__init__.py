@@ -10,7 +10,7 @@ import aiohttp
 from bot.luma.aiml_universal import AimlUniversalClient
 from bot.luma.aiml_v1 import AimlV1Client
 from bot.luma.aiml_v2 import AimlV2Client
-from bot.luma.client import VideoApiClient
+from bot.luma.client import OnRequest, VideoApiClient
 from bot.luma.luma_direct import LumaClient
 from bot.luma.pushed import PushedUpdates
 
@@ -30,6 +30,7 @@ def create_client(
     poll_interval: float = 5.0,
     model: str | None = None,
     pushed: PushedUpdates | None = None,
+    on_request: OnRequest | None = None,
 ) -> VideoApiClient:
     return FAMILIES[family](
         base_url=base_url,
@@ -39,6 +40,7 @@ def create_client(
         poll_interval=poll_interval,
         model=model,
         pushed=pushed,
+        on_request=on_request,
     )
 
 

@@ -26,6 +26,7 @@ def build_create_body(request: VideoRequest, model: str | None = None) -> dict[s
 
 class AimlUniversalClient(VideoApiClient):
     family = "aiml-universal"
+    ping_path = PATH
     options = frozenset({"model", "res", "dur"})
 
     async def create(self, request: VideoRequest) -> Generation:

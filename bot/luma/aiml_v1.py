@@ -44,6 +44,7 @@ def build_create(request: VideoRequest) -> tuple[str, dict[str, Any]]:
 
 class AimlV1Client(VideoApiClient):
     family = "aiml-v1"
+    ping_path = f"{PREFIX}/generation"
 
     def check(self, request: VideoRequest) -> None:
         super().check(request)

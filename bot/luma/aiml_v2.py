@@ -28,6 +28,7 @@ def build_create_body(request: VideoRequest, model: str | None = None) -> dict[s
 
 class AimlV2Client(VideoApiClient):
     family = "aiml-v2"
+    ping_path = f"{PREFIX}/generation"
     options = frozenset({"model", "res", "dur"})
 
     async def create(self, request: VideoRequest) -> Generation:

@@ -28,10 +28,14 @@ from bot.luma.retry import Backoff, retry_until_deadline
 log = logging.getLogger(__name__)
 
 OnUpdate = Callable[[Generation], Awaitable[None]]
+# Told of every HTTP request: (operation, outcome, seconds); for metrics.
+OnRequest = Callable[[str, str, float], None]
+_OPERATIONS = {"POST": "create", "GET": "read", "DELETE": "delete"}
 
 # Creates and plain reads answer quickly; a stalled server must not hold a job forever.
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10, sock_read=45)
 RETRY_AFTER_CAP = 300.0
+PING_TIMEOUT = aiohttp.ClientTimeout(total=5)
 # With callbacks registered, polling is only the fallback for a lost callback: poll this many
 # times less often.
 CALLBACK_POLL_FACTOR = 6.0
@@ -49,6 +53,8 @@ class VideoApiClient(ABC):
     accepts_callbacks: ClassVar[bool] = False
     # The family can delete (stop) a generation that is under way.
     can_delete: ClassVar[bool] = False
+    # A cheap GET that any answer from the API (even a 400) proves reachable (health checks).
+    ping_path: ClassVar[str]
 
     def __init__(
         self,
@@ -61,8 +67,10 @@ class VideoApiClient(ABC):
         backoff: Backoff | None = None,
         model: str | None = None,
         pushed: PushedUpdates | None = None,
+        on_request: OnRequest | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._on_request = on_request
         # The operator's LUMA_MODEL; None: the family's default.
         self.model = model
         # Generations the provider pushed to us (callbacks); polling waits on it too.
@@ -100,6 +108,20 @@ class VideoApiClient(ABC):
         is then the answer), then a fetch. Families with a server-side long-poll override it."""
         pushed = await self._pause(generation_id, interval)
         return pushed if pushed is not None else await self.fetch(generation_id)
+
+    async def ping(self) -> str:
+        """The API as /healthz reports it: "ok", or why it cannot be used now. Never raises."""
+        try:
+            await self._send("GET", self.ping_path, http_timeout=PING_TIMEOUT)
+        except errors.AuthenticationError:
+            return "key rejected"
+        except errors.CreditsError:
+            return "out of credits"
+        except (errors.ServerError, errors.ApiTimeoutError, errors.ApiConnectionError) as error:
+            return f"unreachable ({error.message})"
+        except errors.LumaError:
+            pass  # it answered (a 400 for a read without an id): reachable
+        return "ok"
 
     # --- waiting ------------------------------------------------------------------------------
 
@@ -149,6 +171,29 @@ class VideoApiClient(ABC):
     # --- HTTP ---------------------------------------------------------------------------------
 
     async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: list[tuple[str, str]] | None = None,
+        http_timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+    ) -> Any:
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            return await self._send(
+                method, path, body=body, params=params, http_timeout=http_timeout
+            )
+        except errors.LumaError as error:
+            outcome = str(error.status) if error.status else type(error).__name__
+            raise
+        finally:
+            if self._on_request is not None:
+                operation = _OPERATIONS.get(method, method.lower())
+                self._on_request(operation, outcome, time.monotonic() - started)
+
+    async def _send(
         self,
         method: str,
         path: str,

@@ -27,6 +27,7 @@ def build_create_body(request: VideoRequest, model: str | None = None) -> dict[s
 
 class LumaClient(VideoApiClient):
     family = "luma"
+    ping_path = "/ping"
     max_prompt_length = 5000
     options = frozenset({"model", "res", "dur"})
     accepts_callbacks = True

@@ -1,0 +1,91 @@
+"""Prometheus metrics, served at `GET /metrics` (bot/web.py).
+
+One registry per application (not prometheus-client's global one), so tests can build many bots
+in one process. Counters and histograms are per process: with several replicas, Prometheus scrapes
+each and sums them. `jobs` is read from the database at scrape time, so every replica reports the
+same figures for it (use max(), not sum(), across replicas).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from telegram.error import RetryAfter
+from telegram.ext import AIORateLimiter
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# Video-API calls range from a few ms (reads) to the 30 s long-poll.
+_API_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 35.0, 60.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.jobs = Gauge(
+            "luma_bot_jobs", "Jobs in the database by state.", ["state"], registry=self.registry
+        )
+        self.api_requests = Counter(
+            "luma_bot_api_requests",
+            "Video-API requests by family, operation and outcome.",
+            ["family", "operation", "outcome"],
+            registry=self.registry,
+        )
+        self.api_latency = Histogram(
+            "luma_bot_api_request_seconds",
+            "Video-API request latency by family, operation and outcome.",
+            ["family", "operation", "outcome"],
+            buckets=_API_BUCKETS,
+            registry=self.registry,
+        )
+        self.deliveries = Counter(
+            "luma_bot_deliveries",
+            "Videos delivered, as a video or as a link (too large to upload).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.failures = Counter(
+            "luma_bot_job_failures",
+            "Jobs that ended without a video, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.telegram_retries = Counter(
+            "luma_bot_telegram_retries",
+            "Telegram requests answered 429 (flood control) and retried after the wait.",
+            registry=self.registry,
+        )
+        self.updates = Counter(
+            "luma_bot_updates",
+            "Telegram updates received, by outcome (handled, duplicate, busy).",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+    def api_request(self, family: str, operation: str, outcome: str, seconds: float) -> None:
+        self.api_requests.labels(family, operation, outcome).inc()
+        self.api_latency.labels(family, operation, outcome).observe(seconds)
+
+    def set_jobs(self, counts: dict[str, int]) -> None:
+        self.jobs.clear()
+        for state, count in counts.items():
+            self.jobs.labels(state).set(count)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class CountingRateLimiter(AIORateLimiter):
+    """PTB's limiter (Telegram's flood limits, retries on 429), counting each 429 it waits out."""
+
+    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._metrics = metrics
+
+    async def _run_request(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._run_request(*args, **kwargs)
+        except RetryAfter:
+            self._metrics.telegram_retries.inc()
+            raise
