@@ -43,8 +43,28 @@ delay, so a client that gives up meanwhile changes nothing) and ``lose_response_
 done, e.g. the video IS in the chat, but no answer ever arrives: "a timed-out send may have
 succeeded"). A call left unanswered has ``response=None``: ``lost=True`` if it was processed,
 ``False`` if its client gave up during a delay. ``messages_with_video`` is what the user got.
-Room is left for webhook push delivery (``self.webhook``) and flood limits (``_apply_fault``:
-the hook every call passes).
+Room is left for flood limits (``_apply_fault``: the hook every call passes).
+
+Webhook mode (as the real Bot API server, telegram-bot-api's ``Client.cpp`` / ``WebhookActor.cpp``)
+    ``setWebhook`` / ``deleteWebhook`` / ``getWebhookInfo`` answer with Telegram's descriptions
+    ("Webhook was set", "Webhook is already set", "Webhook was deleted", "Webhook is already
+    deleted"); a non-empty ``setWebhook`` more often than once a second gets 429 "retry after 1"
+    (``set_webhook_interval``); ``max_connections`` is clamped to 1..100 (default 40); an empty
+    ``secret_token`` means none. While a webhook is set ``getUpdates`` answers 409, and a held long
+    poll ends with 409 "terminated by setWebhook request". Queued updates (also those queued
+    before, unless dropped) are POSTed as JSON with ``X-Telegram-Bot-Api-Secret-Token``; one at a
+    time per chat (Telegram's per-chat webhook queues), at most ``max_connections`` at once. Only a
+    2xx answer confirms an update; otherwise it stays pending, ``last_error_date`` /
+    ``last_error_message`` are set ("Wrong response from the webhook: 503 Service Unavailable",
+    "Connection refused", "Read timeout expired") and it is retried after ``webhook_retry_delay``
+    (or the answer's ``Retry-After``). Test knobs: ``webhook_targets`` (a load balancer in front of
+    replicas: round robin, a refused connection moves on to the next target at once, all refused =
+    502 Bad Gateway), ``duplicate_rate`` + ``seed`` (a confirmed update is sent once more to the
+    next target, as when Telegram did not see the answer), ``webhook_deliveries`` (every attempt),
+    ``delivered_update_ids()`` and ``await wait_for_webhook_idle()``.
+    Deviations: http:// URLs and any port are accepted (``webhook_https_only=True`` checks them),
+    no DNS check at ``setWebhook``, no slow start of connections, the first retry is not immediate,
+    and a 2xx answer carrying a method call is not executed.
 """
 
 from __future__ import annotations
@@ -56,6 +76,8 @@ import html
 import itertools
 import json
 import mimetypes
+import os
+import random
 import re
 import time
 import traceback
@@ -64,7 +86,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 DEFAULT_TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
@@ -127,6 +151,24 @@ CHAT_ACTIONS = set(
     "choose_sticker find_location record_video_note upload_video_note".split()
 )
 _NOT_BY_DEFAULT = {"chat_member", "message_reaction", "message_reaction_count"}
+# Update types in the order getWebhookInfo lists them (the server's UpdateType enum).
+UPDATE_TYPES = (
+    "message edited_message channel_post edited_channel_post inline_query chosen_inline_result "
+    "callback_query shipping_query pre_checkout_query poll poll_answer my_chat_member chat_member "
+    "chat_join_request chat_boost removed_chat_boost message_reaction message_reaction_count "
+    "business_connection business_message edited_business_message deleted_business_messages "
+    "purchased_paid_media"
+).split()
+_DEFAULT_ALLOWED = frozenset(UPDATE_TYPES) - _NOT_BY_DEFAULT
+_MESSAGE_KINDS = {
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_message",
+    "edited_business_message",
+}
+_WEBHOOK_PORTS = (80, 88, 443, 8443)
 _BUTTON_KINDS = set(
     "url callback_data web_app login_url switch_inline_query switch_inline_query_current_chat "
     "switch_inline_query_chosen_chat copy_text callback_game pay".split()
@@ -217,6 +259,48 @@ class _Fault:
     delay: float = 0.0  # delay_next
     lose: bool = False  # lose_response_next ...
     hold: float = 60.0  # ... keeping the connection open this long (or until the client leaves)
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One attempt to POST an update to a webhook (``FakeTelegram.webhook_deliveries``).
+
+    ``target``: the URL posted to. ``status``: the HTTP status, None when no answer came.
+    ``error``: None on a 2xx, else what Telegram would report ("Wrong response from the webhook:
+    500 Internal Server Error", "Connection refused", "Read timeout expired", "cancelled" when the
+    webhook was deleted/replaced or the fake closed meanwhile). ``at``: ``time.monotonic()`` when
+    the attempt started; ``elapsed``: its duration. ``redelivery``: the extra copy sent because of
+    ``duplicate_rate``.
+    """
+
+    update_id: int
+    target: str
+    status: int | None
+    error: str | None
+    at: float
+    elapsed: float = 0.0
+    redelivery: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status <= 299
+
+
+@dataclass
+class _Described:
+    """A method result answered with a ``description`` too (the webhook methods)."""
+
+    result: Any
+    description: str
+
+
+@dataclass(frozen=True)
+class _WebhookConfig:
+    url: str
+    max_connections: int
+    secret_token: str
+    ip_address: str
+    has_custom_certificate: bool
 
 
 def u16len(text: str) -> int:
@@ -338,7 +422,24 @@ class FakeTelegram:
         port: int = 0,
         upload_limit: int = 50 * MB,
         download_limit: int = 20 * MB,
+        webhook_targets: list[str] | None = None,
+        duplicate_rate: float = 0.0,
+        seed: int | None = 0,
+        webhook_timeout: float = 10.0,
+        webhook_retry_delay: float = 0.2,
+        set_webhook_interval: float = 1.0,
+        webhook_https_only: bool = False,
     ) -> None:
+        """Webhook options (all but ``seed`` are also plain attributes, read at each use):
+        ``webhook_targets``: base URLs (``http://127.0.0.1:PORT``) of replicas behind a load
+        balancer; deliveries go round robin to target + the path and query of the registered URL
+        instead of to that URL, and a refused connection moves on to the next target at once.
+        ``duplicate_rate`` (0..1, drawn from ``random.Random(seed)``): chance that a confirmed
+        update is delivered once more, to the next target. ``webhook_timeout``: seconds an attempt
+        may take (Telegram: 60). ``webhook_retry_delay``: pause before retrying a failed update.
+        ``set_webhook_interval``: Telegram's 1 s flood limit on non-empty ``setWebhook`` (0 = off).
+        ``webhook_https_only``: refuse http:// and ports other than 80/88/443/8443 like Telegram.
+        """
         self.token, self.bot_username, self.bot_first_name = token, bot_username, bot_first_name
         self.bot_id = int(token.split(":", 1)[0])
         self.host, self.port = host, port
@@ -348,6 +449,28 @@ class FakeTelegram:
         self.downloads: list[str] = []  # file paths served by the file route
         self.internal_errors: list[str] = []  # tracebacks of bugs in this fake
         self.webhook: dict[str, Any] = {}  # setWebhook parameters ("url" set when active)
+        self.webhook_targets = webhook_targets
+        if not 0.0 <= duplicate_rate <= 1.0:
+            raise ValueError("duplicate_rate must be between 0 and 1")
+        self.duplicate_rate = duplicate_rate
+        self.webhook_timeout = webhook_timeout
+        self.webhook_retry_delay = webhook_retry_delay
+        self.set_webhook_interval = set_webhook_interval
+        self.webhook_https_only = webhook_https_only
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        self.webhook_last_error: tuple[int, str] | None = None  # (unix date, message)
+        self._rng = random.Random(seed)
+        self._wh: _WebhookConfig | None = None
+        self._wh_session: aiohttp.ClientSession | None = None
+        self._wh_dispatcher: asyncio.Task | None = None
+        self._wh_inflight: dict[int, tuple[asyncio.Task, tuple]] = {}  # update_id -> (task, queue)
+        self._wh_retry_at: dict[int, float] = {}  # update_id -> monotonic time of the next try
+        self._wh_duplicate: dict[int, int] = {}  # update_id -> target index for its extra copy
+        self._wh_duplicated: set[int] = set()
+        self._wh_rr = 0  # round-robin position in webhook_targets
+        self._webhook_epoch = 0  # bumped by each effective non-empty setWebhook
+        self._next_set_webhook_at = 0.0
+        self._wh_lock = asyncio.Lock()
         self.commands: dict[tuple[str, str], list[dict]] = {}  # (scope json, lang) -> commands
         self._chats: dict[int, dict] = {}
         self._messages: dict[int, dict[int, dict]] = {}
@@ -386,6 +509,7 @@ class FakeTelegram:
     async def close(self) -> None:
         self._closing = True  # pending long polls answer [] right away
         self._notify()
+        await self._stop_webhook()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -678,8 +802,32 @@ class FakeTelegram:
         return await self._wait(find, timeout, f"video number {count}")
 
     def pending_updates(self) -> int:
-        """Updates not yet confirmed by a getUpdates ``offset`` (like ``pending_update_count``)."""
+        """Updates not yet confirmed by a getUpdates ``offset`` or a webhook's 2xx answer (like
+        ``pending_update_count``)."""
         return len(self._updates)
+
+    def delivered_update_ids(self) -> list[int]:
+        """``update_id`` of every webhook attempt answered with a 2xx, in order (an update
+        delivered twice, e.g. through ``duplicate_rate`` or a timeout, appears twice)."""
+        return [d.update_id for d in self.webhook_deliveries if d.ok]
+
+    async def wait_for_webhook_idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until every queued update was confirmed by the webhook and no delivery (extra
+        copies included) is in flight."""
+
+        def idle() -> bool:
+            return not self._updates and not self._wh_inflight
+
+        try:
+            await self._wait(idle, timeout, "the webhook to deliver everything")
+        except AssertionError as exc:
+            recent = "\n".join(f"  {d}" for d in self.webhook_deliveries[-10:]) or "  (none)"
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for the webhook to deliver everything: "
+                f"webhook={self._wh}, pending={[u['update_id'] for u in self._updates]}, "
+                f"in flight={sorted(self._wh_inflight)}, last error={self.webhook_last_error}; "
+                f"last deliveries:\n{recent}"
+            ) from exc
 
     async def wait_for_call(
         self,
@@ -800,6 +948,8 @@ class FakeTelegram:
                     raise _bad(f"{name} is required")
             result = await self._handlers[method](call.params, uploads)
             body: dict[str, Any] = {"ok": True, "result": result}
+            if isinstance(result, _Described):
+                body = {"ok": True, "result": result.result, "description": result.description}
         except ApiError as exc:
             status, body = exc.code, exc.body()
         except Exception:  # a bug in the fake: answer 500 and keep the traceback visible
@@ -1253,15 +1403,14 @@ class FakeTelegram:
             "Conflict: can't use getUpdates method while webhook is active; use "
             "deleteWebhook to delete the webhook first"
         )
-        if self.webhook.get("url"):
+        if self._wh is not None or self._wh_lock.locked():
             raise ApiError(409, conflict)
         offset = _as_int(p.get("offset") or 0, "offset")
         limit = min(max(_as_int(p.get("limit") or 100, "limit"), 1), 100)
         timeout = max(float(p.get("timeout") or 0), 0.0)
-        if "allowed_updates" in p:
-            self._allowed_updates = set(p["allowed_updates"] or []) or None
+        self._update_allowed_updates(p)
         self._poll_generation += 1
-        generation = self._poll_generation
+        generation, epoch = self._poll_generation, self._webhook_epoch
         self._notify()  # an older pending getUpdates now answers 409
         if offset > 0:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
@@ -1269,6 +1418,8 @@ class FakeTelegram:
             self._updates = self._updates[offset:]
         deadline = time.monotonic() + timeout
         while True:
+            if epoch != self._webhook_epoch:
+                raise ApiError(409, "Conflict: terminated by setWebhook request")
             if generation != self._poll_generation:
                 raise ApiError(
                     409,
@@ -1289,38 +1440,316 @@ class FakeTelegram:
             return kind not in _NOT_BY_DEFAULT
         return kind in self._allowed_updates
 
-    async def _m_setWebhook(self, p: dict, uploads: dict) -> bool:
-        url = str(p["url"])
-        if url and not re.match(r"https?://", url):
-            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
-        secret = p.get("secret_token")
-        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
-            raise _bad("bad webhook: secret token contains unallowed characters")
-        if _as_bool(p.get("drop_pending_updates")):
-            self._updates.clear()
-        if "allowed_updates" in p:
-            self._allowed_updates = set(p["allowed_updates"] or []) or None
-        self.webhook = dict(p) if url else {}
-        self._notify()
-        return True
+    def _update_allowed_updates(self, p: dict) -> None:
+        """Like the server: absent / not a list of strings = unchanged; no known name in the list
+        (``[]`` included) = the default set; unknown names are ignored (a typo loses updates)."""
+        value = p.get("allowed_updates")
+        if isinstance(value, str):  # a JSON body may carry the list as a JSON string
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return
+        known = {v.lower() for v in value} & set(UPDATE_TYPES)
+        self._allowed_updates = None if not known or known == _DEFAULT_ALLOWED else known
 
-    async def _m_deleteWebhook(self, p: dict, uploads: dict) -> bool:
-        if _as_bool(p.get("drop_pending_updates")):
+    # ------------------------------------------------------------------ webhook methods
+    def _webhook_config(self, p: dict, uploads: dict) -> _WebhookConfig:
+        cert = p.get("certificate")
+        has_cert = "certificate" in uploads or (
+            isinstance(cert, str)
+            and cert.startswith("attach://")
+            and cert[len("attach://") :] in uploads
+        )
+        raw = p.get("max_connections")
+        try:
+            max_connections = 40 if raw in (None, "") else int(raw)
+        except (TypeError, ValueError):
+            max_connections = 0  # the server's to_integer: garbage reads as 0, then clamped
+        return _WebhookConfig(
+            url=str(p["url"]),
+            max_connections=min(max(max_connections, 1), 100),
+            secret_token=str(p.get("secret_token") or ""),
+            ip_address=str(p.get("ip_address") or ""),
+            has_custom_certificate=has_cert,
+        )
+
+    async def _m_setWebhook(self, p: dict, uploads: dict) -> _Described:
+        """The server's process_set_webhook_query / do_set_webhook, in its order: the flood
+        limit first; an unchanged webhook is "already set"; otherwise the old webhook is closed
+        and pending updates dropped *before* the new URL and secret are validated (so a refused
+        replacement leaves no webhook, as on Telegram)."""
+        url = str(p.get("url") or "")
+        now = time.monotonic()
+        if url and self.set_webhook_interval > 0:
+            if now < self._next_set_webhook_at:
+                raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+            self._next_set_webhook_at = now + self.set_webhook_interval
+        async with self._wh_lock:  # one change at a time; getUpdates meanwhile gets 409
+            return await self._set_webhook(p, uploads, url)
+
+    async def _set_webhook(self, p: dict, uploads: dict, url: str) -> _Described:
+        new = self._webhook_config(p, uploads) if url else None
+        drop = _as_bool(p.get("drop_pending_updates"))
+        unchanged = new == self._wh and not (new and new.has_custom_certificate)
+        if unchanged and not drop:
+            self._update_allowed_updates(p)
+            return _Described(
+                True, "Webhook is already set" if url else "Webhook is already deleted"
+            )
+        if url:
+            self._webhook_epoch += 1  # a held getUpdates ends with 409
+            self._notify()
+        was_set = self._wh is not None
+        self._wh, self.webhook, self.webhook_last_error = None, {}, None
+        await self._stop_webhook()
+        if self._closing:
+            raise ApiError(500, "Internal Server Error: restart")
+        if drop:
             self._updates.clear()
-        self.webhook = {}
-        return True
+            self._wh_retry_at.clear()
+            self._notify()
+        if new is None:
+            return _Described(
+                True, "Webhook was deleted" if was_set else "Webhook is already deleted"
+            )
+        self._check_webhook(new)
+        self._update_allowed_updates(p)
+        self._wh = new
+        self.webhook = dict(p)
+        self.webhook_last_error = None
+        self._wh_session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, force_close=True),
+            skip_auto_headers=("User-Agent",),
+        )
+        self._wh_dispatcher = asyncio.create_task(self._dispatch_webhook())
+        self._notify()
+        return _Described(True, "Webhook was set")
+
+    def _check_webhook(self, config: _WebhookConfig) -> None:
+        url = config.url if "://" in config.url else "https://" + config.url  # https by default
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise _bad("invalid webhook URL specified") from None
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise _bad("invalid webhook URL specified")
+        if len(config.secret_token) > 256:
+            raise _bad("secret token is too long")
+        if not re.fullmatch(r"[A-Za-z0-9_-]*", config.secret_token):
+            raise _bad("secret token contains unallowed characters")
+        if self.webhook_https_only:
+            if parts.scheme.lower() != "https":
+                raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+            if (port or 443) not in _WEBHOOK_PORTS:
+                raise _bad("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+
+    async def _m_deleteWebhook(self, p: dict, uploads: dict) -> _Described:
+        # The server runs deleteWebhook as setWebhook with an empty URL.
+        return await self._m_setWebhook({**p, "url": ""}, {})
 
     async def _m_getWebhookInfo(self, p: dict, uploads: dict) -> dict:
         info: dict[str, Any] = {
-            "url": self.webhook.get("url", ""),
-            "has_custom_certificate": False,
+            "url": self._wh.url if self._wh else "",
+            "has_custom_certificate": bool(self._wh and self._wh.has_custom_certificate),
             "pending_update_count": len(self._updates),
         }
-        if self.webhook:
-            info["max_connections"] = int(self.webhook.get("max_connections") or 40)
-            if self._allowed_updates:
-                info["allowed_updates"] = sorted(self._allowed_updates)
+        if self.webhook_last_error is not None:
+            info["last_error_date"], info["last_error_message"] = self.webhook_last_error
+        if self._wh is not None:
+            info["max_connections"] = self._wh.max_connections
+            info["ip_address"] = self._wh.ip_address or self._webhook_ip(self._wh.url)
+        if self._allowed_updates is not None:
+            info["allowed_updates"] = [t for t in UPDATE_TYPES if t in self._allowed_updates]
         return info
+
+    @staticmethod
+    def _webhook_ip(url: str) -> str:
+        """What the server resolved the host to ("<unknown>" before it did): IP literals only,
+        the fake does no DNS."""
+        host = urlsplit(url if "://" in url else "https://" + url).hostname or ""
+        if host == "localhost":
+            return "127.0.0.1"
+        return host if re.fullmatch(r"[\d.]+|[0-9a-fA-F:]+", host) else "<unknown>"
+
+    # ------------------------------------------------------------------ webhook delivery
+    @staticmethod
+    def _queue_key(update: dict) -> tuple:
+        """The server's webhook queue of an update: updates of one queue go out one at a time,
+        in order (the next only after the previous was confirmed)."""
+        kind = next(k for k in update if k != "update_id")
+        body = update[kind] if isinstance(update[kind], dict) else {}
+        if kind in _MESSAGE_KINDS and "chat" in body:
+            return ("chat", body["chat"]["id"])
+        if kind == "callback_query" and "from" in body:
+            return ("callback_query", body["from"]["id"])
+        chat_id = (body.get("chat") or {}).get("id")
+        if chat_id is not None:
+            return (kind, chat_id)
+        return ("update", update["update_id"])
+
+    async def _dispatch_webhook(self) -> None:
+        """Start deliveries as slots, queues and retry times allow; sleep until something
+        changes (a new update, a finished delivery, a retry falling due)."""
+        while self._wh is not None and not self._closing:
+            changed = self._changed
+            wake_at = self._start_deliveries()
+            delay = None if wake_at is None else max(wake_at - time.monotonic(), 0.0)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await changed.wait()
+
+    def _start_deliveries(self) -> float | None:
+        assert self._wh is not None
+        now = time.monotonic()
+        kept = [u for u in self._updates if self._allowed(u)]
+        if len(kept) != len(self._updates):
+            self._updates = kept
+            self._notify()
+        busy = {key for _, key in self._wh_inflight.values()}
+        seen: set[tuple] = set()
+        wake_at: float | None = None
+        for update in self._updates:
+            if len(self._wh_inflight) >= self._wh.max_connections:
+                break
+            key = self._queue_key(update)
+            if key in seen or key in busy:  # only the head of each queue may go
+                seen.add(key)
+                continue
+            seen.add(key)
+            update_id = update["update_id"]
+            due = self._wh_retry_at.get(update_id, 0.0)
+            if due > now:
+                wake_at = due if wake_at is None else min(wake_at, due)
+                continue
+            task = asyncio.create_task(self._deliver(copy.deepcopy(update), self._wh))
+            self._wh_inflight[update_id] = (task, key)
+        return wake_at
+
+    def _targets(self, config: _WebhookConfig) -> list[str]:
+        url = config.url if "://" in config.url else "https://" + config.url
+        if not self.webhook_targets:
+            return [url]
+        parts = urlsplit(url)
+        tail = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return [t.rstrip("/") + tail for t in self.webhook_targets]
+
+    async def _deliver(self, update: dict, config: _WebhookConfig) -> None:
+        update_id = update["update_id"]
+        body = json.dumps(update, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "Accept-Encoding": "gzip, deflate"}
+        if config.secret_token:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = config.secret_token
+        redelivery = update_id in self._wh_duplicate
+        targets = self._targets(config)
+        balanced = bool(self.webhook_targets)
+        status: int | None = None
+        error: str | None = None
+        retry_after: float | None = None
+        index = 0
+        try:
+            for attempt in range(len(targets)):
+                if redelivery and attempt == 0:
+                    index = self._wh_duplicate[update_id] % len(targets)
+                else:
+                    index, self._wh_rr = self._wh_rr % len(targets), self._wh_rr + 1
+                started = time.monotonic()
+                outcome: tuple[int | None, str | None, float | None, bool]
+                outcome = (None, "cancelled", None, False)  # kept if cancelled meanwhile
+                try:
+                    outcome = await self._post(targets[index], body, headers)
+                finally:
+                    status, error, retry_after, refused = outcome
+                    elapsed = time.monotonic() - started
+                    self.webhook_deliveries.append(
+                        WebhookDelivery(
+                            update_id, targets[index], status, error, started, elapsed, redelivery
+                        )
+                    )
+                if not (balanced and refused):
+                    break
+            else:  # the load balancer found no live replica
+                status, error = 502, "Wrong response from the webhook: 502 Bad Gateway"
+            self._delivered(update_id, status, error, retry_after, index, redelivery)
+        finally:
+            self._wh_inflight.pop(update_id, None)
+            self._notify()
+
+    def _delivered(
+        self,
+        update_id: int,
+        status: int | None,
+        error: str | None,
+        retry_after: float | None,
+        index: int,
+        redelivery: bool,
+    ) -> None:
+        if redelivery:
+            self._wh_duplicate.pop(update_id, None)
+        if error is None:
+            self._wh_retry_at.pop(update_id, None)
+            if (
+                update_id not in self._wh_duplicated
+                and self.duplicate_rate > 0
+                and self._rng.random() < self.duplicate_rate
+            ):  # Telegram did not see the answer: the same update once more, to the next target
+                self._wh_duplicated.add(update_id)
+                self._wh_duplicate[update_id] = index + 1
+                return
+            self._wh_duplicated.discard(update_id)
+            self._updates = [u for u in self._updates if u["update_id"] != update_id]
+            return
+        self.webhook_last_error = (int(time.time()), error)
+        delay = self.webhook_retry_delay if not retry_after else retry_after
+        self._wh_retry_at[update_id] = time.monotonic() + delay
+
+    async def _post(
+        self, url: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int | None, str | None, float | None, bool]:
+        """One POST: (status, Telegram's error text or None, Retry-After, connection refused?)."""
+        assert self._wh_session is not None
+        try:
+            async with asyncio.timeout(self.webhook_timeout):
+                async with self._wh_session.post(
+                    url, data=body, headers=headers, allow_redirects=False
+                ) as resp:
+                    await resp.read()
+        except TimeoutError:
+            return None, "Read timeout expired", None, False
+        except aiohttp.ClientConnectorDNSError:
+            return None, "Failed to resolve host: Name or service not known", None, True
+        except aiohttp.ClientConnectorError as exc:  # "Connection refused", "... timed out"
+            err = exc.os_error
+            return None, os.strerror(err.errno) if err.errno else str(err), None, True
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError):
+            return None, "Webhook connection closed", None, False
+        except aiohttp.ClientError as exc:
+            return None, f"Connection error: {exc}", None, False
+        if 200 <= resp.status <= 299:
+            return resp.status, None, None, False
+        retry_after = None
+        with contextlib.suppress(TypeError, ValueError):
+            retry_after = float(min(max(int(resp.headers.get("Retry-After", "")), 0), 3600))
+        error = f"Wrong response from the webhook: {resp.status} {resp.reason or ''}".rstrip()
+        return resp.status, error, retry_after, False
+
+    async def _stop_webhook(self) -> None:
+        """Stop delivering: cancel the dispatcher and the deliveries in flight (their updates
+        stay queued, as on Telegram), close the HTTP session."""
+        tasks = [t for t, _ in self._wh_inflight.values()]
+        if self._wh_dispatcher is not None:
+            tasks.append(self._wh_dispatcher)
+        self._wh_dispatcher = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._wh_inflight.clear()
+        self._wh_retry_at.clear()
+        self._wh_duplicate.clear()
+        self._wh_duplicated.clear()
+        if self._wh_session is not None:
+            await self._wh_session.close()
+            self._wh_session = None
 
     def _scope_key(self, p: dict) -> tuple[str, str]:
         scope = p.get("scope") or {"type": "default"}
