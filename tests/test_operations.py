@@ -109,3 +109,14 @@ async def test_every_log_line_about_a_job_names_it(
     assert retry, "the client's retry was logged inside the job"
     line = json.loads(JsonFormatter().format(about_the_job[0]))
     assert line["job_id"] == 1 and line["level"] == "INFO" and line["message"]
+
+
+async def test_telegram_flood_waits_are_counted(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot()
+    tg.fail_next("sendMessage", 429, retry_after=1)
+    tg.user_sends("/help", user_id=USER)
+    await tg.wait_for_call("sendMessage", lambda c: c.ok)  # retried after the wait
+    _, metrics = await get(f"{base_of(bot)}/metrics")
+    assert sample(metrics, "luma_bot_telegram_retries_total") == 1
