@@ -1139,3 +1139,23 @@ async def test_error_rates_answer_a_seeded_share_of_api_requests() -> None:
     assert 40 <= statuses.count(500) <= 80
     assert 8 <= statuses.count(429) <= 35
     assert statuses.count(404) == 200 - statuses.count(500) - statuses.count(429)
+
+
+async def test_dream_times_can_vary_within_a_range() -> None:
+    from bot.emulator.state import Family, Generation, GenerationStore, State
+
+    config = EmulatorConfig(
+        queue_seconds=0, dream_seconds=0.05, dream_seconds_max=0.2, error_seed=7
+    )
+    store = GenerationStore(lambda: config)
+    made = [
+        store.add(Generation(family=Family.AIML_V2, prompt="a cat", api_key="k", request={}))
+        for _ in range(8)
+    ]
+    await store.wait_for(made, State.COMPLETED, hold=2.0)
+    times = [generation.dream_seconds for generation in made]
+    assert all(time is not None and 0.05 <= time <= 0.2 for time in times)
+    assert len(set(times)) == len(times)  # drawn, not fixed
+    await store.close()
+    with pytest.raises(ValueError):
+        EmulatorConfig(dream_seconds=2, dream_seconds_max=1)

@@ -35,6 +35,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--queue-seconds", type=float, default=defaults.queue_seconds)
     parser.add_argument("--dream-seconds", type=float, default=defaults.dream_seconds)
+    parser.add_argument(
+        "--dream-seconds-max",
+        type=float,
+        default=None,
+        help="draw each generation's dreaming time uniformly from [--dream-seconds, this]",
+    )
     parser.add_argument("--long-poll-seconds", type=float, default=defaults.long_poll_seconds)
     parser.add_argument("--max-concurrent", type=int, default=None)
     parser.add_argument("--public-url", default=None, help="base URL for asset links")
@@ -80,6 +86,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         no_credits_keys=frozenset(args.no_credits_key),
         queue_seconds=args.queue_seconds,
         dream_seconds=args.dream_seconds,
+        dream_seconds_max=args.dream_seconds_max,
         long_poll_seconds=args.long_poll_seconds,
         max_concurrent=args.max_concurrent,
         public_url=args.public_url,

@@ -17,6 +17,9 @@ class EmulatorConfig:
     queue_seconds: float = 2.0
     # dreaming -> completed | failed.
     dream_seconds: float = 8.0
+    # When set, each generation dreams a time drawn uniformly from [dream_seconds,
+    # dream_seconds_max] (seeded by error_seed), like real generations that vary (benchmarks).
+    dream_seconds_max: float | None = None
     # How long an AIML v2 wait (`state=` / `status=`) is held before answering anyway.
     long_poll_seconds: float = 30.0
     # AIML's documented prompt cap (Luma itself allows 5000).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import re
 import time
 import uuid
@@ -130,6 +131,8 @@ class Generation:
     failure_reason: str | None = None
     # True once force_state() took over: automatic transitions stop.
     forced: bool = False
+    # Drawn from config's dream range on first need (None: the fixed dream_seconds).
+    dream_seconds: float | None = None
     # time.monotonic() of the planned end, when config.report_wait_estimate asks for it.
     expected_done_at: float | None = None
     # (state, time.monotonic()) for every state entered, creation included.
@@ -196,6 +199,7 @@ class GenerationStore:
         self._image_check = image_check
         self.generations: dict[str, Generation] = {}
         self._drivers: dict[str, asyncio.Task[None]] = {}
+        self._random = random.Random(config().error_seed)
         self._listeners: list[StateListener] = []
         # Swapped on every change; waiters re-check their condition when it fires.
         self._changed = asyncio.Event()
@@ -258,16 +262,25 @@ class GenerationStore:
             return
         factor = SLOW_FACTOR if gen.script.slow else 1.0
         if self._config().report_wait_estimate:
-            remaining = max(0.0, queued_until - loop.time()) + self._config().dream_seconds * factor
+            remaining = max(0.0, queued_until - loop.time()) + self._dream_time(gen) * factor
             gen.expected_done_at = time.monotonic() + remaining
         await asyncio.sleep(max(0.0, queued_until - loop.time()))
         self._enter(gen, State.DREAMING)
-        await asyncio.sleep(self._config().dream_seconds * factor)
+        await asyncio.sleep(self._dream_time(gen) * factor)
         if gen.script.failure_reason is not None:
             self._enter(gen, State.FAILED, gen.script.failure_reason)
         else:
             self._enter(gen, State.COMPLETED)
         self._drivers.pop(gen.id, None)
+
+    def _dream_time(self, gen: Generation) -> float:
+        """This generation's dreaming time: fixed, or drawn once from the configured range."""
+        config = self._config()
+        if config.dream_seconds_max is None:
+            return config.dream_seconds
+        if gen.dream_seconds is None:
+            gen.dream_seconds = self._random.uniform(config.dream_seconds, config.dream_seconds_max)
+        return gen.dream_seconds
 
     async def _check_images(self, gen: Generation) -> bool:
         """Fetch all image URLs concurrently; fail ``gen`` on the first bad one.
