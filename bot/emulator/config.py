@@ -65,6 +65,8 @@ class EmulatorConfig:
         for name in ("image_fetch_timeout", "callback_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
+        if self.dream_seconds_max is not None and self.dream_seconds_max < self.dream_seconds:
+            raise ValueError("dream_seconds_max must be >= dream_seconds")
         if self.callback_max_retries < 0:
             raise ValueError("callback_max_retries must be >= 0")
         if self.callback_repeats < 1:
