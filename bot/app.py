@@ -94,7 +94,7 @@ async def _start_services(application: Application) -> None:
     repository = await open_repository(settings.database_url)
     pushed = PushedUpdates()
     http = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=max(settings.max_concurrent_generations * 2, 20)),
+        connector=aiohttp.TCPConnector(limit=settings.luma_max_connections),
         raise_for_status=False,
     )
     family = settings.luma_api_family.value

@@ -43,7 +43,36 @@ delay, so a client that gives up meanwhile changes nothing) and ``lose_response_
 done, e.g. the video IS in the chat, but no answer ever arrives: "a timed-out send may have
 succeeded"). A call left unanswered has ``response=None``: ``lost=True`` if it was processed,
 ``False`` if its client gave up during a delay. ``messages_with_video`` is what the user got.
-Room is left for flood limits (``_apply_fault``: the hook every call passes).
+
+Flood limits (opt-in: ``flood_limits=True``; off by default, so nothing is ever refused for rate)
+    Telegram's limits on "messages" (the FAQ's "Avoiding flood limits", PTB's ``FloodLimit``), as
+    token buckets that start full and refill continuously (the shape of PTB's ``AIORateLimiter``,
+    an aiolimiter leaky bucket, so a client that respects the same numbers is never refused):
+    overall ``flood_overall_per_second`` (30; capacity 30, i.e. a burst of 30 then 30/s); each
+    group, supergroup or channel (negative ``chat_id`` or an ``@username``, as PTB assumes)
+    ``flood_group_per_minute`` (20; capacity 20 refilled at 20/60 per second); each private chat
+    ``flood_per_chat_per_second`` (1.0) with a burst of ``flood_per_chat_burst`` (3), i.e. the
+    "short bursts" Telegram tolerates before it starts answering 429. Every counted call takes one
+    token from the overall bucket and one from its chat's bucket (a call with
+    ``allow_paid_broadcast`` skips the overall one; a call without ``chat_id``, an inline edit,
+    only takes the overall one). Counted (``FLOOD_COUNTED``): the send, copy, forward and edit
+    methods (``sendMessage``, ``sendPhoto``, ``sendVideo``, ``sendDocument``, ``sendMediaGroup``,
+    ``copyMessage``, ``forwardMessage``, ``editMessageText`` / ``Caption`` / ``Media`` /
+    ``ReplyMarkup``), because edits are what progress bars hit limits with. Not counted:
+    ``deleteMessage`` (removes, sends nothing; Telegram's message limits are about messages put
+    into a chat), ``sendChatAction``, ``answerCallbackQuery``, ``getUpdates``, ``getFile``, the
+    webhook and command methods, ``getMe``, ... (``setWebhook`` has its own 1 s limit, above).
+    The check comes after parameter validation; a call refused for flood does not use up any
+    budget, nor does a call that then fails (400 "chat not found", "message is not modified", ...).
+    A refused call gets exactly Telegram's answer: HTTP 429 ``{"ok": false, "error_code": 429,
+    "description": "Too Many Requests: retry after N", "parameters": {"retry_after": N}}``, N = the
+    whole seconds (rounded up, at least 1) until every bucket it needs has a token again; it is
+    recorded in ``flood_refusals`` (:class:`FloodRefusal`) and ``flood_refusal_count``.
+    ``flood_slack`` (0.1 s) models network jitter: a call arriving up to that long before its token
+    is due is still accepted (the bucket goes briefly into debt, so the long-run rate is exact).
+    ``flood_clock`` (default ``time.monotonic``) is the clock of the buckets; tests can pass a
+    fake one. All ``flood_*`` options are plain attributes too, read at each call; a limit <= 0 is
+    off.
 
 Webhook mode (as the real Bot API server, telegram-bot-api's ``Client.cpp`` / ``WebhookActor.cpp``)
     ``setWebhook`` / ``deleteWebhook`` / ``getWebhookInfo`` answer with Telegram's descriptions
@@ -85,7 +114,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
-from typing import Any
+from math import ceil
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -179,6 +209,11 @@ _NOT_MODIFIED = (
 )
 _WRONG_FILE = "wrong file identifier/HTTP URL specified"
 _MEDIA_KEYS = ("photo", "video", "document", "animation", "audio", "caption", "caption_entities")
+# Methods that count toward the flood limits (``flood_limits=True``); see the module docstring.
+FLOOD_COUNTED = frozenset(
+    "sendMessage sendPhoto sendVideo sendDocument sendMediaGroup copyMessage forwardMessage "
+    "editMessageText editMessageCaption editMessageMedia editMessageReplyMarkup".split()
+)
 
 
 class ApiError(Exception):
@@ -231,6 +266,18 @@ class Call:
     @property
     def result(self) -> Any:
         return (self.response or {}).get("result")
+
+
+class FloodRefusal(NamedTuple):
+    """A call refused with 429 by the flood limits (``FakeTelegram.flood_refusals``).
+
+    ``chat_id``: an int, the raw string (``"@channel"``) or None (inline edits). ``at``: the
+    ``flood_clock`` time (``time.monotonic()`` unless a fake clock was given)."""
+
+    method: str
+    chat_id: int | str | None
+    retry_after: int
+    at: float
 
 
 @dataclass
@@ -429,6 +476,13 @@ class FakeTelegram:
         webhook_retry_delay: float = 0.2,
         set_webhook_interval: float = 1.0,
         webhook_https_only: bool = False,
+        flood_limits: bool = False,
+        flood_overall_per_second: float = 30,
+        flood_per_chat_per_second: float = 1.0,
+        flood_per_chat_burst: float = 3,
+        flood_group_per_minute: float = 20,
+        flood_slack: float = 0.1,
+        flood_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Webhook options (all but ``seed`` are also plain attributes, read at each use):
         ``webhook_targets``: base URLs (``http://127.0.0.1:PORT``) of replicas behind a load
@@ -439,6 +493,12 @@ class FakeTelegram:
         may take (Telegram: 60). ``webhook_retry_delay``: pause before retrying a failed update.
         ``set_webhook_interval``: Telegram's 1 s flood limit on non-empty ``setWebhook`` (0 = off).
         ``webhook_https_only``: refuse http:// and ports other than 80/88/443/8443 like Telegram.
+
+        Flood options (also plain attributes, read at each call; see the module docstring):
+        ``flood_limits`` turns them on. ``flood_overall_per_second``: all chats together (burst
+        of as many). ``flood_per_chat_per_second`` / ``flood_per_chat_burst``: each private chat.
+        ``flood_group_per_minute``: each group/supergroup/channel (burst of as many).
+        ``flood_slack``: seconds of arrival jitter tolerated. ``flood_clock``: the buckets' clock.
         """
         self.token, self.bot_username, self.bot_first_name = token, bot_username, bot_first_name
         self.bot_id = int(token.split(":", 1)[0])
@@ -459,6 +519,16 @@ class FakeTelegram:
         self.webhook_https_only = webhook_https_only
         self.webhook_deliveries: list[WebhookDelivery] = []
         self.webhook_last_error: tuple[int, str] | None = None  # (unix date, message)
+        self.flood_limits = flood_limits
+        self.flood_overall_per_second = flood_overall_per_second
+        self.flood_per_chat_per_second = flood_per_chat_per_second
+        self.flood_per_chat_burst = flood_per_chat_burst
+        self.flood_group_per_minute = flood_group_per_minute
+        self.flood_slack = flood_slack
+        self.flood_clock = flood_clock
+        self.flood_refusals: list[FloodRefusal] = []
+        self.flood_refusal_count = 0
+        self._flood_buckets: dict[tuple, tuple[float, float]] = {}  # key -> (tokens, at)
         self._rng = random.Random(seed)
         self._wh: _WebhookConfig | None = None
         self._wh_session: aiohttp.ClientSession | None = None
@@ -946,7 +1016,12 @@ class FakeTelegram:
             for name in sorted(required):
                 if name not in call.params and name not in uploads:
                     raise _bad(f"{name} is required")
-            result = await self._handlers[method](call.params, uploads)
+            charged = self._flood_take(method, call.params)
+            try:
+                result = await self._handlers[method](call.params, uploads)
+            except Exception:  # a failed call uses up no flood budget
+                self._flood_refund(charged)
+                raise
             body: dict[str, Any] = {"ok": True, "result": result}
             if isinstance(result, _Described):
                 body = {"ok": True, "result": result.result, "description": result.description}
@@ -1036,6 +1111,65 @@ class FakeTelegram:
         if fault.error is not None:
             raise fault.error
         return fault
+
+    # ------------------------------------------------------------------ flood limits
+    def _flood_buckets_of(self, p: dict) -> list[tuple[tuple, float, float]]:
+        """(key, capacity, tokens per second) of each bucket a counted call draws from."""
+        buckets: list[tuple[tuple, float, float]] = []
+        overall = self.flood_overall_per_second
+        if overall > 0 and not _as_bool(p.get("allow_paid_broadcast")):
+            buckets.append((("overall",), overall, overall))
+        chat_id = p.get("chat_id")
+        if chat_id is None or str(chat_id).strip() == "":
+            return buckets
+        raw = str(chat_id).strip()
+        if re.fullmatch(r"-?\d+", raw):
+            key: int | str = int(raw)
+            group = key < 0
+        else:  # "@username": only supergroups and channels have one (PTB assumes a group too)
+            name = raw.lstrip("@").lower()
+            found = [c["id"] for c in self._chats.values() if c.get("username", "").lower() == name]
+            key, group = (found[0] if found else raw.lower()), True
+        per_minute = self.flood_group_per_minute
+        if group and per_minute > 0:
+            buckets.append((("group", key), per_minute, per_minute / 60))
+        elif not group and self.flood_per_chat_per_second > 0:
+            capacity = max(self.flood_per_chat_burst, 1)
+            buckets.append((("chat", key), capacity, self.flood_per_chat_per_second))
+        return buckets
+
+    def _flood_take(self, method: str, p: dict) -> list[tuple]:
+        """Take a token from each bucket of a counted call (returns their keys, for a refund),
+        or raise Telegram's 429 without taking any."""
+        if not self.flood_limits or method not in FLOOD_COUNTED:
+            return []
+        now = self.flood_clock()
+        buckets = self._flood_buckets_of(p)
+        levels: dict[tuple, float] = {}
+        wait = 0.0
+        for key, capacity, rate in buckets:
+            tokens, at = self._flood_buckets.get(key, (capacity, now))
+            levels[key] = level = min(capacity, tokens + max(now - at, 0.0) * rate)
+            if level + rate * max(self.flood_slack, 0.0) < 1 - 1e-9:  # float noise
+                wait = max(wait, (1 - level) / rate)
+        if wait > 0:
+            retry_after = max(1, ceil(wait - 1e-9))
+            chat_id = p.get("chat_id")
+            with contextlib.suppress(TypeError, ValueError):
+                chat_id = int(chat_id)  # type: ignore[arg-type]
+            self.flood_refusals.append(FloodRefusal(method, chat_id, retry_after, now))
+            self.flood_refusal_count += 1
+            raise ApiError(
+                429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+            )
+        for key in levels:
+            self._flood_buckets[key] = (levels[key] - 1, now)
+        return list(levels)
+
+    def _flood_refund(self, keys: list[tuple]) -> None:
+        for key in keys:
+            tokens, at = self._flood_buckets[key]
+            self._flood_buckets[key] = (tokens + 1, at)  # capped at the capacity when read
 
     # ------------------------------------------------------------------ state helpers
     def _notify(self) -> None:

@@ -1,0 +1,65 @@
+"""`python -m bench`: run the benchmark scenarios and write docs/benchmarks.md (+ .png).
+
+python -m bench                 # the issue's targets: 1,000 generations at 10/s, 20-60 s
+python -m bench --smoke         # a few generations in seconds (what the test suite runs)
+python -m bench --only inflight # just the many-in-flight curve
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from bench.report import write
+from bench.scenario import Result, Scenario, run
+
+SCENARIOS = {
+    "target": Scenario(
+        name="target: 1,000 generations at 10/s",
+        generations=1000, rate=10, users=200, gen_min=20, gen_max=60,
+    ),
+    "legacy": Scenario(
+        name="legacy family: 300 generations at 10/s",
+        generations=300, rate=10, users=100, gen_min=20, gen_max=60, family="aiml-v1",
+    ),
+    "webhook": Scenario(
+        name="webhook mode: 300 generations at 10/s",
+        generations=300, rate=10, users=100, gen_min=20, gen_max=60, mode="webhook",
+    ),
+    "inflight": Scenario(
+        name="in flight: 10,000 generations at once",
+        generations=10_000, rate=200, users=2000, gen_min=600, gen_max=600,
+        flood_limits=False, max_concurrent=12_000, settle_timeout=30,
+    ),
+}  # fmt: skip
+SMOKE = [
+    Scenario(
+        name="smoke", generations=6, rate=6, users=3, gen_min=0.2, gen_max=0.5,
+        settle_timeout=30, sample_every=0.1,
+    ),
+]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a tiny run, for the test suite")
+    parser.add_argument("--only", choices=sorted(SCENARIOS), action="append")
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    args = parser.parse_args(argv)
+    scenarios = SMOKE if args.smoke else [SCENARIOS[name] for name in args.only or SCENARIOS]
+    results: list[Result] = []
+    for scenario in scenarios:
+        print(f"running {scenario.name} ...", file=sys.stderr, flush=True)
+        results.append(asyncio.run(run(scenario)))
+    command = "python -m bench" + (" --smoke" if args.smoke else "")
+    if args.only:
+        command += "".join(f" --only {name}" for name in args.only)
+    write(results, args.out, command)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

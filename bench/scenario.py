@@ -1,0 +1,327 @@
+"""One benchmark run: the emulator and the fake Bot API in this process, `python -m bot` as a
+child process, users sending `/video` at a fixed arrival rate; everything measured from outside.
+
+Timings use one clock (time.monotonic in this process): when the command was queued, when the
+emulator marked the generation completed, and when the fake Bot API received the bot's calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+
+from bot.emulator import EmulatorConfig, run_emulator
+from bot.emulator.state import State
+from tests.fakes.telegram_api import FakeTelegram
+
+ROOT = Path(__file__).parent.parent
+BOT_TOKEN = "123456:BENCH-fake-token-000000000000000000"
+API_KEY = "bench-luma-key"
+STATUS_METHODS = ("sendMessage",)
+EDIT_METHODS = (
+    "editMessageText",
+    "editMessageMedia",
+    "editMessageCaption",
+    "editMessageReplyMarkup",
+)
+SEND_METHODS = ("sendMessage", "sendVideo", "sendPhoto")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    generations: int
+    rate: float  # commands per second
+    users: int
+    gen_min: float  # seconds of generation time (uniform)
+    gen_max: float
+    family: str = "aiml-v2"
+    mode: str = "polling"  # or "webhook"
+    flood_limits: bool = True
+    max_connections: int = 100
+    max_concurrent: int = 2000
+    # Stop waiting for deliveries after this long past the last command (in-flight runs: 0).
+    settle_timeout: float = 300.0
+    sample_every: float = 0.5
+
+
+@dataclass
+class Sample:
+    at: float  # seconds since the first command
+    in_flight: int  # generations the emulator has not finished
+    rss_mb: float
+    cpu_seconds: float
+    connections: int  # the bot's TCP connections to the emulator
+    api_requests: int  # cumulative
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    sent: int = 0
+    accepted: int = 0
+    delivered: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    quota_exact: bool | None = None
+    first_reply: list[float] = field(default_factory=list)
+    completion_to_delivery: list[float] = field(default_factory=list)
+    api_requests: int = 0
+    api_allowance: float = 0.0  # sum over generations of 1 + ceil(T/30)
+    generation_seconds: float = 0.0  # sum of generation times
+    telegram_sends: int = 0
+    telegram_edits: int = 0
+    telegram_429s: int = 0
+    peak_rss_mb: float = 0.0
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    samples: list[Sample] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def per_generation(self, value: float) -> float:
+        return value / self.delivered if self.delivered else float("nan")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _environment(
+    scenario: Scenario, tg: FakeTelegram, api_url: str, folder: Path
+) -> dict[str, str]:
+    keep = ("TELEGRAM_", "LUMA_", "DATABASE_", "DAILY_", "ADMIN_", "PUBLIC_", "WEBHOOK_", "MAX_")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(keep)}
+    port = _free_port()
+    per_user = math.ceil(scenario.generations / scenario.users)
+    environment.update(
+        TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+        TELEGRAM_API_URL=tg.root,
+        LUMA_API_KEY=API_KEY,
+        LUMA_API_URL=api_url,
+        LUMA_API_FAMILY=scenario.family,
+        DATABASE_URL=f"sqlite:///{folder / 'bot.sqlite3'}",
+        DAILY_QUOTA=str(per_user),
+        MAX_ACTIVE_PER_USER=str(per_user),
+        MAX_CONCURRENT_GENERATIONS=str(scenario.max_concurrent),
+        LUMA_MAX_CONNECTIONS=str(scenario.max_connections),
+        LOG_LEVEL="WARNING",
+        PORT=str(port),
+    )
+    if scenario.mode == "webhook":
+        environment.update(
+            TELEGRAM_WEBHOOK="true",
+            PUBLIC_URL=f"http://127.0.0.1:{port}",
+            WEBHOOK_SECRET="bench-secret",
+        )
+    return environment
+
+
+async def _wait_healthy(port: int, process: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(600):
+            if process.returncode is not None:
+                raise RuntimeError("the bot exited during start-up")
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the bot never became healthy")
+
+
+async def run(scenario: Scenario) -> Result:
+    result = Result(scenario=scenario)
+    config = EmulatorConfig(
+        queue_seconds=0.0,
+        dream_seconds=scenario.gen_min,
+        dream_seconds_max=scenario.gen_max,
+        error_seed=1,
+        max_batch=100,
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-") as temp:
+        folder = Path(temp)
+        fake_options: dict[str, Any] = {"token": BOT_TOKEN, "bot_username": "BenchBot"}
+        if scenario.flood_limits:
+            fake_options["flood_limits"] = True
+        try:
+            tg_context = FakeTelegram(**fake_options)
+        except TypeError:  # a fake without flood limits
+            tg_context = FakeTelegram(token=BOT_TOKEN, bot_username="BenchBot")
+            result.notes.append("the fake Bot API had no flood limits")
+        async with run_emulator(config) as emulator, tg_context as tg:
+            await _drive(scenario, result, emulator, tg, folder)
+    return result
+
+
+async def _drive(
+    scenario: Scenario, result: Result, emulator: Any, tg: FakeTelegram, folder: Path
+) -> None:
+    environment = _environment(scenario, tg, str(emulator.url), folder)
+    port = int(environment["PORT"])
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", env=environment, cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await _wait_healthy(port, process)
+        if scenario.mode == "webhook":
+            deploy = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "set-webhook", env=environment, cwd=ROOT
+            )
+            await deploy.wait()
+        watched = psutil.Process(process.pid)
+        cpu_at_start = sum(watched.cpu_times()[:2])
+        emulator_port = int(str(emulator.url).rsplit(":", 1)[1])
+        sent_at: dict[tuple[int, int], float] = {}
+        started = time.monotonic()
+        sampler = asyncio.create_task(
+            _sample(scenario, result, emulator, watched, emulator_port, started, cpu_at_start)
+        )
+        for index in range(scenario.generations):
+            due = started + index / scenario.rate
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            user = 10_000 + index % scenario.users
+            message = tg.user_sends(f"/video benchmark scene {index}", user_id=user)
+            sent_at[(message["chat"]["id"], message["message_id"])] = time.monotonic()
+        result.sent = scenario.generations
+        deadline = time.monotonic() + scenario.settle_timeout
+        # Polled twice a second: waking on every call (the fake's wait_until) costs O(calls²).
+        while time.monotonic() < deadline and _distinct_videos(tg) < scenario.generations:  # noqa: ASYNC110
+            await asyncio.sleep(0.5)
+        result.wall_seconds = time.monotonic() - started
+        sampler.cancel()
+        await asyncio.gather(sampler, return_exceptions=True)
+        result.cpu_seconds = sum(watched.cpu_times()[:2]) - cpu_at_start
+        _measure(result, emulator, tg, sent_at)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                async with asyncio.timeout(60):
+                    await process.wait()
+            except TimeoutError:
+                process.kill()
+    result.quota_exact = _quota_exact(folder / "bot.sqlite3", scenario)
+
+
+async def _sample(
+    scenario: Scenario,
+    result: Result,
+    emulator: Any,
+    watched: psutil.Process,
+    emulator_port: int,
+    started: float,
+    cpu_at_start: float,
+) -> None:
+    while True:
+        try:
+            rss = watched.memory_info().rss / 2**20
+            cpu = sum(watched.cpu_times()[:2]) - cpu_at_start
+            connections = sum(
+                1
+                for connection in watched.net_connections(kind="tcp")
+                if connection.raddr and connection.raddr.port == emulator_port
+            )
+        except psutil.Error:
+            return
+        in_flight = sum(1 for g in emulator.generations.values() if not g.state.terminal)
+        api = sum(1 for r in emulator.requests if _about_a_generation(r))
+        result.samples.append(
+            Sample(time.monotonic() - started, in_flight, rss, cpu, connections, api)
+        )
+        result.peak_rss_mb = max(result.peak_rss_mb, rss)
+        await asyncio.sleep(scenario.sample_every)
+
+
+def _about_a_generation(request: Any) -> bool:
+    """Creates and reads of generations; not result downloads or the health check's ping."""
+    kind = request.route.partition(".")[0]
+    if kind == "create":
+        return True
+    return kind == "fetch" and any(
+        key.startswith(("generation_id", "ids")) for key in request.query
+    )
+
+
+def _distinct_videos(tg: FakeTelegram) -> int:
+    return len({(v.result["chat"]["id"], v.result["message_id"]) for v in tg.videos()})
+
+
+def _measure(
+    result: Result, emulator: Any, tg: FakeTelegram, sent_at: dict[tuple[int, int], float]
+) -> None:
+    calls = [c for c in tg.calls if c.ok]
+    # First reply: the status message answering each command.
+    replies: dict[tuple[int, int], float] = {}
+    for call in calls:
+        if call.method in STATUS_METHODS and call.result.get("reply_to_message"):
+            replied = call.result["reply_to_message"]
+            key = (replied["chat"]["id"], replied["message_id"])
+            replies.setdefault(key, call.at)
+    result.first_reply = [replies[key] - sent for key, sent in sent_at.items() if key in replies]
+    result.accepted = len(emulator.generations)
+    # Deliveries: one video message per generation, matched by the id in the caption.
+    videos_by_generation: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    delivered_at: dict[str, float] = {}
+    for video in tg.videos():
+        caption = re.sub(r"<[^>]+>", "", str(video.params.get("caption", "")))
+        generation_id = caption.rsplit(" ", 1)[-1]  # the caption ends with the id
+        videos_by_generation[generation_id].add(
+            (video.result["chat"]["id"], video.result["message_id"])
+        )
+        delivered_at.setdefault(generation_id, video.at)
+    result.delivered = len(videos_by_generation)
+    result.duplicated = sum(1 for messages in videos_by_generation.values() if len(messages) > 1)
+    result.lost = result.sent - result.delivered
+    for generation in emulator.generations.values():
+        completed = [at for state, at in generation.history if state is State.COMPLETED]
+        if completed and generation.id in delivered_at:
+            result.completion_to_delivery.append(delivered_at[generation.id] - completed[0])
+        first, last = generation.history[0][1], generation.history[-1][1]
+        seconds = last - first
+        result.generation_seconds += seconds
+        result.api_allowance += 1 + math.ceil(seconds / 30)
+    result.api_requests = sum(1 for r in emulator.requests if _about_a_generation(r))
+    methods = Counter(c.method for c in calls)
+    result.telegram_sends = sum(methods[m] for m in SEND_METHODS)
+    result.telegram_edits = sum(methods[m] for m in EDIT_METHODS)
+    result.telegram_429s = int(getattr(tg, "flood_refusal_count", 0))
+
+
+def _quota_exact(database: Path, scenario: Scenario) -> bool | None:
+    """Every user charged exactly what they asked for (all within the allowance), no refunds."""
+    if not database.exists():
+        return None
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT payer_id, COUNT(*) FROM generations "
+            "WHERE charged_day IS NOT NULL AND refunded = 0 GROUP BY payer_id"
+        ).fetchall()
+    expected = Counter(10_000 + index % scenario.users for index in range(scenario.generations))
+    return dict(rows) == dict(expected)
