@@ -218,6 +218,7 @@ async def _stop_worker(application: Application) -> None:
 async def _close_services(application: Application) -> None:
     runtime = runtime_registry.detach(application)
     if runtime is not None:
+        await runtime.client.close()
         await runtime.http.close()
         await runtime.repository.close()
 

@@ -8,14 +8,19 @@ same figures for it (use max(), not sum(), across replicas).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
+from aiolimiter import AsyncLimiter
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# One private chat: a burst of 3, then one a second (what Telegram tolerates in practice).
+PRIVATE_BURST = 3
+MAX_PRIVATE_LIMITERS = 10_000
 # Video-API calls range from a few ms (reads) to the 30 s long-poll.
 _API_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 35.0, 60.0)
 
@@ -77,11 +82,48 @@ class Metrics:
 
 
 class CountingRateLimiter(AIORateLimiter):
-    """PTB's limiter (Telegram's flood limits, retries on 429), counting each 429 it waits out."""
+    """PTB's limiter (30/s overall, 20/min per group, retries on 429), plus what PTB leaves out:
+    Telegram's limit for one private chat (about one message a second, with a short burst), and
+    a count of every 429 it waits out (for /metrics)."""
 
     def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._metrics = metrics
+        self._private: OrderedDict[int, AsyncLimiter] = OrderedDict()
+
+    async def process_request(
+        self,
+        callback: Any,
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        limiter = self._private_limiter(data.get("chat_id"))
+        if limiter is None:
+            return await super().process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args
+            )
+        async with limiter:
+            return await super().process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args
+            )
+
+    def _private_limiter(self, chat_id: object) -> AsyncLimiter | None:
+        try:
+            chat = int(chat_id)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return None
+        if chat <= 0:
+            return None  # groups and channels: PTB's own group limiter
+        limiter = self._private.get(chat)
+        if limiter is None:
+            limiter = self._private[chat] = AsyncLimiter(PRIVATE_BURST, PRIVATE_BURST)
+            if len(self._private) > MAX_PRIVATE_LIMITERS:
+                self._private.popitem(last=False)  # long idle: its bucket is full anyway
+        self._private.move_to_end(chat)
+        return limiter
 
     async def _run_request(self, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -444,3 +444,22 @@ async def test_untaken_updates_are_bounded() -> None:
         pushed.push(Generation(id=name, state=GenerationState.DREAMING))
     assert await pushed.wait("a", 0) is None
     assert await pushed.wait("c", 0) is not None
+
+
+async def test_v1_waits_for_many_generations_with_a_few_batch_requests(
+    emulator: Any, http: aiohttp.ClientSession
+) -> None:
+    import asyncio
+
+    emulator.config.dream_seconds = 0.5
+    client = client_for("aiml-v1", emulator, http)
+    created = [await client.create(VideoRequest(prompt=f"a jellyfish {n}")) for n in range(20)]
+    done = await asyncio.gather(
+        *(client.wait_until_done(g.id, deadline=time.time() + 20) for g in created)
+    )
+    await client.close()
+    assert all(generation.state is GenerationState.COMPLETED for generation in done)
+    polls = [r for r in emulator.requests if r.method == "GET"]
+    assert max(len(r.query["ids"]) for r in polls) == 20  # one request asks for them all
+    # Polling each job every 0.05 s for ~0.55 s would take ~200 requests.
+    assert len(polls) < 40

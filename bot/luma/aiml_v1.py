@@ -2,26 +2,36 @@
 
 Differences from v2: the prompt is `user_prompt`, images are `image_url`/`image_end_url`,
 extending is its own route, states are pending/processing/completed/failed, and there is no
-long-poll, so waiting polls `GET /luma-ai/generation?ids=` on a bounded schedule.
+long-poll. Waiting therefore polls, but not per job: every job waiting registers its id with one
+batch poller, which asks `GET /luma-ai/generation?ids=a&ids=b...` for up to BATCH_SIZE ids per
+request every poll interval and hands each answer to its waiter (bot/luma/pushed.py). Many jobs
+in flight thus cost a few requests per interval, not one each.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 
-from bot.luma.client import VideoApiClient, parse_generation, parse_generations
-from bot.luma.errors import NotFoundError, UnsupportedRequestError
+from bot.luma.client import VideoApiClient, parse_generation, parse_generations, pause
+from bot.luma.errors import LumaError, NotFoundError, UnsupportedRequestError
 from bot.luma.models import (
     Generation,
     GenerationKeyframe,
     ImageKeyframe,
     VideoRequest,
 )
+from bot.luma.pushed import PushedUpdates
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/luma-ai"
-# Poll every interval, growing gently to this multiple of it: generations take minutes, so a
-# few seconds of extra latency is cheaper than hammering the API.
-MAX_INTERVAL_FACTOR = 2.0
+# Ids per batch request: the API documents a list but no cap; this keeps URLs short.
+BATCH_SIZE = 50
+# A waiter that hears nothing from the batch poller for this many intervals looks itself.
+STALL_FACTOR = 3.0
 
 
 def build_create(request: VideoRequest) -> tuple[str, dict[str, Any]]:
@@ -54,17 +64,56 @@ class AimlV1Client(VideoApiClient):
         path, body = build_create(request)
         return parse_generation(await self._request("POST", path, body=body))
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._waiting: set[str] = set()
+        self._poller: asyncio.Task[None] | None = None
+        # Answers reach waiters this way, whether or not the app shares its PushedUpdates.
+        self.pushed = self.pushed or PushedUpdates()
+
     async def fetch(self, generation_id: str) -> Generation:
-        payload = await self._request(
-            "GET", f"{PREFIX}/generation", params=[("ids", generation_id)]
-        )
-        for generation in parse_generations(payload):
+        for generation in await self.fetch_many([generation_id]):
             if generation.id == generation_id:
                 return generation
         raise NotFoundError(f"generation {generation_id} not in the response", status=200)
 
+    async def fetch_many(self, generation_ids: list[str]) -> list[Generation]:
+        params = [("ids", generation_id) for generation_id in generation_ids]
+        return parse_generations(await self._request("GET", f"{PREFIX}/generation", params=params))
+
     async def _wait_round(
         self, generation_id: str, round_number: int, interval: float
     ) -> Generation:
-        factor = min(1.0 + 0.25 * round_number, MAX_INTERVAL_FACTOR)
-        return await super()._wait_round(generation_id, round_number, interval * factor)
+        assert self.pushed is not None
+        self._waiting.add(generation_id)
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self._poll_batches(interval), name="v1-batches")
+        answer = await self.pushed.wait(generation_id, interval * STALL_FACTOR)
+        return answer if answer is not None else await self.fetch(generation_id)
+
+    def _done_waiting(self, generation_id: str) -> None:
+        self._waiting.discard(generation_id)
+
+    async def _poll_batches(self, interval: float) -> None:
+        """Every interval, one request per BATCH_SIZE waiting ids; ends when nobody waits."""
+        assert self.pushed is not None
+        while self._waiting:
+            await pause(interval)
+            waiting = sorted(self._waiting)
+            for start in range(0, len(waiting), BATCH_SIZE):
+                batch = waiting[start : start + BATCH_SIZE]
+                try:
+                    answers = await self.fetch_many(batch)
+                except LumaError as error:
+                    # One unknown id fails the whole batch; the waiters' own fetches (after a
+                    # stall) tell which. Others errors: the next interval tries again.
+                    log.info("batch of %d ids failed (%s)", len(batch), error)
+                    continue
+                for generation in answers:
+                    self.pushed.push(generation)
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller

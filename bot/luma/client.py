@@ -158,8 +158,15 @@ class VideoApiClient(ABC):
                 if generation.state.is_terminal:
                     return generation
         finally:
+            self._done_waiting(generation_id)
             if self.pushed is not None:
                 self.pushed.forget(generation_id)
+
+    def _done_waiting(self, generation_id: str) -> None:  # noqa: B027 - families may override
+        """The wait for `generation_id` is over (families that track waiters forget it)."""
+
+    async def close(self) -> None:  # noqa: B027 - families may override
+        """Stop background work (the app calls this before closing the HTTP session)."""
 
     async def _pause(self, generation_id: str, seconds: float) -> Generation | None:
         """Sleep between polls; a generation pushed meanwhile ends the pause and is returned."""
