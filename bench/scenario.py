@@ -184,10 +184,12 @@ async def _drive(
 ) -> None:
     environment = _environment(scenario, tg, str(emulator.url), folder)
     port = int(environment["PORT"])
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", env=environment, cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    log_path = folder / "bot.log"
+    with log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", env=environment, cwd=ROOT,
+            stdout=log_file, stderr=log_file,
+        )  # fmt: skip
     try:
         await _wait_healthy(port, process)
         if scenario.mode == "webhook":
@@ -212,7 +214,9 @@ async def _drive(
         result.sent = scenario.generations
         deadline = time.monotonic() + scenario.settle_timeout
         # Polled twice a second: waking on every call (the fake's wait_until) costs O(calls²).
-        while time.monotonic() < deadline and _distinct_videos(tg) < scenario.generations:  # noqa: ASYNC110
+        while time.monotonic() < deadline and _distinct_videos(tg) < scenario.generations:
+            if process.returncode is not None:
+                break
             await asyncio.sleep(0.5)
         result.wall_seconds = time.monotonic() - started
         sampler.cancel()
@@ -220,6 +224,11 @@ async def _drive(
         result.cpu_seconds = sum(watched.cpu_times()[:2]) - cpu_at_start
         _measure(result, emulator, tg, sent_at)
     finally:
+        if process.returncode is not None:
+            tail = log_path.read_text(errors="replace").splitlines()[-15:]
+            result.notes.append(
+                f"the bot exited early (code {process.returncode}): " + " | ".join(tail)
+            )
         if process.returncode is None:
             process.terminate()
             try:

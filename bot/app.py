@@ -43,6 +43,7 @@ ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
 MENU_COMMANDS = ("video", "extend", "cancel", "quota", "history", "help")
 _SETTINGS_KEY = "settings"
 _METRICS_KEY = "metrics"
+_LIMITER_KEY = "rate_limiter"
 
 
 def link_signer(settings: Settings) -> LinkSigner | None:
@@ -62,6 +63,9 @@ def build_application(settings: Settings) -> Application:
     install_redaction(settings.secrets())
     token = settings.telegram_bot_token.get_secret_value()
     metrics = Metrics()
+    limiter = CountingRateLimiter(
+        metrics, private_burst=settings.telegram_private_chat_burst, max_retries=3
+    )
     application = (
         ApplicationBuilder()
         .token(token)
@@ -69,7 +73,7 @@ def build_application(settings: Settings) -> Application:
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         # Telegram's flood limits (30 msg/s overall, 20/min per group), with retries on 429.
-        .rate_limiter(CountingRateLimiter(metrics, max_retries=3))
+        .rate_limiter(limiter)
         .concurrent_updates(64)
         .updater(None)  # updates come from bot/polling.py (at-least-once), not PTB's Updater
         .connect_timeout(10)
@@ -84,6 +88,7 @@ def build_application(settings: Settings) -> Application:
     )
     application.bot_data[_SETTINGS_KEY] = settings
     application.bot_data[_METRICS_KEY] = metrics
+    application.bot_data[_LIMITER_KEY] = limiter
     handlers.register(application)
     return application
 
@@ -132,6 +137,7 @@ async def _start_services(application: Application) -> None:
         callbacks=callbacks,
         alerts=OperatorAlerts(application.bot, settings.admin_user_ids),
         metrics=metrics,
+        telegram_room=application.bot_data[_LIMITER_KEY].has_room,
     )
     service = GenerationService(
         repository=repository,

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # How long a worker's claim on a job lasts without renewal: a killed process's jobs are
     # picked up by the next process after at most this long.
     job_lease_seconds: float = Field(default=60.0, ge=1)
+    # Messages one private chat may get in a burst before the bot paces it at one a second
+    # (Telegram's per-chat limit, which PTB does not pace); 0 turns the pacing off.
+    telegram_private_chat_burst: int = Field(default=3, ge=0)
     # Bytes Telegram accepts per upload: 50 MB on the cloud Bot API, 2000 MB on a local server.
     telegram_upload_limit: int = Field(default=50 * 1024 * 1024, ge=1)
 

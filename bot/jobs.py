@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
@@ -52,6 +52,8 @@ T = TypeVar("T")
 
 # A finished video is worth waiting for: delivery keeps trying this long past the deadline.
 DELIVERY_GRACE_SECONDS = 600.0
+# How long the "ready" notice may wait for room in Telegram's limits before it is skipped.
+NOTICE_PATIENCE_SECONDS = 10.0
 # Refusals whose status proves the create did not go through.
 _REFUSED_STATUSES = {429, 503}
 
@@ -141,14 +143,18 @@ class Worker:
         alerts: OperatorAlerts | None = None,
         owner: str | None = None,
         metrics: Metrics | None = None,
+        telegram_room: Callable[[int], bool] | None = None,
     ) -> None:
         self._metrics = metrics
+        self._telegram_room = telegram_room
         self._repo = repository
         self._signer = signer
         self._callbacks = callbacks
         self._alerts = alerts or OperatorAlerts(bot, frozenset())
         # Shared by every job's status message.
-        self._edit_budget = EditBudget(private_interval=settings.progress_interval)
+        self._edit_budget = EditBudget(
+            private_interval=settings.progress_interval, room=telegram_room
+        )
         self._client = client
         self._bot = bot
         self._delivery = delivery
@@ -552,7 +558,9 @@ class Worker:
         status_id = fresh.status_message_id if fresh else None
         try:
             if status_id == message.message_id:
-                if job.user_id is not None:  # a channel post has nobody to notify
+                # A channel post has nobody to notify; under heavy load the notice waits for
+                # room behind other users' status messages and videos, briefly, then is skipped.
+                if job.user_id is not None and await self._room_soon(job.chat_id):
                     await self._bot.send_message(
                         chat_id=job.chat_id,
                         text=text("video_ready", language),
@@ -566,6 +574,17 @@ class Worker:
                 await self._repo.set_status_message(job.id, None)
         except TelegramError as error:
             log.info("job %d: after delivery: %s", job.id, error)
+
+    async def _room_soon(self, chat_id: int) -> bool:
+        if self._telegram_room is None:
+            return True
+        deadline = time.monotonic() + NOTICE_PATIENCE_SECONDS
+        while not self._telegram_room(chat_id):
+            if time.monotonic() >= deadline:
+                log.info("chat %d: no room for the ready notice; skipped", chat_id)
+                return False
+            await asyncio.sleep(0.2)
+        return True
 
     async def _language(self, job: Job) -> str | None:
         if job.user_id is None:

@@ -18,9 +18,12 @@ from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-# One private chat: a burst of 3, then one a second (what Telegram tolerates in practice).
-PRIVATE_BURST = 3
 MAX_PRIVATE_LIMITERS = 10_000
+# Capacity cosmetic calls leave free for essential ones: of the 30/s overall, of a private
+# chat's burst of 3, of a group's 20/min.
+OVERALL_RESERVE = 10
+PRIVATE_RESERVE = 1
+GROUP_RESERVE = 5
 # Video-API calls range from a few ms (reads) to the 30 s long-poll.
 _API_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 35.0, 60.0)
 
@@ -86,9 +89,10 @@ class CountingRateLimiter(AIORateLimiter):
     Telegram's limit for one private chat (about one message a second, with a short burst), and
     a count of every 429 it waits out (for /metrics)."""
 
-    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
+    def __init__(self, metrics: Metrics, *, private_burst: int = 3, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._metrics = metrics
+        self._private_burst = private_burst  # 0: private chats are not paced
         self._private: OrderedDict[int, AsyncLimiter] = OrderedDict()
 
     async def process_request(
@@ -110,16 +114,32 @@ class CountingRateLimiter(AIORateLimiter):
                 callback, args, kwargs, endpoint, data, rate_limit_args
             )
 
+    def has_room(self, chat_id: int) -> bool:
+        """Whether a cosmetic call (a progress edit, the "ready" notice) may go to this chat now
+        and still leave headroom for the calls that matter (status messages, videos): those
+        never wait behind something that could have been skipped."""
+        if not self._retry_after_event.is_set():
+            return False  # Telegram told us to wait
+        if self._base_limiter is not None and not self._base_limiter.has_capacity(
+            1 + OVERALL_RESERVE
+        ):
+            return False
+        if chat_id < 0:
+            return self._get_group_limiter(chat_id).has_capacity(1 + GROUP_RESERVE)
+        private = self._private_limiter(chat_id)
+        return private is None or private.has_capacity(1 + PRIVATE_RESERVE)
+
     def _private_limiter(self, chat_id: object) -> AsyncLimiter | None:
         try:
             chat = int(chat_id)  # type: ignore[call-overload]
         except (TypeError, ValueError):
             return None
-        if chat <= 0:
+        if chat <= 0 or self._private_burst == 0:
             return None  # groups and channels: PTB's own group limiter
         limiter = self._private.get(chat)
         if limiter is None:
-            limiter = self._private[chat] = AsyncLimiter(PRIVATE_BURST, PRIVATE_BURST)
+            burst = self._private_burst
+            limiter = self._private[chat] = AsyncLimiter(burst, burst)
             if len(self._private) > MAX_PRIVATE_LIMITERS:
                 self._private.popitem(last=False)  # long idle: its bucket is full anyway
         self._private.move_to_end(chat)

@@ -37,7 +37,11 @@ class EditBudget:
         group_per_minute: float = 5.0,
         private_interval: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
+        room: Callable[[int], bool] | None = None,
     ) -> None:
+        # Whether Telegram's limits leave room for a cosmetic call to this chat right now
+        # (CountingRateLimiter.has_room): under load, edits give way to status messages and videos.
+        self._room = room
         self._per_second = per_second
         self._group_interval = 60.0 / group_per_minute
         self._private_interval = private_interval
@@ -58,6 +62,8 @@ class EditBudget:
         interval = self._group_interval if chat_id < 0 else self._private_interval
         too_soon = now - self._last_edit.get(chat_id, -interval) < interval
         if self._tokens < 1 or (too_soon and (chat_id < 0 or not state_change)):
+            return False
+        if self._room is not None and not self._room(chat_id):
             return False
         self._tokens -= 1
         self._last_edit[chat_id] = now
@@ -124,8 +130,8 @@ class Progress:
         self._state = GenerationState(job.remote_state or "queued")
         self._position: int | None = None
         self._wait_until: float | None = None  # the API's estimate, as a moment
-        # The handler's first message carries a Cancel button; the first edit (at start, once
-        # the job is submitted) drops it unless the family can still stop the job.
+        # The handler's first message carries a Cancel button; the first edit (the first change
+        # of state after submission) drops it unless the family can still stop the job.
         self._shown: str | None = None
         # The status message, once known (the handler records it just after sending it).
         self._status_id = job.status_message_id
@@ -161,7 +167,8 @@ class Progress:
         await self._edit(text("status_delivering", self._language), force=True)
 
     async def _tick(self) -> None:
-        await self._edit(self._status_text(), force=True)
+        # No edit at start: the status message already says "queued", and the first change of
+        # state comes soon. (Its Cancel button, pressed meanwhile, answers "too late".)
         while True:
             await asyncio.sleep(self._interval)
             await self._edit(self._status_text(), force=False)

@@ -73,6 +73,9 @@ def make_settings(tmp_path: Path, tg: FakeTelegram, emulator: Any) -> Callable[.
             "progress_interval": 0.2,
             "port": 0,
             "album_wait_seconds": 0.3,
+            # The fake enforces no flood limits unless asked (bench/ and the flood test do), so
+            # pacing each private chat at Telegram's 1/s would only slow the suite down.
+            "telegram_private_chat_burst": 0,
         }
         values.update(overrides)
         return load_settings(**values)

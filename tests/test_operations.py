@@ -120,3 +120,14 @@ async def test_telegram_flood_waits_are_counted(
     await tg.wait_for_call("sendMessage", lambda c: c.ok)  # retried after the wait
     _, metrics = await get(f"{base_of(bot)}/metrics")
     assert sample(metrics, "luma_bot_telegram_retries_total") == 1
+
+
+async def test_a_busy_private_chat_is_paced_without_a_single_429(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    tg.flood_limits = True  # Telegram's limits: one private chat gets a burst of 3, then 1/s
+    await start_bot(telegram_private_chat_burst=3, daily_quota=5, max_active_per_user=5)
+    for number in range(3):
+        tg.user_sends(f"/video a jellyfish, take {number}", user_id=USER)
+    await tg.wait_for_video(count=3, timeout=30)
+    assert tg.flood_refusal_count == 0
