@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -31,7 +32,8 @@ SCENARIOS = {
     "inflight": Scenario(
         name="in flight: 10,000 generations at once",
         generations=10_000, rate=200, users=2000, gen_min=600, gen_max=600,
-        flood_limits=False, max_concurrent=12_000, settle_timeout=30,
+        flood_limits=False, max_concurrent=12_000, max_connections=100, settle_timeout=30,
+        kind="inflight",
     ),
 }  # fmt: skip
 SMOKE = [
@@ -47,8 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a tiny run, for the test suite")
     parser.add_argument("--only", choices=sorted(SCENARIOS), action="append")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument("--profile", type=Path, help="run the bot under cProfile, stats here")
     args = parser.parse_args(argv)
     scenarios = SMOKE if args.smoke else [SCENARIOS[name] for name in args.only or SCENARIOS]
+    if args.profile:
+        scenarios = [dataclasses.replace(s, profile=args.profile) for s in scenarios]
     results: list[Result] = []
     for scenario in scenarios:
         print(f"running {scenario.name} ...", file=sys.stderr, flush=True)

@@ -15,9 +15,32 @@ def _fmt(value: float, digits: int = 2) -> str:
     return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
 
 
+def inflight_rows(result: Result) -> list[tuple[str, str, str, bool | None]]:
+    s = result.scenario
+    peak_in_flight = max((x.in_flight for x in result.samples), default=0)
+    peak_connections = max((x.connections for x in result.samples), default=0)
+    return [
+        (
+            "generations in flight at once",
+            f"{s.generations}",
+            str(peak_in_flight),
+            peak_in_flight >= s.generations,
+        ),
+        (
+            "open connections to the API",
+            f"≤ LUMA_MAX_CONNECTIONS = {s.max_connections}",
+            str(peak_connections),
+            peak_connections <= s.max_connections,
+        ),
+        ("bot peak RSS", "< 500 MB", f"{_fmt(result.peak_rss_mb, 0)} MB", result.peak_rss_mb < 500),
+    ]
+
+
 def target_rows(result: Result) -> list[tuple[str, str, str, bool | None]]:
     """(what, target, measured, met) for the targets of issue 8."""
     s = result.scenario
+    if s.kind == "inflight":
+        return inflight_rows(result)
     rows: list[tuple[str, str, str, bool | None]] = [
         ("lost jobs", "0", str(result.lost), result.lost == 0),
         ("duplicated jobs", "0", str(result.duplicated), result.duplicated == 0),

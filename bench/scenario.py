@@ -51,11 +51,15 @@ class Scenario:
     family: str = "aiml-v2"
     mode: str = "polling"  # or "webhook"
     flood_limits: bool = True
-    max_connections: int = 100
+    max_connections: int = 500
     max_concurrent: int = 2000
     # Stop waiting for deliveries after this long past the last command (in-flight runs: 0).
     settle_timeout: float = 300.0
     sample_every: float = 0.5
+    profile: Path | None = None  # run the bot under cProfile, writing its stats here
+    # "throughput": every generation is waited for and judged against the targets;
+    # "inflight": generations outlast the run; what counts is the bot's footprint meanwhile.
+    kind: str = "throughput"
 
 
 @dataclass
@@ -186,8 +190,9 @@ async def _drive(
     port = int(environment["PORT"])
     log_path = folder / "bot.log"
     with log_path.open("wb") as log_file:
+        profiling = ["-m", "cProfile", "-o", str(scenario.profile)] if scenario.profile else []
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", env=environment, cwd=ROOT,
+            sys.executable, *profiling, "-m", "bot", env=environment, cwd=ROOT,
             stdout=log_file, stderr=log_file,
         )  # fmt: skip
     try:

@@ -112,6 +112,7 @@ async def _start_services(application: Application) -> None:
         poll_interval=settings.luma_poll_interval,
         model=settings.luma_model,
         pushed=pushed,
+        max_connections=settings.luma_max_connections,
         on_request=lambda operation, outcome, seconds: metrics.api_request(
             family, operation, outcome, seconds
         ),

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     progress_interval: float = Field(default=10.0, gt=0)
     max_concurrent_generations: int = Field(default=10, ge=1)
     # Open connections to the video API (and result downloads) at most; waits queue beyond it.
-    luma_max_connections: int = Field(default=100, ge=1)
+    luma_max_connections: int = Field(default=500, ge=2)
     max_active_per_user: int = Field(default=2, ge=1)
     # How long a worker's claim on a job lasts without renewal: a killed process's jobs are
     # picked up by the next process after at most this long.

@@ -31,6 +31,7 @@ def create_client(
     model: str | None = None,
     pushed: PushedUpdates | None = None,
     on_request: OnRequest | None = None,
+    max_connections: int | None = None,
 ) -> VideoApiClient:
     return FAMILIES[family](
         base_url=base_url,
@@ -41,6 +42,7 @@ def create_client(
         model=model,
         pushed=pushed,
         on_request=on_request,
+        max_connections=max_connections,
     )
 
 

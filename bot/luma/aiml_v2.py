@@ -46,10 +46,13 @@ class AimlV2Client(VideoApiClient):
     async def _wait_round(
         self, generation_id: str, round_number: int, interval: float
     ) -> Generation:
-        payload = await self._request(
-            "GET",
-            f"{PREFIX}/generation",
-            params=[("generation_id", generation_id), ("state", "completed")],
-            http_timeout=long_poll_timeout(self.long_poll_seconds),
-        )
+        # A long-poll holds a connection for up to 30 s: they take turns for the connections
+        # left after the reserve, so creates and downloads are never queued behind them.
+        async with self.long_poll_slots:
+            payload = await self._request(
+                "GET",
+                f"{PREFIX}/generation",
+                params=[("generation_id", generation_id), ("state", "completed")],
+                http_timeout=long_poll_timeout(self.long_poll_seconds),
+            )
         return parse_generation(payload)

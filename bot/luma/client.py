@@ -9,6 +9,7 @@ retry.py. A family says what it can do beyond a prompt and keyframes through cla
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import functools
 import json
@@ -68,8 +69,12 @@ class VideoApiClient(ABC):
         model: str | None = None,
         pushed: PushedUpdates | None = None,
         on_request: OnRequest | None = None,
+        max_connections: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # How many waits may hold a connection at once (families that long-poll).
+        waits = max_connections - connection_reserve(max_connections) if max_connections else 0
+        self.long_poll_slots = asyncio.Semaphore(waits) if waits > 0 else contextlib.nullcontext()
         self._on_request = on_request
         # The operator's LUMA_MODEL; None: the family's default.
         self.model = model
@@ -303,6 +308,11 @@ def _parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return min(max(when - time.time(), 0.0), RETRY_AFTER_CAP)
+
+
+def connection_reserve(max_connections: int) -> int:
+    """Connections kept free of long-polls for creates, reads and result downloads."""
+    return min(max(5, max_connections // 10), max_connections - 1)
 
 
 def long_poll_timeout(hold_seconds: float) -> aiohttp.ClientTimeout:
