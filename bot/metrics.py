@@ -19,9 +19,10 @@ from telegram.ext import AIORateLimiter
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 MAX_PRIVATE_LIMITERS = 10_000
-# Capacity cosmetic calls leave free for essential ones: of the 30/s overall, of a private
-# chat's burst of 3, of a group's 20/min.
-OVERALL_RESERVE = 10
+# Capacity cosmetic calls leave free for essential ones: two thirds of the 30/s overall (at
+# 10 requests a second, status messages and videos alone take 20/s), one of a private chat's
+# burst of 3, a quarter of a group's 20/min.
+OVERALL_RESERVE = 20
 PRIVATE_RESERVE = 1
 GROUP_RESERVE = 5
 # Video-API calls range from a few ms (reads) to the 30 s long-poll.

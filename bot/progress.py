@@ -190,16 +190,19 @@ class Progress:
             now = time.monotonic()
             if message == self._shown or (not force and now - self._last_edit < self._interval):
                 return
-            fresh = await self._repo.get_job(self._job.id)
-            if fresh is None or fresh.state.is_final:
-                return  # cancelled meanwhile: the status message says so now
-            if self._status_id is None and not self._gone:
-                self._status_id = fresh.status_message_id
-            if self._status_id is None:
+            if self._gone:
                 return
+            # The budget first: with thousands of jobs waiting, most ticks stop here, before
+            # the database read below.
             budget = self._budget
             if budget is not None and not budget.try_spend(self._job.chat_id, state_change=force):
                 return  # no budget now: the next tick carries the newest text
+            fresh = await self._repo.get_job(self._job.id)
+            if fresh is None or fresh.state.is_final:
+                return  # cancelled meanwhile: the status message says so now
+            self._status_id = self._status_id or fresh.status_message_id
+            if self._status_id is None:
+                return
             try:
                 await self._bot.edit_message_text(
                     chat_id=self._job.chat_id,
