@@ -25,6 +25,7 @@ import psutil
 
 from bot.emulator import EmulatorConfig, run_emulator
 from bot.emulator.state import State
+from tests.conftest import free_port
 from tests.fakes.telegram_api import FakeTelegram
 
 ROOT = Path(__file__).parent.parent
@@ -106,20 +107,12 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1)]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _environment(
     scenario: Scenario, tg: FakeTelegram, api_url: str, folder: Path
 ) -> dict[str, str]:
     keep = ("TELEGRAM_", "LUMA_", "DATABASE_", "DAILY_", "ADMIN_", "PUBLIC_", "WEBHOOK_", "MAX_")
     environment = {k: v for k, v in os.environ.items() if not k.startswith(keep)}
-    port = _free_port()
+    port = free_port()
     per_user = math.ceil(scenario.generations / scenario.users)
     environment.update(
         TELEGRAM_BOT_TOKEN=BOT_TOKEN,

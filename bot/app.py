@@ -29,7 +29,8 @@ from bot.jobs import Worker, WorkerSettings
 from bot.links import LinkSigner, derive_signing_key
 from bot.logs import install_redaction
 from bot.luma import PushedUpdates, create_client
-from bot.metrics import CountingRateLimiter, Metrics
+from bot.metrics import Metrics
+from bot.pacing import PacingRateLimiter
 from bot.polling import UpdatePoller
 from bot.provider_callbacks import CallbackReceiver
 from bot.texts import CATALOGS, text
@@ -63,7 +64,7 @@ def build_application(settings: Settings) -> Application:
     install_redaction(settings.secrets())
     token = settings.telegram_bot_token.get_secret_value()
     metrics = Metrics()
-    limiter = CountingRateLimiter(
+    limiter = PacingRateLimiter(
         metrics, private_burst=settings.telegram_private_chat_burst, max_retries=3
     )
     application = (

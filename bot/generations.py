@@ -265,13 +265,10 @@ class GenerationService:
     async def _delete_at_service(self, job: Job) -> bool:
         """Stop a submitted job where the API can delete generations. Only a job still waiting
         for its video: once the video is made it is paid for and on its way."""
-        fresh = await self._repo.get_job(job.id)
-        if (
-            not self._client.can_delete
-            or fresh is None
-            or fresh.state is not JobState.WAITING
-            or fresh.remote_id is None
-        ):
+        if not self._client.can_delete:
+            return False
+        fresh = await self._repo.get_job(job.id)  # it may have moved on since it was read
+        if fresh is None or fresh.state is not JobState.WAITING or fresh.remote_id is None:
             return False
         try:
             await self._client.delete(fresh.remote_id)

@@ -40,7 +40,7 @@ class EditBudget:
         room: Callable[[int], bool] | None = None,
     ) -> None:
         # Whether Telegram's limits leave room for a cosmetic call to this chat right now
-        # (CountingRateLimiter.has_room): under load, edits give way to status messages and videos.
+        # (PacingRateLimiter.has_room): under load, edits give way to status messages and videos.
         self._room = room
         self._per_second = per_second
         self._group_interval = 60.0 / group_per_minute

@@ -54,11 +54,12 @@ class WebhookReceiver:
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             return 400
         update = Update.de_json(payload, self._application.bot)
-        if await self._repo.update_handled(update.update_id):
-            self._metrics.updates.labels("duplicate").inc()
-            return 200
         now = time.time()
+        # One query on the common path; only a refused claim asks why.
         if not await self._repo.claim_update(update.update_id, self._owner, now, CLAIM_SECONDS):
+            if await self._repo.update_handled(update.update_id):
+                self._metrics.updates.labels("duplicate").inc()
+                return 200
             self._metrics.updates.labels("busy").inc()
             return 503  # another replica has it in hand; Telegram re-sends later
         # process_update never raises (handler errors go to the error handler); the last
