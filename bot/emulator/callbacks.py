@@ -73,6 +73,18 @@ class CallbackAttempt:
         }
 
 
+@dataclass(frozen=True)
+class _Post:
+    """One scheduled post of one state of one generation (``repeat`` of callback_repeats)."""
+
+    generation_id: str
+    url: str
+    state: str
+    repeat: int
+    payload: dict[str, Any]
+    dropped: bool
+
+
 class CallbackSender:
     """Watches generations with a callback URL and posts their states in the background.
 
@@ -128,8 +140,8 @@ class CallbackSender:
         url, render = target
         payload = render()  # a snapshot: later posts of this state show the same object
         for repeat in range(1, self._config().callback_repeats + 1):
-            dropped = self._take_drop()
-            self._schedule(gen.id, url, gen.state.value, repeat, payload, dropped)
+            post = _Post(gen.id, url, gen.state.value, repeat, payload, self._take_drop())
+            self._schedule(post)
 
     def _take_drop(self) -> bool:
         if self._config().drop_callbacks:
@@ -139,22 +151,15 @@ class CallbackSender:
             return True
         return False
 
-    def _schedule(
-        self,
-        generation_id: str,
-        url: str,
-        state: str,
-        repeat: int,
-        payload: dict[str, Any],
-        dropped: bool,
-    ) -> None:
+    def _schedule(self, post: _Post) -> None:
+        generation_id = post.generation_id
         previous = self._tails.get(generation_id)
 
         async def run() -> None:
             if previous is not None:
                 # asyncio.wait: never raises for the previous post's outcome or cancellation.
                 await asyncio.wait({previous})
-            await self._deliver(generation_id, url, state, repeat, payload, dropped)
+            await self._deliver(post)
 
         task = asyncio.get_running_loop().create_task(run())
         self._tails[generation_id] = task
@@ -172,16 +177,9 @@ class CallbackSender:
 
     # -- delivery --------------------------------------------------------------------------------
 
-    async def _deliver(
-        self,
-        generation_id: str,
-        url: str,
-        state: str,
-        repeat: int,
-        payload: dict[str, Any],
-        dropped: bool,
-    ) -> None:
-        if dropped:
+    async def _deliver(self, post: _Post) -> None:
+        generation_id, url, state, repeat = post.generation_id, post.url, post.state, post.repeat
+        if post.dropped:
             log.info("callback for %s (%s) dropped", generation_id, state)
             self.attempts.append(
                 CallbackAttempt(generation_id, url, state, 1, repeat, None, DROPPED, dropped=True)
@@ -193,7 +191,7 @@ class CallbackSender:
             if attempt > 1:
                 await asyncio.sleep(config.callback_retry_delay)
             sent_at = time.time()
-            status, error = await self._send(url, payload, config.callback_timeout)
+            status, error = await self._send(url, post.payload, config.callback_timeout)
             self.attempts.append(
                 CallbackAttempt(
                     generation_id, url, state, attempt, repeat, status, error, sent_at=sent_at
