@@ -16,6 +16,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from bot.app import ALLOWED_UPDATES, build_application, running
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
+from bot.telegram_request import AiohttpRequest
 
 log = logging.getLogger("bot")
 
@@ -37,6 +38,7 @@ def _bot(settings: Settings) -> Bot:
         settings.telegram_bot_token.get_secret_value(),
         base_url=f"{settings.telegram_api_url}/bot",
         base_file_url=f"{settings.telegram_api_url}/file/bot",
+        request=AiohttpRequest(),
     )
 
 

@@ -33,6 +33,7 @@ from bot.metrics import Metrics
 from bot.pacing import PacingRateLimiter
 from bot.polling import UpdatePoller
 from bot.provider_callbacks import CallbackReceiver
+from bot.telegram_request import AiohttpRequest
 from bot.texts import CATALOGS, text
 from bot.web import WebServer
 from bot.webhook import WebhookReceiver
@@ -77,11 +78,8 @@ def build_application(settings: Settings) -> Application:
         .rate_limiter(limiter)
         .concurrent_updates(64)
         .updater(None)  # updates come from bot/polling.py (at-least-once), not PTB's Updater
-        .connect_timeout(10)
-        .read_timeout(30)
-        .write_timeout(30)
-        .media_write_timeout(300)
-        .pool_timeout(10)
+        .request(AiohttpRequest())
+        .get_updates_request(AiohttpRequest(connection_pool_size=2))
         .post_init(_start_services)
         .post_stop(_stop_worker)
         .post_shutdown(_close_services)

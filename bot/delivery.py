@@ -42,6 +42,9 @@ TELEGRAM_UPLOAD_LIMIT = 50 * 1024 * 1024
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, connect=15, sock_read=60)
 CAPTION_PROMPT_CHARS = 300
 CHAT_ACTION_REFRESH = 4.0
+# Most uploads finish sooner: no "sending video…" for them, and one Telegram call fewer per
+# video (it counts against the same flood limits as the video itself).
+CHAT_ACTION_AFTER = 0.5
 
 
 class DownloadError(Exception):
@@ -137,7 +140,7 @@ class Delivery:
 
     @asynccontextmanager
     async def _uploading(self, job: Job) -> AsyncIterator[None]:
-        """Show "sending video…" in the chat for as long as the upload takes."""
+        """Show "sending video…" in the chat while an upload takes longer than a moment."""
 
         async def show() -> None:
             with contextlib.suppress(TelegramError):
@@ -148,11 +151,11 @@ class Delivery:
                 )
 
         async def keep_showing() -> None:
+            await asyncio.sleep(CHAT_ACTION_AFTER)
             while True:
-                await asyncio.sleep(CHAT_ACTION_REFRESH)  # an action shows for about 5 s
                 await show()
+                await asyncio.sleep(CHAT_ACTION_REFRESH)  # an action shows for about 5 s
 
-        await show()
         task = asyncio.create_task(keep_showing())
         try:
             yield

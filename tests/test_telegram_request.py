@@ -1,0 +1,77 @@
+"""The bot's PTB transport on aiohttp (bot/telegram_request.py): PTB's error contract.
+
+The rest of its behaviour (forms, uploads, downloads, every error status) runs through the fake
+Bot API's own suite, which drives it alongside PTB's default transport
+(tests/test_fake_telegram.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from telegram import Bot, InputFile
+from telegram.error import NetworkError, TimedOut
+
+from bot.telegram_request import AiohttpRequest
+from tests.conftest import free_port
+from tests.fakes.telegram_api import FakeTelegram
+
+TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
+ANN = 1001
+
+
+async def test_nothing_listening_is_a_network_error_that_does_not_name_the_token() -> None:
+    request = AiohttpRequest(connect_timeout=2)
+    async with request:
+        with pytest.raises(NetworkError) as raised:
+            await request.post(f"http://127.0.0.1:{free_port()}/bot{TOKEN}/getMe")
+    assert not isinstance(raised.value, TimedOut)
+    assert TOKEN.split(":")[1] not in str(raised.value)
+
+
+async def test_a_slow_answer_is_timed_out() -> None:
+    async with FakeTelegram(token=TOKEN) as tg:
+        tg.user_sends("hi")
+        tg.delay_next("sendMessage", 1.0)
+        async with Bot(TOKEN, base_url=f"{tg.root}/bot", request=AiohttpRequest()) as bot:
+            with pytest.raises(TimedOut):
+                await bot.send_message(ANN, "slow", read_timeout=0.2)
+
+
+async def test_a_full_pool_times_out_before_sending() -> None:
+    async with FakeTelegram(token=TOKEN) as tg:
+        tg.user_sends("hi")
+        tg.delay_next("sendMessage", 2.0)
+        request = AiohttpRequest(connection_pool_size=1, pool_timeout=0.2)
+        async with Bot(TOKEN, base_url=f"{tg.root}/bot", request=request) as bot:
+            first = asyncio.create_task(bot.send_message(ANN, "holds the only connection"))
+            while not request._slots.locked():  # the first request holds the only connection
+                await asyncio.sleep(0.01)
+            with pytest.raises(TimedOut):
+                await bot.send_message(ANN, "waits for a connection")
+            await first
+        assert [c.params["text"] for c in tg.calls_of("sendMessage")] == [
+            "holds the only connection"
+        ]
+
+
+async def test_an_upload_arrives_byte_for_byte_with_its_fields() -> None:
+    data = bytes(range(256)) * 40 + b'\r\n--"boundary-like"--\r\n'
+    async with FakeTelegram(token=TOKEN) as tg:
+        tg.user_sends("hi")
+        async with Bot(TOKEN, base_url=f"{tg.root}/bot", request=AiohttpRequest()) as bot:
+            sent = await bot.send_document(
+                ANN,
+                InputFile(data, filename='clip "one".bin'),
+                caption="Ünïcode & <b>markup</b> stay as sent",
+            )
+    (call,) = tg.calls_of("sendDocument")
+    assert call.params["caption"] == "Ünïcode & <b>markup</b> stay as sent"
+    assert tg.file(sent.document.file_id).data == data
+    assert sent.document.file_name == "clip %22one%22.bin"
+
+
+async def test_used_before_initialize_says_so() -> None:
+    with pytest.raises(RuntimeError, match="not initialized"):
+        await AiohttpRequest().do_request("http://127.0.0.1:1/", "GET")
