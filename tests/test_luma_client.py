@@ -463,3 +463,19 @@ async def test_v1_waits_for_many_generations_with_a_few_batch_requests(
     assert max(len(r.query["ids"]) for r in polls) == 20  # one request asks for them all
     # Polling each job every 0.05 s for ~0.55 s would take ~200 requests.
     assert len(polls) < 40
+
+
+def test_v1_rounds_come_faster_when_many_ids_share_a_request() -> None:
+    from bot.luma.aiml_v1 import BATCH_REQUESTS_PER_SECOND, BATCH_SIZE, batch_interval
+
+    assert batch_interval(5.0, 1) == 5.0  # a lone job: the configured interval
+    assert batch_interval(5.0, 2) == 2.5  # each id's share of the requests stays 1 per 5 s
+    assert batch_interval(5.0, 300) == 6 / BATCH_REQUESTS_PER_SECOND  # 6 requests a round
+    for waiting in (1, 3, 10, 49, 50, 51, 300, 10_000):
+        interval = batch_interval(5.0, waiting)
+        requests_per_round = -(-waiting // BATCH_SIZE)
+        assert requests_per_round / waiting / interval <= 1 / 5.0  # a lone job's cost, at most
+        if interval < 5.0:  # sped up: only as far as the poller's request rate allows
+            assert requests_per_round / interval <= BATCH_REQUESTS_PER_SECOND
+        assert 1.0 <= interval <= 5.0
+    assert batch_interval(0.05, 300) == 0.05  # never slower than configured
