@@ -46,8 +46,8 @@ async def test_a_full_pool_times_out_before_sending() -> None:
         request = AiohttpRequest(connection_pool_size=1, pool_timeout=0.2)
         async with Bot(TOKEN, base_url=f"{tg.root}/bot", request=request) as bot:
             first = asyncio.create_task(bot.send_message(ANN, "holds the only connection"))
-            while not request._slots.locked():  # the first request holds the only connection
-                await asyncio.sleep(0.01)
+            # The first request holds the only connection (the fake answers it after 2 s).
+            await tg.wait_until(request._slots.locked, timeout=5)
             with pytest.raises(TimedOut):
                 await bot.send_message(ANN, "waits for a connection")
             await first
