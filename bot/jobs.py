@@ -54,6 +54,8 @@ T = TypeVar("T")
 DELIVERY_GRACE_SECONDS = 600.0
 # How long the "ready" notice may wait for room in Telegram's limits before it is skipped.
 NOTICE_PATIENCE_SECONDS = 10.0
+# A download slower than this shows "Uploading your video…" in the status message meanwhile.
+DELIVERING_NOTICE_AFTER = 0.5
 # Refusals whose status proves the create did not go through.
 _REFUSED_STATUSES = {429, 503}
 
@@ -378,15 +380,7 @@ class Worker:
 
     async def _wait(self, job: Job) -> bool:
         assert job.remote_id is not None
-        progress = Progress(
-            self._bot,
-            self._repo,
-            job,
-            self._settings.progress_interval,
-            await self._language(job),
-            self._edit_budget,
-            cancellable=self._client.can_delete,
-        )
+        progress = self._progress(job, await self._language(job))
         progress.start()
 
         last_state = job.remote_state
@@ -431,7 +425,6 @@ class Worker:
             return await self._fail(job, classify_failure(reason), reason)
         if not generation.video_url:
             return await self._fail(job, FailureCode.GENERATION_FAILED, "no video in the result")
-        await progress.show_delivering()
         return await self._repo.mark_delivering(
             job.id,
             self.owner,
@@ -446,7 +439,7 @@ class Worker:
         interrupted = False
         try:
             try:
-                data = await self._download(job)
+                data = await self._download_showing_delivery(job, language)
                 message, interrupted = await _finish_even_if_cancelled(
                     self._delivery.send_video(job, data, language)
                 )
@@ -469,6 +462,31 @@ class Worker:
             raise asyncio.CancelledError  # the shutdown waited for the upload; now stop
         await self._after_delivery(job, message, language)
         return False
+
+    def _progress(self, job: Job, language: str | None) -> Progress:
+        return Progress(
+            self._bot,
+            self._repo,
+            job,
+            self._settings.progress_interval,
+            language,
+            self._edit_budget,
+            cancellable=self._client.can_delete,
+        )
+
+    async def _download_showing_delivery(self, job: Job, language: str | None) -> bytes:
+        """The download; one that takes a while shows "Uploading your video…" meanwhile. Most
+        are quick, and the video itself then replaces the status: one Telegram call fewer."""
+        download = asyncio.ensure_future(self._download(job))
+        try:
+            await asyncio.wait({download}, timeout=DELIVERING_NOTICE_AFTER)
+            if not download.done():
+                await self._progress(job, language).show_delivering()
+            return await download
+        finally:
+            if not download.done():
+                download.cancel()
+                await asyncio.gather(download, return_exceptions=True)
 
     async def _download(self, job: Job) -> bytes:
         """The result's bytes. On failure ask the API again: result URLs expire, and a fresh

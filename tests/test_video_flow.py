@@ -92,9 +92,21 @@ async def test_progress_shows_the_state_while_waiting(
     await tg.wait_for_video(timeout=15)
     edits = [c.params["text"] for c in tg.calls_of("editMessageText")]
     assert any("Dreaming" in text for text in edits)
-    assert any("Uploading" in text for text in edits)
     refused = [(c.params["text"], c.response) for c in tg.calls_of("editMessageText") if not c.ok]
     assert refused == [], "no edit may be refused"
+
+
+async def test_a_slow_download_shows_uploading_meanwhile(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.inject_fault(route="download", kind="delay", seconds=1.5)
+    await start_bot()
+    tg.user_sends("/video a slow sunrise over the sea", user_id=USER)
+    sent = await tg.wait_for_video(timeout=15)
+    (uploading,) = [c for c in tg.calls_of("editMessageText") if "Uploading" in c.params["text"]]
+    assert uploading.ok and uploading.at < sent.at
+    assert int(uploading.params["message_id"]) == sent.result["message_id"]
+    assert "reply_markup" not in uploading.params  # too late to cancel: no button
 
 
 async def test_progress_shows_the_services_wait_estimate_when_it_gives_one(
