@@ -158,7 +158,7 @@ async def _start_services(application: Application) -> None:
     webhook = (
         WebhookReceiver(
             application=application,
-            repository=repository,
+            service=service,
             secret=settings.webhook_secret.get_secret_value(),
             owner=worker.owner,
             metrics=metrics,

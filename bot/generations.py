@@ -145,6 +145,8 @@ class GenerationService:
         self.family = family
         self.policy = policy
         self._timeout = generation_timeout
+        # Updates this process claimed (webhook mode) and is handling: known not yet handled.
+        self._in_hand: set[int] = set()
 
     @property
     def max_prompt_length(self) -> int:
@@ -229,7 +231,20 @@ class GenerationService:
 
     async def update_handled(self, update_id: int) -> bool:
         """True for an update handled before (Telegram may deliver one twice)."""
+        if update_id in self._in_hand:
+            return False  # claimed just now by this process: the claim already checked
         return await self._repo.update_handled(update_id)
+
+    async def claim_update(self, update_id: int, owner: str, seconds: float) -> bool:
+        """Claim an update for handling here (webhook replicas); False if handled or in the
+        hands of another replica. `release_update` once its handling is over."""
+        claimed = await self._repo.claim_update(update_id, owner, time.time(), seconds)
+        if claimed:
+            self._in_hand.add(update_id)
+        return claimed
+
+    def release_update(self, update_id: int) -> None:
+        self._in_hand.discard(update_id)
 
     async def mark_update_handled(self, update_id: int) -> None:
         await self._repo.mark_update_handled(update_id, time.time())

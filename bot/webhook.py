@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
 from typing import Any
 
 from telegram import Update
 from telegram.ext import Application
 
+from bot.generations import GenerationService
 from bot.metrics import Metrics
-from storage.base import Repository
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +34,13 @@ class WebhookReceiver:
         self,
         *,
         application: Application,
-        repository: Repository,
+        service: GenerationService,
         secret: str,
         owner: str,
         metrics: Metrics,
     ) -> None:
         self._application = application
-        self._repo = repository
+        self._service = service
         self._secret = secret
         self._owner = owner
         self._metrics = metrics
@@ -54,16 +53,19 @@ class WebhookReceiver:
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             return 400
         update = Update.de_json(payload, self._application.bot)
-        now = time.time()
-        # One query on the common path; only a refused claim asks why.
-        if not await self._repo.claim_update(update.update_id, self._owner, now, CLAIM_SECONDS):
-            if await self._repo.update_handled(update.update_id):
+        # One query on the common path (the handlers' own duplicate check knows it was claimed
+        # here); only a refused claim asks why.
+        if not await self._service.claim_update(update.update_id, self._owner, CLAIM_SECONDS):
+            if await self._service.update_handled(update.update_id):
                 self._metrics.updates.labels("duplicate").inc()
                 return 200
             self._metrics.updates.labels("busy").inc()
             return 503  # another replica has it in hand; Telegram re-sends later
-        # process_update never raises (handler errors go to the error handler); the last
-        # handler group records the update as handled.
-        await self._application.process_update(update)
+        try:
+            # process_update never raises (handler errors go to the error handler); the last
+            # handler group records the update as handled.
+            await self._application.process_update(update)
+        finally:
+            self._service.release_update(update.update_id)
         self._metrics.updates.labels("handled").inc()
         return 200
