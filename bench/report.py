@@ -127,15 +127,22 @@ def plot(results: list[Result], path: Path) -> None:
             (b.api_requests - a.api_requests) / max(b.at - a.at, 1e-9)
             for a, b in itertools.pairwise(samples)
         ]
-        title = result.scenario.name
+        title = result.scenario.name.split(":")[0]  # "target", "in flight", ...
         row[0].plot(times, [x.in_flight for x in samples], label="in flight")
-        row[0].plot(times, [x.connections for x in samples], label="API connections")
-        row[0].set_title(f"{title}: in flight, connections")
-        row[0].legend()
+        row[0].set_xlabel("seconds since the first command")
+        # Connections on their own axis: a cap of 100 is invisible next to 10,000 in flight.
+        connections = row[0].twinx()
+        connections.plot(
+            times, [x.connections for x in samples], color="tab:orange", label="API connections"
+        )
+        connections.set_ylim(bottom=0)
+        row[0].set_title(f"{title}: in flight (blue), API connections (orange)", fontsize=10)
         row[1].plot([x.in_flight for x in samples], [x.rss_mb for x in samples], ".")
-        row[1].set_title(f"{title}: RSS (MB) vs in flight")
+        row[1].set_title(f"{title}: RSS (MB) vs in flight", fontsize=10)
         row[2].plot([x.in_flight for x in samples], rates, ".")
-        row[2].set_title(f"{title}: API requests/s vs in flight")
+        row[2].set_title(f"{title}: API requests/s vs in flight", fontsize=10)
+        for axis in row[1:]:
+            axis.set_xlabel("generations in flight")
         for axis in row:
             axis.grid(alpha=0.3)
     figure.tight_layout()
