@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, ClassVar
 
 import aiohttp
@@ -117,7 +117,7 @@ class VideoApiClient(ABC):
     async def ping(self) -> str:
         """The API as /healthz reports it: "ok", or why it cannot be used now. Never raises."""
         try:
-            await self._send("GET", self.ping_path, http_timeout=PING_TIMEOUT)
+            await self._request("GET", self.ping_path, http_timeout=PING_TIMEOUT, measured=False)
         except errors.AuthenticationError:
             return "key rejected"
         except errors.CreditsError:
@@ -190,13 +190,18 @@ class VideoApiClient(ABC):
         body: dict[str, Any] | None = None,
         params: list[tuple[str, str]] | None = None,
         http_timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        measured: bool = True,  # False: the health check's ping, not an API request to count
     ) -> Any:
+        with self._measured(method) if measured else contextlib.nullcontext():
+            return await self._send(method, path, body, params, http_timeout)
+
+    @contextlib.contextmanager
+    def _measured(self, method: str) -> Iterator[None]:
+        """Reports each request's operation, outcome and duration (for /metrics)."""
         started = time.monotonic()
         outcome = "ok"
         try:
-            return await self._send(
-                method, path, body=body, params=params, http_timeout=http_timeout
-            )
+            yield
         except errors.LumaError as error:
             outcome = str(error.status) if error.status else type(error).__name__
             raise
@@ -209,10 +214,9 @@ class VideoApiClient(ABC):
         self,
         method: str,
         path: str,
-        *,
-        body: dict[str, Any] | None = None,
-        params: list[tuple[str, str]] | None = None,
-        http_timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        body: dict[str, Any] | None,
+        params: list[tuple[str, str]] | None,
+        http_timeout: aiohttp.ClientTimeout,
     ) -> Any:
         url = f"{self.base_url}{path}"
         headers = dict(self._headers)
