@@ -64,6 +64,9 @@ class AiohttpRequest(BaseRequest):
                 connector=aiohttp.TCPConnector(limit=0),  # self._slots limits it
                 headers={"User-Agent": self.USER_AGENT},
                 cookie_jar=aiohttp.DummyCookieJar(),  # the Bot API sets none
+                # HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply, as they did with PTB's httpx
+                # (where Telegram is blocked, operators reach it through a proxy).
+                trust_env=True,
             )
 
     async def shutdown(self) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
+from aiohttp import web
 from telegram import Bot, InputFile
 from telegram.error import NetworkError, TimedOut
 
@@ -75,3 +77,38 @@ async def test_an_upload_arrives_byte_for_byte_with_its_fields() -> None:
 async def test_used_before_initialize_says_so() -> None:
     with pytest.raises(RuntimeError, match="not initialized"):
         await AiohttpRequest().do_request("http://127.0.0.1:1/", "GET")
+
+
+async def test_the_proxy_from_the_environment_carries_telegram_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where Telegram is blocked, operators set HTTP(S)_PROXY; PTB's httpx honoured it, so the
+    bot's transport does too. A forward proxy here relays absolute-form requests."""
+    relayed: list[str] = []
+
+    async def relay(request: web.Request) -> web.Response:
+        relayed.append(str(request.url))
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(
+                request.method, str(request.url), data=await request.read(), headers=request.headers
+            ) as answer,
+        ):
+            return web.Response(status=answer.status, body=await answer.read())
+
+    proxy = web.Application()
+    proxy.router.add_route("*", "/{tail:.*}", relay)
+    runner = web.AppRunner(proxy)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with FakeTelegram(token=TOKEN, bot_username="ProxiedBot") as tg:
+            monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+            monkeypatch.delenv("NO_PROXY", raising=False)
+            monkeypatch.delenv("no_proxy", raising=False)
+            async with Bot(TOKEN, base_url=f"{tg.root}/bot", request=AiohttpRequest()) as bot:
+                assert (await bot.get_me()).username == "ProxiedBot"
+    finally:
+        await runner.cleanup()
+    assert relayed and relayed[0].endswith("/getMe")
