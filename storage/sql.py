@@ -1,0 +1,739 @@
+"""The repository written once for both SQL backends: every protocol method and its SQL.
+
+`SqlRepository` implements `Repository` (storage/base.py) on a few primitives that a backend
+provides: a `Session` (fetch one row, fetch all rows, execute and count the rows affected) and
+the contexts that hand one out, each saying what the backend guarantees there (`_reading`,
+`_snapshot`, `_writing`, `_transaction`, `_accepting`), plus `_CLAIM_DUE`, the one statement
+whose SQL differs. Everything dialect-specific lives in storage/sqlite.py (the in-process
+lock, `BEGIN IMMEDIATE`, renaming placeholders) and storage/postgres.py (the pool, row and
+advisory locks, isolation), with connecting and migrating; only the listing of the migration
+files is shared.
+
+The SQL here runs unchanged on PostgreSQL and, with its placeholders renamed, on SQLite:
+- placeholders are PostgreSQL's `$1, $2…` (a value may be used twice), which SqliteRepository
+  renames to SQLite's numbered `?1, ?2…`;
+- flags are BOOLEAN in PostgreSQL and 0/1 in SQLite: SQL says `NOT refunded`, `TRUE`, `FALSE`
+  (SQLite reads them as 1 and 0), and Python passes bools;
+- JSON (job params, album payloads) goes in and comes out as text: JSONB in PostgreSQL, TEXT in
+  SQLite, as the migrations made them.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractAsyncContextManager
+from importlib import resources
+from typing import Any, ClassVar, Protocol
+
+from storage.base import (
+    ACTIVE_STATES,
+    Accepted,
+    AlbumItem,
+    DayStats,
+    ExtendPrompt,
+    HistoryEntry,
+    Job,
+    JobState,
+    NewJob,
+    QuotaExhausted,
+    QuotaRules,
+    QuotaScope,
+    QuotaUsage,
+    TooManyActive,
+    UserRecord,
+)
+
+_ACTIVE = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
+
+# Jobs paid from payer $1's daily allowance on day $2 (refunds excluded).
+_CHARGED = "payer_id = $1 AND charged_day = $2 AND paid_with = 'daily' AND NOT refunded"
+
+# The jobs a worker may lease at $3 (at most $4), oldest due first: active ones, and failed ones
+# whose user has not been told yet. Each backend's `_CLAIM_DUE` wraps it.
+DUE_JOBS = f"""SELECT id FROM generations
+    WHERE (state IN ({_ACTIVE}) OR (state = 'failed' AND notice_pending))
+      AND (lease_until IS NULL OR lease_until < $3)
+      AND (next_attempt_at IS NULL OR next_attempt_at <= $3)
+    ORDER BY COALESCE(next_attempt_at, created_at), id
+    LIMIT $4"""
+
+
+def migration_scripts(dialect: str) -> list[tuple[int, str]]:
+    """(version, SQL) of each file in storage/migrations/<dialect>/, oldest first."""
+    folder = resources.files("storage") / "migrations" / dialect
+    found = [
+        (int(item.name.split("_", 1)[0]), item.read_text(encoding="utf-8"))
+        for item in folder.iterdir()
+        if item.name.endswith(".sql")
+    ]
+    return sorted(found)
+
+
+class Row(Protocol):
+    """A result row (asyncpg.Record, sqlite3.Row): by column name or position; dict(row)."""
+
+    def __getitem__(self, key: str | int, /) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...  # the values, in column order
+
+    def keys(self) -> Iterable[str]: ...
+
+
+class Session(Protocol):
+    """Runs statements on one connection (or a pool, a statement each)."""
+
+    async def fetch_one(self, sql: str, *values: Any) -> Row | None: ...
+
+    async def fetch_all(self, sql: str, *values: Any) -> list[Row]: ...
+
+    async def execute(self, sql: str, *values: Any) -> int:
+        """Run a statement; how many rows it inserted, updated or deleted."""
+        ...
+
+
+class SqlRepository(ABC):
+    """`Repository` on SQL. Subclasses provide the sessions and the claim statement."""
+
+    # Lease DUE_JOBS to $1 until $2, setting updated_at = $3; RETURNING the leased rows.
+    _CLAIM_DUE: ClassVar[str]
+
+    # --- what a backend provides --------------------------------------------------------------
+
+    @abstractmethod
+    def _reading(self) -> AbstractAsyncContextManager[Session]:
+        """Reads; each statement is consistent on its own."""
+
+    @abstractmethod
+    def _snapshot(self) -> AbstractAsyncContextManager[Session]:
+        """Several reads that must agree with each other (a count and its page)."""
+
+    @abstractmethod
+    def _writing(self) -> AbstractAsyncContextManager[Session]:
+        """One write statement, atomic (reads inside it included)."""
+
+    @abstractmethod
+    def _transaction(self) -> AbstractAsyncContextManager[Session]:
+        """Several statements that commit together or not at all."""
+
+    @abstractmethod
+    def _accepting(self) -> AbstractAsyncContextManager[Session]:
+        """A transaction in which no other process accepts a job: quota counts stay exact."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # --- operations ---------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        await self._one("SELECT 1")
+
+    async def jobs_by_state(self) -> dict[str, int]:
+        rows = await self._all("SELECT state, COUNT(*) AS count FROM generations GROUP BY state")
+        return {row["state"]: row["count"] for row in rows}
+
+    # --- users --------------------------------------------------------------------------------
+
+    async def upsert_user(self, user: UserRecord, now: float) -> None:
+        await self._write(
+            """INSERT INTO users (user_id, username, first_name, language_code,
+                                  first_seen_at, last_seen_at)
+               VALUES ($1, $2, $3, $4, $5, $5)
+               ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,
+                   first_name = excluded.first_name, language_code = excluded.language_code,
+                   last_seen_at = excluded.last_seen_at""",
+            user.user_id,
+            user.username,
+            user.first_name,
+            user.language_code,
+            now,
+        )
+
+    async def get_user(self, user_id: int) -> UserRecord | None:
+        row = await self._one("SELECT * FROM users WHERE user_id = $1", user_id)
+        return UserRecord.model_validate(dict(row)) if row else None
+
+    # --- accepting jobs -----------------------------------------------------------------------
+
+    async def accept_job(
+        self, new: NewJob, *, day: str, rules: QuotaRules, now: float
+    ) -> Accepted | QuotaExhausted | TooManyActive:
+        async with self._accepting() as db:
+            existing = await db.fetch_one(
+                "SELECT * FROM generations WHERE request_key = $1", new.request_key
+            )
+            if existing is not None:
+                return Accepted(job=_job(existing), duplicate=True)
+            if rules.active_limit is not None:
+                active = await _count_active(db, rules.payer_id)
+                if active >= rules.active_limit:
+                    return TooManyActive(active=active, limit=rules.active_limit)
+            paid_with = "exempt" if rules.exempt else "daily"
+            if not rules.exempt:
+                refusal = await _over_total(db, new.chat_id, day, rules)
+                if refusal is not None:
+                    return refusal
+                used = await _count_charged(db, rules.payer_id, day)
+                if rules.payer_daily is not None and used >= rules.payer_daily:
+                    if not await _spend_credit(db, rules.payer_id, now):
+                        return QuotaExhausted(
+                            scope=QuotaScope.USER, used=used, limit=rules.payer_daily
+                        )
+                    paid_with = "credit"
+            row = await db.fetch_one(
+                """INSERT INTO generations (family, kind, user_id, chat_id, thread_id,
+                       request_message_id, request_key, parent_job_id, prompt, params, state,
+                       charged_day, payer_id, paid_with, deadline_at, created_at, updated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                           $16, $16)
+                   RETURNING *""",
+                new.family,
+                new.kind,
+                new.user_id,
+                new.chat_id,
+                new.thread_id,
+                new.request_message_id,
+                new.request_key,
+                new.parent_job_id,
+                new.prompt,
+                json.dumps(new.params),
+                JobState.QUEUED.value,
+                day,
+                rules.payer_id,
+                paid_with,
+                new.deadline_at,
+                now,
+            )
+            assert row is not None
+            return Accepted(job=_job(row))
+
+    async def quota_used(self, payer_id: int, day: str) -> int:
+        async with self._reading() as db:
+            return await _count_charged(db, payer_id, day)
+
+    async def quota_usage(self, payer_id: int, chat_id: int, day: str) -> QuotaUsage:
+        # One statement, so one snapshot: the four numbers agree.
+        row = await self._one(
+            f"""SELECT (SELECT COUNT(*) FROM generations WHERE {_CHARGED}) AS payer_daily,
+                       (SELECT COUNT(*) FROM generations
+                        WHERE charged_day = $2 AND chat_id = $3 AND NOT refunded) AS chat,
+                       (SELECT COUNT(*) FROM generations
+                        WHERE charged_day = $2 AND NOT refunded) AS everyone,
+                       COALESCE((SELECT balance FROM credits WHERE payer_id = $1), 0) AS credits""",
+            payer_id,
+            day,
+            chat_id,
+        )
+        assert row is not None
+        return QuotaUsage.model_validate(dict(row))
+
+    async def count_active(self, payer_id: int) -> int:
+        async with self._reading() as db:
+            return await _count_active(db, payer_id)
+
+    # --- credits, bans, history, stats --------------------------------------------------------
+
+    async def grant_credits(self, payer_id: int, count: int, now: float) -> int:
+        # Never below 0: a new balance starts at max(count, 0); an old one is clamped in SQL.
+        async with self._writing() as db:
+            row = await db.fetch_one(
+                """INSERT INTO credits (payer_id, balance, updated_at) VALUES ($1, $2, $3)
+                   ON CONFLICT (payer_id) DO UPDATE
+                   SET balance = CASE WHEN credits.balance + $4 > 0
+                                      THEN credits.balance + $4 ELSE 0 END,
+                       updated_at = excluded.updated_at
+                   RETURNING balance""",
+                payer_id,
+                max(count, 0),
+                now,
+                count,
+            )
+        assert row is not None
+        return int(row["balance"])
+
+    async def set_banned(self, user_id: int, banned: bool, *, by: int | None, now: float) -> bool:
+        if banned:
+            changed = await self._write(
+                "INSERT INTO bans (user_id, banned_by, banned_at) VALUES ($1, $2, $3) "
+                "ON CONFLICT DO NOTHING",
+                user_id,
+                by,
+                now,
+            )
+        else:
+            changed = await self._write("DELETE FROM bans WHERE user_id = $1", user_id)
+        return changed == 1
+
+    async def is_banned(self, user_id: int) -> bool:
+        return await self._one("SELECT 1 FROM bans WHERE user_id = $1", user_id) is not None
+
+    async def find_user_by_username(self, username: str) -> UserRecord | None:
+        row = await self._one(
+            """SELECT * FROM users WHERE lower(username) = lower($1)
+               ORDER BY last_seen_at DESC LIMIT 1""",
+            username.lstrip("@"),
+        )
+        return UserRecord.model_validate(dict(row)) if row else None
+
+    async def history(
+        self, user_id: int, *, chat_id: int | None, offset: int, limit: int
+    ) -> tuple[list[HistoryEntry], int]:
+        where, values = "user_id = $1", [user_id]
+        if chat_id is not None:
+            where, values = where + " AND chat_id = $2", [*values, chat_id]
+        page = len(values)
+        async with self._snapshot() as db:
+            total = await _count(db, where, *values)
+            rows = await db.fetch_all(
+                f"""SELECT id AS job_id, kind, prompt, state, created_at, video_file_id,
+                           failure_code
+                    FROM generations WHERE {where}
+                    ORDER BY id DESC LIMIT ${page + 1} OFFSET ${page + 2}""",
+                *values,
+                limit,
+                offset,
+            )
+        return [HistoryEntry.model_validate(dict(row)) for row in rows], total
+
+    async def stats(self, since: float) -> DayStats:
+        async with self._snapshot() as db:
+            totals = await db.fetch_one(
+                f"""SELECT COUNT(*) AS generations,
+                           COUNT(*) FILTER (WHERE state = 'delivered') AS delivered,
+                           COUNT(*) FILTER (WHERE state IN ({_ACTIVE})) AS active,
+                           COUNT(*) FILTER (WHERE NOT refunded) AS charged
+                    FROM generations WHERE created_at >= $1""",
+                since,
+            )
+            failures = await db.fetch_all(
+                """SELECT failure_code, COUNT(*) FROM generations
+                   WHERE created_at >= $1 AND state = 'failed'
+                   GROUP BY failure_code ORDER BY COUNT(*) DESC""",
+                since,
+            )
+            top_users = await db.fetch_all(
+                """SELECT user_id, COUNT(*) FROM generations
+                   WHERE created_at >= $1 AND user_id IS NOT NULL
+                   GROUP BY user_id ORDER BY COUNT(*) DESC, user_id LIMIT 5""",
+                since,
+            )
+            top_chats = await db.fetch_all(
+                """SELECT chat_id, COUNT(*) FROM generations WHERE created_at >= $1
+                   GROUP BY chat_id ORDER BY COUNT(*) DESC, chat_id LIMIT 5""",
+                since,
+            )
+        assert totals is not None
+        return DayStats(
+            **dict(totals),
+            failed_by_reason={str(code or "unknown"): count for code, count in failures},
+            top_users=[(user, count) for user, count in top_users],
+            top_chats=[(chat, count) for chat, count in top_chats],
+        )
+
+    # --- Telegram updates ---------------------------------------------------------------------
+
+    async def claim_update(
+        self, update_id: int, owner: str, now: float, lease_seconds: float
+    ) -> bool:
+        # A concurrent insert of the same id waits for the first to commit, then takes the
+        # ON CONFLICT branch with the row locked: exactly one claimant wins.
+        async with self._writing() as db:
+            row = await db.fetch_one(
+                """INSERT INTO processed_updates (update_id, received_at, claimed_by,
+                                                  claimed_until)
+                   VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (update_id) DO UPDATE
+                   SET claimed_by = excluded.claimed_by, claimed_until = excluded.claimed_until
+                   WHERE processed_updates.handled_at IS NULL
+                     AND (processed_updates.claimed_by = excluded.claimed_by
+                          OR processed_updates.claimed_until IS NULL
+                          OR processed_updates.claimed_until < excluded.received_at)
+                   RETURNING update_id""",
+                update_id,
+                now,
+                owner,
+                now + lease_seconds,
+            )
+        return row is not None
+
+    async def update_handled(self, update_id: int) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM processed_updates WHERE update_id = $1 AND handled_at IS NOT NULL",
+            update_id,
+        )
+        return row is not None
+
+    async def mark_update_handled(self, update_id: int, now: float) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                """INSERT INTO processed_updates (update_id, received_at, handled_at)
+                   VALUES ($1, $2, $2)
+                   ON CONFLICT (update_id) DO UPDATE
+                   SET handled_at = COALESCE(processed_updates.handled_at, excluded.handled_at)""",
+                update_id,
+                now,
+            )
+            if update_id % 500 == 0:  # now and then, forget what Telegram can no longer resend
+                await db.execute(
+                    "DELETE FROM processed_updates WHERE received_at < $1", now - 2 * 86400
+                )
+
+    # --- reading jobs -------------------------------------------------------------------------
+
+    async def active_jobs_of(self, user_id: int, chat_id: int) -> list[Job]:
+        rows = await self._all(
+            f"""SELECT * FROM generations WHERE user_id = $1 AND chat_id = $2
+                AND state IN ({_ACTIVE}) ORDER BY id""",
+            user_id,
+            chat_id,
+        )
+        return [_job(row) for row in rows]
+
+    async def get_job(self, job_id: int) -> Job | None:
+        return await self._one_job("SELECT * FROM generations WHERE id = $1", job_id)
+
+    async def find_by_video_message(self, chat_id: int, message_id: int) -> Job | None:
+        return await self._one_job(
+            "SELECT * FROM generations WHERE chat_id = $1 AND video_message_id = $2",
+            chat_id,
+            message_id,
+        )
+
+    async def find_by_status_message(self, chat_id: int, message_id: int) -> Job | None:
+        return await self._one_job(
+            "SELECT * FROM generations WHERE chat_id = $1 AND status_message_id = $2",
+            chat_id,
+            message_id,
+        )
+
+    async def queued_ahead(self, job_id: int) -> int:
+        row = await self._one(
+            """SELECT COUNT(*) FROM generations
+               WHERE state IN ('queued', 'submitting') AND id < $1""",
+            job_id,
+        )
+        return int(row[0]) if row else 0
+
+    async def find_by_remote_id(self, remote_id: str) -> Job | None:
+        return await self._one_job(
+            "SELECT * FROM generations WHERE remote_id = $1 ORDER BY id DESC LIMIT 1", remote_id
+        )
+
+    # --- albums and extend prompts ------------------------------------------------------------
+
+    async def add_album_item(self, item: AlbumItem, now: float) -> None:
+        await self._write(
+            """INSERT INTO album_items (chat_id, media_group_id, message_id, payload, received_at)
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
+            item.chat_id,
+            item.media_group_id,
+            item.message_id,
+            json.dumps(item.payload),
+            now,
+        )
+
+    async def take_album(self, chat_id: int, media_group_id: str) -> list[AlbumItem]:
+        # A concurrent DELETE of the same rows waits, then finds them gone: one caller wins.
+        async with self._writing() as db:
+            rows = await db.fetch_all(
+                """DELETE FROM album_items WHERE chat_id = $1 AND media_group_id = $2
+                   RETURNING chat_id, media_group_id, message_id, payload""",
+                chat_id,
+                media_group_id,
+            )
+        items = [
+            AlbumItem.model_validate({**dict(row), "payload": json.loads(row["payload"])})
+            for row in rows
+        ]
+        return sorted(items, key=lambda item: item.message_id)
+
+    async def latest_album_item_at(self, chat_id: int, media_group_id: str) -> float | None:
+        row = await self._one(
+            """SELECT MAX(received_at) FROM album_items
+               WHERE chat_id = $1 AND media_group_id = $2""",
+            chat_id,
+            media_group_id,
+        )
+        return row[0] if row else None
+
+    async def unsettled_albums(self, quiet_before: float) -> list[tuple[int, str]]:
+        rows = await self._all(
+            """SELECT chat_id, media_group_id FROM album_items
+               GROUP BY chat_id, media_group_id HAVING MAX(received_at) < $1
+               ORDER BY MAX(received_at), chat_id, media_group_id""",
+            quiet_before,
+        )
+        return [(row["chat_id"], row["media_group_id"]) for row in rows]
+
+    async def add_extend_prompt(self, prompt: ExtendPrompt, now: float) -> None:
+        await self._write(
+            """INSERT INTO extend_prompts (chat_id, message_id, parent_job_id, user_id,
+                                           created_at)
+               VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (chat_id, message_id) DO UPDATE
+               SET parent_job_id = excluded.parent_job_id, user_id = excluded.user_id,
+                   created_at = excluded.created_at""",
+            prompt.chat_id,
+            prompt.message_id,
+            prompt.parent_job_id,
+            prompt.user_id,
+            now,
+        )
+
+    async def find_extend_prompt(self, chat_id: int, message_id: int) -> ExtendPrompt | None:
+        row = await self._one(
+            """SELECT chat_id, message_id, parent_job_id, user_id FROM extend_prompts
+               WHERE chat_id = $1 AND message_id = $2""",
+            chat_id,
+            message_id,
+        )
+        return ExtendPrompt.model_validate(dict(row)) if row else None
+
+    async def set_status_message(self, job_id: int, message_id: int | None) -> None:
+        await self._write(
+            "UPDATE generations SET status_message_id = $1 WHERE id = $2", message_id, job_id
+        )
+
+    # --- worker leases and transitions --------------------------------------------------------
+
+    async def claim_due(
+        self, owner: str, *, limit: int, lease_seconds: float, now: float
+    ) -> list[Job]:
+        async with self._writing() as db:
+            rows = await db.fetch_all(self._CLAIM_DUE, owner, now + lease_seconds, now, limit)
+        return sorted((_job(row) for row in rows), key=lambda job: job.id)
+
+    async def renew_lease(self, job_id: int, owner: str, *, until: float) -> bool:
+        return await self._fenced(job_id, owner, {"lease_until": until})
+
+    async def release(
+        self, job_id: int, owner: str, *, next_attempt_at: float | None, count_attempt: bool = False
+    ) -> bool:
+        return await self._fenced(
+            job_id,
+            owner,
+            {"lease_owner": None, "lease_until": None, "next_attempt_at": next_attempt_at},
+            increment_attempts=count_attempt,
+        )
+
+    async def mark_submitting(self, job_id: int, owner: str, now: float) -> bool:
+        return await self._fenced(
+            job_id,
+            owner,
+            {"state": JobState.SUBMITTING.value, "updated_at": now},
+            expect_state=JobState.QUEUED,
+            increment_attempts=True,
+        )
+
+    async def mark_submitted(
+        self, job_id: int, owner: str, *, remote_id: str, remote_state: str, now: float
+    ) -> bool:
+        return await self._fenced(
+            job_id,
+            owner,
+            {
+                "state": JobState.WAITING.value,
+                "remote_id": remote_id,
+                "remote_state": remote_state,
+                "submitted_at": now,
+                "updated_at": now,
+            },
+            expect_state=JobState.SUBMITTING,
+        )
+
+    async def requeue(self, job_id: int, owner: str, *, next_attempt_at: float, now: float) -> bool:
+        return await self._fenced(
+            job_id,
+            owner,
+            {"state": JobState.QUEUED.value, "next_attempt_at": next_attempt_at, "updated_at": now},
+            expect_state=JobState.SUBMITTING,
+        )
+
+    async def set_remote_state(
+        self, job_id: int, owner: str, remote_state: str, now: float
+    ) -> bool:
+        return await self._fenced(job_id, owner, {"remote_state": remote_state, "updated_at": now})
+
+    async def mark_delivering(
+        self,
+        job_id: int,
+        owner: str,
+        *,
+        video_url: str,
+        thumbnail_url: str | None = None,
+        now: float,
+    ) -> bool:
+        return await self._fenced(
+            job_id,
+            owner,
+            {
+                "state": JobState.DELIVERING.value,
+                "remote_state": "completed",
+                "video_url": video_url,
+                "thumbnail_url": thumbnail_url,
+                "completed_at": now,
+                "updated_at": now,
+            },
+            expect_state=JobState.WAITING,
+        )
+
+    async def set_video_url(
+        self, job_id: int, owner: str, *, video_url: str, thumbnail_url: str | None
+    ) -> bool:
+        return await self._fenced(
+            job_id, owner, {"video_url": video_url, "thumbnail_url": thumbnail_url}
+        )
+
+    async def mark_delivered(
+        self, job_id: int, owner: str, *, message_id: int, file_id: str | None, now: float
+    ) -> bool:
+        return await self._fenced(
+            job_id,
+            owner,
+            {
+                "state": JobState.DELIVERED.value,
+                "video_message_id": message_id,
+                "video_file_id": file_id,
+                "finished_at": now,
+                "updated_at": now,
+                "lease_owner": None,
+                "lease_until": None,
+            },
+            expect_state=JobState.DELIVERING,
+        )
+
+    async def fail(
+        self,
+        job_id: int,
+        *,
+        code: str,
+        reason: str | None,
+        now: float,
+        only_if: JobState | None = None,
+        notice_due_at: float | None = None,
+    ) -> bool:
+        # Not fenced by lease: a deadline, a cancel or an operator may fail a job any worker
+        # holds. The state guard (re-checked on the locked row) makes the refund happen once.
+        states = f"'{only_if.value}'" if only_if is not None else _ACTIVE
+        async with self._transaction() as db:
+            row = await db.fetch_one(
+                f"""UPDATE generations
+                    SET state = $1, failure_code = $2, failure_reason = $3, refunded = TRUE,
+                        finished_at = $4, updated_at = $4, lease_owner = NULL, lease_until = NULL,
+                        notice_pending = $5, next_attempt_at = $6
+                    WHERE id = $7 AND state IN ({states})
+                    RETURNING paid_with, payer_id""",
+                JobState.FAILED.value,
+                code,
+                reason,
+                now,
+                notice_due_at is not None,
+                notice_due_at,
+                job_id,
+            )
+            if row is None:
+                return False
+            if row["paid_with"] == "credit":  # a credit comes back like a daily allowance
+                await db.execute(
+                    "UPDATE credits SET balance = balance + 1, updated_at = $1 WHERE payer_id = $2",
+                    now,
+                    row["payer_id"],
+                )
+            return True
+
+    async def notice_sent(self, job_id: int) -> None:
+        await self._write(
+            """UPDATE generations SET notice_pending = FALSE, next_attempt_at = NULL,
+                   lease_owner = NULL, lease_until = NULL
+               WHERE id = $1""",
+            job_id,
+        )
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    async def _fenced(
+        self,
+        job_id: int,
+        owner: str,
+        fields: dict[str, Any],
+        *,
+        expect_state: JobState | None = None,
+        increment_attempts: bool = False,
+    ) -> bool:
+        """Update a job only while `owner` holds its lease (and it is in `expect_state`)."""
+        assignments = ", ".join(f"{column} = ${n}" for n, column in enumerate(fields, start=1))
+        if increment_attempts:
+            assignments += ", attempts = attempts + 1"
+        values: list[Any] = [*fields.values(), job_id, owner]
+        sql = (
+            f"UPDATE generations SET {assignments} "
+            f"WHERE id = ${len(values) - 1} AND lease_owner = ${len(values)}"
+        )
+        if expect_state is not None:
+            values.append(expect_state.value)
+            sql += f" AND state = ${len(values)}"
+        return await self._write(sql, *values) == 1
+
+    async def _one(self, sql: str, *values: Any) -> Row | None:
+        async with self._reading() as db:
+            return await db.fetch_one(sql, *values)
+
+    async def _all(self, sql: str, *values: Any) -> list[Row]:
+        async with self._reading() as db:
+            return await db.fetch_all(sql, *values)
+
+    async def _write(self, sql: str, *values: Any) -> int:
+        async with self._writing() as db:
+            return await db.execute(sql, *values)
+
+    async def _one_job(self, sql: str, *values: Any) -> Job | None:
+        row = await self._one(sql, *values)
+        return _job(row) if row else None
+
+
+async def _count(db: Session, where: str, *values: Any) -> int:
+    row = await db.fetch_one(f"SELECT COUNT(*) FROM generations WHERE {where}", *values)
+    assert row is not None
+    return int(row[0])
+
+
+async def _count_active(db: Session, payer_id: int) -> int:
+    return await _count(db, f"payer_id = $1 AND state IN ({_ACTIVE})", payer_id)
+
+
+async def _count_charged(db: Session, payer_id: int, day: str) -> int:
+    return await _count(db, _CHARGED, payer_id, day)
+
+
+async def _over_total(
+    db: Session, chat_id: int, day: str, rules: QuotaRules
+) -> QuotaExhausted | None:
+    """The first of the global and chat totals that is used up, if any."""
+    checks: list[tuple[QuotaScope, int | None, str, tuple[Any, ...]]] = [
+        (QuotaScope.GLOBAL, rules.global_daily, "charged_day = $1", (day,)),
+        (QuotaScope.CHAT, rules.chat_daily, "charged_day = $1 AND chat_id = $2", (day, chat_id)),
+    ]
+    for scope, limit, where, values in checks:
+        if limit is None:
+            continue
+        used = await _count(db, f"{where} AND NOT refunded", *values)
+        if used >= limit:
+            return QuotaExhausted(scope=scope, used=used, limit=limit)
+    return None
+
+
+async def _spend_credit(db: Session, payer_id: int, now: float) -> bool:
+    changed = await db.execute(
+        """UPDATE credits SET balance = balance - 1, updated_at = $1
+           WHERE payer_id = $2 AND balance > 0""",
+        now,
+        payer_id,
+    )
+    return changed == 1
+
+
+def _job(row: Row) -> Job:
+    data = dict(row)
+    data["params"] = json.loads(data["params"])
+    return Job.model_validate(data)
