@@ -227,6 +227,9 @@ async def test_killed_before_telling_a_failure_tells_it_after_restart(
     first = await start()
     tg.user_sends("/video failed then killed", user_id=USER)
     await job_when(repository, lambda j: j.state is JobState.FAILED, "failed")
+    # Killed once the notice has reached Telegram and is held there (before, the restarted
+    # process's own notice could meet the delay instead).
+    await tg.wait_until(lambda: tg.faults_left("editMessageText") == 0, timeout=15)
     await first.kill()
     assert not any(c.ok for c in tg.calls_of("editMessageText"))  # the notice never arrived
     await start()

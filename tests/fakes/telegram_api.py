@@ -976,6 +976,12 @@ class FakeTelegram:
         ``response=None`` and ``lost=True``."""
         self._script(method, _Fault(None, count, lose=True, hold=60.0 if hold is None else hold))
 
+    def faults_left(self, method: str) -> int:
+        """Calls of ``method`` still to meet a scripted fault: 0 once the last one has arrived
+        (a delayed call is then being held, not yet recorded in ``calls``)."""
+        queue = self._faults.get(_CANONICAL.get(method.lower(), method), deque())
+        return sum(fault.remaining for fault in queue)
+
     def _script(self, method: str, fault: _Fault) -> None:
         if fault.remaining < 1 or fault.delay < 0 or fault.hold < 0:
             raise ValueError("count must be >= 1, delays and holds >= 0")
