@@ -60,6 +60,11 @@ DUE_JOBS = f"""SELECT id FROM generations
     LIMIT $4"""
 
 
+# Telegram keeps an unconfirmed update for 24 hours: records of handled ones are kept for two
+# days, and each process deletes the older ones at most this often.
+PRUNE_UPDATES_EVERY = 3600.0
+
+
 def migration_scripts(dialect: str) -> list[tuple[int, str]]:
     """(version, SQL) of each file in storage/migrations/<dialect>/, oldest first."""
     folder = resources.files("storage") / "migrations" / dialect
@@ -95,6 +100,9 @@ class Session(Protocol):
 
 class SqlRepository(ABC):
     """`Repository` on SQL. Subclasses provide the sessions and the claim statement."""
+
+    # When this process next deletes records of updates too old to be re-sent.
+    _next_prune_at: float = 0.0
 
     # Lease DUE_JOBS to $1 until $2, setting updated_at = $3; RETURNING the leased rows.
     _CLAIM_DUE: ClassVar[str]
@@ -374,7 +382,8 @@ class SqlRepository(ABC):
                 update_id,
                 now,
             )
-            if update_id % 500 == 0:  # now and then, forget what Telegram can no longer resend
+            if now >= self._next_prune_at:  # hourly: forget what Telegram can no longer resend
+                self._next_prune_at = now + PRUNE_UPDATES_EVERY
                 await db.execute(
                     "DELETE FROM processed_updates WHERE received_at < $1", now - 2 * 86400
                 )

@@ -87,8 +87,17 @@ class SqliteRepository(SqlRepository):
         async with self._lock:
             yield self._session
 
-    # One connection, and the lock lets nobody else's statements in between.
-    _snapshot = _reading
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[_Session]:
+        # The lock keeps this process's statements out; a read transaction (deferred BEGIN)
+        # keeps every read on one WAL snapshot, whatever other processes write meanwhile.
+        async with self._lock:
+            await _uncancellable(self._db.execute("BEGIN"))
+            try:
+                yield self._session
+            finally:
+                if self._db.in_transaction:
+                    await _uncancellable(self._db.execute("COMMIT"))
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[_Session]:

@@ -424,14 +424,18 @@ async def test_an_update_marked_handled_without_a_claim(repo: Repository) -> Non
     assert not await repo.claim_update(2, "a", now + 2, 30)
 
 
-async def test_old_update_records_are_forgotten(repo: Repository) -> None:
+async def test_old_update_records_are_forgotten_hourly(repo: Repository) -> None:
     now, long_ago = time.time(), time.time() - 3 * 86400
     await repo.mark_update_handled(1, long_ago)
     assert await repo.claim_update(2, "a", long_ago, 30)  # claimed, never handled
-    await repo.mark_update_handled(3, now)
-    await repo.mark_update_handled(500, now)  # now and then, the old rows go
+    await repo.mark_update_handled(3, now)  # the first record of the hour prunes
     assert not await repo.update_handled(1) and await repo.update_handled(3)
     assert await repo.claim_update(2, "b", now, 30)
+    await repo.mark_update_handled(4, long_ago)
+    await repo.mark_update_handled(5, now + 60)  # within the hour: no second prune
+    assert await repo.update_handled(4)
+    await repo.mark_update_handled(6, now + 3601)
+    assert not await repo.update_handled(4) and await repo.update_handled(5)
 
 
 # --- albums ---------------------------------------------------------------------------------
