@@ -14,7 +14,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -87,23 +87,19 @@ class SqliteRepository(SqlRepository):
         async with self._lock:
             yield self._session
 
-    @asynccontextmanager
-    async def _snapshot(self) -> AsyncIterator[_Session]:
+    def _snapshot(self) -> AbstractAsyncContextManager[_Session]:
         # The lock keeps this process's statements out; a read transaction (deferred BEGIN)
         # keeps every read on one WAL snapshot, whatever other processes write meanwhile.
-        async with self._lock:
-            await _uncancellable(self._db.execute("BEGIN"))
-            try:
-                yield self._session
-            finally:
-                if self._db.in_transaction:
-                    await _uncancellable(self._db.execute("COMMIT"))
+        return self._begun("BEGIN")
+
+    def _transaction(self) -> AbstractAsyncContextManager[_Session]:
+        return self._begun("BEGIN IMMEDIATE")
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[_Session]:
+    async def _begun(self, begin: str) -> AsyncIterator[_Session]:
         async with self._lock:
             try:
-                await _uncancellable(self._db.execute("BEGIN IMMEDIATE"))
+                await _uncancellable(self._db.execute(begin))
                 yield self._session
                 await _uncancellable(self._db.execute("COMMIT"))
             except BaseException:
