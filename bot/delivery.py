@@ -42,9 +42,10 @@ TELEGRAM_UPLOAD_LIMIT = 50 * 1024 * 1024
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, connect=15, sock_read=60)
 CAPTION_PROMPT_CHARS = 300
 CHAT_ACTION_REFRESH = 4.0
-# Most uploads finish sooner: no "sending video…" for them, and one Telegram call fewer per
-# video (it counts against the same flood limits as the video itself).
-CHAT_ACTION_AFTER = 0.5
+# A delivery step (download, upload) that takes longer than this shows the user it is under
+# way ("Uploading your video…", the "sending video" chat action). Most finish sooner: no
+# Telegram call for them, under the same flood limits as the video itself.
+SHOW_SLOW_STEP_AFTER = 0.5
 
 
 class DownloadError(Exception):
@@ -151,7 +152,7 @@ class Delivery:
                 )
 
         async def keep_showing() -> None:
-            await asyncio.sleep(CHAT_ACTION_AFTER)
+            await asyncio.sleep(SHOW_SLOW_STEP_AFTER)
             while True:
                 await show()
                 await asyncio.sleep(CHAT_ACTION_REFRESH)  # an action shows for about 5 s

@@ -34,7 +34,13 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.alerts import OperatorAlerts, Problem
 from bot.callbacks import cancel_button
-from bot.delivery import Delivery, DownloadError, VideoTooLarge, reply_to
+from bot.delivery import (
+    SHOW_SLOW_STEP_AFTER,
+    Delivery,
+    DownloadError,
+    VideoTooLarge,
+    reply_to,
+)
 from bot.links import LinkSigner
 from bot.logs import current_job_id
 from bot.luma import VideoApiClient, errors
@@ -54,8 +60,6 @@ T = TypeVar("T")
 DELIVERY_GRACE_SECONDS = 600.0
 # How long the "ready" notice may wait for room in Telegram's limits before it is skipped.
 NOTICE_PATIENCE_SECONDS = 10.0
-# A download slower than this shows "Uploading your video…" in the status message meanwhile.
-DELIVERING_NOTICE_AFTER = 0.5
 # Refusals whose status proves the create did not go through.
 _REFUSED_STATUSES = {429, 503}
 
@@ -479,7 +483,7 @@ class Worker:
         are quick, and the video itself then replaces the status: one Telegram call fewer."""
         download = asyncio.ensure_future(self._download(job))
         try:
-            await asyncio.wait({download}, timeout=DELIVERING_NOTICE_AFTER)
+            await asyncio.wait({download}, timeout=SHOW_SLOW_STEP_AFTER)
             if not download.done():
                 await self._progress(job, language).show_delivering()
             return await download

@@ -52,7 +52,7 @@ class AiohttpRequest(BaseRequest):
         self._media_write_timeout = media_write_timeout
         self._pool_timeout = pool_timeout
         self._session: aiohttp.ClientSession | None = None
-        self._slots = asyncio.Semaphore(connection_pool_size)
+        self._slots: asyncio.Semaphore  # made by initialize, on the event loop that uses it
         self._proxies: dict[str, str] = {}
         self._proxy_by_origin: dict[tuple[str, str], str | None] = {}
 
@@ -62,7 +62,7 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
-            self._slots = asyncio.Semaphore(self._pool_size)  # bound to this event loop
+            self._slots = asyncio.Semaphore(self._pool_size)
             # HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply, as they did with PTB's httpx (where
             # Telegram is blocked, operators reach it through a proxy). Read once here:
             # aiohttp's trust_env reads the environment and ~/.netrc on every request, which
