@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import psutil
 
 from bot.emulator import EmulatorConfig, run_emulator
 from bot.emulator.state import State
-from tests.conftest import free_port
+from tests.conftest import became_healthy, free_port
 from tests.fakes.telegram_api import FakeTelegram
 
 ROOT = Path(__file__).parent.parent
@@ -137,21 +136,6 @@ def _environment(
     return environment
 
 
-async def _wait_healthy(port: int, process: asyncio.subprocess.Process) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(600):
-            if process.returncode is not None:
-                raise RuntimeError("the bot exited during start-up")
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the bot never became healthy")
-
-
 async def run(scenario: Scenario) -> Result:
     result = Result(scenario=scenario)
     config = EmulatorConfig(
@@ -189,7 +173,8 @@ async def _drive(
             stdout=log_file, stderr=log_file,
         )  # fmt: skip
     try:
-        await _wait_healthy(port, process)
+        if not await became_healthy(f"http://127.0.0.1:{port}", process):
+            raise RuntimeError("the bot exited or never became healthy during start-up")
         if scenario.mode == "webhook":
             deploy = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "set-webhook", env=environment, cwd=ROOT

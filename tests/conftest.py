@@ -6,12 +6,14 @@ real HTTP; nothing inside PTB or the client is mocked.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.app import build_application, running
@@ -31,6 +33,25 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+async def became_healthy(
+    url: str, process: asyncio.subprocess.Process | None = None, *, seconds: float = 60.0
+) -> bool:
+    """Whether a bot started as its own process answers `url/healthz` with 200 in time;
+    False at once if `process` exits meanwhile."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(int(seconds * 10)):
+            if process is not None and process.returncode is not None:
+                return False
+            try:
+                async with http.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return True
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    return False
 
 
 def assert_token_never_sent(emulator: Any) -> None:

@@ -18,12 +18,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 import pytest
 
 from bot.emulator import EmulatorConfig, run_emulator
-from tests.conftest import API_KEY, BOT_TOKEN, free_port
+from tests.conftest import API_KEY, BOT_TOKEN, became_healthy, free_port
 from tests.fakes.load_balancer import LoadBalancer
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -106,20 +105,6 @@ async def start_replica(environment: dict[str, str], tmp_path: Path, number: int
     return Replica(port, process, log)
 
 
-async def wait_healthy(replica: Replica) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            try:
-                async with http.get(f"{replica.url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    log = replica.log.read_text()
-    raise AssertionError(f"replica on {replica.port} never became healthy:\n{log}")
-
-
 async def until(predicate: Any, timeout: float) -> None:  # noqa: ASYNC109
     async with asyncio.timeout(timeout):
         while not await predicate():  # noqa: ASYNC110 - polling another process's database
@@ -158,7 +143,8 @@ async def test_three_replicas_one_killed_every_job_once_and_quota_exact(
             for number in range(REPLICAS):
                 replicas.append(await start_replica(environment, tmp_path, number))
             for replica in replicas:
-                await wait_healthy(replica)
+                healthy = await became_healthy(replica.url, replica.process, seconds=30)
+                assert healthy, f"replica {replica.port}:\n{replica.log.read_text()}"
             balancer.targets = [replica.url for replica in replicas]
             deploy = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "set-webhook", env=environment, cwd=ROOT
