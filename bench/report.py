@@ -17,8 +17,7 @@ def _fmt(value: float, digits: int = 2) -> str:
 
 def inflight_rows(result: Result) -> list[tuple[str, str, str, bool | None]]:
     s = result.scenario
-    peak_in_flight = max((x.in_flight for x in result.samples), default=0)
-    peak_connections = max((x.connections for x in result.samples), default=0)
+    peak_in_flight, peak_connections = result.peak_in_flight, result.peak_connections
     return [
         (
             "generations in flight at once",
@@ -87,8 +86,7 @@ def _spread(values: list[float]) -> str:
 
 def detail_rows(result: Result) -> list[tuple[str, str]]:
     per = result.per_generation
-    peak_in_flight = max((x.in_flight for x in result.samples), default=0)
-    peak_connections = max((x.connections for x in result.samples), default=0)
+    peak_in_flight, peak_connections = result.peak_in_flight, result.peak_connections
     return [
         (
             "commands sent / jobs accepted / delivered",

@@ -95,6 +95,14 @@ class Result:
     samples: list[Sample] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def peak_in_flight(self) -> int:
+        return max((x.in_flight for x in self.samples), default=0)
+
+    @property
+    def peak_connections(self) -> int:
+        return max((x.connections for x in self.samples), default=0)
+
     def per_generation(self, value: float) -> float:
         return value / self.delivered if self.delivered else float("nan")
 
