@@ -174,6 +174,10 @@ async def _start_services(application: Application) -> None:
         health=Health(repository=repository, client=client, metrics=metrics),
         callbacks=callbacks,
         webhook=webhook,
+        metrics_token=(
+            settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        ),
+        metrics_port=settings.metrics_port,
     )
     albums = AlbumCollector(
         repository=repository,

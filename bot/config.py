@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     media_signing_key: SecretStr | None = None
     media_link_ttl: float = Field(default=7200.0, ge=60)
     album_wait_seconds: float = Field(default=1.5, gt=0)
+    # /metrics on the public port asks for `Authorization: Bearer METRICS_TOKEN`; with
+    # METRICS_PORT it moves to 127.0.0.1:METRICS_PORT (no token) and leaves the public port.
+    metrics_token: SecretStr | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     # Timing knobs: production defaults; tests shrink them to keep the suite fast.
     generation_timeout: float = Field(default=1200.0, gt=0)
@@ -107,7 +111,9 @@ class Settings(BaseSettings):
             raise ValueError("is empty")
         return SecretStr(value.get_secret_value().strip())
 
-    @field_validator("public_url", "luma_api_url", "luma_model", mode="before")
+    @field_validator(
+        "public_url", "luma_api_url", "luma_model", "metrics_token", "metrics_port", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -149,6 +155,14 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # Sent in a header: visible ASCII; long enough not to be guessed.
+        if value is not None and not re.fullmatch(r"[!-~]{16,}", value.get_secret_value()):
+            raise ValueError("must be at least 16 characters, printable ASCII without spaces")
+        return value
+
     @field_validator("admin_user_ids", "allowed_user_ids", "allowed_chat_ids", mode="before")
     @classmethod
     def _comma_separated_ids(cls, value: object) -> object:
@@ -168,6 +182,12 @@ class Settings(BaseSettings):
     def _webhook_needs_its_parts(self) -> Settings:
         if self.telegram_webhook and (self.public_url is None or self.webhook_secret is None):
             raise ValueError("TELEGRAM_WEBHOOK=true needs PUBLIC_URL and WEBHOOK_SECRET")
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_port_is_its_own(self) -> Settings:
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError("METRICS_PORT must differ from PORT")
         return self
 
     @property
@@ -197,7 +217,7 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Values that must never appear in logs or outgoing text."""
         values = [self.telegram_bot_token.get_secret_value(), self.luma_api_key.get_secret_value()]
-        for optional in (self.media_signing_key, self.webhook_secret):
+        for optional in (self.media_signing_key, self.webhook_secret, self.metrics_token):
             if optional is not None:
                 values.append(optional.get_secret_value())
         return values

@@ -79,8 +79,10 @@ class LinkSigner:
         return f"{payload}.{self._sign(payload)}"
 
     def _unseal(self, token: str, now: float | None) -> dict[str, Any] | None:
+        if not token.isascii():  # a sealed token is base64url: anything else is forged
+            return None
         payload, _, signature = token.partition(".")
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        if not secrets_equal(signature, self._sign(payload)):
             return None
         try:
             data = json.loads(_unb64(payload))
@@ -93,6 +95,15 @@ class LinkSigner:
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:24])
+
+
+def secrets_equal(given: str, expected: str) -> bool:
+    """Whether `given` is `expected`, in constant time. Compared as bytes: hmac.compare_digest
+    refuses non-ASCII str, and whatever a stranger sends (lone surrogates included) must compare
+    as unequal, not raise."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 def _b64(data: bytes) -> str:

@@ -36,10 +36,15 @@ class CallbackReceiver:
     def link_for(self, job_id: int, deadline_at: float) -> str:
         return self._signer.callback_link(job_id, expires=deadline_at + LINK_GRACE_SECONDS)
 
-    async def receive(self, token: str, payload: Any) -> int:
-        """Take one callback; the HTTP status to answer (the provider retries non-200s)."""
-        job_id = self._signer.verify_callback(token, now=time.time())
-        job = await self._repo.get_job(job_id) if job_id is not None else None
+    def job_of(self, token: str) -> int | None:
+        """The job a callback link names, or None if forged or expired: asked before any body
+        is read, so a stranger's request costs no reading and no parsing."""
+        return self._signer.verify_callback(token, now=time.time())
+
+    async def receive(self, job_id: int, payload: Any) -> int:
+        """Take one callback for the job `job_of` named; the HTTP status to answer (the
+        provider retries non-200s)."""
+        job = await self._repo.get_job(job_id)
         if job is None:
             return 404
         try:

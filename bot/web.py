@@ -1,23 +1,35 @@
 """The bot's own HTTP server: `GET /healthz`, `GET /metrics`, `GET /media/<signed>`,
 `POST /callbacks/<signed>` and, in webhook mode, `POST /telegram/webhook`.
 
-`/media` streams a Telegram photo to whoever holds a valid signed link (the video API), fetching
-it from Telegram server-side so the token-bearing file URL never leaves the process. Every kind
-of failure is a plain 404: a prober learns nothing. `/callbacks` takes a provider's news of a
-job (bot/provider_callbacks.py).
+Anyone can reach this port, so nothing a request carries is trusted before it is checked, and
+nothing a stranger sends ends in a 500: signatures and secrets are compared in constant time on
+bytes (any text compares), a signed path or the webhook secret is checked before a body is read,
+bodies are read only up to their route's limit (413 beyond), and JSON is parsed without letting
+its depth raise. GET routes never read a body.
+
+`/media` serves a Telegram photo to whoever holds a valid signed link (the video API), fetched
+from Telegram server-side (bot/media.py) so the token-bearing file URL never leaves the process.
+Every kind of failure is a plain 404: a prober learns nothing. `/callbacks` takes a provider's
+news of a job (bot/provider_callbacks.py). `/metrics` needs `Authorization: Bearer
+METRICS_TOKEN` when that is set, and with `METRICS_PORT` it is served on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.log import server_logger
 from telegram import Bot
 from telegram.error import TelegramError
 
 from bot.config import WEBHOOK_PATH
 from bot.health import Health
-from bot.links import LinkSigner
+from bot.links import LinkSigner, secrets_equal
+from bot.media import PhotoCache
 from bot.metrics import CONTENT_TYPE
 from bot.provider_callbacks import CallbackReceiver
 from bot.webhook import RETRY_LATER_SECONDS, SECRET_HEADER, WebhookReceiver
@@ -25,6 +37,11 @@ from bot.webhook import RETRY_LATER_SECONDS, SECRET_HEADER, WebhookReceiver
 log = logging.getLogger(__name__)
 
 MAX_MEDIA_BYTES = 20 * 1024 * 1024  # what getFile can download from the cloud Bot API
+# A provider's callback is one Generation object: a few kilobytes.
+CALLBACK_BODY_LIMIT = 64 * 1024
+# Telegram's largest updates (a 4096-character message with its entities and the message it
+# replies to) are tens of kilobytes; refusing a genuine one would make Telegram re-send it.
+WEBHOOK_BODY_LIMIT = 1024 * 1024
 
 
 class WebServer:
@@ -38,43 +55,76 @@ class WebServer:
         health: Health,
         callbacks: CallbackReceiver | None = None,
         webhook: WebhookReceiver | None = None,
+        metrics_token: str | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         self._bot = bot
         self._signer = signer
         self._health = health
         self._callbacks = callbacks
         self._webhook = webhook
+        self._metrics_token = metrics_token
+        self._metrics_port = metrics_port
         self._host = host
         self._port = port
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
+        self.photos = PhotoCache(self._from_telegram)
         self.port: int | None = None
+        self.metrics_port: int | None = None
 
     def app(self) -> web.Application:
+        """The public listener."""
         application = web.Application()
         application.router.add_get("/healthz", self._healthz)
-        application.router.add_get("/metrics", self._metrics)
+        if self._metrics_port is None:
+            application.router.add_get("/metrics", self._public_metrics)
         application.router.add_get("/media/{token}", self._media)
         application.router.add_post("/callbacks/{token}", self._callback)
         application.router.add_post(WEBHOOK_PATH, self._telegram_update)
         return application
 
+    def metrics_app(self) -> web.Application:
+        """The METRICS_PORT listener, on 127.0.0.1: only what is on this machine reaches it."""
+        application = web.Application()
+        application.router.add_get("/metrics", self._metrics)
+        return application
+
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
+        self.port = await self._serve(self.app(), self._host, self._port)
+        log.info("HTTP server listening on port %s", self.port)
+        if self._metrics_port is not None:
+            self.metrics_port = await self._serve(
+                self.metrics_app(), "127.0.0.1", self._metrics_port
+            )
+            log.info("/metrics served on 127.0.0.1:%s", self.metrics_port)
+        elif self._metrics_token is None:
+            log.warning(
+                "/metrics is public on port %s and needs no token: set METRICS_TOKEN "
+                "or METRICS_PORT (see the README's configuration table)",
+                self.port,
+            )
+
+    async def _serve(self, application: web.Application, host: str, port: int) -> int:
+        runner = web.AppRunner(application, access_log=None, logger=_ServerLog(server_logger))
+        await runner.setup()
+        self._runners.append(runner)
+        site = web.TCPSite(runner, host, port)
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self._port
-        log.info("HTTP server listening on port %s", self.port)
+        return sockets[0].getsockname()[1] if sockets else port
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        while self._runners:
+            await self._runners.pop().cleanup()
 
     async def _healthz(self, _: web.Request) -> web.Response:
         healthy, report = await self._health.report()
         return web.json_response(report, status=200 if healthy else 503)
+
+    async def _public_metrics(self, request: web.Request) -> web.Response:
+        if self._metrics_token is not None and not _bearer_is(request, self._metrics_token):
+            raise web.HTTPUnauthorized(headers={"WWW-Authenticate": "Bearer"})
+        return await self._metrics(request)
 
     async def _metrics(self, _: web.Request) -> web.Response:
         body = await self._health.metrics_text()
@@ -84,38 +134,76 @@ class WebServer:
         webhook = self._webhook
         if webhook is None or not webhook.authentic(request.headers.get(SECRET_HEADER)):
             raise web.HTTPNotFound()  # polling mode, or not Telegram: nothing to see
-        try:
-            payload = await request.json()
-        except ValueError:
-            payload = None
+        payload = _json_or_none(await _body(request, WEBHOOK_BODY_LIMIT))
         status = await webhook.receive(payload)
         headers = {"Retry-After": str(RETRY_LATER_SECONDS)} if status == 503 else None
         return web.Response(status=status, headers=headers)
 
     async def _callback(self, request: web.Request) -> web.Response:
-        if self._callbacks is None:
+        callbacks = self._callbacks
+        job_id = callbacks.job_of(request.match_info["token"]) if callbacks is not None else None
+        if callbacks is None or job_id is None:
             raise web.HTTPNotFound()
-        try:
-            payload = await request.json()
-        except ValueError:
-            payload = None
-        status = await self._callbacks.receive(request.match_info["token"], payload)
+        payload = _json_or_none(await _body(request, CALLBACK_BODY_LIMIT))
+        status = await callbacks.receive(job_id, payload)
         return web.json_response({"ok": status == 200}, status=status)
 
     async def _media(self, request: web.Request) -> web.Response:
         ref = self._signer.verify(request.match_info["token"]) if self._signer else None
-        if ref is None:
+        photo = await self.photos.get(ref.file_id) if ref is not None else None
+        if photo is None:
             raise web.HTTPNotFound()
-        try:
-            telegram_file = await self._bot.get_file(ref.file_id)
-            if (telegram_file.file_size or 0) > MAX_MEDIA_BYTES:
-                raise web.HTTPNotFound()
-            data = bytes(await telegram_file.download_as_bytearray())
-        except TelegramError as error:
-            log.warning("media link for a file Telegram would not serve: %s", error)
-            raise web.HTTPNotFound() from None
         return web.Response(
-            body=data,
-            content_type=ref.mime_type,
+            body=photo.data,
+            content_type=photo.content_type,
             headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
         )
+
+    async def _from_telegram(self, file_id: str) -> bytes | None:
+        try:
+            telegram_file = await self._bot.get_file(file_id)
+            if (telegram_file.file_size or 0) > MAX_MEDIA_BYTES:
+                return None
+            return bytes(await telegram_file.download_as_bytearray())
+        except TelegramError as error:
+            log.warning("media link for a file Telegram would not serve: %s", error)
+            return None
+
+
+class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server log, except that a request its HTTP parser refuses (bad framing, bad
+    header bytes: anyone can send one) is answered 400 and logged at DEBUG in one line, not as
+    an ERROR with a traceback. A handler's own exception stays an ERROR."""
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info")
+        if isinstance(error, HttpProcessingError):
+            self.debug("%s: refused as malformed: %.200r", str(msg) % args, error.message)
+            return
+        super().exception(msg, *args, **kwargs)
+
+
+def _bearer_is(request: web.Request, token: str) -> bool:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and secrets_equal(credentials.strip(), token)
+
+
+async def _body(request: web.Request, limit: int) -> bytes:
+    """The request's body; 413 as soon as it is declared or sent longer than `limit` bytes."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
+    body = bytearray()
+    while chunk := await request.content.read(limit + 1 - len(body)):
+        body += chunk
+        if len(body) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+    return bytes(body)
+
+
+def _json_or_none(body: bytes) -> Any:
+    """`body` as JSON, or None if it is not JSON or nests too deep for the parser."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None

@@ -11,7 +11,6 @@ sent only after handling: an update whose replica was killed mid-way is re-sent,
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
@@ -19,6 +18,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.generations import GenerationService
+from bot.links import secrets_equal
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class WebhookReceiver:
         self._metrics = metrics
 
     def authentic(self, header: str | None) -> bool:
-        return header is not None and hmac.compare_digest(header, self._secret)
+        return header is not None and secrets_equal(header, self._secret)
 
     async def receive(self, payload: Any) -> int:
         """Handle one delivery; the HTTP status for Telegram (non-2xx: it will re-send)."""

@@ -123,7 +123,9 @@ class VideoApiClient(ABC):
         except errors.CreditsError:
             return "out of credits"
         except (errors.ServerError, errors.ApiTimeoutError, errors.ApiConnectionError) as error:
-            return f"unreachable ({error.message})"
+            # The detail may name internal hosts: the log has it, /healthz only the category.
+            log.warning("health check: the video API is unreachable: %s", error.message)
+            return "unreachable"
         except errors.LumaError:
             pass  # it answered (a 400 for a read without an id): reachable
         return "ok"
