@@ -20,11 +20,12 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.log import server_logger
 from telegram import Bot
 from telegram.error import TelegramError
+from yarl import URL
 
 from bot.config import WEBHOOK_PATH
 from bot.health import Health
@@ -75,18 +76,21 @@ class WebServer:
     def app(self) -> web.Application:
         """The public listener."""
         application = web.Application()
-        application.router.add_get("/healthz", self._healthz)
+        routes = application.router
+        routes.add_get("/healthz", self._healthz, expect_handler=_expect)
         if self._metrics_port is None:
-            application.router.add_get("/metrics", self._public_metrics)
-        application.router.add_get("/media/{token}", self._media)
-        application.router.add_post("/callbacks/{token}", self._callback)
-        application.router.add_post(WEBHOOK_PATH, self._telegram_update)
+            routes.add_get("/metrics", self._public_metrics, expect_handler=_expect)
+        routes.add_get("/media/{token}", self._media, expect_handler=_expect)
+        routes.add_post("/callbacks/{token}", self._callback, expect_handler=_expect)
+        routes.add_post(WEBHOOK_PATH, self._telegram_update, expect_handler=_expect)
+        _answer_the_rest(application)
         return application
 
     def metrics_app(self) -> web.Application:
         """The METRICS_PORT listener, on 127.0.0.1: only what is on this machine reaches it."""
         application = web.Application()
-        application.router.add_get("/metrics", self._metrics)
+        application.router.add_get("/metrics", self._metrics, expect_handler=_expect)
+        _answer_the_rest(application)
         return application
 
     async def start(self) -> None:
@@ -181,6 +185,52 @@ class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
             self.debug("%s: refused as malformed: %.200r", str(msg) % args, error.message)
             return
         super().exception(msg, *args, **kwargs)
+
+
+async def _expect(request: web.Request) -> None:
+    """aiohttp's handling of `Expect` without its echo of an unknown value, which answered a
+    500 when the value was not UTF-8."""
+    if request.version != HttpVersion11:
+        return
+    if request.headers.get(hdrs.EXPECT, "").lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text="Unknown Expect")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the answer proper has not begun
+
+
+class _EveryPath(web.Resource):
+    """A resource every request matches, whatever its path ("*" and absolute forms included)."""
+
+    @property
+    def canonical(self) -> str:
+        return "/"  # indexed at the root, which aiohttp's router tries last
+
+    def url_for(self) -> URL:
+        return URL("/")
+
+    def add_prefix(self, prefix: str) -> None:
+        raise NotImplementedError
+
+    def get_info(self) -> dict[str, Any]:
+        return {}
+
+    def raw_match(self, path: str) -> bool:
+        return False
+
+    def _match(self, path: str) -> dict[str, str]:
+        return {}
+
+
+def _answer_the_rest(application: web.Application) -> None:
+    """Whatever no route takes (another path, another method) is a 404 answered through
+    `_expect`: aiohttp's own 404s and 405s use its echoing Expect handling."""
+    resource = _EveryPath()
+    resource.add_route("*", _not_found, expect_handler=_expect)
+    application.router.register_resource(resource)
+
+
+async def _not_found(_: web.Request) -> web.Response:
+    raise web.HTTPNotFound()
 
 
 def _bearer_is(request: web.Request, token: str) -> bool:
