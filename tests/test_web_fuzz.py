@@ -33,13 +33,13 @@ from hypothesis import strategies as st
 from bot.__main__ import set_webhook
 from bot.links import LinkSigner, MediaRef
 from tests.fakes.telegram_api import FAKE_JPEG, FakeTelegram
-from tests.test_web import PNG_IMAGE, SECRET, nested, raw_request, start_luma
+from tests.test_web import METRICS_TOKEN, PNG_IMAGE, SECRET, nested, raw_request, start_luma
 
 USER = 1001
 ROUTES = ["/healthz", "/metrics", "/media/", "/callbacks/", "/telegram/webhook"]
 
 
-@dataclass
+@dataclass(repr=False)
 class Edge:
     bot: Any
     port: int
@@ -92,7 +92,7 @@ async def edge(
     start_bot: Callable[..., Any],
     caplog: pytest.LogCaptureFixture,
 ) -> AsyncIterator[Edge]:
-    bot = await start_luma(start_bot, emulator)
+    bot = await start_luma(start_bot, emulator, metrics_token=METRICS_TOKEN)
     assert await set_webhook(bot.runtime.settings) == 0
     tg.user_sends("/video a jellyfish to fuzz around", user_id=USER)
     await tg.wait_for_video(timeout=15)
@@ -146,6 +146,15 @@ class Request:
     body: bytes = b""
     chunked: bool = False
 
+    def __repr__(self) -> str:
+        body = f"{self.body[:80]!r}{'...' if len(self.body) > 80 else ''} ({len(self.body)} bytes)"
+        headers = [(name[:40], value[:40]) for name, value in self.headers]
+        return (
+            f"Request({self.method!r} {self.route or self.path[:80]!r} part={self.part[0]!r}+"
+            f"{self.part[1][:40]!r} query={self.query[:40]!r} {self.version!r} headers={headers}"
+            f" body={body} chunked={self.chunked})"
+        )
+
     def target(self, tokens: dict[str, str]) -> bytes:
         if not self.route:
             return self.path + self.query
@@ -163,7 +172,8 @@ HEADER_NAMES = [
 HEADER_VALUES = [
     SECRET.encode() + b"x", SECRET[:-1].encode(), SECRET.upper().encode(), b"", b" ",
     "caf\u00e9".encode(), "caf\u00e9".encode("latin-1"), b"\xff\xfe", b"Bearer ",
-    b"Bearer \xc3\xa9", b"Basic Zm9vOmJhcg==", b"application/json",
+    b"Bearer \xc3\xa9", b"Basic Zm9vOmJhcg==", b"Bearer " + METRICS_TOKEN.encode(),
+    b"application/json",
     b"application/json; charset=\xff", b"gzip", b"deflate", b"br", b"100-continue",
     b"bytes=0-1", b"bytes=9-1", b"keep-alive", b"websocket", b"a" * 8_000,
 ]  # fmt: skip
@@ -177,7 +187,7 @@ HEADERS = st.tuples(
     st.one_of(
         st.sampled_from(HEADER_VALUES),
         st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40).map(str.encode),
-        ANY_TEXT.map(lambda text: text.encode()),
+        st.text(st.characters(exclude_categories=["Cs", "Cc"]), max_size=40).map(str.encode),
     ),
 )
 
@@ -230,9 +240,10 @@ def requests(draw: st.DrawFn) -> Request:
     elif route == "/callbacks/":
         part = draw(signed_part(CALLBACK_KINDS))
     headers = draw(st.lists(HEADERS, max_size=4))
-    if draw(st.integers(0, 9)) == 0:
+    # One request in ten (hypothesis favours 0, so not 0) has a header no parser accepts.
+    if draw(st.integers(0, 9)) == 5:
         headers.append(draw(BROKEN_HEADERS))
-    with_body = method not in (b"GET", b"HEAD") or draw(st.integers(0, 4)) == 0
+    with_body = method not in (b"GET", b"HEAD") or draw(st.integers(0, 4)) == 3
     return Request(
         method=method,
         route=route,
@@ -272,7 +283,7 @@ async def send(edge: Edge, request: Request) -> int | None:
 
 
 @settings(
-    max_examples=150,
+    max_examples=300,
     deadline=None,
     derandomize=True,
     database=None,
