@@ -182,7 +182,7 @@ class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
         error = kwargs.get("exc_info")
         if isinstance(error, HttpProcessingError):
-            self.debug("%s: refused as malformed: %.200r", str(msg) % args, error.message)
+            self.debug(f"{msg}: refused as malformed: %.200r", *args, error.message)
             return
         super().exception(msg, *args, **kwargs)
 

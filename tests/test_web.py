@@ -16,8 +16,10 @@ import aiohttp
 import pytest
 
 from bot.config import ConfigError, load_settings
+from bot.health import Health
 from bot.links import MediaRef
 from bot.media import PhotoCache, image_type
+from bot.metrics import Metrics
 from tests.conftest import BOT_TOKEN, free_port
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -335,6 +337,35 @@ async def test_public_unprotected_metrics_is_warned_about_at_start(
     caplog.clear()
     await start_bot(metrics_token=METRICS_TOKEN)
     assert not any("METRICS_TOKEN" in r.getMessage() for r in caplog.records)
+
+
+async def test_concurrent_scrapes_and_probes_share_one_count_and_one_ping() -> None:
+    calls: list[str] = []
+
+    class Repository:
+        async def jobs_by_state(self) -> dict[str, int]:
+            calls.append("count jobs")
+            await asyncio.sleep(0)
+            return {"delivered": 7}
+
+        async def ping(self) -> None:
+            calls.append("SELECT 1")
+
+    class Client:
+        async def ping(self) -> str:
+            calls.append("ping the API")
+            await asyncio.sleep(0)
+            return "unreachable"
+
+    health = Health(repository=Repository(), client=Client(), metrics=Metrics())  # type: ignore[arg-type]
+    texts = await asyncio.gather(*(health.metrics_text() for _ in range(20)))
+    reports = await asyncio.gather(*(health.report() for _ in range(20)))
+    await health.metrics_text()
+    assert calls.count("count jobs") == 1, "one count for every scrape within 5 s"
+    assert calls.count("ping the API") == 1, "one API check for every probe within 15 s"
+    assert calls.count("SELECT 1") == 20
+    assert all(b'luma_bot_jobs{state="delivered"} 7.0' in text for text in texts)
+    assert all(report == (False, reports[0][1]) for report in reports)
 
 
 @pytest.mark.parametrize(
