@@ -54,7 +54,7 @@ class Metrics:
         )
         self.updates = Counter(
             "luma_bot_updates",
-            "Telegram updates received, by outcome (handled, duplicate, busy).",
+            "Telegram updates received, by outcome (handled, duplicate, busy, unreadable).",
             ["outcome"],
             registry=self.registry,
         )

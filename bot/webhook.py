@@ -52,7 +52,14 @@ class WebhookReceiver:
         """Handle one delivery; the HTTP status for Telegram (non-2xx: it will re-send)."""
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             return 400
-        update = Update.de_json(payload, self._application.bot)
+        try:
+            update = Update.de_json(payload, self._application.bot)
+        except Exception as error:  # PTB raises whatever a malformed field makes it raise
+            # Acknowledged, not refused: Telegram would re-send it forever, holding up the
+            # updates behind it, and no copy of it will ever read better.
+            log.warning("update %d could not be read; dropped: %r", payload["update_id"], error)
+            self._metrics.updates.labels("unreadable").inc()
+            return 200
         # One query on the common path (the handlers' own duplicate check knows it was claimed
         # here); only a refused claim asks why.
         if not await self._service.claim_update(update.update_id, self._owner, CLAIM_SECONDS):

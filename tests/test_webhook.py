@@ -110,3 +110,26 @@ async def test_set_webhook_is_a_command_and_a_no_op_in_polling_mode(
         assert bool(tg.calls_of("setWebhook")) is sets
         assert BOT_TOKEN not in stderr.decode() and SECRET not in stderr.decode()
     assert tg.calls_of("setWebhook")[0].params["url"] == "https://bot.example.com/telegram/webhook"
+
+
+async def test_an_update_the_bot_cannot_read_is_acknowledged_not_a_500(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], caplog: Any
+) -> None:
+    """Even from Telegram (the secret is right), an update PTB cannot read is answered 200 and
+    logged: a 500 would make Telegram re-send it forever, holding up that chat's updates."""
+    bot = await start_webhook_bot(start_bot)
+    url = f"http://127.0.0.1:{bot.runtime.web.port}/telegram/webhook"
+    unreadable = [
+        {"update_id": 501, "message": "x"},
+        {"update_id": 502, "message": {"message_id": "x", "chat": 7}},
+        {"update_id": 503, "callback_query": []},
+    ]
+    async with aiohttp.ClientSession() as http:
+        for payload in unreadable:
+            headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            async with http.post(url, json=payload, headers=headers) as response:
+                assert response.status == 200, payload
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "could not be read" in caplog.text
+    tg.user_sends("/video still fine", user_id=USER)
+    await tg.wait_for_video()
