@@ -61,7 +61,10 @@ class Health:
         return healthy, {"status": status, "database": database, "api": api}
 
     async def metrics_text(self) -> bytes:
-        self._metrics.set_jobs(await self._job_counts.get())
+        try:
+            self._metrics.set_jobs(await self._job_counts.get())
+        except Exception as error:  # any driver's error: the gauge keeps its last value
+            log.warning("metrics: jobs could not be counted: %r", error)
         return self._metrics.render()
 
     async def _database(self) -> str:

@@ -368,6 +368,24 @@ async def test_concurrent_scrapes_and_probes_share_one_count_and_one_ping() -> N
     assert all(report == (False, reports[0][1]) for report in reports)
 
 
+async def test_metrics_still_answer_when_the_database_is_gone(
+    start_bot: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An outage is no reason for a 500 and a traceback on every scrape: the job gauge keeps
+    its last value, the rest of the metrics (the ones that show the outage) still come."""
+    bot = await start_bot()
+    await bot.runtime.repository.close()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{bot.runtime.web.port}/metrics") as response:
+            assert response.status == 200
+            assert "luma_bot_updates" in await response.text()
+    web_errors = [
+        r for r in caplog.records if r.levelno >= logging.ERROR and r.name != "bot.jobs"
+    ]  # the worker rightly complains that it cannot claim jobs
+    assert not web_errors
+    assert "jobs could not be counted" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("environment", "message"),
     [
