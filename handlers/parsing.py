@@ -178,7 +178,7 @@ def _valid_resolution(value: str) -> Resolution:
 
 
 def _valid_duration(value: str) -> DurationSeconds:
-    match = re.fullmatch(r"(\d+)\s*(?:s|secs?|seconds?)?", value.strip().lower())
+    match = re.fullmatch(r"([0-9]{1,3})\s*(?:s|secs?|seconds?)?", value.strip().lower())
     if match is None or int(match.group(1)) not in DURATIONS:
         valid = ", ".join(f"{seconds}s" for seconds in DURATIONS)
         raise ParseError("invalid_duration", value=value, valid=valid)
