@@ -46,7 +46,8 @@ class VideoApiClient(ABC):
     """Async client for one API family. One instance (and one aiohttp session) per process."""
 
     family: ClassVar[str]
-    # The AI/ML families document a 2048-character prompt limit (Luma itself allows 5000).
+    # The AI/ML families document a 2048-character prompt limit (Luma itself allows 5000),
+    # counted as models.prompt_length counts.
     max_prompt_length: ClassVar[int] = 2048
     # Which of the user's options ("model", "res", "dur") the family can express.
     options: ClassVar[frozenset[str]] = frozenset()
