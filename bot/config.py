@@ -212,8 +212,10 @@ class Settings(BaseSettings):
         return self
 
     def secrets(self) -> list[str]:
-        """Values that must never appear in logs or outgoing text."""
-        values = [self.telegram_bot_token.get_secret_value(), self.luma_api_key.get_secret_value()]
+        """Values that must never appear in logs or outgoing text (the token's secret half too:
+        it is the secret, whatever comes before it)."""
+        token = self.telegram_bot_token.get_secret_value()
+        values = [token, token.split(":", 1)[1], self.luma_api_key.get_secret_value()]
         for optional in (self.media_signing_key, self.webhook_secret):
             if optional is not None:
                 values.append(optional.get_secret_value())

@@ -415,6 +415,20 @@ async def test_buttons_of_messages_the_bot_cannot_see(tg: FakeTelegram, bot: Bot
     assert await bot.answer_callback_query(first.id) and await bot.answer_callback_query(second.id)
 
 
+async def test_garbled_answers_are_network_errors(
+    tg: FakeTelegram, bot: Bot, request: pytest.FixtureRequest
+) -> None:
+    tg.user_sends("hi")
+    tg.garble_next("sendMessage")
+    with pytest.raises(NetworkError) as caught:
+        await bot.send_message(ANN, "lost in a broken proxy")
+    if "aiohttp" in request.node.name:  # aiohttp's error names the URL, and so the token
+        assert f"/bot{TOKEN}/sendMessage" in str(caught.value)
+    (call,) = tg.calls_of("sendMessage")
+    assert call.response is None and not call.lost and tg.bot_messages(ANN) == []
+    assert (await bot.send_message(ANN, "fine again")).text == "fine again"
+
+
 async def test_bot_command_entities_in_text_and_caption(tg: FakeTelegram, bot: Bot) -> None:
     tg.user_sends("/video@LumaTestBot hi", chat_id=-100200, chat_type="supergroup")
     tg.user_sends_photo(caption="/video 😀 start", chat_id=-100200, chat_type="supergroup")

@@ -41,10 +41,12 @@ the media helpers. Injected files are served by ``getFile`` and the file route.
 Every request is recorded as a :class:`Call` (in completion order, rejected ones included).
 Faults are scripted per method and used up in the order they were scripted: ``fail_next`` (error
 answers: 400/403/429/413/5xx, ...), ``delay_next`` (a slow answer; the work is done only after the
-delay, so a client that gives up meanwhile changes nothing) and ``lose_response_next`` (the work is
+delay, so a client that gives up meanwhile changes nothing), ``lose_response_next`` (the work is
 done, e.g. the video IS in the chat, but no answer ever arrives: "a timed-out send may have
-succeeded"). A call left unanswered has ``response=None``: ``lost=True`` if it was processed,
-``False`` if its client gave up during a delay. ``messages_with_video`` is what the user got.
+succeeded") and ``garble_next`` (an answer that is not HTTP, as from a broken proxy; nothing is
+done). A call left unanswered has ``response=None``: ``lost=True`` if it was processed,
+``False`` if its client gave up during a delay or got a garbled answer. ``messages_with_video``
+is what the user got.
 
 Flood limits (opt-in: ``flood_limits=True``; off by default, so nothing is ever refused for rate)
     Telegram's limits on "messages" (the FAQ's "Avoiding flood limits", PTB's ``FloodLimit``), as
@@ -308,6 +310,7 @@ class _Fault:
     delay: float = 0.0  # delay_next
     lose: bool = False  # lose_response_next ...
     hold: float = 60.0  # ... keeping the connection open this long (or until the client leaves)
+    garble: bool = False  # garble_next
 
 
 @dataclass(frozen=True)
@@ -1011,6 +1014,13 @@ class FakeTelegram:
         ``response=None`` and ``lost=True``."""
         self._script(method, _Fault(None, count, lose=True, hold=60.0 if hold is None else hold))
 
+    def garble_next(self, method: str, *, count: int = 1) -> None:
+        """Answer the next ``count`` calls of ``method`` with bytes that are not HTTP, as a
+        broken proxy or load balancer in between might; nothing is done. The client's HTTP
+        parser fails (aiohttp: ``ClientResponseError`` "Bad status line", whose text carries the
+        request URL, token included; PTB: ``NetworkError``). Recorded with ``response=None``."""
+        self._script(method, _Fault(None, count, garble=True))
+
     def faults_left(self, method: str) -> int:
         """Calls of ``method`` still to meet a scripted fault: 0 once the last one has arrived
         (a delayed call is then being held, not yet recorded in ``calls``)."""
@@ -1048,6 +1058,9 @@ class FakeTelegram:
             if fault and fault.delay and not await self._hold(request, fault.delay):
                 self._record(call)  # the client gave up during the delay: nothing was done
                 return self._hang_up(request)
+            if fault and fault.garble:
+                self._record(call)
+                return self._garbled(request)
             if bad_json:
                 raise _bad(f"can't parse {bad_json} JSON object")
             allowed, required = METHODS[method]
@@ -1096,6 +1109,14 @@ class FakeTelegram:
     @staticmethod
     def _hang_up(request: web.Request) -> web.Response:
         """Close the connection without an answer (aiohttp then drops the response quietly)."""
+        request.protocol.force_close()
+        return web.Response(status=204)
+
+    @staticmethod
+    def _garbled(request: web.Request) -> web.Response:
+        """Write a status line no HTTP client accepts, then close the connection."""
+        if request.transport is not None:
+            request.transport.write(b"HTTP/1.1 OK GARBAGE\r\n\r\n")
         request.protocol.force_close()
         return web.Response(status=204)
 
