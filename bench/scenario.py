@@ -139,7 +139,7 @@ def _environment(
         environment.update(
             TELEGRAM_WEBHOOK="true",
             PUBLIC_URL=f"http://127.0.0.1:{port}",
-            WEBHOOK_SECRET="bench-secret",
+            WEBHOOK_SECRET="bench-webhook-secret",
         )
     return environment
 

@@ -7,9 +7,9 @@ import time
 from datetime import UTC, datetime
 
 from bot.access import AccessPolicy
+from bot.numbers import parse_int
 from storage.base import DayStats, Repository
 
-_NUMERIC_ID = re.compile(r"^-?\d{1,18}$")
 _USERNAME = re.compile(r"^@?[A-Za-z][A-Za-z0-9_]{1,31}$")
 
 
@@ -23,8 +23,9 @@ class AdminService:
 
     async def resolve(self, target: str) -> int | None:
         """A user (or chat) id from `123456`, `-100123` or `@username` (a user the bot has seen)."""
-        if _NUMERIC_ID.match(target):
-            return int(target)
+        number = parse_int(target, signed=True)
+        if number is not None:
+            return number
         if _USERNAME.match(target):
             user = await self._repo.find_user_by_username(target)
             return user.user_id if user else None

@@ -14,6 +14,7 @@ from enum import StrEnum
 from telegram import Bot
 from telegram.error import TelegramError
 
+from bot.logs import redact
 from bot.texts import text
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class OperatorAlerts:
         if problem in self._open:
             return
         self._open.add(problem)
-        await self._tell(text(problem.value, detail=detail))
+        await self._tell(text(problem.value, detail=redact(detail)))  # an API may echo the key
 
     async def resolved(self) -> None:
         if self._open:

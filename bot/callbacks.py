@@ -24,7 +24,7 @@ class Action(StrEnum):
     CANCEL = "c"
 
 
-_DATA = re.compile(r"^([xac]):(\d{1,18})$")
+_DATA = re.compile(r"^([xac]):([0-9]{1,18})$")
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,8 @@ class HistoryAction(StrEnum):
     EXTEND = "hx"
 
 
-_HISTORY_PAGE = re.compile(r"^h:(\d{1,18}):(\d{1,6})$")
-_HISTORY_JOB = re.compile(r"^(h[rx]):(\d{1,18})$")
+_HISTORY_PAGE = re.compile(r"^h:([0-9]{1,18}):([0-9]{1,6})$")
+_HISTORY_JOB = re.compile(r"^(h[rx]):([0-9]{1,18})$")
 
 
 @dataclass(frozen=True)

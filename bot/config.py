@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.logs import MIN_SECRET_LENGTH
+
 # BotFather tokens look like "123456789:AAH...": a numeric bot id, a colon, a secret.
 BOT_TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 
@@ -112,7 +114,14 @@ class Settings(BaseSettings):
         return SecretStr(value.get_secret_value().strip())
 
     @field_validator(
-        "public_url", "luma_api_url", "luma_model", "metrics_token", "metrics_port", mode="before"
+        "public_url",
+        "luma_api_url",
+        "luma_model",
+        "media_signing_key",
+        "webhook_secret",
+        "metrics_token",
+        "metrics_port",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -148,19 +157,30 @@ class Settings(BaseSettings):
     @field_validator("webhook_secret")
     @classmethod
     def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        # What Telegram accepts as secret_token.
-        if value is not None and not re.fullmatch(
-            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
-        ):
-            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        # What Telegram accepts as secret_token (1-256 of these), and too long to guess.
+        pattern = rf"[A-Za-z0-9_-]{{{MIN_SECRET_LENGTH},256}}"
+        if value is not None and not re.fullmatch(pattern, value.get_secret_value()):
+            raise ValueError(
+                f"must be {MIN_SECRET_LENGTH}-256 characters of A-Z, a-z, 0-9, _ and -"
+            )
+        return value
+
+    @field_validator("media_signing_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters long")
         return value
 
     @field_validator("metrics_token")
     @classmethod
     def _metrics_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
         # Sent in a header: visible ASCII; long enough not to be guessed.
-        if value is not None and not re.fullmatch(r"[!-~]{16,}", value.get_secret_value()):
-            raise ValueError("must be at least 16 characters, printable ASCII without spaces")
+        pattern = rf"[!-~]{{{MIN_SECRET_LENGTH},}}"
+        if value is not None and not re.fullmatch(pattern, value.get_secret_value()):
+            raise ValueError(
+                f"must be at least {MIN_SECRET_LENGTH} characters, printable ASCII without spaces"
+            )
         return value
 
     @field_validator("admin_user_ids", "allowed_user_ids", "allowed_chat_ids", mode="before")
@@ -215,8 +235,10 @@ class Settings(BaseSettings):
         return self
 
     def secrets(self) -> list[str]:
-        """Values that must never appear in logs or outgoing text."""
-        values = [self.telegram_bot_token.get_secret_value(), self.luma_api_key.get_secret_value()]
+        """Values that must never appear in logs or outgoing text (the token's secret half too:
+        it is the secret, whatever comes before it)."""
+        token = self.telegram_bot_token.get_secret_value()
+        values = [token, token.split(":", 1)[1], self.luma_api_key.get_secret_value()]
         for optional in (self.media_signing_key, self.webhook_secret, self.metrics_token):
             if optional is not None:
                 values.append(optional.get_secret_value())

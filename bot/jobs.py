@@ -42,7 +42,7 @@ from bot.delivery import (
     reply_to,
 )
 from bot.links import LinkSigner
-from bot.logs import current_job_id
+from bot.logs import current_job_id, redact
 from bot.luma import VideoApiClient, errors
 from bot.luma.models import Generation, GenerationState
 from bot.luma.retry import Backoff
@@ -529,6 +529,7 @@ class Worker:
         claims the failed job after a lease's time and sends it."""
         now = time.time()
         notice_due_at = now + self._settings.lease_seconds if _FAILURE_TEXT[code] else None
+        reason = redact(reason) if reason else reason  # error texts may carry a token URL
         failed = await self._repo.fail(
             job.id, code=code.value, reason=reason, now=now, notice_due_at=notice_due_at
         )

@@ -23,6 +23,9 @@ from collections.abc import Iterable
 # Anything shaped like a bot token inside a Telegram URL or on its own.
 _TOKEN_SHAPE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
 REDACTED = "<redacted>"
+# Secrets the operator chooses (MEDIA_SIGNING_KEY, WEBHOOK_SECRET) are refused below this length
+# at start, and shorter strings are never redacted: "2024" would vanish from every log line.
+MIN_SECRET_LENGTH = 16
 
 _secrets: list[str] = []
 current_job_id: contextvars.ContextVar[int | None] = contextvars.ContextVar(
@@ -55,9 +58,10 @@ def _redacting_factory(*args: object, **kwargs: object) -> logging.LogRecord:
 
 
 def install_redaction(secrets: Iterable[str]) -> None:
-    """Redact these exact strings (and any token-shaped text) from every log record."""
+    """Redact these exact strings (and any token-shaped text) from every log record; strings
+    shorter than MIN_SECRET_LENGTH are ignored (they would mangle ordinary text)."""
     for secret in secrets:
-        if secret and secret not in _secrets:
+        if len(secret) >= MIN_SECRET_LENGTH and secret not in _secrets:
             _secrets.append(secret)
     # Longest first, so a secret containing another is replaced whole.
     _secrets.sort(key=len, reverse=True)

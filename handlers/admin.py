@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.admin import AdminService
+from bot.numbers import parse_int
 from bot.runtime import runtime_of
 from bot.texts import text
 from handlers.commands import extract_command
@@ -41,7 +42,7 @@ async def _change(
 ) -> tuple[str, dict[str, object]]:
     """Run /grant, /ban or /unban; the catalog key and values of the reply."""
     if name == "grant":
-        count = int(args[1]) if len(args) == 2 and args[1].lstrip("-").isdigit() else 0
+        count = parse_int(args[1], signed=True) if len(args) == 2 else None
         if not count or abs(count) > MAX_GRANT:
             return "admin_usage_grant", {}
     elif len(args) != 1:

@@ -9,7 +9,7 @@ list go to handlers/history.py.
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from bot.callbacks import Action, decode, is_history
@@ -30,6 +30,12 @@ ALERT_CHARS = 200
 async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None
+    if not isinstance(query.message, Message) or not query.message.is_accessible:
+        # A button of an inline-mode message (no message), or of one deleted or too old
+        # (Telegram sends only its chat and id, no topic): nowhere to answer but here.
+        language = query.from_user.language_code if query.from_user else None
+        await query.answer(text("button_invalid", language), show_alert=True)
+        return
     if is_history(query.data):
         await history_pressed(update, context)
         return

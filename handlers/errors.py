@@ -15,11 +15,15 @@ log = logging.getLogger(__name__)
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_message is not None:
-        user = update.effective_user
-        try:
-            await update.effective_message.reply_text(
-                text("internal_error", user.language_code if user else None)
-            )
-        except TelegramError:
-            log.warning("could not report the error to the chat")
+    if not isinstance(update, Update):
+        return
+    user = update.effective_user
+    apology = text("internal_error", user.language_code if user else None)
+    try:
+        if update.callback_query is not None:
+            # A button press: answer the query, or the user's button keeps spinning.
+            await update.callback_query.answer(apology, show_alert=True)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(apology)
+    except TelegramError:
+        log.warning("could not report the error to the chat")

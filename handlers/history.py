@@ -113,8 +113,10 @@ async def _turn_page(
     try:
         await query.edit_message_text(body, reply_markup=markup)
     except BadRequest as error:
-        if "not modified" not in str(error).lower():  # a double press: already on that page
-            raise
+        if "not modified" not in str(error).lower():  # (a double press: already on that page)
+            # The list can no longer be edited (too old, or gone): say so on the button.
+            await query.answer(text("button_invalid", language), show_alert=True)
+            return
     await query.answer()
 
 

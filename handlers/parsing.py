@@ -11,6 +11,7 @@ Each command allows its own set.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -24,9 +25,19 @@ from bot.luma.models import (
     DurationSeconds,
     Model,
     Resolution,
+    prompt_length,
 )
 
+# Visible characters a prompt needs at least (the API's own minimum is 3 of any kind).
 MIN_PROMPT_LENGTH = 3
+# Characters that show nothing besides spaces, controls and format characters (Cf: zero-width
+# space and joiners, bidi controls, BOM, tags): the rest of Unicode's Default_Ignorable_Code_Point
+# (grapheme joiner, Hangul fillers, variation selectors...) and the braille blank.
+_BLANK = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2065\u2800\u3164\ufe00-\ufe0f"
+    "\uffa0\ufff0-\ufff8\U000e0000-\U000e0fff]"
+)
+_UNSEEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
 _DASHES = re.compile(r"^(?:--|[\u2013\u2014\u2012\u2015]-?|-[\u2013\u2014])(?=[A-Za-z])")
 _TOKEN = re.compile(r"\S+")
 
@@ -119,10 +130,10 @@ def parse_video_args(
     prompt = _without(raw, [tokens[i] for i in sorted(consumed)])
     if not prompt:
         raise ParseError("usage")
-    if len(prompt) < MIN_PROMPT_LENGTH:
+    if visible_length(prompt) < MIN_PROMPT_LENGTH:
         raise ParseError("prompt_too_short")
-    if len(prompt) > max_prompt_length:
-        raise ParseError("prompt_too_long", length=len(prompt), limit=max_prompt_length)
+    if (length := prompt_length(prompt)) > max_prompt_length:
+        raise ParseError("prompt_too_long", length=length, limit=max_prompt_length)
     return VideoOptions(
         prompt=prompt,
         aspect_ratio=distinct[0] if distinct else None,
@@ -132,6 +143,16 @@ def parse_video_args(
         model=_valid_model(values["model"]) if "model" in values else None,
         resolution=_valid_resolution(values["res"]) if "res" in values else None,
         duration_seconds=_valid_duration(values["dur"]) if "dur" in values else None,
+    )
+
+
+def visible_length(text: str) -> int:
+    """Characters of `text` that show something: "\u200b\u200b\u200b" is three code points
+    the API would accept (and charge for), but nothing anyone can see."""
+    return sum(
+        1
+        for char in text
+        if unicodedata.category(char) not in _UNSEEN_CATEGORIES and not _BLANK.match(char)
     )
 
 
@@ -178,7 +199,7 @@ def _valid_resolution(value: str) -> Resolution:
 
 
 def _valid_duration(value: str) -> DurationSeconds:
-    match = re.fullmatch(r"(\d+)\s*(?:s|secs?|seconds?)?", value.strip().lower())
+    match = re.fullmatch(r"([0-9]{1,3})\s*(?:s|secs?|seconds?)?", value.strip().lower())
     if match is None or int(match.group(1)) not in DURATIONS:
         valid = ", ".join(f"{seconds}s" for seconds in DURATIONS)
         raise ParseError("invalid_duration", value=value, valid=valid)

@@ -58,11 +58,11 @@ def test_postgresql_and_webhook_settings() -> None:
         database_url="postgresql://bot:pw@db.internal:5432/bot",
         telegram_webhook="true",
         public_url="https://bot.example.com",
-        webhook_secret="s3cret_-token",
+        webhook_secret="s3cret_-webhook-token",
         log_format="JSON",
     )
     assert loaded.webhook_url == "https://bot.example.com/telegram/webhook"
-    assert "s3cret_-token" in loaded.secrets() and loaded.log_format == "json"
+    assert "s3cret_-webhook-token" in loaded.secrets() and loaded.log_format == "json"
 
 
 def test_an_explicit_address_wins_over_the_family_default() -> None:
@@ -89,7 +89,11 @@ def test_an_explicit_address_wins_over_the_family_default() -> None:
         ({"admin_user_ids": "1,bob"}, "ADMIN_USER_IDS is invalid"),
         ({"database_url": "mysql://x/y"}, "DATABASE_URL is invalid"),
         ({"telegram_webhook": "true"}, "TELEGRAM_WEBHOOK=true needs PUBLIC_URL and WEBHOOK_SECRET"),
-        ({"webhook_secret": "has spaces"}, "WEBHOOK_SECRET is invalid"),
+        ({"webhook_secret": "has spaces but is long enough"}, "WEBHOOK_SECRET is invalid"),
+        ({"webhook_secret": "short_secret-15"}, "WEBHOOK_SECRET is invalid"),
+        ({"webhook_secret": "x" * 257}, "WEBHOOK_SECRET is invalid"),
+        ({"media_signing_key": "fifteen chars.."}, "MEDIA_SIGNING_KEY is invalid"),
+        ({"media_signing_key": "1"}, "MEDIA_SIGNING_KEY is invalid"),
         ({"log_format": "xml"}, "LOG_FORMAT is invalid"),
         ({"log_level": "LOUD"}, "LOG_LEVEL is invalid"),
         ({"media_link_ttl": "600"}, "MEDIA_LINK_TTL must be at least GENERATION_TIMEOUT"),
@@ -106,6 +110,24 @@ def test_errors_name_the_variable(values: dict, message: str) -> None:
         settings(**{name: value for name, value in merged.items() if value is not None})
     assert message in str(caught.value)
     assert TOKEN not in str(caught.value)
+
+
+def test_secrets_of_sixteen_characters_are_accepted() -> None:
+    loaded = settings(
+        telegram_bot_token=TOKEN,
+        luma_api_key="k",
+        media_signing_key="sixteen chars ok",
+        webhook_secret="Sixteen_chars-ok",
+    )
+    assert loaded.media_signing_key is not None and loaded.webhook_secret is not None
+    assert {"sixteen chars ok", "Sixteen_chars-ok"} <= set(loaded.secrets())
+
+
+@pytest.mark.parametrize("variable", ["media_signing_key", "webhook_secret"])
+def test_a_blank_secret_is_unset_not_an_empty_key(variable: str) -> None:
+    # MEDIA_SIGNING_KEY= in a .env file must not sign links with an empty key.
+    loaded = settings(telegram_bot_token=TOKEN, luma_api_key="k", **{variable: " "})
+    assert getattr(loaded, variable) is None
 
 
 def test_the_readme_documents_every_setting() -> None:

@@ -124,6 +124,14 @@ async def test_bad_configuration_is_one_clear_line_and_exit_code_2(tmp_path: Pat
             {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "LUMA_API_KEY": "k", "DATABASE_URL": "mysql://x"},
             "DATABASE_URL is invalid",
         ),
+        "MEDIA_SIGNING_KEY": (
+            {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "LUMA_API_KEY": "k", "MEDIA_SIGNING_KEY": "2024"},
+            "MEDIA_SIGNING_KEY is invalid: must be at least 16 characters long",
+        ),
+        "WEBHOOK_SECRET": (
+            {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "LUMA_API_KEY": "k", "WEBHOOK_SECRET": "hunter2"},
+            "WEBHOOK_SECRET is invalid: must be 16-256 characters",
+        ),
     }
     base = {
         key: value
@@ -138,3 +146,4 @@ async def test_bad_configuration_is_one_clear_line_and_exit_code_2(tmp_path: Pat
         assert len(lines) == 1 and expected in lines[0], lines
         assert "Traceback" not in stderr.decode()
         assert BOT_TOKEN not in stderr.decode()
+        assert not {"2024", "hunter2"} & set(stderr.decode().split()), "a secret was echoed"

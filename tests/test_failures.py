@@ -104,3 +104,32 @@ async def test_a_rejected_key_alerts_admins_and_users_are_told(
     await tg.wait_until(lambda: any("unavailable" in t for t in said_to(tg, USER)), timeout=15)
     await tg.wait_until(lambda: any("LUMA_API_KEY" in t for t in said_to(tg, ADMIN)))
     assert API_KEY not in " ".join(said_to(tg, ADMIN))
+
+
+# LUMA_API_URL of each family on the emulator.
+FAMILY_PATHS = {"aiml-v2": "", "aiml-v1": "", "aiml-universal": "", "luma": "/dream-machine/v1"}
+
+
+@pytest.mark.parametrize("family", list(FAMILY_PATHS))
+async def test_a_timeout_is_told_at_the_deadline_not_a_long_poll_later(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], family: str
+) -> None:
+    # Each wait for the API outlasts what is left of the job's time: the server holds the
+    # aiml-v2 long-poll 10 s, the other families pause 10 s between polls.
+    emulator.config.long_poll_seconds = 10
+    bot = await start_bot(
+        luma_api_family=family,
+        luma_api_url=emulator.url + FAMILY_PATHS[family],
+        generation_timeout=2,
+        media_link_ttl=60,
+        luma_long_poll_seconds=10,
+        luma_poll_interval=10,
+    )
+    tg.user_sends("/video a jellyfish that never comes [stuck]", user_id=USER)
+    await tg.wait_for_call(
+        "editMessageText", lambda c: "took too long" in c.params["text"], timeout=30
+    )
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.failure_code == "timeout" and job.finished_at is not None
+    # The bot's own record: failed when the deadline came, not when the wait would have ended.
+    assert job.deadline_at <= job.finished_at < job.deadline_at + 1.5

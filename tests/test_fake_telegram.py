@@ -396,6 +396,39 @@ async def test_press_button_and_answer_callback_query(tg: FakeTelegram, bot: Bot
         await bot.answer_callback_query(query.id)
 
 
+async def test_buttons_of_messages_the_bot_cannot_see(tg: FakeTelegram, bot: Bot) -> None:
+    # The Bot API's CallbackQuery.message is a MaybeInaccessibleMessage: an InaccessibleMessage
+    # (chat, message_id, date 0) for a deleted or too old message, and absent for a button of
+    # an inline-mode message, which has inline_message_id instead.
+    tg.user_sends("hi")
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Again", callback_data="a:7")]])
+    sent = await bot.send_message(ANN, "Your video", reply_markup=markup)
+    tg.user_deletes(ANN, sent.message_id)
+    old = tg.press_button(sent.to_dict(), "a:7", inaccessible=True)
+    assert old["message"] == {"chat": sent.chat.to_dict(), "message_id": sent.message_id, "date": 0}
+    inline = tg.press_inline_button("AAQCAB-inline-1", "a:7", user_id=ANN)
+    assert "message" not in inline and inline["inline_message_id"] == "AAQCAB-inline-1"
+    first, second = (u.callback_query for u in await bot.get_updates() if u.callback_query)
+    assert first.message.is_accessible is False  # PTB: a Message dated 0 (ZERO_DATE)
+    assert first.message.chat.id == ANN and first.message.message_id == sent.message_id
+    assert second.message is None and second.inline_message_id == "AAQCAB-inline-1"
+    assert await bot.answer_callback_query(first.id) and await bot.answer_callback_query(second.id)
+
+
+async def test_garbled_answers_are_network_errors(
+    tg: FakeTelegram, bot: Bot, request: pytest.FixtureRequest
+) -> None:
+    tg.user_sends("hi")
+    tg.garble_next("sendMessage")
+    with pytest.raises(NetworkError) as caught:
+        await bot.send_message(ANN, "lost in a broken proxy")
+    if "aiohttp" in request.node.name:  # aiohttp's error names the URL, and so the token
+        assert f"/bot{TOKEN}/sendMessage" in str(caught.value)
+    (call,) = tg.calls_of("sendMessage")
+    assert call.response is None and not call.lost and tg.bot_messages(ANN) == []
+    assert (await bot.send_message(ANN, "fine again")).text == "fine again"
+
+
 async def test_bot_command_entities_in_text_and_caption(tg: FakeTelegram, bot: Bot) -> None:
     tg.user_sends("/video@LumaTestBot hi", chat_id=-100200, chat_type="supergroup")
     tg.user_sends_photo(caption="/video 😀 start", chat_id=-100200, chat_type="supergroup")

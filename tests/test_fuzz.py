@@ -38,6 +38,7 @@ import logging
 import re
 import string
 import time
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -194,6 +195,14 @@ def option_name(word: str) -> str | None:
     return None
 
 
+def printable_length(text: str) -> int:
+    """Characters that are neither controls, format characters (zero-width, bidi), surrogates
+    nor spaces: an upper bound of what a reader sees (unassigned code points count: they may be
+    emoji newer than this Python)."""
+    unseen = {"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"}
+    return sum(1 for char in text if unicodedata.category(char) not in unseen)
+
+
 def is_subsequence(needle: list[str], haystack: list[str]) -> bool:
     rest = iter(haystack)
     return all(any(word == other for other in rest) for word in needle)
@@ -245,7 +254,8 @@ def test_parser_returns_clean_options_or_a_catalog_error(
         return
     prompt = options.prompt
     assert prompt and prompt == prompt.strip()
-    assert MIN_PROMPT_LENGTH <= len(prompt) <= limit
+    assert printable_length(prompt) >= MIN_PROMPT_LENGTH, "too little to see was accepted"
+    assert u16len(prompt) <= limit, "longer than the API counts (UTF-16 code units)"
     words = prompt.split()
     assert [w for w in words if option_name(w)] == [], "an option was left in the prompt"
     assert is_subsequence(words, raw.split()), "the prompt holds words the user did not write"

@@ -29,3 +29,11 @@ def test_records_are_clean_for_every_handler(caplog: pytest.LogCaptureFixture) -
     assert TOKEN not in caplog.text
     assert "luma-secret-key-42" not in caplog.text
     assert REDACTED in caplog.text
+
+
+def test_secrets_too_short_to_be_secret_are_never_registered() -> None:
+    # A short secret would be "redacted" out of every ordinary number or word in the logs:
+    # MEDIA_SIGNING_KEY=2024 would turn "job 2024 delivered" into "job <redacted> delivered".
+    install_redaction(["2024", "abc", "fifteen-chars-x"])
+    line = "job 2024 delivered at 12:00 (abc) fifteen-chars-xy"
+    assert redact(line) == line

@@ -145,3 +145,47 @@ def test_prompt_limit_counts_the_prompt_not_the_options() -> None:
     with pytest.raises(ParseError) as caught:
         parse("x" * 2049)
     assert caught.value.values == {"length": 2049, "limit": 2048}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "\u200b\u200b\u200b",  # zero-width spaces
+        "\u200c\u200d\u2060\ufeff",  # non-joiner, joiner, word joiner, BOM
+        "\u202a\u202b\u202c\u202d\u202e",  # bidi embeddings and overrides
+        "\u2066\u2067\u2068\u2069\u200e\u200f\u061c",  # bidi isolates and marks
+        "\u00ad\u034f\ufe0f\U000e0041",  # soft hyphen, grapheme joiner, selector, tag
+        "\u3164\u115f\uffa0",  # Hangul fillers
+        "\u2800\u2800\u2800",  # braille blanks
+        "ab\u200b\u200b",  # two visible characters
+        "\u200ba\u200bb\u200b --loop",
+    ],
+)
+def test_invisible_characters_do_not_make_a_prompt_long_enough(raw: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse(raw)
+    assert caught.value.key == "prompt_too_short"
+
+
+def test_visible_prompts_keep_their_invisible_characters() -> None:
+    # Joiners build emoji and bidi marks order mixed-script text: the prompt is sent as typed.
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert parse(f"a {family} walks").prompt == f"a {family} walks"
+    hebrew = "\u2067\u05e9\u05dc\u05d5\u05dd\u2069"  # "shalom" in a right-to-left isolate
+    assert parse(hebrew).prompt == hebrew
+    assert parse("\u2600\ufe0f\u2600\ufe0f\u2600\ufe0f").prompt  # three suns are enough
+
+
+def test_prompt_limit_counts_utf16_code_units_like_the_api() -> None:
+    clapper = "\U0001f3ac"  # outside the BMP: two UTF-16 code units
+    assert parse(clapper * 1024).prompt == clapper * 1024
+    with pytest.raises(ParseError) as caught:
+        parse(clapper * 1025)
+    assert caught.value.values == {"length": 2050, "limit": 2048}
+    assert parse("é" * 2048).prompt == "é" * 2048  # one unit each
+
+
+def test_durations_are_ascii_digits() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse("a cat --dur \u0669s")  # Arabic-Indic nine
+    assert caught.value.key == "invalid_duration"

@@ -184,6 +184,13 @@ async def test_twenty_concurrent_requests_with_quota_three_start_three_jobs(
         ("/video a dog --ar", "--ar needs a value"),
         ("/video " + "x" * 2049, "2049 characters long; the limit is 2048"),
         ("/video hi", "too short"),
+        # Nothing visible: zero-width spaces, then joiners, bidi controls, word joiner, BOM.
+        ("/video \u200b\u200b\u200b", "too short"),
+        ("/video \u202e\u2066\u2069\u200d\u2060\ufeff\u202a", "too short"),
+        ("/video a\u200b\u200c\u200b", "too short"),
+        ("/video \u3164\u3164\u3164 \u2800\u2800", "too short"),  # Hangul fillers, braille blanks
+        # The API counts UTF-16 code units: an emoji is two of its 2048.
+        ("/video " + "\U0001f3ac" * 1025, "2050 characters long; the limit is 2048"),
     ],
 )
 async def test_bad_input_gets_a_clear_reply_and_costs_nothing(

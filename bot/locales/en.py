@@ -68,8 +68,8 @@ EN: Final[dict[str, str]] = {
         "You gave two aspect ratios ({first} and {second}). Please keep just one."
     ),
     "prompt_too_long": (
-        "Your prompt is {length} characters long; the limit is {limit}. "
-        "Please shorten it and send it again."
+        "Your prompt is {length} characters long; the limit is {limit} "
+        "(most emoji count as two). Please shorten it and send it again."
     ),
     "prompt_too_short": "Your prompt is too short. Describe the scene in a few words.",
     "quota_exhausted_user": (

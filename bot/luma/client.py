@@ -17,7 +17,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 
@@ -27,6 +27,7 @@ from bot.luma.pushed import PushedUpdates
 from bot.luma.retry import Backoff, retry_until_deadline
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 OnUpdate = Callable[[Generation], Awaitable[None]]
 # Told of every HTTP request: (operation, outcome, seconds); for metrics.
@@ -46,7 +47,8 @@ class VideoApiClient(ABC):
     """Async client for one API family. One instance (and one aiohttp session) per process."""
 
     family: ClassVar[str]
-    # The AI/ML families document a 2048-character prompt limit (Luma itself allows 5000).
+    # The AI/ML families document a 2048-character prompt limit (Luma itself allows 5000),
+    # counted as models.prompt_length counts.
     max_prompt_length: ClassVar[int] = 2048
     # Which of the user's options ("model", "res", "dur") the family can express.
     options: ClassVar[frozenset[str]] = frozenset()
@@ -152,11 +154,15 @@ class VideoApiClient(ABC):
                     raise errors.DeadlineExceeded(
                         f"generation {generation_id} not done by deadline"
                     )
-                generation = await retry_until_deadline(
-                    functools.partial(self._wait_round, generation_id, round_number, interval),
-                    deadline=deadline,
-                    backoff=self.backoff,
-                    what=f"waiting for {generation_id}",
+                generation = await cut_at(
+                    deadline,
+                    retry_until_deadline(
+                        functools.partial(self._wait_round, generation_id, round_number, interval),
+                        deadline=deadline,
+                        backoff=self.backoff,
+                        what=f"waiting for {generation_id}",
+                    ),
+                    what=f"generation {generation_id}",
                 )
                 round_number += 1
                 if on_update is not None and generation.progress != last_progress:
@@ -328,3 +334,15 @@ def long_poll_timeout(hold_seconds: float) -> aiohttp.ClientTimeout:
 
 async def pause(seconds: float) -> None:
     await asyncio.sleep(max(seconds, 0.0))
+
+
+async def cut_at(deadline: float, waiting: Awaitable[T], *, what: str) -> T:
+    """`waiting`, abandoned when `deadline` (epoch seconds) comes: a long-poll the server holds
+    for 30 s, or a pause between polls, must not carry a job past its deadline."""
+    try:
+        async with asyncio.timeout(max(deadline - time.time(), 0.0)) as cut:
+            return await waiting
+    except TimeoutError:
+        if not cut.expired():
+            raise
+        raise errors.DeadlineExceeded(f"{what} not done by the deadline") from None

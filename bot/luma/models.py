@@ -26,6 +26,14 @@ DurationSeconds = Literal[5, 9]
 DURATIONS: tuple[int, ...] = (5, 9)
 
 
+def prompt_length(prompt: str) -> int:
+    """A prompt's length as the API holds it against `max_prompt_length`: in UTF-16 code units.
+    AI/ML's API is a Node.js (NestJS) server, where a string's length is its UTF-16 units (most
+    emoji are 2); Luma documents "characters", which are never more, so no prompt this counts
+    as within the limit is refused for length."""
+    return len(prompt.encode("utf-16-le")) // 2
+
+
 class ImageKeyframe(BaseModel):
     model_config = ConfigDict(frozen=True)
     type: Literal["image"] = "image"

@@ -32,17 +32,21 @@ Usage::
 
 Users act through ``user_sends`` (text), ``user_sends_photo`` (a compressed photo: PhotoSizes),
 ``user_sends_document`` (any file, e.g. an uncompressed image), ``user_edits``, ``user_deletes``,
-``press_button`` and ``channel_posts``; ``reply_to_message_id`` (also to a bot message, which is
+``press_button`` (also on a message the bot can no longer see: ``inaccessible=True``),
+``press_inline_button`` (a button of an inline-mode message: no ``message`` in the query) and
+``channel_posts``; ``reply_to_message_id`` (also to a bot message, which is
 then quoted whole, its ``video`` and ``from`` = the bot included) and ``media_group_id`` work on
 the media helpers. Injected files are served by ``getFile`` and the file route.
 
 Every request is recorded as a :class:`Call` (in completion order, rejected ones included).
 Faults are scripted per method and used up in the order they were scripted: ``fail_next`` (error
 answers: 400/403/429/413/5xx, ...), ``delay_next`` (a slow answer; the work is done only after the
-delay, so a client that gives up meanwhile changes nothing) and ``lose_response_next`` (the work is
+delay, so a client that gives up meanwhile changes nothing), ``lose_response_next`` (the work is
 done, e.g. the video IS in the chat, but no answer ever arrives: "a timed-out send may have
-succeeded"). A call left unanswered has ``response=None``: ``lost=True`` if it was processed,
-``False`` if its client gave up during a delay. ``messages_with_video`` is what the user got.
+succeeded") and ``garble_next`` (an answer that is not HTTP, as from a broken proxy; nothing is
+done). A call left unanswered has ``response=None``: ``lost=True`` if it was processed,
+``False`` if its client gave up during a delay or got a garbled answer. ``messages_with_video``
+is what the user got.
 
 Flood limits (opt-in: ``flood_limits=True``; off by default, so nothing is ever refused for rate)
     Telegram's limits on "messages" (the FAQ's "Avoiding flood limits", PTB's ``FloodLimit``), as
@@ -306,6 +310,7 @@ class _Fault:
     delay: float = 0.0  # delay_next
     lose: bool = False  # lose_response_next ...
     hold: float = 60.0  # ... keeping the connection open this long (or until the client leaves)
+    garble: bool = False  # garble_next
 
 
 @dataclass(frozen=True)
@@ -788,26 +793,59 @@ class FakeTelegram:
         return self._push_message("channel_post", msg)
 
     def press_button(
-        self, message: dict, callback_data: str, user_id: int = 1001, *, crafted: bool = False
+        self,
+        message: dict,
+        callback_data: str,
+        user_id: int = 1001,
+        *,
+        crafted: bool = False,
+        inaccessible: bool = False,
     ) -> dict:
         """Queue a ``callback_query`` for an inline button of a bot message; returns the query.
         ``crafted=True``: any data, as a tampering client could send (the query can be answered).
+        ``inaccessible=True``: the message is one the bot can no longer see (deleted, or too
+        old), so the query carries an ``InaccessibleMessage``: only ``chat``, ``message_id`` and
+        ``date`` = 0, as the Bot API sends it (the message may be gone from the fake; its buttons
+        are then not checked: the user's app still shows them).
         """
-        stored = self._find(message["chat"]["id"], message["message_id"])
-        if stored is None:
+        chat_id, message_id = message["chat"]["id"], message["message_id"]
+        stored = self._find(chat_id, message_id)
+        if stored is None and not inaccessible:
             raise ValueError("press_button: message not found (deleted?)")
-        rows = (stored.get("reply_markup") or {}).get("inline_keyboard", [])
+        rows = ((stored or {}).get("reply_markup") or {}).get("inline_keyboard", [])
         buttons = (b.get("callback_data") for row in rows for b in row)
-        if not crafted and callback_data not in buttons:
+        if not crafted and stored is not None and callback_data not in buttons:
             raise ValueError(f"press_button: no button with callback_data {callback_data!r}")
+        shown = (
+            {"chat": copy.deepcopy(message["chat"]), "message_id": message_id, "date": 0}
+            if inaccessible
+            else copy.deepcopy(stored)
+        )
+        return self._push_query(
+            user_id, callback_data, {"message": shown}, str(abs(chat_id) * 7 + 11)
+        )
+
+    def press_inline_button(
+        self, inline_message_id: str, callback_data: str, user_id: int = 1001
+    ) -> dict:
+        """Queue a ``callback_query`` from a button of a message sent in inline mode (via the
+        bot, in someone else's chat): the Bot API then sends no ``message`` at all, only
+        ``inline_message_id``. Any data (the fake keeps no inline messages); returns the query.
+        """
+        extra = {"inline_message_id": inline_message_id}
+        return self._push_query(user_id, callback_data, extra, str(user_id * 13 + 5))
+
+    def _push_query(
+        self, user_id: int, callback_data: str, origin: dict, chat_instance: str
+    ) -> dict:
         query_id = str(9_000_000 + next(self._seq))
         self._open_queries.add(query_id)
         query = {
             "id": query_id,
             "from": self._user(user_id),
-            "message": copy.deepcopy(stored),
+            **origin,
             "data": callback_data,
-            "chat_instance": str(abs(stored["chat"]["id"]) * 7 + 11),
+            "chat_instance": chat_instance,
         }
         self._push_update({"callback_query": query})
         return copy.deepcopy(query)
@@ -976,6 +1014,13 @@ class FakeTelegram:
         ``response=None`` and ``lost=True``."""
         self._script(method, _Fault(None, count, lose=True, hold=60.0 if hold is None else hold))
 
+    def garble_next(self, method: str, *, count: int = 1) -> None:
+        """Answer the next ``count`` calls of ``method`` with bytes that are not HTTP, as a
+        broken proxy or load balancer in between might; nothing is done. The client's HTTP
+        parser fails (aiohttp: ``ClientResponseError`` "Bad status line", whose text carries the
+        request URL, token included; PTB: ``NetworkError``). Recorded with ``response=None``."""
+        self._script(method, _Fault(None, count, garble=True))
+
     def faults_left(self, method: str) -> int:
         """Calls of ``method`` still to meet a scripted fault: 0 once the last one has arrived
         (a delayed call is then being held, not yet recorded in ``calls``)."""
@@ -1013,6 +1058,9 @@ class FakeTelegram:
             if fault and fault.delay and not await self._hold(request, fault.delay):
                 self._record(call)  # the client gave up during the delay: nothing was done
                 return self._hang_up(request)
+            if fault and fault.garble:
+                self._record(call)
+                return self._garbled(request)
             if bad_json:
                 raise _bad(f"can't parse {bad_json} JSON object")
             allowed, required = METHODS[method]
@@ -1061,6 +1109,14 @@ class FakeTelegram:
     @staticmethod
     def _hang_up(request: web.Request) -> web.Response:
         """Close the connection without an answer (aiohttp then drops the response quietly)."""
+        request.protocol.force_close()
+        return web.Response(status=204)
+
+    @staticmethod
+    def _garbled(request: web.Request) -> web.Response:
+        """Write a status line no HTTP client accepts, then close the connection."""
+        if request.transport is not None:
+            request.transport.write(b"HTTP/1.1 OK GARBAGE\r\n\r\n")
         request.protocol.force_close()
         return web.Response(status=204)
 
