@@ -64,6 +64,9 @@ async def start_generation(
 
 def refusal_text(outcome: QuotaExhausted | TooManyActive | Refusal, language: str | None) -> str:
     """Why a request was not accepted, in one place for replies and button alerts."""
+    if isinstance(outcome, QuotaExhausted) and outcome.limit == 0:
+        # Only a group or channel acting as itself has no free allowance (0 = credits only).
+        return text("quota_credits_only", language)
     if isinstance(outcome, QuotaExhausted):
         return text(
             f"quota_exhausted_{outcome.scope.value}",

@@ -131,7 +131,7 @@ class QuotaScope(StrEnum):
 class QuotaRules(BaseModel):
     """The limits one request is checked against; None means unlimited."""
 
-    payer_id: int  # the user, or the chat when nobody in particular sent it (channels)
+    payer_id: int  # the user, or the chat the message was sent on behalf of (sender_chat)
     payer_daily: int | None
     chat_daily: int | None  # groups and channels only
     global_daily: int | None
@@ -174,7 +174,7 @@ class DayStats(BaseModel):
     failed_by_reason: dict[str, int]
     active: int
     charged: int  # quota used: jobs not refunded (credits and exempt included)
-    top_users: list[tuple[int, int]]  # (user id, generations)
+    top_payers: list[tuple[int, int]]  # (payer id: a user, group or channel; generations)
     top_chats: list[tuple[int, int]]
 
 
@@ -217,11 +217,12 @@ class Repository(Protocol):
         """Add credits (a negative count takes them away, never below 0); the new balance."""
         ...
 
-    async def set_banned(self, user_id: int, banned: bool, *, by: int | None, now: float) -> bool:
-        """Ban or unban; False if nothing changed."""
+    async def set_banned(self, payer_id: int, banned: bool, *, by: int | None, now: float) -> bool:
+        """Ban or unban an identity (a user, or a group or channel acting as itself); False if
+        nothing changed."""
         ...
 
-    async def is_banned(self, user_id: int) -> bool: ...
+    async def is_banned(self, payer_id: int) -> bool: ...
 
     async def find_user_by_username(self, username: str) -> UserRecord | None: ...
 
@@ -251,7 +252,9 @@ class Repository(Protocol):
         """Record the update as handled, whether or not it was claimed first."""
         ...
 
-    async def active_jobs_of(self, user_id: int, chat_id: int) -> list[Job]: ...
+    async def active_jobs_of(self, payer_id: int, chat_id: int) -> list[Job]:
+        """The payer's jobs in progress in this chat, oldest first."""
+        ...
 
     async def find_by_status_message(self, chat_id: int, message_id: int) -> Job | None: ...
 

@@ -260,21 +260,21 @@ class SqlRepository(ABC):
         assert row is not None
         return int(row["balance"])
 
-    async def set_banned(self, user_id: int, banned: bool, *, by: int | None, now: float) -> bool:
+    async def set_banned(self, payer_id: int, banned: bool, *, by: int | None, now: float) -> bool:
         if banned:
             changed = await self._write(
-                "INSERT INTO bans (user_id, banned_by, banned_at) VALUES ($1, $2, $3) "
+                "INSERT INTO bans (payer_id, banned_by, banned_at) VALUES ($1, $2, $3) "
                 "ON CONFLICT DO NOTHING",
-                user_id,
+                payer_id,
                 by,
                 now,
             )
         else:
-            changed = await self._write("DELETE FROM bans WHERE user_id = $1", user_id)
+            changed = await self._write("DELETE FROM bans WHERE payer_id = $1", payer_id)
         return changed == 1
 
-    async def is_banned(self, user_id: int) -> bool:
-        return await self._one("SELECT 1 FROM bans WHERE user_id = $1", user_id) is not None
+    async def is_banned(self, payer_id: int) -> bool:
+        return await self._one("SELECT 1 FROM bans WHERE payer_id = $1", payer_id) is not None
 
     async def find_user_by_username(self, username: str) -> UserRecord | None:
         row = await self._one(
@@ -320,10 +320,10 @@ class SqlRepository(ABC):
                    GROUP BY failure_code ORDER BY COUNT(*) DESC""",
                 since,
             )
-            top_users = await db.fetch_all(
-                """SELECT user_id, COUNT(*) FROM generations
-                   WHERE created_at >= $1 AND user_id IS NOT NULL
-                   GROUP BY user_id ORDER BY COUNT(*) DESC, user_id LIMIT 5""",
+            top_payers = await db.fetch_all(
+                """SELECT payer_id, COUNT(*) FROM generations
+                   WHERE created_at >= $1 AND payer_id IS NOT NULL
+                   GROUP BY payer_id ORDER BY COUNT(*) DESC, payer_id LIMIT 5""",
                 since,
             )
             top_chats = await db.fetch_all(
@@ -335,7 +335,7 @@ class SqlRepository(ABC):
         return DayStats(
             **dict(totals),
             failed_by_reason={str(code or "unknown"): count for code, count in failures},
-            top_users=[(user, count) for user, count in top_users],
+            top_payers=[(payer, count) for payer, count in top_payers],
             top_chats=[(chat, count) for chat, count in top_chats],
         )
 
@@ -390,11 +390,11 @@ class SqlRepository(ABC):
 
     # --- reading jobs -------------------------------------------------------------------------
 
-    async def active_jobs_of(self, user_id: int, chat_id: int) -> list[Job]:
+    async def active_jobs_of(self, payer_id: int, chat_id: int) -> list[Job]:
         rows = await self._all(
-            f"""SELECT * FROM generations WHERE user_id = $1 AND chat_id = $2
+            f"""SELECT * FROM generations WHERE payer_id = $1 AND chat_id = $2
                 AND state IN ({_ACTIVE}) ORDER BY id""",
-            user_id,
+            payer_id,
             chat_id,
         )
         return [_job(row) for row in rows]

@@ -150,7 +150,7 @@ async def test_migrations_are_recorded_and_idempotent(database: Database) -> Non
     first = await database.connect()
     await first.close()
     again = await database.connect()
-    expected = {"sqlite": [1, 2, 3, 4], "postgres": [1]}[database.backend]
+    expected = {"sqlite": [1, 2, 3, 4, 5], "postgres": [1, 2]}[database.backend]
     assert await applied_migrations(again) == expected  # each migration once, in order
 
 
@@ -167,7 +167,7 @@ async def test_updates_handled_before_the_claims_migration_stay_handled(tmp_path
     old.close()
     repository = await open_repository(f"sqlite:///{path}")
     try:
-        assert await applied_migrations(repository) == [1, 2, 3, 4]
+        assert await applied_migrations(repository) == [1, 2, 3, 4, 5]
         assert await repository.update_handled(41)
         assert not await repository.claim_update(41, "a", time.time(), 30)
     finally:
@@ -176,7 +176,7 @@ async def test_updates_handled_before_the_claims_migration_stay_handled(tmp_path
 
 async def test_replicas_starting_at_once_migrate_once(postgres: Database) -> None:
     replicas = await asyncio.gather(*[postgres.connect() for _ in range(4)])
-    assert [await applied_migrations(replica) for replica in replicas] == [[1]] * 4
+    assert [await applied_migrations(replica) for replica in replicas] == [[1, 2]] * 4
 
 
 @NO_POSTGRES
@@ -262,6 +262,8 @@ async def test_credits_extend_the_allowance_and_come_back_on_refund(repo: Reposi
 
 
 async def test_bans_and_lookups(repo: Repository) -> None:
+    assert await repo.set_banned(-1007, True, by=1, now=time.time())  # a channel or a group
+    assert await repo.is_banned(-1007)
     assert await repo.set_banned(8, True, by=1, now=time.time())
     assert not await repo.set_banned(8, True, by=1, now=time.time())
     assert await repo.is_banned(8) and not await repo.is_banned(7)
@@ -283,7 +285,7 @@ async def test_history_pages_and_stats(repo: Repository) -> None:
     stats = await repo.stats(since=time.time() - 60)
     assert (stats.generations, stats.active, stats.charged) == (7, 6, 6)
     assert stats.failed_by_reason == {"moderation": 1}
-    assert stats.top_users == [(7, 7)] and stats.top_chats[0] == (-5, 4)
+    assert stats.top_payers == [(7, 7)] and stats.top_chats[0] == (-5, 4)
 
 
 async def test_leases_keep_other_workers_away_until_they_lapse(repo: Repository) -> None:

@@ -79,6 +79,10 @@ EN: Final[dict[str, str]] = {
     "quota_exhausted_chat": (
         "This chat has used all {limit} videos for today. It resets at 00:00 UTC, in {resets_in}."
     ),
+    "quota_credits_only": (
+        "Videos asked for on behalf of a group or channel need credits from the bot's admins. "
+        "Send the request from your own account instead."
+    ),
     "quota_exhausted_global": (
         "I've made all {limit} videos I can today. Please try again after 00:00 UTC, "
         "in {resets_in}."
@@ -112,7 +116,7 @@ EN: Final[dict[str, str]] = {
         "Videos: {generations} · delivered {delivered} · in progress {active}\n"
         "Quota used: {charged}\n"
         "Failures: {failures}\n"
-        "Top users: {users}\n"
+        "Top payers: {payers}\n"
         "Top chats: {chats}"
     ),
     "admin_stats_today": "Today (since 00:00 UTC)",
