@@ -310,30 +310,28 @@ class GenerationService:
 
     async def find_parent(
         self,
-        chat_id: int,
+        who: Requester,
         *,
         video_message_id: int | None = None,
         generation_id: str | None = None,
         job_id: int | None = None,
-        requester_id: int | None = None,
     ) -> Job | Refusal:
         """The finished job to extend: by the video replied to, its generation id, or job id.
 
-        A job named by id must be of this chat, or the requester's own (extended from their
-        /history in a private chat)."""
+        A job named by id must be of this chat, or the requester's own (same payer: e.g.
+        extended from their /history in a private chat). Anyone may see a generation id in a
+        caption; someone else's video elsewhere is answered as an unknown id, so an id tells
+        nobody whether it exists."""
         if job_id is not None:
             parent = await self._repo.get_job(job_id)
-            if parent is None or (
-                parent.chat_id != chat_id
-                and (requester_id is None or parent.user_id != requester_id)
-            ):
+            if parent is None or not _may_extend(who, parent):
                 return Refusal(key="button_invalid")
         elif generation_id is not None:
             parent = await self._repo.find_by_remote_id(generation_id)
-            if parent is None:
+            if parent is None or not _may_extend(who, parent):
                 return Refusal(key="unknown_generation", values={"generation_id": generation_id})
         elif video_message_id is not None:
-            parent = await self._repo.find_by_video_message(chat_id, video_message_id)
+            parent = await self._repo.find_by_video_message(who.chat_id, video_message_id)
             if parent is None:
                 return Refusal(key="extend_not_my_video")
         else:
@@ -451,3 +449,8 @@ class GenerationService:
 
     async def attach_status_message(self, job_id: int, message_id: int) -> None:
         await self._repo.set_status_message(job_id, message_id)
+
+
+def _may_extend(who: Requester, parent: Job) -> bool:
+    """A video named by id may be extended in the chat it was made in, or by its own payer."""
+    return parent.chat_id == who.chat_id or parent.payer_id == who.payer_id
