@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.access import AccessPolicy
+from bot.jobs import FailureCode, refund_for
 from bot.links import LinkSigner
 from bot.luma import VideoApiClient
 from bot.luma.errors import LumaError, UnsupportedOptionError, UnsupportedRequestError
@@ -275,7 +276,12 @@ class GenerationService:
         if job.payer_id != who.payer_id and not self.policy.is_admin(who.user_id):
             return CancelResult.NOT_YOURS, job
         stopped = await self._repo.fail(
-            job.id, code="cancelled", reason=None, now=time.time(), only_if=JobState.QUEUED
+            job.id,
+            code=FailureCode.CANCELLED,
+            reason=None,
+            refund=refund_for(FailureCode.CANCELLED, submitted=False),
+            now=time.time(),
+            only_if=JobState.QUEUED,
         )
         if stopped:
             return CancelResult.CANCELLED, job
@@ -297,7 +303,12 @@ class GenerationService:
             log.warning("job %d: the video service would not delete it: %s", job.id, error)
             return False
         stopped = await self._repo.fail(
-            job.id, code="cancelled", reason=None, now=time.time(), only_if=JobState.WAITING
+            job.id,
+            code=FailureCode.CANCELLED,
+            reason=None,
+            refund=refund_for(FailureCode.CANCELLED, submitted=True),
+            now=time.time(),
+            only_if=JobState.WAITING,
         )
         if stopped and self._client.pushed is not None:
             # End this process's wait now rather than at its next poll (which would get a 404).

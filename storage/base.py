@@ -34,6 +34,14 @@ ACTIVE_STATES: tuple[JobState, ...] = (
 )
 
 
+class Refund(StrEnum):
+    """What failing a job gives back (bot/jobs.py decides it per failure reason)."""
+
+    FULL = "full"  # the payer's unit, and the job leaves the day's total (GLOBAL_DAILY_QUOTA)
+    PAYER = "payer"  # the payer's unit only: the provider may have billed it, the total keeps it
+    NONE = "none"  # nothing: the provider made and billed it
+
+
 class UserRecord(BaseModel):
     user_id: int
     username: str | None = None
@@ -85,7 +93,8 @@ class Job(BaseModel):
     charged_day: str | None
     payer_id: int | None
     paid_with: str  # daily | credit | exempt
-    refunded: bool
+    refunded: bool  # the payer got the unit back
+    billable: bool  # counts toward GLOBAL_DAILY_QUOTA: the provider billed it, or may have
     attempts: int
     next_attempt_at: float | None
     lease_owner: str | None
@@ -150,7 +159,7 @@ class QuotaUsage(BaseModel):
 
     payer_daily: int  # jobs paid from the payer's daily allowance
     chat: int
-    everyone: int
+    everyone: int  # the day's total under GLOBAL_DAILY_QUOTA (billable jobs)
     credits: int  # the payer's balance
 
 
@@ -346,13 +355,15 @@ class Repository(Protocol):
         *,
         code: str,
         reason: str | None,
+        refund: Refund,
         now: float,
         only_if: JobState | None = None,
         notice_due_at: float | None = None,
     ) -> bool:
-        """Move an active job (or one in state `only_if`) to FAILED and refund its quota;
-        True only the first time. `notice_due_at`: the user is still to be told; if nobody has
-        called `notice_sent` by then (a crash), the job is claimable again for the notice."""
+        """Move an active job (or one in state `only_if`) to FAILED and give back what `refund`
+        says (a refunded credit returns to the balance); True only the first time.
+        `notice_due_at`: the user is still to be told; if nobody has called `notice_sent` by
+        then (a crash), the job is claimable again for the notice."""
         ...
 
     async def notice_sent(self, job_id: int) -> None:

@@ -196,7 +196,8 @@ EN: Final[dict[str, str]] = {
         "This video service does not support that ({reason}). Your quota was refunded."
     ),
     "failed_delivery": (
-        "😔 Your video was made but I could not send it here. Your quota was refunded."
+        "😔 Your video was made but I could not send it here. The video service charged for it, "
+        "so it counts toward your daily limit."
     ),
     "internal_error": "Something went wrong on my side. Please try again in a moment.",
     "needs_public_url": (
