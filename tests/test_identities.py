@@ -199,6 +199,17 @@ async def test_the_chat_identity_allowance_defaults_to_the_daily_quota(
     assert job is not None and job.paid_with == "credit"
 
 
+async def test_jobs_in_progress_are_limited_per_payer_across_groups(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot(max_active_per_user=1)
+    tg.chat_sends("/video [stuck] one", chat_id=PUBLIC_GROUP, sender_chat_id=CHANNEL)
+    await tg.wait_until(lambda: creates(emulator), timeout=15)
+    tg.chat_sends("/video [stuck] two", chat_id=OWN_GROUP, sender_chat_id=CHANNEL)
+    await reply_containing(tg, "in progress", OWN_GROUP)
+    assert len(creates(emulator)) == 1
+
+
 async def test_quota_shows_the_payers_numbers(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
