@@ -277,7 +277,7 @@ class GenerationService:
             return CancelResult.NOT_YOURS, job
         stopped = await self._repo.fail(
             job.id,
-            code=FailureCode.CANCELLED,
+            code=FailureCode.CANCELLED.value,
             reason=None,
             refund=refund_for(FailureCode.CANCELLED, submitted=False),
             now=time.time(),
@@ -304,7 +304,7 @@ class GenerationService:
             return False
         stopped = await self._repo.fail(
             job.id,
-            code=FailureCode.CANCELLED,
+            code=FailureCode.CANCELLED.value,
             reason=None,
             refund=refund_for(FailureCode.CANCELLED, submitted=True),
             now=time.time(),

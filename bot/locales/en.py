@@ -101,7 +101,9 @@ EN: Final[dict[str, str]] = {
         "Usage: <code>/grant &lt;user id or @username&gt; &lt;number&gt;</code>, "
         "e.g. <code>/grant @ann 5</code> (a negative number takes credits away)."
     ),
-    "admin_usage_ban": "Usage: <code>/{command} &lt;user id or @username&gt;</code>",
+    "admin_usage_ban": (
+        "Usage: <code>/{command} &lt;user id, @username, or group or channel id&gt;</code>"
+    ),
     "admin_unknown_target": (
         "I don't know {target}. Use a numeric id, or the @username of someone who has "
         "written to me."

@@ -107,7 +107,10 @@ RU: Final[dict[str, str]] = {
         "Использование: <code>/grant &lt;id или @username&gt; &lt;число&gt;</code>, "
         "например <code>/grant @ann 5</code> (отрицательное число забирает кредиты)."
     ),
-    "admin_usage_ban": "Использование: <code>/{command} &lt;id или @username&gt;</code>",
+    "admin_usage_ban": (
+        "Использование: <code>/{command} &lt;id или @username пользователя, "
+        "id группы или канала&gt;</code>"
+    ),
     "admin_unknown_target": (
         "Я не знаю {target}. Укажите числовой id или @username того, кто мне уже писал."
     ),
