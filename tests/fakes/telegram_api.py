@@ -32,10 +32,12 @@ Usage::
 
 Users act through ``user_sends`` (text), ``user_sends_photo`` (a compressed photo: PhotoSizes),
 ``user_sends_document`` (any file, e.g. an uncompressed image), ``user_edits``, ``user_deletes``,
-``press_button``, ``channel_posts`` and ``chat_sends`` (a message on behalf of a group or channel);
-``reply_to_message_id`` (also to a bot message, which is then quoted whole, its ``video`` and
-``from`` = the bot included) and ``media_group_id`` work on the media helpers. Injected files are
-served by ``getFile`` and the file route.
+``press_button`` and ``channel_posts``; ``reply_to_message_id`` (also to a bot message, which is
+then quoted whole, its ``video`` and ``from`` = the bot included) and ``media_group_id`` work on
+the media helpers. Injected files are served by ``getFile`` and the file route.
+
+``chat_sends`` is a group message sent on behalf of a chat, as Telegram shows it: by an anonymous
+admin, by a user posting as one of their channels, or a channel post's automatic forward.
 
 Every request is recorded as a :class:`Call` (in completion order, rejected ones included).
 Faults are scripted per method and used up in the order they were scripted: ``fail_next`` (error
