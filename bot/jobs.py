@@ -571,8 +571,8 @@ class Worker:
         notice is part of the job (`notice_pending`): if this process dies before sending it,
         another worker claims the failed job after a lease's time and sends it."""
         now = time.time()
-        notice_due_at = now + self._settings.lease_seconds if _FAILURE_TEXT[code] else None
         refund = refund_for(code, submitted=job.remote_id is not None)
+        notice_due_at = now + self._settings.lease_seconds if _FAILURE_TEXT[code] else None
         failed = await self._repo.fail(
             job.id,
             code=code.value,
