@@ -35,8 +35,9 @@ class AdminService:
         """Add (or with a negative count, take away) credits; the new balance."""
         return await self._repo.grant_credits(payer_id, count, time.time())
 
-    async def set_banned(self, user_id: int, banned: bool, *, by: int | None) -> bool:
-        return await self._repo.set_banned(user_id, banned, by=by, now=time.time())
+    async def set_banned(self, payer_id: int, banned: bool, *, by: int | None) -> bool:
+        """Ban or unban an identity: a user, or a group or channel acting as itself."""
+        return await self._repo.set_banned(payer_id, banned, by=by, now=time.time())
 
     async def stats(self, now: float | None = None) -> tuple[DayStats, DayStats]:
         """Usage since 00:00 UTC today, and over the last 7 days."""
@@ -46,8 +47,9 @@ class AdminService:
         week = await self._repo.stats(since=now - 7 * 86_400)
         return today, week
 
-    async def name_of(self, user_id: int) -> str:
-        user = await self._repo.get_user(user_id)
+    async def name_of(self, payer_id: int) -> str:
+        """@username for a user the bot has seen, else the id (groups and channels)."""
+        user = await self._repo.get_user(payer_id)
         if user is not None and user.username:
             return f"@{user.username}"
-        return str(user_id)
+        return str(payer_id)

@@ -146,6 +146,7 @@ async def _start_services(application: Application) -> None:
         family=family,
         policy=AccessPolicy(
             daily_quota=settings.daily_quota,
+            chat_identity_daily_quota=settings.chat_identity_daily_quota,
             chat_daily_quota=settings.chat_daily_quota,
             global_daily_quota=settings.global_daily_quota,
             max_active_per_user=settings.max_active_per_user,

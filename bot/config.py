@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///data/bot.sqlite3"
     daily_quota: int = Field(default=3, ge=0)
     chat_daily_quota: int = Field(default=0, ge=0)
+    # Groups and channels acting as themselves (anonymous admins, posts as a channel, channel
+    # posts): their daily allowance. Unset: as DAILY_QUOTA; 0: credits only.
+    chat_identity_daily_quota: int | None = Field(default=None, ge=0)
     global_daily_quota: int = Field(default=0, ge=0)
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -128,6 +131,12 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("chat_identity_daily_quota", mode="before")
+    @classmethod
+    def _blank_quota_is_unset(cls, value: object) -> object:
+        # Unset differs from 0 here (0 means credits only), and an empty line means unset.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("telegram_api_url", "luma_api_url", "public_url")
     @classmethod

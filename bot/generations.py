@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.access import AccessPolicy
+from bot.jobs import FailureCode, refund_for
 from bot.links import LinkSigner
 from bot.luma import VideoApiClient
 from bot.luma.errors import LumaError, UnsupportedOptionError, UnsupportedRequestError
@@ -27,6 +28,7 @@ from storage.base import (
     JobState,
     NewJob,
     QuotaExhausted,
+    QuotaRules,
     Repository,
     TooManyActive,
     UserRecord,
@@ -37,12 +39,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Requester:
-    """Who asked, and where the answer goes."""
+    """Who asked, who pays, and where the answer goes."""
 
-    user_id: int | None
-    chat_id: int
+    user_id: int | None  # the person; None when Telegram hides them behind a chat
+    chat_id: int  # where the message was posted: chat limits apply here
     thread_id: int | None
     message_id: int
+    # The identity charged, limited and banned: the user, or the chat the message was sent on
+    # behalf of (bot.access.payer_of decides).
+    payer_id: int
     username: str | None = None
     first_name: str | None = None
     language_code: str | None = None
@@ -161,7 +166,7 @@ class GenerationService:
         """Why this requester may not make videos (banned, not on an allowlist), if so."""
         if self.policy.is_admin(who.user_id):
             return None
-        if who.user_id is not None and await self._repo.is_banned(who.user_id):
+        if await self._repo.is_banned(who.payer_id):
             return Refusal(key="banned")
         if not self.policy.is_allowed(who.user_id, who.chat_id):
             return Refusal(key="not_allowed")
@@ -225,7 +230,7 @@ class GenerationService:
                 deadline_at=now + self._timeout,
             ),
             day=utc_day(now),
-            rules=self.policy.rules_for(who.user_id, who.chat_id),
+            rules=self._rules_for(who),
             now=now,
         )
 
@@ -254,22 +259,29 @@ class GenerationService:
     async def cancel(
         self, who: Requester, *, job_id: int | None = None, status_message_id: int | None = None
     ) -> tuple[CancelResult, Job | None]:
-        """Cancel a job: the one named, the one whose status message this is, or the user's
-        latest in this chat. Before submission it is refunded. After, only a family that can
-        delete generations stops it (refunded too); elsewhere the video will still come."""
+        """Cancel a job: the one named, the one whose status message this is, or the payer's
+        latest in this chat. Only its payer (or an admin) may: a job an anonymous admin or a
+        channel asked for is cancelled by the same again. Before submission it is refunded.
+        After, only a family that can delete generations stops it (refunded too); elsewhere the
+        video will still come."""
         if job_id is not None:
             job = await self._repo.get_job(job_id)
         elif status_message_id is not None:
             job = await self._repo.find_by_status_message(who.chat_id, status_message_id)
         else:
-            mine = await self._repo.active_jobs_of(who.user_id, who.chat_id) if who.user_id else []
+            mine = await self._repo.active_jobs_of(who.payer_id, who.chat_id)
             job = mine[-1] if mine else None
         if job is None or job.chat_id != who.chat_id or job.state.is_final:
             return CancelResult.NOTHING, job
-        if job.user_id != who.user_id and not self.policy.is_admin(who.user_id):
+        if job.payer_id != who.payer_id and not self.policy.is_admin(who.user_id):
             return CancelResult.NOT_YOURS, job
         stopped = await self._repo.fail(
-            job.id, code="cancelled", reason=None, now=time.time(), only_if=JobState.QUEUED
+            job.id,
+            code=FailureCode.CANCELLED.value,
+            reason=None,
+            refund=refund_for(FailureCode.CANCELLED, submitted=False),
+            now=time.time(),
+            only_if=JobState.QUEUED,
         )
         if stopped:
             return CancelResult.CANCELLED, job
@@ -291,7 +303,12 @@ class GenerationService:
             log.warning("job %d: the video service would not delete it: %s", job.id, error)
             return False
         stopped = await self._repo.fail(
-            job.id, code="cancelled", reason=None, now=time.time(), only_if=JobState.WAITING
+            job.id,
+            code=FailureCode.CANCELLED.value,
+            reason=None,
+            refund=refund_for(FailureCode.CANCELLED, submitted=True),
+            now=time.time(),
+            only_if=JobState.WAITING,
         )
         if stopped and self._client.pushed is not None:
             # End this process's wait now rather than at its next poll (which would get a 404).
@@ -304,30 +321,28 @@ class GenerationService:
 
     async def find_parent(
         self,
-        chat_id: int,
+        who: Requester,
         *,
         video_message_id: int | None = None,
         generation_id: str | None = None,
         job_id: int | None = None,
-        requester_id: int | None = None,
     ) -> Job | Refusal:
         """The finished job to extend: by the video replied to, its generation id, or job id.
 
-        A job named by id must be of this chat, or the requester's own (extended from their
-        /history in a private chat)."""
+        A job named by id must be of this chat, or the requester's own (same payer: e.g.
+        extended from their /history in a private chat). Anyone may see a generation id in a
+        caption; someone else's video elsewhere is answered as an unknown id, so an id tells
+        nobody whether it exists."""
         if job_id is not None:
             parent = await self._repo.get_job(job_id)
-            if parent is None or (
-                parent.chat_id != chat_id
-                and (requester_id is None or parent.user_id != requester_id)
-            ):
+            if parent is None or not _may_extend(who, parent):
                 return Refusal(key="button_invalid")
         elif generation_id is not None:
             parent = await self._repo.find_by_remote_id(generation_id)
-            if parent is None:
+            if parent is None or not _may_extend(who, parent):
                 return Refusal(key="unknown_generation", values={"generation_id": generation_id})
         elif video_message_id is not None:
-            parent = await self._repo.find_by_video_message(chat_id, video_message_id)
+            parent = await self._repo.find_by_video_message(who.chat_id, video_message_id)
             if parent is None:
                 return Refusal(key="extend_not_my_video")
         else:
@@ -420,11 +435,11 @@ class GenerationService:
 
     # --- quota --------------------------------------------------------------------------------
 
-    async def quota(self, user_id: int | None, chat_id: int) -> QuotaStatus:
-        """What is left today for this payer, in this chat, and for the whole bot."""
+    async def quota(self, who: Requester) -> QuotaStatus:
+        """What is left today for the requester's payer, in this chat, and for the whole bot."""
         now = time.time()
-        rules = self.policy.rules_for(user_id, chat_id)
-        usage = await self._repo.quota_usage(rules.payer_id, chat_id, utc_day(now))
+        rules = self._rules_for(who)
+        usage = await self._repo.quota_usage(rules.payer_id, who.chat_id, utc_day(now))
         return QuotaStatus(
             exempt=rules.exempt,
             limit=rules.payer_daily,
@@ -437,8 +452,16 @@ class GenerationService:
             resets_in=seconds_until_reset(now),
         )
 
+    def _rules_for(self, who: Requester) -> QuotaRules:
+        return self.policy.rules_for(who.user_id, who.payer_id, who.chat_id)
+
     async def queued_ahead(self, job_id: int) -> int:
         return await self._repo.queued_ahead(job_id)
 
     async def attach_status_message(self, job_id: int, message_id: int) -> None:
         await self._repo.set_status_message(job_id, message_id)
+
+
+def _may_extend(who: Requester, parent: Job) -> bool:
+    """A video named by id may be extended in the chat it was made in, or by its own payer."""
+    return parent.chat_id == who.chat_id or parent.payer_id == who.payer_id

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from telegram import Bot, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -51,7 +51,7 @@ from bot.progress import EditBudget, Progress, status_text
 from bot.provider_callbacks import CallbackReceiver
 from bot.specs import GenerationSpec
 from bot.texts import text
-from storage.base import Job, JobState, Repository
+from storage.base import Job, JobState, Refund, Repository
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,6 +94,49 @@ _FAILURE_TEXT: dict[FailureCode, str | None] = {
     FailureCode.CHAT_UNREACHABLE: None,
     FailureCode.CANCELLED: "cancelled",
 }
+
+
+class RefundRule(NamedTuple):
+    """What a failure gives back, before the provider had the job and once it had (the job has
+    a generation id). Refund.FULL: the payer's unit, and the job leaves GLOBAL_DAILY_QUOTA;
+    Refund.PAYER: the payer's unit only, because the provider may have billed it; Refund.NONE:
+    nothing, the provider made and billed it."""
+
+    unsubmitted: Refund
+    submitted: Refund
+
+
+_EVERYTHING = RefundRule(Refund.FULL, Refund.FULL)
+
+# Who is refunded for each failure, and why: the policy table of docs/reliability.md ("Refunds").
+# Assumption there: the provider bills what it makes, not what it refuses or fails.
+REFUNDS: dict[FailureCode, RefundRule] = {
+    # The provider declined or failed it: nothing was made.
+    FailureCode.MODERATION: _EVERYTHING,
+    FailureCode.IMAGE_REJECTED: _EVERYTHING,
+    FailureCode.GENERATION_FAILED: _EVERYTHING,
+    # The create was refused (or never sent): nothing was made.
+    FailureCode.CREDITS_EXHAUSTED: _EVERYTHING,
+    FailureCode.REJECTED: _EVERYTHING,
+    FailureCode.UNSUPPORTED: _EVERYTHING,
+    # Stopped in our queue, or deleted at the provider before it was made.
+    FailureCode.CANCELLED: _EVERYTHING,
+    # We gave up, not the provider: once it has the job it may still make and bill it. The
+    # payer is not charged for our giving up; the bill cap keeps it.
+    FailureCode.TIMEOUT: RefundRule(Refund.FULL, Refund.PAYER),
+    FailureCode.SERVICE_UNAVAILABLE: RefundRule(Refund.FULL, Refund.PAYER),
+    # No answer to the create: it may have been made and billed; nobody can know.
+    FailureCode.SUBMIT_UNCERTAIN: RefundRule(Refund.PAYER, Refund.PAYER),
+    # Made and billed; it could not reach the chat (blocked, removed, failed past retries).
+    FailureCode.DELIVERY_FAILED: RefundRule(Refund.NONE, Refund.NONE),
+    FailureCode.CHAT_UNREACHABLE: RefundRule(Refund.NONE, Refund.NONE),
+}
+
+
+def refund_for(code: FailureCode, *, submitted: bool) -> Refund:
+    rule = REFUNDS[code]
+    return rule.submitted if submitted else rule.unsubmitted
+
 
 _IMAGE_HINTS = ("image", "frame")  # "400: failed to moderate image", "...user input frames"
 _MODERATION_HINTS = ("moderat", "blacklist", "not allowed", "nsfw", "safety")
@@ -524,17 +567,23 @@ class Worker:
     # --- endings ------------------------------------------------------------------------------
 
     async def _fail(self, job: Job, code: FailureCode, reason: str | None = None) -> bool:
-        """Fail the job and refund once; the next step tells the user why. The notice is part
-        of the job (`notice_pending`): if this process dies before sending it, another worker
-        claims the failed job after a lease's time and sends it."""
+        """Fail the job and refund once, as REFUNDS says; the next step tells the user why. The
+        notice is part of the job (`notice_pending`): if this process dies before sending it,
+        another worker claims the failed job after a lease's time and sends it."""
         now = time.time()
+        refund = refund_for(code, submitted=job.remote_id is not None)
         notice_due_at = now + self._settings.lease_seconds if _FAILURE_TEXT[code] else None
         reason = redact(reason) if reason else reason  # error texts may carry a token URL
         failed = await self._repo.fail(
-            job.id, code=code.value, reason=reason, now=now, notice_due_at=notice_due_at
+            job.id,
+            code=code.value,
+            reason=reason,
+            refund=refund,
+            now=now,
+            notice_due_at=notice_due_at,
         )
         if failed:
-            log.info("job %d: failed (%s: %s); quota refunded", job.id, code.value, reason)
+            log.info("job %d: failed (%s: %s); refund: %s", job.id, code.value, reason, refund)
             if self._metrics is not None:
                 self._metrics.failures.labels(code.value).inc()
         return failed

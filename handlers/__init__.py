@@ -26,8 +26,12 @@ from handlers.history import history_command
 from handlers.quota import quota_command
 from handlers.video import video
 
-# Edited messages never start anything: only fresh messages and channel posts pass.
-_FRESH = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+# Edited messages never start anything: only fresh messages and channel posts pass. Nor does a
+# channel post that Telegram copied into the channel's discussion group (an automatic forward):
+# the post itself is the request, in the channel.
+_FRESH = (
+    filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+) & ~filters.IS_AUTOMATIC_FORWARD
 _MEDIA = filters.PHOTO | filters.Document.ALL
 
 __all__ = ["album_complete", "register"]

@@ -78,7 +78,7 @@ async def _stats_block(
 ) -> str:
     none = text("admin_stats_none", language)
     failures = ", ".join(f"{code} {count}" for code, count in stats.failed_by_reason.items())
-    users = [f"{await admin.name_of(user)} ({count})" for user, count in stats.top_users]
+    payers = [f"{await admin.name_of(payer)} ({count})" for payer, count in stats.top_payers]
     chats = ", ".join(f"{chat} ({count})" for chat, count in stats.top_chats)
     return text(
         "admin_stats",
@@ -89,6 +89,6 @@ async def _stats_block(
         active=stats.active,
         charged=stats.charged,
         failures=failures or none,
-        users=", ".join(users) or none,
+        payers=", ".join(payers) or none,
         chats=chats or none,
     )

@@ -8,6 +8,8 @@ so there a two-photo album arrives as one photo (see README).
 from __future__ import annotations
 
 import dataclasses
+import logging
+from typing import Any
 
 from telegram import Update
 from telegram.ext import Application, ContextTypes, filters
@@ -19,6 +21,8 @@ from handlers.commands import extract_command
 from handlers.replies import answer, images_of, requester_of
 from handlers.video import start_video
 from storage.base import AlbumItem
+
+log = logging.getLogger(__name__)
 
 
 class InAlbum(filters.MessageFilter):
@@ -56,7 +60,9 @@ async def album_complete(application: Application, items: list[AlbumItem]) -> No
     if captioned is None:
         return
     bot, runtime = application.bot, runtime_of(application)
-    who = Requester(**captioned.payload["who"])
+    who = _requester(captioned.payload["who"])
+    if who is None:
+        return
     odd = next(
         (item.payload["not_an_image"] for item in items if item.payload["not_an_image"]), None
     )
@@ -75,3 +81,14 @@ async def album_complete(application: Application, items: list[AlbumItem]) -> No
         images,
         request_key=f"album:{captioned.chat_id}:{captioned.media_group_id}",
     )
+
+
+def _requester(stored: dict[str, Any]) -> Requester | None:
+    """The requester an album item recorded. Items stored by a version that did not record the
+    payer (an upgrade mid-album) name it only when a user asked; otherwise nothing is charged."""
+    if "payer_id" not in stored:
+        if stored.get("user_id") is None:
+            log.warning("album of chat %s dropped: stored without its payer", stored.get("chat_id"))
+            return None
+        stored = {**stored, "payer_id": stored["user_id"]}
+    return Requester(**stored)

@@ -100,11 +100,7 @@ async def start_extend(
 ) -> None:
     """Shared by the command and the reply to an "Extend" prompt."""
     parent = await runtime.service.find_parent(
-        who.chat_id,
-        video_message_id=video_message_id,
-        generation_id=generation_id,
-        job_id=job_id,
-        requester_id=who.user_id,
+        who, video_message_id=video_message_id, generation_id=generation_id, job_id=job_id
     )
     if isinstance(parent, Refusal):
         await answer(bot, who, parent.key, **parent.values)

@@ -21,7 +21,7 @@ from bot.runtime import Runtime
 from bot.specs import GenerationSpec
 from bot.texts import duration_words, text
 from handlers.replies import say
-from storage.base import Accepted, QuotaExhausted, TooManyActive
+from storage.base import Accepted, QuotaExhausted, QuotaScope, TooManyActive
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,13 @@ async def start_generation(
 
 def refusal_text(outcome: QuotaExhausted | TooManyActive | Refusal, language: str | None) -> str:
     """Why a request was not accepted, in one place for replies and button alerts."""
+    if (
+        isinstance(outcome, QuotaExhausted)
+        and outcome.scope is QuotaScope.USER
+        and outcome.limit == 0
+    ):
+        # Only a group or channel acting as itself has no free allowance (0 = credits only).
+        return text("quota_credits_only", language)
     if isinstance(outcome, QuotaExhausted):
         return text(
             f"quota_exhausted_{outcome.scope.value}",

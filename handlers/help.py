@@ -13,7 +13,7 @@ from handlers.replies import answer, requester_of
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     who = requester_of(update)
     service = runtime_of(context.application).service
-    quota = await service.quota(who.user_id, who.chat_id)
+    quota = await service.quota(who)
     if quota.left is None:
         quota_line = text("quota_line_unlimited", who.language_code)
     else:

@@ -13,7 +13,7 @@ from handlers.replies import requester_of, say
 async def quota_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     who = requester_of(update)
     language = who.language_code
-    quota = await runtime_of(context.application).service.quota(who.user_id, who.chat_id)
+    quota = await runtime_of(context.application).service.quota(who)
     if quota.daily_left is None:
         lines = [text("quota_self_unlimited", language)]
     else:

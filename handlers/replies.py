@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from telegram import Bot, Message, ReplyParameters, Update
 
+from bot.access import payer_of
 from bot.generations import Requester
 from bot.links import IMAGE_TYPES
 from bot.luma.models import ASPECT_RATIOS
@@ -15,20 +16,26 @@ from handlers.commands import extract_command
 
 
 def requester_of(update: Update) -> Requester:
-    """The person (or chat) asking, and the message to answer. For a button press that
-    message is the one carrying the button, and the presser is the one asking."""
+    """The person (or chat) asking, who pays, and the message to answer. For a button press
+    that message is the one carrying the button, and the presser, always a person, asks."""
     message = update.effective_message
     user = update.effective_user
     assert message is not None
-    if update.callback_query is None and message.sender_chat is not None:
-        # A channel post, an anonymous group admin or someone posting as a channel: nobody in
-        # particular asked, so the chat itself is the requester (and pays).
+    sender_chat = message.sender_chat if update.callback_query is None else None
+    if sender_chat is not None:
+        # A channel post, an anonymous group admin or someone posting as a channel: Telegram
+        # hides the person (`from` is a stand-in such as @GroupAnonymousBot), so the chat asks.
         user = None
     return Requester(
         user_id=user.id if user else None,
         chat_id=message.chat_id,
         thread_id=message.message_thread_id if message.is_topic_message else None,
         message_id=message.message_id,
+        payer_id=payer_of(
+            user.id if user else None,
+            sender_chat.id if sender_chat else None,
+            message.chat_id,
+        ),
         username=user.username if user else None,
         first_name=user.first_name if user else None,
         language_code=user.language_code if user else None,

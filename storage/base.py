@@ -34,6 +34,14 @@ ACTIVE_STATES: tuple[JobState, ...] = (
 )
 
 
+class Refund(StrEnum):
+    """What failing a job gives back (bot/jobs.py decides it per failure reason)."""
+
+    FULL = "full"  # the payer's unit, and the job leaves the day's total (GLOBAL_DAILY_QUOTA)
+    PAYER = "payer"  # the payer's unit only: the provider may have billed it, the total keeps it
+    NONE = "none"  # nothing: the provider made and billed it
+
+
 class UserRecord(BaseModel):
     user_id: int
     username: str | None = None
@@ -85,7 +93,8 @@ class Job(BaseModel):
     charged_day: str | None
     payer_id: int | None
     paid_with: str  # daily | credit | exempt
-    refunded: bool
+    refunded: bool  # the payer got the unit back
+    billable: bool  # counts toward GLOBAL_DAILY_QUOTA: the provider billed it, or may have
     attempts: int
     next_attempt_at: float | None
     lease_owner: str | None
@@ -131,7 +140,7 @@ class QuotaScope(StrEnum):
 class QuotaRules(BaseModel):
     """The limits one request is checked against; None means unlimited."""
 
-    payer_id: int  # the user, or the chat when nobody in particular sent it (channels)
+    payer_id: int  # the user, or the chat the message was sent on behalf of (sender_chat)
     payer_daily: int | None
     chat_daily: int | None  # groups and channels only
     global_daily: int | None
@@ -150,7 +159,7 @@ class QuotaUsage(BaseModel):
 
     payer_daily: int  # jobs paid from the payer's daily allowance
     chat: int
-    everyone: int
+    everyone: int  # the day's total under GLOBAL_DAILY_QUOTA (billable jobs)
     credits: int  # the payer's balance
 
 
@@ -174,7 +183,7 @@ class DayStats(BaseModel):
     failed_by_reason: dict[str, int]
     active: int
     charged: int  # quota used: jobs not refunded (credits and exempt included)
-    top_users: list[tuple[int, int]]  # (user id, generations)
+    top_payers: list[tuple[int, int]]  # (payer id: a user, group or channel; generations)
     top_chats: list[tuple[int, int]]
 
 
@@ -217,11 +226,12 @@ class Repository(Protocol):
         """Add credits (a negative count takes them away, never below 0); the new balance."""
         ...
 
-    async def set_banned(self, user_id: int, banned: bool, *, by: int | None, now: float) -> bool:
-        """Ban or unban; False if nothing changed."""
+    async def set_banned(self, payer_id: int, banned: bool, *, by: int | None, now: float) -> bool:
+        """Ban or unban an identity (a user, or a group or channel acting as itself); False if
+        nothing changed."""
         ...
 
-    async def is_banned(self, user_id: int) -> bool: ...
+    async def is_banned(self, payer_id: int) -> bool: ...
 
     async def find_user_by_username(self, username: str) -> UserRecord | None: ...
 
@@ -251,7 +261,9 @@ class Repository(Protocol):
         """Record the update as handled, whether or not it was claimed first."""
         ...
 
-    async def active_jobs_of(self, user_id: int, chat_id: int) -> list[Job]: ...
+    async def active_jobs_of(self, payer_id: int, chat_id: int) -> list[Job]:
+        """The payer's jobs in progress in this chat, oldest first."""
+        ...
 
     async def find_by_status_message(self, chat_id: int, message_id: int) -> Job | None: ...
 
@@ -343,13 +355,15 @@ class Repository(Protocol):
         *,
         code: str,
         reason: str | None,
+        refund: Refund,
         now: float,
         only_if: JobState | None = None,
         notice_due_at: float | None = None,
     ) -> bool:
-        """Move an active job (or one in state `only_if`) to FAILED and refund its quota;
-        True only the first time. `notice_due_at`: the user is still to be told; if nobody has
-        called `notice_sent` by then (a crash), the job is claimable again for the notice."""
+        """Move an active job (or one in state `only_if`) to FAILED and give back what `refund`
+        says (a refunded credit returns to the balance); True only the first time.
+        `notice_due_at`: the user is still to be told; if nobody has called `notice_sent` by
+        then (a crash), the job is claimable again for the notice."""
         ...
 
     async def notice_sent(self, job_id: int) -> None:

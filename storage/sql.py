@@ -41,6 +41,7 @@ from storage.base import (
     QuotaRules,
     QuotaScope,
     QuotaUsage,
+    Refund,
     TooManyActive,
     UserRecord,
 )
@@ -49,6 +50,11 @@ _ACTIVE = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
 
 # Jobs paid from payer $1's daily allowance on day $2 (refunds excluded).
 _CHARGED = "payer_id = $1 AND charged_day = $2 AND paid_with = 'daily' AND NOT refunded"
+# What a day's totals count: a chat's (CHAT_DAILY_QUOTA) is an allowance, so it gives back what
+# its payers got back; the whole bot's (GLOBAL_DAILY_QUOTA) stands for the provider's bill, so it
+# keeps every job the provider billed or may have billed (`billable`), refunded or not.
+_CHAT_TOTAL = "charged_day = $1 AND chat_id = $2 AND NOT refunded"
+_BILL_TOTAL = "charged_day = $1 AND billable"
 
 # The jobs a worker may lease at $3 (at most $4), oldest due first: active ones, and failed ones
 # whose user has not been told yet. Each backend's `_CLAIM_DUE` wraps it.
@@ -227,7 +233,7 @@ class SqlRepository(ABC):
                        (SELECT COUNT(*) FROM generations
                         WHERE charged_day = $2 AND chat_id = $3 AND NOT refunded) AS chat,
                        (SELECT COUNT(*) FROM generations
-                        WHERE charged_day = $2 AND NOT refunded) AS everyone,
+                        WHERE charged_day = $2 AND billable) AS everyone,
                        COALESCE((SELECT balance FROM credits WHERE payer_id = $1), 0) AS credits""",
             payer_id,
             day,
@@ -260,21 +266,21 @@ class SqlRepository(ABC):
         assert row is not None
         return int(row["balance"])
 
-    async def set_banned(self, user_id: int, banned: bool, *, by: int | None, now: float) -> bool:
+    async def set_banned(self, payer_id: int, banned: bool, *, by: int | None, now: float) -> bool:
         if banned:
             changed = await self._write(
-                "INSERT INTO bans (user_id, banned_by, banned_at) VALUES ($1, $2, $3) "
+                "INSERT INTO bans (payer_id, banned_by, banned_at) VALUES ($1, $2, $3) "
                 "ON CONFLICT DO NOTHING",
-                user_id,
+                payer_id,
                 by,
                 now,
             )
         else:
-            changed = await self._write("DELETE FROM bans WHERE user_id = $1", user_id)
+            changed = await self._write("DELETE FROM bans WHERE payer_id = $1", payer_id)
         return changed == 1
 
-    async def is_banned(self, user_id: int) -> bool:
-        return await self._one("SELECT 1 FROM bans WHERE user_id = $1", user_id) is not None
+    async def is_banned(self, payer_id: int) -> bool:
+        return await self._one("SELECT 1 FROM bans WHERE payer_id = $1", payer_id) is not None
 
     async def find_user_by_username(self, username: str) -> UserRecord | None:
         row = await self._one(
@@ -320,10 +326,10 @@ class SqlRepository(ABC):
                    GROUP BY failure_code ORDER BY COUNT(*) DESC""",
                 since,
             )
-            top_users = await db.fetch_all(
-                """SELECT user_id, COUNT(*) FROM generations
-                   WHERE created_at >= $1 AND user_id IS NOT NULL
-                   GROUP BY user_id ORDER BY COUNT(*) DESC, user_id LIMIT 5""",
+            top_payers = await db.fetch_all(
+                """SELECT payer_id, COUNT(*) FROM generations
+                   WHERE created_at >= $1 AND payer_id IS NOT NULL
+                   GROUP BY payer_id ORDER BY COUNT(*) DESC, payer_id LIMIT 5""",
                 since,
             )
             top_chats = await db.fetch_all(
@@ -335,7 +341,7 @@ class SqlRepository(ABC):
         return DayStats(
             **dict(totals),
             failed_by_reason={str(code or "unknown"): count for code, count in failures},
-            top_users=[(user, count) for user, count in top_users],
+            top_payers=[(payer, count) for payer, count in top_payers],
             top_chats=[(chat, count) for chat, count in top_chats],
         )
 
@@ -390,11 +396,11 @@ class SqlRepository(ABC):
 
     # --- reading jobs -------------------------------------------------------------------------
 
-    async def active_jobs_of(self, user_id: int, chat_id: int) -> list[Job]:
+    async def active_jobs_of(self, payer_id: int, chat_id: int) -> list[Job]:
         rows = await self._all(
-            f"""SELECT * FROM generations WHERE user_id = $1 AND chat_id = $2
+            f"""SELECT * FROM generations WHERE payer_id = $1 AND chat_id = $2
                 AND state IN ({_ACTIVE}) ORDER BY id""",
-            user_id,
+            payer_id,
             chat_id,
         )
         return [_job(row) for row in rows]
@@ -618,6 +624,7 @@ class SqlRepository(ABC):
         *,
         code: str,
         reason: str | None,
+        refund: Refund,
         now: float,
         only_if: JobState | None = None,
         notice_due_at: float | None = None,
@@ -625,12 +632,13 @@ class SqlRepository(ABC):
         # Not fenced by lease: a deadline, a cancel or an operator may fail a job any worker
         # holds. The state guard (re-checked on the locked row) makes the refund happen once.
         states = f"'{only_if.value}'" if only_if is not None else _ACTIVE
+        refunded = refund is not Refund.NONE
         async with self._transaction() as db:
             row = await db.fetch_one(
                 f"""UPDATE generations
-                    SET state = $1, failure_code = $2, failure_reason = $3, refunded = TRUE,
-                        finished_at = $4, updated_at = $4, lease_owner = NULL, lease_until = NULL,
-                        notice_pending = $5, next_attempt_at = $6
+                    SET state = $1, failure_code = $2, failure_reason = $3, refunded = $8,
+                        billable = $9, finished_at = $4, updated_at = $4, lease_owner = NULL,
+                        lease_until = NULL, notice_pending = $5, next_attempt_at = $6
                     WHERE id = $7 AND state IN ({states})
                     RETURNING paid_with, payer_id""",
                 JobState.FAILED.value,
@@ -640,10 +648,12 @@ class SqlRepository(ABC):
                 notice_due_at is not None,
                 notice_due_at,
                 job_id,
+                refunded,
+                refund is not Refund.FULL,
             )
             if row is None:
                 return False
-            if row["paid_with"] == "credit":  # a credit comes back like a daily allowance
+            if refunded and row["paid_with"] == "credit":  # back like a daily allowance
                 await db.execute(
                     "UPDATE credits SET balance = balance + 1, updated_at = $1 WHERE payer_id = $2",
                     now,
@@ -720,13 +730,13 @@ async def _over_total(
 ) -> QuotaExhausted | None:
     """The first of the global and chat totals that is used up, if any."""
     checks: list[tuple[QuotaScope, int | None, str, tuple[Any, ...]]] = [
-        (QuotaScope.GLOBAL, rules.global_daily, "charged_day = $1", (day,)),
-        (QuotaScope.CHAT, rules.chat_daily, "charged_day = $1 AND chat_id = $2", (day, chat_id)),
+        (QuotaScope.GLOBAL, rules.global_daily, _BILL_TOTAL, (day,)),
+        (QuotaScope.CHAT, rules.chat_daily, _CHAT_TOTAL, (day, chat_id)),
     ]
     for scope, limit, where, values in checks:
         if limit is None:
             continue
-        used = await _count(db, f"{where} AND NOT refunded", *values)
+        used = await _count(db, where, *values)
         if used >= limit:
             return QuotaExhausted(scope=scope, used=used, limit=limit)
     return None

@@ -260,3 +260,41 @@ async def test_tampered_button_data_is_refused(
     assert answer.params["text"] == "This button no longer works."
     await asyncio.sleep(0.2)
     assert len(creates(emulator)) == 1
+
+
+async def test_extending_by_id_is_only_for_ones_own_videos_or_this_chats(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(daily_quota=5)
+    _, private_id = await make_video(tg, "/video my private lighthouse", user_id=USER)
+    # Someone else who saw the id, in their own private chat: as if the id were unknown.
+    tg.user_sends(f"/extend {private_id} a storm arrives", user_id=OTHER_USER)
+    refused = await refusal(tg, "don't know a video")
+    assert private_id in refused.result["text"]
+    assert str(refused.params["chat_id"]) == str(OTHER_USER)
+    await asyncio.sleep(0.2)
+    assert len(creates(emulator)) == 1 and await used(bot, OTHER_USER) == 0
+    # The same from a channel post is someone else too.
+    tg.channel_posts(f"/extend {private_id} a storm arrives", chat_id=-100777)
+    await tg.wait_for_call(
+        "sendMessage",
+        lambda c: (
+            str(c.params["chat_id"]) == "-100777" and "don't know a video" in c.params["text"]
+        ),
+    )
+
+    # A video made in a group may be extended by id by anyone in that group...
+    where = {"chat_id": GROUP, "chat_type": "supergroup"}
+    _, group_id = await make_video(tg, "/video our balloon", user_id=USER, **where)
+    tg.user_sends(f"/extend {group_id} it pops", user_id=OTHER_USER, **where)
+    await tg.wait_until(lambda: len(tg.videos()) == 3, timeout=15)
+    assert await used(bot, OTHER_USER) == 1
+    # ...and by its owner anywhere, e.g. in their private chat.
+    tg.user_sends(f"/extend {group_id} it flies home", user_id=USER)
+    await tg.wait_until(lambda: len(tg.videos()) == 4, timeout=15)
+    assert [r.json.get("keyframes", {}).get("frame0", {}).get("id") for r in creates(emulator)] == [
+        None,
+        None,
+        group_id,
+        group_id,
+    ]

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.generations import utc_day
 from tests.conftest import assert_token_never_sent
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -141,7 +142,7 @@ async def test_loop_with_an_end_frame_is_refused_before_any_call(
     assert "refuses it" in await reply_text(tg, "--loop can't be combined with an end frame")
     await asyncio.sleep(0.2)
     assert creates(emulator) == []
-    assert (await bot.runtime.service.quota(USER, USER)).used == 0
+    assert await bot.runtime.repository.quota_used(USER, utc_day(time.time())) == 0
 
 
 async def test_without_public_url_photos_are_explained_and_text_still_works(
@@ -165,7 +166,7 @@ async def test_an_unreachable_link_fails_like_the_real_api_and_refunds(
         "editMessageText", lambda c: "refunded" in c.params["text"], timeout=15
     )
     assert "failed to moderate image" in notice.params["text"]
-    assert (await bot.runtime.service.quota(USER, USER)).used == 0
+    assert await bot.runtime.repository.quota_used(USER, utc_day(time.time())) == 0
 
 
 async def test_media_links_are_signed_expire_and_serve_the_right_type(

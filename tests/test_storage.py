@@ -31,6 +31,7 @@ from storage.base import (
     QuotaExhausted,
     QuotaRules,
     QuotaScope,
+    Refund,
     Repository,
     TooManyActive,
     UserRecord,
@@ -150,7 +151,7 @@ async def test_migrations_are_recorded_and_idempotent(database: Database) -> Non
     first = await database.connect()
     await first.close()
     again = await database.connect()
-    expected = {"sqlite": [1, 2, 3, 4], "postgres": [1]}[database.backend]
+    expected = {"sqlite": [1, 2, 3, 4, 5, 6], "postgres": [1, 2, 3]}[database.backend]
     assert await applied_migrations(again) == expected  # each migration once, in order
 
 
@@ -167,16 +168,45 @@ async def test_updates_handled_before_the_claims_migration_stay_handled(tmp_path
     old.close()
     repository = await open_repository(f"sqlite:///{path}")
     try:
-        assert await applied_migrations(repository) == [1, 2, 3, 4]
+        assert await applied_migrations(repository) == [1, 2, 3, 4, 5, 6]
         assert await repository.update_handled(41)
         assert not await repository.claim_update(41, "a", time.time(), 30)
     finally:
         await repository.close()
 
 
+async def test_refunds_and_bans_made_before_the_payers_migration_keep_their_meaning(
+    tmp_path: Path,
+) -> None:
+    # Schema version 4: every refund also left the bill, and bans named user ids.
+    path = tmp_path / "old.sqlite3"
+    folder = Path(__file__).parent.parent / "storage" / "migrations" / "sqlite"
+    with sqlite3.connect(path) as old:
+        for script in sorted(folder.glob("000[1234]_*.sql")):
+            old.executescript(script.read_text())
+        old.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        old.executemany("INSERT INTO schema_version VALUES (?)", [(1,), (2,), (3,), (4,)])
+        old.execute("INSERT INTO bans (user_id, banned_by, banned_at) VALUES (8, 1, 0)")
+        for message_id, refunded in ((1, 1), (2, 0)):
+            old.execute(
+                """INSERT INTO generations (family, user_id, chat_id, request_message_id,
+                       request_key, prompt, params, state, charged_day, refunded, payer_id,
+                       deadline_at, created_at, updated_at)
+                   VALUES ('aiml-v2', 7, 7, ?, ?, 'p', '{}', 'failed', ?, ?, 7, 0, 0, 0)""",
+                (message_id, f"msg:7:{message_id}", DAY, refunded),
+            )
+    old.close()
+    repository = await open_repository(f"sqlite:///{path}")
+    try:
+        assert await repository.is_banned(8)
+        assert (await repository.quota_usage(7, 7, DAY)).everyone == 1
+    finally:
+        await repository.close()
+
+
 async def test_replicas_starting_at_once_migrate_once(postgres: Database) -> None:
     replicas = await asyncio.gather(*[postgres.connect() for _ in range(4)])
-    assert [await applied_migrations(replica) for replica in replicas] == [[1]] * 4
+    assert [await applied_migrations(replica) for replica in replicas] == [[1, 2, 3]] * 4
 
 
 @NO_POSTGRES
@@ -256,12 +286,36 @@ async def test_credits_extend_the_allowance_and_come_back_on_refund(repo: Reposi
     assert isinstance(await accept(repo, 9, payer_daily=1), QuotaExhausted)
     credit_job = accepted[2]
     assert isinstance(credit_job, Accepted)
-    assert await repo.fail(credit_job.job.id, code="timeout", reason=None, now=time.time())
+    assert await repo.fail(
+        credit_job.job.id, code="timeout", reason=None, refund=Refund.FULL, now=time.time()
+    )
     assert (await repo.quota_usage(7, 7, DAY)).credits == 1
     assert await repo.grant_credits(7, -5, time.time()) == 0  # never below zero
 
 
+async def test_a_failure_gives_back_only_what_its_refund_says(repo: Repository) -> None:
+    await repo.grant_credits(7, 1, time.time())
+    accepted = [await accept(repo, message_id, payer_daily=3) for message_id in range(4)]
+    ids = [result.job.id for result in accepted if isinstance(result, Accepted)]
+    assert [r.job.paid_with for r in accepted if isinstance(r, Accepted)][3] == "credit"
+    now = time.time()
+    refunds = [Refund.NONE, Refund.PAYER, Refund.FULL, Refund.NONE]
+    for job_id, refund in zip(ids, refunds, strict=True):
+        assert await repo.fail(job_id, code="x", reason=None, refund=refund, now=now)
+    # Made and billed (NONE): spent for the payer (the credit too), the chat and the bill.
+    # Maybe billed (PAYER): the payer and the chat get it back; the bill keeps it.
+    usage = await repo.quota_usage(7, 7, DAY)
+    assert (usage.payer_daily, usage.credits, usage.chat, usage.everyone) == (1, 0, 2, 3)
+    kept = await repo.get_job(ids[1])
+    assert kept is not None and kept.refunded and kept.billable
+    over = await accept(repo, 9, global_daily=3)
+    assert isinstance(over, QuotaExhausted) and over.scope is QuotaScope.GLOBAL
+    assert isinstance(await accept(repo, 10, global_daily=4), Accepted)
+
+
 async def test_bans_and_lookups(repo: Repository) -> None:
+    assert await repo.set_banned(-1007, True, by=1, now=time.time())  # a channel or a group
+    assert await repo.is_banned(-1007)
     assert await repo.set_banned(8, True, by=1, now=time.time())
     assert not await repo.set_banned(8, True, by=1, now=time.time())
     assert await repo.is_banned(8) and not await repo.is_banned(7)
@@ -279,11 +333,11 @@ async def test_history_pages_and_stats(repo: Repository) -> None:
     assert total == 7 and [entry.job_id for entry in page] == [7, 6, 5, 4, 3]
     page, total = await repo.history(7, chat_id=-5, offset=0, limit=5)
     assert total == 4 and all(entry.job_id % 2 == 1 for entry in page)
-    await repo.fail(1, code="moderation", reason=None, now=time.time())
+    await repo.fail(1, code="moderation", reason=None, refund=Refund.FULL, now=time.time())
     stats = await repo.stats(since=time.time() - 60)
     assert (stats.generations, stats.active, stats.charged) == (7, 6, 6)
     assert stats.failed_by_reason == {"moderation": 1}
-    assert stats.top_users == [(7, 7)] and stats.top_chats[0] == (-5, 4)
+    assert stats.top_payers == [(7, 7)] and stats.top_chats[0] == (-5, 4)
 
 
 async def test_leases_keep_other_workers_away_until_they_lapse(repo: Repository) -> None:
@@ -314,8 +368,8 @@ async def test_the_life_of_a_job_and_a_single_refund(repo: Repository) -> None:
     await repo.claim_due("w", limit=1, lease_seconds=30, now=now)
     assert await repo.mark_submitting(job_id, "w", now)
     assert await repo.mark_submitted(job_id, "w", remote_id="r-1", remote_state="queued", now=now)
-    assert await repo.fail(job_id, code="timeout", reason=None, now=now)
-    assert not await repo.fail(job_id, code="timeout", reason=None, now=now)
+    assert await repo.fail(job_id, code="timeout", reason=None, refund=Refund.FULL, now=now)
+    assert not await repo.fail(job_id, code="timeout", reason=None, refund=Refund.FULL, now=now)
     job = await repo.get_job(job_id)
     assert job is not None and job.state is JobState.FAILED and job.refunded
     assert await repo.quota_used(7, DAY) == 0
@@ -327,7 +381,9 @@ async def test_an_untold_failure_is_claimable_until_the_notice_is_sent(repo: Rep
     assert isinstance(accepted, Accepted)
     job_id, now = accepted.job.id, time.time()
     await repo.claim_due("w", limit=1, lease_seconds=30, now=now)
-    assert await repo.fail(job_id, code="timeout", reason=None, now=now, notice_due_at=now + 30)
+    assert await repo.fail(
+        job_id, code="timeout", reason=None, refund=Refund.FULL, now=now, notice_due_at=now + 30
+    )
     # The failing worker has until then to tell the user; after that, anyone may.
     assert await repo.claim_due("x", limit=1, lease_seconds=30, now=now + 10) == []
     (job,) = await repo.claim_due("x", limit=1, lease_seconds=30, now=now + 31)
@@ -346,7 +402,7 @@ async def test_delivered_jobs_are_final(repo: Repository) -> None:
     await repo.mark_submitted(job_id, "w", remote_id="r-1", remote_state="queued", now=now)
     assert await repo.mark_delivering(job_id, "w", video_url="https://v/1.mp4", now=now)
     assert await repo.mark_delivered(job_id, "w", message_id=9, file_id="F", now=now)
-    assert not await repo.fail(job_id, code="timeout", reason=None, now=now)
+    assert not await repo.fail(job_id, code="timeout", reason=None, refund=Refund.FULL, now=now)
     job = await repo.get_job(job_id)
     assert job is not None and job.state is JobState.DELIVERED and not job.refunded
     assert await repo.quota_used(7, DAY) == 1
@@ -550,5 +606,5 @@ async def test_ping_and_jobs_by_state(repo: Repository) -> None:
     await accept(repo, 2)
     job = await repo.get_job(2)
     assert job is not None
-    await repo.fail(job.id, code="cancelled", reason=None, now=1.0)
+    await repo.fail(job.id, code="cancelled", reason=None, refund=Refund.FULL, now=1.0)
     assert await repo.jobs_by_state() == {"queued": 1, "failed": 1}

@@ -79,6 +79,10 @@ EN: Final[dict[str, str]] = {
     "quota_exhausted_chat": (
         "This chat has used all {limit} videos for today. It resets at 00:00 UTC, in {resets_in}."
     ),
+    "quota_credits_only": (
+        "Videos asked for on behalf of a group or channel need credits from the bot's admins. "
+        "Send the request from your own account instead."
+    ),
     "quota_exhausted_global": (
         "I've made all {limit} videos I can today. Please try again after 00:00 UTC, "
         "in {resets_in}."
@@ -97,7 +101,9 @@ EN: Final[dict[str, str]] = {
         "Usage: <code>/grant &lt;user id or @username&gt; &lt;number&gt;</code>, "
         "e.g. <code>/grant @ann 5</code> (a negative number takes credits away)."
     ),
-    "admin_usage_ban": "Usage: <code>/{command} &lt;user id or @username&gt;</code>",
+    "admin_usage_ban": (
+        "Usage: <code>/{command} &lt;user id, @username, or group or channel id&gt;</code>"
+    ),
     "admin_unknown_target": (
         "I don't know {target}. Use a numeric id, or the @username of someone who has "
         "written to me."
@@ -112,7 +118,7 @@ EN: Final[dict[str, str]] = {
         "Videos: {generations} · delivered {delivered} · in progress {active}\n"
         "Quota used: {charged}\n"
         "Failures: {failures}\n"
-        "Top users: {users}\n"
+        "Top payers: {payers}\n"
         "Top chats: {chats}"
     ),
     "admin_stats_today": "Today (since 00:00 UTC)",
@@ -192,7 +198,8 @@ EN: Final[dict[str, str]] = {
         "This video service does not support that ({reason}). Your quota was refunded."
     ),
     "failed_delivery": (
-        "😔 Your video was made but I could not send it here. Your quota was refunded."
+        "😔 Your video was made but I could not send it here. The video service charged for it, "
+        "so it counts toward your daily limit."
     ),
     "internal_error": "Something went wrong on my side. Please try again in a moment.",
     "needs_public_url": (

@@ -38,6 +38,9 @@ Users act through ``user_sends`` (text), ``user_sends_photo`` (a compressed phot
 then quoted whole, its ``video`` and ``from`` = the bot included) and ``media_group_id`` work on
 the media helpers. Injected files are served by ``getFile`` and the file route.
 
+``chat_sends`` is a group message sent on behalf of a chat, as Telegram shows it: by an anonymous
+admin, by a user posting as one of their channels, or a channel post's automatic forward.
+
 Every request is recorded as a :class:`Call` (in completion order, rejected ones included).
 Faults are scripted per method and used up in the order they were scripted: ``fail_next`` (error
 answers: 400/403/429/413/5xx, ...), ``delay_next`` (a slow answer; the work is done only after the
@@ -447,6 +450,23 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
 _COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{1,64})?")
 
 
+# Who Telegram names in ``from`` when a message is sent on behalf of a chat: an anonymous group
+# admin, a user posting as a channel, and a channel post copied into its discussion group.
+ANONYMOUS_ADMIN_USER = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+CHANNEL_BOT_USER = {
+    "id": 136817688,
+    "is_bot": True,
+    "first_name": "Channel",
+    "username": "Channel_Bot",
+}
+TELEGRAM_SERVICE_USER = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
+
+
 def _quoted(target: dict) -> dict:
     """A message as ``reply_to_message`` shows it: complete (``from``, media, ``reply_markup``,
     ...) but without its own ``reply_to_message``; a snapshot, so later edits don't leak in."""
@@ -791,6 +811,60 @@ class FakeTelegram:
         if ents := command_entities(text):
             msg["entities" if key == "text" else "caption_entities"] = ents
         return self._push_message("channel_post", msg)
+
+    def chat_sends(
+        self,
+        text: str,
+        *,
+        chat_id: int,
+        sender_chat_id: int,
+        chat_type: str = "supergroup",
+        sender_title: str | None = None,
+        automatic_forward: bool = False,
+        reply_to_message_id: int | None = None,
+    ) -> dict:
+        """Queue a group ``message`` sent on behalf of a chat, as Telegram shows it (the person
+        behind it is hidden): by an anonymous admin (``sender_chat_id == chat_id``; ``from`` is
+        @GroupAnonymousBot), or by a user posting as one of their channels (``sender_chat_id`` a
+        channel; ``from`` is @Channel_Bot). ``automatic_forward``: a post of channel
+        ``sender_chat_id`` that Telegram copied into its linked discussion group (``from`` is
+        Telegram, 777000; ``is_automatic_forward`` and ``forward_origin`` set)."""
+        if chat_type not in ("group", "supergroup"):
+            raise ValueError("chat_sends: messages on behalf of a chat are sent in groups")
+        chat = self.add_chat(chat_id, chat_type)
+        sender = (
+            chat
+            if sender_chat_id == chat_id
+            else self.add_chat(sender_chat_id, "channel", title=sender_title)
+        )
+        if automatic_forward:
+            author = dict(TELEGRAM_SERVICE_USER)
+        else:
+            author = dict(ANONYMOUS_ADMIN_USER if sender is chat else CHANNEL_BOT_USER)
+        msg: dict[str, Any] = {
+            "message_id": self._next_id(chat_id),
+            "from": author,
+            "sender_chat": sender,
+            "chat": chat,
+            "date": int(time.time()),
+            "text": text,
+        }
+        if automatic_forward:
+            msg["is_automatic_forward"] = True
+            msg["forward_origin"] = {
+                "type": "channel",
+                "chat": sender,
+                "message_id": self._next_id(sender_chat_id),
+                "date": msg["date"],
+            }
+        if reply_to_message_id is not None:
+            target = self._find(chat_id, reply_to_message_id)
+            if target is None:
+                raise ValueError(f"reply_to_message_id {reply_to_message_id} not found")
+            msg["reply_to_message"] = _quoted(target)
+        if ents := command_entities(text):
+            msg["entities"] = ents
+        return self._push_message("message", msg)
 
     def press_button(
         self,
