@@ -38,6 +38,7 @@ from bot.delivery import (
     SHOW_SLOW_STEP_AFTER,
     Delivery,
     DownloadError,
+    NotAVideo,
     VideoTooLarge,
     reply_to,
 )
@@ -77,6 +78,7 @@ class FailureCode(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     CHAT_UNREACHABLE = "chat_unreachable"
     CANCELLED = "cancelled"
+    NOT_A_VIDEO = "not_a_video"
 
 
 # What the user is told for each failure (None: nobody to tell).
@@ -93,6 +95,7 @@ _FAILURE_TEXT: dict[FailureCode, str | None] = {
     FailureCode.DELIVERY_FAILED: "failed_delivery",
     FailureCode.CHAT_UNREACHABLE: None,
     FailureCode.CANCELLED: "cancelled",
+    FailureCode.NOT_A_VIDEO: "failed_not_video",
 }
 
 _IMAGE_HINTS = ("image", "frame")  # "400: failed to moderate image", "...user input frames"
@@ -453,6 +456,9 @@ class Worker:
         except Forbidden as error:
             log.warning("job %d: chat %d unreachable: %s", job.id, job.chat_id, error)
             return await self._fail(job, FailureCode.CHAT_UNREACHABLE, str(error))
+        except NotAVideo as error:  # the fresh URL too: it will not become a video by waiting
+            log.warning("job %d: %s; nothing sent", job.id, error)
+            return await self._fail(job, FailureCode.NOT_A_VIDEO, str(error))
         except (DownloadError, TelegramError) as error:
             return await self._retry_delivery(job, error)
         file_id = message.video.file_id if message.video else None
@@ -502,7 +508,8 @@ class Worker:
             try:
                 fresh = await self._client.fetch(job.remote_id)
             except errors.LumaError:
-                raise first_error from None
+                # No fresh URL to try: even a non-video is only retried later, not final yet.
+                raise DownloadError(str(first_error)) from None
             url = fresh.video_url or job.video_url
             if url != job.video_url:
                 log.info("job %d: result URL replaced by a fresh one", job.id)
