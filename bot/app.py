@@ -132,6 +132,7 @@ async def _start_services(application: Application) -> None:
             max_concurrent=settings.max_concurrent_generations,
             progress_interval=settings.progress_interval,
             lease_seconds=settings.job_lease_seconds,
+            delivery_grace=settings.delivery_grace_seconds,
         ),
         signer=signer,
         callbacks=callbacks,

@@ -57,8 +57,11 @@ from storage.base import Job, JobState, Repository
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# A finished video is worth waiting for: delivery keeps trying this long past the deadline.
+# A finished video is worth waiting for: delivery keeps trying this long past the deadline
+# (DELIVERY_GRACE_SECONDS); so does a step that failed unexpectedly, then the job ends.
 DELIVERY_GRACE_SECONDS = 600.0
+# A step that raised what nobody expected is tried again after this long (until the grace ends).
+UNEXPECTED_ERROR_RETRY_SECONDS = 30.0
 # How long the "ready" notice may wait for room in Telegram's limits before it is skipped.
 NOTICE_PATIENCE_SECONDS = 10.0
 # Refusals whose status proves the create did not go through.
@@ -79,6 +82,7 @@ class FailureCode(StrEnum):
     CHAT_UNREACHABLE = "chat_unreachable"
     CANCELLED = "cancelled"
     NOT_A_VIDEO = "not_a_video"
+    INTERNAL_ERROR = "internal_error"
 
 
 # What the user is told for each failure (None: nobody to tell).
@@ -96,6 +100,7 @@ _FAILURE_TEXT: dict[FailureCode, str | None] = {
     FailureCode.CHAT_UNREACHABLE: None,
     FailureCode.CANCELLED: "cancelled",
     FailureCode.NOT_A_VIDEO: "failed_not_video",
+    FailureCode.INTERNAL_ERROR: "failed_internal",
 }
 
 _IMAGE_HINTS = ("image", "frame")  # "400: failed to moderate image", "...user input frames"
@@ -119,6 +124,7 @@ class WorkerSettings:
     progress_interval: float = 10.0
     submit_backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=60.0))
     delivery_backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=60.0))
+    delivery_grace: float = DELIVERY_GRACE_SECONDS
 
 
 async def _finish_even_if_cancelled(operation: Awaitable[T]) -> tuple[T, bool]:
@@ -243,9 +249,9 @@ class Worker:
         except asyncio.CancelledError:
             await self._release_quietly(job.id, next_attempt_at=None)
             raise
-        except Exception:
-            log.exception("job %d: unexpected error; will retry", job.id)
-            await self._release_quietly(job.id, next_attempt_at=time.time() + 30)
+        except Exception as error:
+            log.exception("job %d: unexpected error", job.id)
+            await self._after_unexpected_error(job.id, error)
         finally:
             renewer.cancel()
 
@@ -269,6 +275,36 @@ class Worker:
                 if carrier is not None:
                     carrier.cancel()
             return
+
+    async def _after_unexpected_error(self, job_id: int, error: Exception) -> None:
+        """A step raised what nobody expected: try again a little later, until the deadline
+        plus the grace has passed; then end the job (told, with the failure's refund policy)
+        rather than retry it forever."""
+        retry_at = time.time() + UNEXPECTED_ERROR_RETRY_SECONDS
+        try:
+            job = await self._repo.get_job(job_id)
+            if job is not None:
+                give_up_at = job.deadline_at + self._settings.delivery_grace
+                if time.time() >= give_up_at:
+                    await self._give_up(job, error)
+                    return
+                retry_at = min(retry_at, give_up_at)
+        except Exception:
+            log.exception("job %d: could not end it after the unexpected error", job_id)
+        log.warning("job %d: will try again in %.0fs", job_id, max(retry_at - time.time(), 0))
+        await self._release_quietly(job_id, next_attempt_at=retry_at)
+
+    async def _give_up(self, job: Job, error: Exception) -> None:
+        reason = f"unexpected error ({type(error).__name__})"
+        if job.state.is_final:  # it was telling a failure: stop trying to
+            if job.notice_pending:
+                log.error("job %d: the failure notice could not be sent; given up", job.id)
+                await self._repo.notice_sent(job.id)
+            return
+        if await self._fail(job, FailureCode.INTERNAL_ERROR, reason):
+            failed = await self._repo.get_job(job.id)
+            if failed is not None:
+                await self._tell_failure(failed)
 
     async def _release_quietly(self, job_id: int, *, next_attempt_at: float | None) -> None:
         with contextlib.suppress(Exception):
@@ -520,7 +556,7 @@ class Worker:
 
     async def _retry_delivery(self, job: Job, error: Exception) -> bool:
         next_attempt = time.time() + self._settings.delivery_backoff.delay(job.attempts)
-        if next_attempt >= job.deadline_at + DELIVERY_GRACE_SECONDS:
+        if next_attempt >= job.deadline_at + self._settings.delivery_grace:
             return await self._fail(job, FailureCode.DELIVERY_FAILED, str(error))
         log.warning("job %d: delivery failed (%s); retrying", job.id, error)
         await self._repo.release(

@@ -276,3 +276,21 @@ async def test_a_video_whose_metadata_cannot_be_read_is_sent_without_it(
     assert sent.files["video"] == malformed
     assert not {"width", "height", "duration"} & sent.params.keys()
     await delivered(bot)
+
+
+async def test_a_step_that_keeps_failing_ends_the_job_after_the_deadline_and_grace(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # A result URL the HTTP client cannot even parse (a host name label over 63 characters).
+    emulator.config.public_url = "http://" + "a" * 70 + ".example"
+    bot = await start_bot(generation_timeout=3, delivery_grace_seconds=1)
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    notice = await tg.wait_for_call(
+        "editMessageText", lambda c: "went wrong" in c.params["text"], timeout=20
+    )
+    assert "refunded" in notice.params["text"]
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.state is JobState.FAILED
+    assert job.failure_code == "internal_error"
+    assert job.finished_at is not None and job.finished_at >= job.deadline_at + 1
+    assert uploads(tg) == []
