@@ -253,6 +253,8 @@ async def test_a_download_follows_at_most_a_few_redirects(
         run = run + 1 if request.path.startswith("/files/") else 0
         runs.append(run)
     assert max(runs) <= 1 + MAX_REDIRECTS
+    # The API key goes only to the API, never to a result URL or wherever it redirects.
+    assert all(r.header("Authorization") is None for r in downloads(emulator))
 
 
 # --- malformed videos and steps that keep failing (issue 14, item 6) --------------------------
