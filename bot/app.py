@@ -28,7 +28,7 @@ from bot.health import Health
 from bot.jobs import Worker, WorkerSettings
 from bot.links import LinkSigner, derive_signing_key
 from bot.logs import install_redaction
-from bot.luma import PushedUpdates, create_client
+from bot.luma import Wakeups, create_client
 from bot.metrics import Metrics
 from bot.pacing import PacingRateLimiter
 from bot.polling import UpdatePoller
@@ -96,7 +96,7 @@ async def _start_services(application: Application) -> None:
     settings: Settings = application.bot_data[_SETTINGS_KEY]
     metrics: Metrics = application.bot_data[_METRICS_KEY]
     repository = await open_repository(settings.database_url)
-    pushed = PushedUpdates()
+    wakeups = Wakeups()
     http = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=settings.luma_max_connections),
         raise_for_status=False,
@@ -110,7 +110,7 @@ async def _start_services(application: Application) -> None:
         long_poll_seconds=settings.luma_long_poll_seconds,
         poll_interval=settings.luma_poll_interval,
         model=settings.luma_model,
-        pushed=pushed,
+        wakeups=wakeups,
         max_connections=settings.luma_max_connections,
         on_request=lambda operation, outcome, seconds: metrics.api_request(
             family, operation, outcome, seconds
@@ -119,7 +119,7 @@ async def _start_services(application: Application) -> None:
     signer = link_signer(settings)
     # Callbacks need an address the provider can reach, and a family that offers them.
     callbacks = (
-        CallbackReceiver(signer=signer, repository=repository, pushed=pushed)
+        CallbackReceiver(signer=signer, repository=repository, wakeups=wakeups)
         if signer is not None and client.accepts_callbacks
         else None
     )
@@ -132,6 +132,7 @@ async def _start_services(application: Application) -> None:
             max_concurrent=settings.max_concurrent_generations,
             progress_interval=settings.progress_interval,
             lease_seconds=settings.job_lease_seconds,
+            delivery_grace=settings.delivery_grace_seconds,
         ),
         signer=signer,
         callbacks=callbacks,

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
 
     # Timing knobs: production defaults; tests shrink them to keep the suite fast.
     generation_timeout: float = Field(default=1200.0, gt=0)
+    # How long past GENERATION_TIMEOUT delivery (and a step that failed unexpectedly) is retried.
+    delivery_grace_seconds: float = Field(default=600.0, ge=0)
     luma_poll_interval: float = Field(default=5.0, gt=0)
     luma_long_poll_seconds: float = Field(default=30.0, gt=0)
     progress_interval: float = Field(default=10.0, gt=0)

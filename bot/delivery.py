@@ -4,6 +4,13 @@ Policy: download promptly (result URLs expire), refuse to buffer more than Teleg
 upload with width/height/duration and `supports_streaming`. A video over the upload limit is
 sent as a link instead.
 
+A result URL is not trusted (it may redirect anywhere, and an API's storage may answer with an
+error page): a download follows at most MAX_REDIRECTS redirects, and only bytes that open with
+an MP4/QuickTime `ftyp` box are uploaded (NotAVideo otherwise). The bytes decide, not the
+Content-Type: storage often says `application/octet-stream` for a video, and anything can say
+`video/mp4`. The link shown when a video is too large is the one the API gave (job.video_url,
+read by the bot's own GET), never where it redirected.
+
 The video replaces the job's status message (`editMessageMedia` can turn a text message into a
 video) rather than arriving as a new message. Editing is idempotent: when an upload's answer is
 lost (timeout, dropped connection, a crash mid-upload) the retry edits the same message again,
@@ -32,7 +39,7 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.callbacks import video_buttons
-from bot.mp4 import read_video_info
+from bot.mp4 import HEAD_BYTES, is_video, read_video_info
 from bot.texts import Html, excerpt, text
 from storage.base import Job
 
@@ -41,6 +48,8 @@ log = logging.getLogger(__name__)
 TELEGRAM_UPLOAD_LIMIT = 50 * 1024 * 1024
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, connect=15, sock_read=60)
 CAPTION_PROMPT_CHARS = 300
+# Storage may send a download on to a CDN once or twice; a longer chain is not a video link.
+MAX_REDIRECTS = 3
 CHAT_ACTION_REFRESH = 4.0
 # A delivery step (download, upload) that takes longer than this shows the user it is under
 # way ("Uploading your video…", the "sending video" chat action). Most finish sooner: no
@@ -50,6 +59,10 @@ SHOW_SLOW_STEP_AFTER = 0.5
 
 class DownloadError(Exception):
     """The video could not be fetched from the API's storage."""
+
+
+class NotAVideo(DownloadError):
+    """What the result URL served is not a video (an error page, an image...)."""
 
 
 class VideoTooLarge(Exception):
@@ -71,14 +84,20 @@ class Delivery:
         self._upload_limit = upload_limit
 
     async def download(self, url: str) -> bytes:
-        """The video's bytes; VideoTooLarge as soon as it exceeds the upload limit."""
+        """The video's bytes; NotAVideo if they are something else, VideoTooLarge as soon as
+        it exceeds the upload limit."""
         try:
-            async with self._session.get(url, timeout=DOWNLOAD_TIMEOUT) as response:
+            async with self._session.get(
+                url, timeout=DOWNLOAD_TIMEOUT, max_redirects=MAX_REDIRECTS
+            ) as response:
                 if response.status != 200:
                     raise DownloadError(f"HTTP {response.status}")
+                head = await _head(response.content)
+                if not is_video(head):
+                    raise NotAVideo(f"the result is not a video ({response.content_type[:60]})")
                 if (response.content_length or 0) > self._upload_limit:
                     raise VideoTooLarge(response.content_length or 0)
-                chunks, total = [], 0
+                chunks, total = [head], len(head)
                 async for chunk in response.content.iter_chunked(256 * 1024):
                     total += len(chunk)
                     if total > self._upload_limit:
@@ -195,6 +214,14 @@ class Delivery:
             except BadRequest as error:  # Telegram could not fetch the thumbnail
                 log.info("job %d: thumbnail not usable (%s); sending the link alone", job.id, error)
         return await self._bot.send_message(chat_id=job.chat_id, text=body, **where)
+
+
+async def _head(content: aiohttp.StreamReader) -> bytes:
+    """The first HEAD_BYTES of a body (fewer if it is shorter)."""
+    try:
+        return await content.readexactly(HEAD_BYTES)
+    except asyncio.IncompleteReadError as short:
+        return short.partial
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from bot.jobs import FailureCode, refund_for
 from bot.links import LinkSigner
 from bot.luma import VideoApiClient
 from bot.luma.errors import LumaError, UnsupportedOptionError, UnsupportedRequestError
-from bot.luma.models import DEFAULT_ASPECT_RATIO, Generation, GenerationState
+from bot.luma.models import DEFAULT_ASPECT_RATIO
 from bot.specs import GenerationSpec, ParentVideo, TelegramImage
 from storage.base import (
     Accepted,
@@ -310,11 +310,10 @@ class GenerationService:
             now=time.time(),
             only_if=JobState.WAITING,
         )
-        if stopped and self._client.pushed is not None:
-            # End this process's wait now rather than at its next poll (which would get a 404).
-            self._client.pushed.push(
-                Generation(id=fresh.remote_id, state=GenerationState.FAILED, failure_reason=None)
-            )
+        if stopped:
+            # End this process's wait now rather than at its next poll: it looks at once, finds
+            # the generation gone (404) and the job already failed, and stops there.
+            self._client.wakeups.wake(fresh.remote_id)
         return stopped
 
     # --- extending ----------------------------------------------------------------------------

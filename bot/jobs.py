@@ -38,6 +38,7 @@ from bot.delivery import (
     SHOW_SLOW_STEP_AFTER,
     Delivery,
     DownloadError,
+    NotAVideo,
     VideoTooLarge,
     reply_to,
 )
@@ -56,8 +57,11 @@ from storage.base import Job, JobState, Refund, Repository
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# A finished video is worth waiting for: delivery keeps trying this long past the deadline.
+# A finished video is worth waiting for: delivery keeps trying this long past the deadline
+# (DELIVERY_GRACE_SECONDS); so does a step that failed unexpectedly, then the job ends.
 DELIVERY_GRACE_SECONDS = 600.0
+# A step that raised what nobody expected is tried again after this long (until the grace ends).
+UNEXPECTED_ERROR_RETRY_SECONDS = 30.0
 # How long the "ready" notice may wait for room in Telegram's limits before it is skipped.
 NOTICE_PATIENCE_SECONDS = 10.0
 # Refusals whose status proves the create did not go through.
@@ -77,6 +81,8 @@ class FailureCode(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     CHAT_UNREACHABLE = "chat_unreachable"
     CANCELLED = "cancelled"
+    NOT_A_VIDEO = "not_a_video"
+    INTERNAL_ERROR = "internal_error"
 
 
 # What the user is told for each failure (None: nobody to tell).
@@ -93,6 +99,8 @@ _FAILURE_TEXT: dict[FailureCode, str | None] = {
     FailureCode.DELIVERY_FAILED: "failed_delivery",
     FailureCode.CHAT_UNREACHABLE: None,
     FailureCode.CANCELLED: "cancelled",
+    FailureCode.NOT_A_VIDEO: "failed_not_video",
+    FailureCode.INTERNAL_ERROR: "failed_internal",
 }
 
 
@@ -130,6 +138,10 @@ REFUNDS: dict[FailureCode, RefundRule] = {
     # Made and billed; it could not reach the chat (blocked, removed, failed past retries).
     FailureCode.DELIVERY_FAILED: RefundRule(Refund.NONE, Refund.NONE),
     FailureCode.CHAT_UNREACHABLE: RefundRule(Refund.NONE, Refund.NONE),
+    # Made and billed, but what came back is no video: the payer got nothing for it.
+    FailureCode.NOT_A_VIDEO: RefundRule(Refund.PAYER, Refund.PAYER),
+    # Our own fault; once the provider has the job it may have made and billed it.
+    FailureCode.INTERNAL_ERROR: RefundRule(Refund.FULL, Refund.PAYER),
 }
 
 
@@ -159,6 +171,7 @@ class WorkerSettings:
     progress_interval: float = 10.0
     submit_backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=60.0))
     delivery_backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=60.0))
+    delivery_grace: float = DELIVERY_GRACE_SECONDS
 
 
 async def _finish_even_if_cancelled(operation: Awaitable[T]) -> tuple[T, bool]:
@@ -283,9 +296,9 @@ class Worker:
         except asyncio.CancelledError:
             await self._release_quietly(job.id, next_attempt_at=None)
             raise
-        except Exception:
-            log.exception("job %d: unexpected error; will retry", job.id)
-            await self._release_quietly(job.id, next_attempt_at=time.time() + 30)
+        except Exception as error:
+            log.exception("job %d: unexpected error", job.id)
+            await self._after_unexpected_error(job.id, error)
         finally:
             renewer.cancel()
 
@@ -309,6 +322,36 @@ class Worker:
                 if carrier is not None:
                     carrier.cancel()
             return
+
+    async def _after_unexpected_error(self, job_id: int, error: Exception) -> None:
+        """A step raised what nobody expected: try again a little later, until the deadline
+        plus the grace has passed; then end the job (told, with the failure's refund policy)
+        rather than retry it forever."""
+        retry_at = time.time() + UNEXPECTED_ERROR_RETRY_SECONDS
+        try:
+            job = await self._repo.get_job(job_id)
+            if job is not None:
+                give_up_at = job.deadline_at + self._settings.delivery_grace
+                if time.time() >= give_up_at:
+                    await self._give_up(job, error)
+                    return
+                retry_at = min(retry_at, give_up_at)
+        except Exception:
+            log.exception("job %d: could not end it after the unexpected error", job_id)
+        log.warning("job %d: will try again in %.0fs", job_id, max(retry_at - time.time(), 0))
+        await self._release_quietly(job_id, next_attempt_at=retry_at)
+
+    async def _give_up(self, job: Job, error: Exception) -> None:
+        reason = f"unexpected error ({type(error).__name__})"
+        if job.state.is_final:  # it was telling a failure: stop trying to
+            if job.notice_pending:
+                log.error("job %d: the failure notice could not be sent; given up", job.id)
+                await self._repo.notice_sent(job.id)
+            return
+        if await self._fail(job, FailureCode.INTERNAL_ERROR, reason):
+            failed = await self._repo.get_job(job.id)
+            if failed is not None:
+                await self._tell_failure(failed)
 
     async def _release_quietly(self, job_id: int, *, next_attempt_at: float | None) -> None:
         with contextlib.suppress(Exception):
@@ -496,6 +539,9 @@ class Worker:
         except Forbidden as error:
             log.warning("job %d: chat %d unreachable: %s", job.id, job.chat_id, error)
             return await self._fail(job, FailureCode.CHAT_UNREACHABLE, str(error))
+        except NotAVideo as error:  # the fresh URL too: it will not become a video by waiting
+            log.warning("job %d: %s; nothing sent", job.id, error)
+            return await self._fail(job, FailureCode.NOT_A_VIDEO, str(error))
         except (DownloadError, TelegramError) as error:
             return await self._retry_delivery(job, error)
         file_id = message.video.file_id if message.video else None
@@ -545,7 +591,8 @@ class Worker:
             try:
                 fresh = await self._client.fetch(job.remote_id)
             except errors.LumaError:
-                raise first_error from None
+                # No fresh URL to try: even a non-video is only retried later, not final yet.
+                raise DownloadError(str(first_error)) from None
             url = fresh.video_url or job.video_url
             if url != job.video_url:
                 log.info("job %d: result URL replaced by a fresh one", job.id)
@@ -556,7 +603,7 @@ class Worker:
 
     async def _retry_delivery(self, job: Job, error: Exception) -> bool:
         next_attempt = time.time() + self._settings.delivery_backoff.delay(job.attempts)
-        if next_attempt >= job.deadline_at + DELIVERY_GRACE_SECONDS:
+        if next_attempt >= job.deadline_at + self._settings.delivery_grace:
             return await self._fail(job, FailureCode.DELIVERY_FAILED, str(error))
         log.warning("job %d: delivery failed (%s); retrying", job.id, error)
         await self._repo.release(

@@ -1,7 +1,10 @@
-"""Just enough MP4 parsing to tell Telegram a video's width, height and duration.
+"""Just enough MP4 parsing to tell a video from anything else, and to tell Telegram its width,
+height and duration.
 
 Telegram shows the right frame shape before it has processed the upload only when the sender
-passes these; we read them from the `moov` box rather than trusting the API's metadata.
+passes these; we read them from the `moov` box rather than trusting the API's metadata. The
+bytes come from outside, so every read is bounded by its box and the data: malformed input
+gives missing fields, never an exception.
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 _CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"}
+# Enough of the start of a file to see its `ftyp` box and major brand.
+HEAD_BYTES = 12
+# ISO-BMFF brands of still images (HEIF, AVIF): an `ftyp` box, yet not a video.
+_IMAGE_BRANDS = {b"mif1", b"msf1", b"heic", b"heix", b"heim", b"heis", b"avif", b"avis"}
 
 
 @dataclass(frozen=True)
@@ -18,6 +25,15 @@ class VideoInfo:
     width: int | None = None
     height: int | None = None
     duration: int | None = None  # whole seconds, rounded up (Telegram wants an integer)
+
+
+def is_video(head: bytes) -> bool:
+    """Whether a file starting with `head` is an MP4/QuickTime video: it opens with an `ftyp`
+    box (ISO-BMFF, which MP4 and QuickTime files share) whose brand is not a still image's."""
+    if len(head) < HEAD_BYTES or head[4:8] != b"ftyp":
+        return False
+    (size,) = struct.unpack_from(">I", head)
+    return size >= HEAD_BYTES and head[8:12] not in _IMAGE_BRANDS
 
 
 def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
@@ -38,32 +54,35 @@ def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]
 
 
 def read_video_info(data: bytes) -> VideoInfo:
-    """Best effort: an unreadable file gives VideoInfo() rather than an error."""
+    """Best effort: what cannot be read is left out (None), never an error."""
     width = height = duration = None
     stack = [(0, len(data))]
-    try:
-        while stack:
-            start, end = stack.pop()
-            for kind, payload, box_end in _boxes(data, start, end):
-                if kind in _CONTAINERS:
-                    stack.append((payload, box_end))
-                elif kind == b"mvhd":
-                    duration = _mvhd_seconds(data, payload)
-                elif kind == b"tkhd" and width is None:
-                    track_width, track_height = _tkhd_size(data, payload, box_end)
-                    if track_width and track_height:
-                        width, height = track_width, track_height
-    except struct.error:
-        return VideoInfo()
+    while stack:
+        start, end = stack.pop()
+        for kind, payload, box_end in _boxes(data, start, end):
+            if kind in _CONTAINERS:
+                stack.append((payload, box_end))
+            elif kind == b"mvhd":
+                duration = _mvhd_seconds(data, payload, box_end)
+            elif kind == b"tkhd" and width is None:
+                track_width, track_height = _tkhd_size(data, payload, box_end)
+                if track_width and track_height:
+                    width, height = track_width, track_height
     return VideoInfo(width=width, height=height, duration=duration)
 
 
-def _mvhd_seconds(data: bytes, payload: int) -> int | None:
-    version = data[payload]
-    if version == 1:
-        timescale, length = struct.unpack_from(">IQ", data, payload + 20)
+def _mvhd_seconds(data: bytes, payload: int, box_end: int) -> int | None:
+    # version (1 byte), flags (3), then creation and modification times, timescale, duration:
+    # 32-bit times and duration in version 0, 64-bit in version 1.
+    if payload >= box_end:
+        return None
+    if data[payload] == 1:
+        layout, offset = ">IQ", 20
     else:
-        timescale, length = struct.unpack_from(">II", data, payload + 12)
+        layout, offset = ">II", 12
+    if payload + offset + struct.calcsize(layout) > box_end:
+        return None
+    timescale, length = struct.unpack_from(layout, data, payload + offset)
     if not timescale:
         return None
     return max(1, -(-length // timescale))
@@ -71,5 +90,7 @@ def _mvhd_seconds(data: bytes, payload: int) -> int | None:
 
 def _tkhd_size(data: bytes, payload: int, box_end: int) -> tuple[int, int]:
     # width and height are the last 8 bytes of tkhd, as 16.16 fixed point.
+    if box_end - 8 < payload:
+        return 0, 0
     track_width, track_height = struct.unpack_from(">II", data, box_end - 8)
     return track_width >> 16, track_height >> 16

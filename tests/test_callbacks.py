@@ -2,16 +2,23 @@
 
 The emulator posts the Generation object to the job's signed callback URL on every change of
 state, as Luma does; polling is slowed to a fallback meanwhile. These tests show a callback ends
-the wait at once (no poll needed), a lost one is covered by polling, a repeated one is harmless,
-and a forged one is refused. Also: /cancel deletes the generation at Luma."""
+the wait at once (one look at the API per callback, no fallback poll needed), a lost one is
+covered by polling, a repeated one is harmless, a forged one is refused, and what a callback
+carries is never believed: the state and the video come from the bot's own GET. Also: /cancel
+deletes the generation at Luma."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.generations import utc_day
 from storage.base import JobState
@@ -57,7 +64,8 @@ async def test_a_callback_delivers_the_video_without_waiting_for_a_poll(
     body = create_body(emulator)
     assert body["callback_url"].startswith(f"{bot.runtime.settings.public_url}/callbacks/")
     assert body["model"] == "ray-2"
-    assert polls(emulator) == []
+    # Each callback was one look at the API (fewer if one look already saw the end).
+    assert 1 <= len(polls(emulator)) <= len(emulator.callbacks)
     states = [attempt.state for attempt in emulator.callbacks]
     assert states == ["dreaming", "completed"]
     assert all(attempt.status == 200 for attempt in emulator.callbacks)
@@ -97,7 +105,7 @@ async def test_a_failure_by_callback_is_told_and_refunded(
         "editMessageText", lambda c: "refunded" in c.params["text"], timeout=15
     )
     assert "moderation failed" in notice.params["text"]
-    assert polls(emulator) == []
+    assert 1 <= len(polls(emulator)) <= len(emulator.callbacks)
     assert await used(bot) == 0
 
 
@@ -171,6 +179,177 @@ async def test_after_a_restart_the_callback_still_reaches_the_job(
     second = await start_luma(start_bot, emulator, **where)
     await tg.wait_for_video(timeout=15)
     await tg.wait_for_call("sendMessage", lambda c: "ready" in c.result["text"])  # recorded
-    assert polls(emulator) == []  # the signed link outlived the process that made it
+    # The signed link outlived the process that made it: no fallback poll was needed.
+    assert len(polls(emulator)) <= len([a for a in emulator.callbacks if a.ok])
     job = await second.runtime.repository.get_job(1)
     assert job is not None and job.state is JobState.DELIVERED
+
+
+# --- a callback is a hint, never a result (issue 14, item 4) ----------------------------------
+
+OTHER_USER = 1002
+# What a forger would like delivered: a URL of their choice (served by nobody here).
+FORGED_VIDEO = "/files/chosen-by-the-forger.mp4"
+
+
+async def job_when(bot: Any, job_id: int, predicate: Callable[[Any], bool]) -> Any:
+    """The job once `predicate(job)` holds (polling the database briefly)."""
+    job = None
+    for _ in range(200):
+        job = await bot.runtime.repository.get_job(job_id)
+        if job is not None and predicate(job):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} never got there: {job}")
+
+
+def callback_links(emulator: Any) -> list[str]:
+    """The callback URL of each create the bot sent (refused ones too), in order."""
+    return [r.json["callback_url"] for r in emulator.requests if r.method == "POST"]
+
+
+async def post(url: str, payload: Any) -> int:
+    async with aiohttp.ClientSession() as http, http.post(url, json=payload) as response:
+        return response.status
+
+
+def forged_result(emulator: Any, generation_id: str) -> dict[str, Any]:
+    return {
+        "id": generation_id,
+        "state": "completed",
+        "assets": {"video": emulator.url + FORGED_VIDEO, "image": emulator.url + FORGED_VIDEO},
+    }
+
+
+async def test_a_callback_for_a_job_without_a_generation_is_refused_and_completes_nothing(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # A victim's video is being made; the forger's own job is pushed back by the API (429), so
+    # it has a signed callback link but no generation yet.
+    emulator.config.dream_seconds = 30
+    bot = await start_luma(start_bot, emulator, luma_poll_interval=10, generation_timeout=120)
+    tg.user_sends("/video the victim's jellyfish", user_id=USER)
+    await tg.wait_until(lambda: any(a.state == "dreaming" and a.ok for a in emulator.callbacks))
+    (victim_generation,) = emulator.generations
+    emulator.inject_fault(route="create", status=429, retry_after=60)
+    tg.user_sends("/video the forger's jellyfish", user_id=OTHER_USER)
+    queued = await job_when(bot, 2, lambda job: job.state is JobState.QUEUED and job.attempts)
+    assert queued.remote_id is None
+    forger_link = callback_links(emulator)[1]
+
+    assert await post(forger_link, forged_result(emulator, victim_generation)) == 404
+    assert await post(forger_link, forged_result(emulator, "any-other-id")) == 404
+
+    # The victim's video comes when the API says so, from the API's own URL.
+    emulator.force_state(victim_generation, "completed")
+    sent = await tg.wait_for_video(timeout=15)
+    assert str(sent.params["chat_id"]) == str(USER)
+    victim = await job_when(bot, 1, lambda job: job.state is JobState.DELIVERED)
+    assert victim.video_url == f"{emulator.url}/files/{victim_generation}.mp4"
+    assert not any(r.path == FORGED_VIDEO for r in emulator.requests)
+    forger = await bot.runtime.repository.get_job(2)
+    assert forger is not None and forger.state is JobState.QUEUED and forger.remote_id is None
+
+
+@pytest.mark.parametrize("upload_limit", [50 * 1024 * 1024, 1000], ids=["video", "link"])
+async def test_a_callback_cannot_choose_the_state_or_the_video(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], upload_limit: int
+) -> None:
+    emulator.config.dream_seconds = 30
+    bot = await start_luma(
+        start_bot, emulator, luma_poll_interval=10, telegram_upload_limit=upload_limit
+    )
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    await job_when(bot, 1, lambda job: job.remote_state == "dreaming")
+    (generation_id,) = emulator.generations
+    (link,) = callback_links(emulator)
+    looks = len(polls(emulator))
+
+    # Signed and for the right generation, but the content is made up: the bot asks the API,
+    # which says the video is still being made.
+    assert await post(link, forged_result(emulator, generation_id)) == 200
+    await tg.wait_until(
+        lambda: (
+            len(polls(emulator)) > looks or any(r.path == FORGED_VIDEO for r in emulator.requests)
+        )
+    )
+    assert not any(r.path == FORGED_VIDEO for r in emulator.requests)
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.state is JobState.WAITING
+
+    emulator.force_state(generation_id, "completed")
+    job = await job_when(bot, 1, lambda job: job.state is JobState.DELIVERED)
+    api_url = f"{emulator.url}/files/{generation_id}.mp4"
+    assert job.video_url == api_url
+    assert not any(r.path == FORGED_VIDEO for r in emulator.requests)
+    if upload_limit == 1000:  # too large: the link shown is the API's, never the forger's
+        (shown,) = tg.bot_messages(USER)[:1]
+        assert api_url in shown["caption"] and FORGED_VIDEO not in shown["caption"]
+    else:
+        (sent,) = tg.videos()
+        assert sent.files["video"][4:8] == b"ftyp"
+
+
+async def test_big_callback_bodies_are_not_kept(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.config.dream_seconds = 30
+    bot = await start_luma(start_bot, emulator, luma_poll_interval=10, generation_timeout=120)
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    await job_when(bot, 1, lambda job: job.remote_state == "dreaming")
+    (generation_id,) = emulator.generations
+    emulator.inject_fault(route="create", status=429, retry_after=60)
+    tg.user_sends("/video a queued jellyfish", user_id=OTHER_USER)
+    await job_when(bot, 2, lambda job: job.state is JobState.QUEUED and job.attempts)
+    waiting_link, queued_link = callback_links(emulator)
+    padding = "x" * 1_000_000  # each body just under aiohttp's 1 MiB default
+
+    async def send(http: aiohttp.ClientSession, link: str, body: dict[str, Any]) -> None:
+        # Refused (404, or 413 where the web edge limits bodies) or taken: either way.
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.post(link, json=body):
+                pass
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        async with aiohttp.ClientSession() as http:
+            for n in range(30):
+                forged = {"id": f"made-up-{n}", "state": "completed", "assets": {"video": padding}}
+                await send(http, queued_link, forged)
+            for _ in range(30):
+                hint = {"id": generation_id, "state": "dreaming", "failure_reason": padding}
+                await send(http, waiting_link, hint)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 5_000_000, f"{held} bytes still held after 60 callbacks of 1 MB"
+
+
+async def test_callbacks_arriving_together_cause_one_look(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.config.dream_seconds = 30
+    emulator.config.drop_callbacks = True  # only the callbacks this test posts arrive
+    bot = await start_luma(start_bot, emulator, luma_poll_interval=10)
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    await job_when(bot, 1, lambda job: job.state is JobState.WAITING)
+    (generation_id,) = emulator.generations
+    (link,) = callback_links(emulator)
+    hint = {"id": generation_id, "state": "dreaming"}
+
+    # The first callback's look is held by the API; five more arrive meanwhile.
+    emulator.inject_fault(route="fetch", kind="delay", seconds=2)
+    assert await post(link, hint) == 200
+    await tg.wait_until(lambda: len(polls(emulator)) == 1)
+    for _ in range(5):
+        assert await post(link, hint) == 200
+    assert len(polls(emulator)) == 1, "the held look was still under way"
+    # The five together are one more look, not five.
+    await tg.wait_until(lambda: len(polls(emulator)) == 2)
+
+    emulator.force_state(generation_id, "completed")
+    assert await post(link, {**hint, "state": "completed"}) == 200
+    await job_when(bot, 1, lambda job: job.state is JobState.DELIVERED)
+    assert len(polls(emulator)) == 3

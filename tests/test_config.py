@@ -86,6 +86,7 @@ def test_an_explicit_address_wins_over_the_family_default() -> None:
         ({"luma_api_url": "ftp://x"}, "LUMA_API_URL is invalid"),
         ({"public_url": "bot.example.com"}, "PUBLIC_URL is invalid"),
         ({"port": "99999"}, "PORT is invalid"),
+        ({"delivery_grace_seconds": "-1"}, "DELIVERY_GRACE_SECONDS is invalid"),
         ({"admin_user_ids": "1,bob"}, "ADMIN_USER_IDS is invalid"),
         ({"database_url": "mysql://x/y"}, "DATABASE_URL is invalid"),
         ({"telegram_webhook": "true"}, "TELEGRAM_WEBHOOK=true needs PUBLIC_URL and WEBHOOK_SECRET"),

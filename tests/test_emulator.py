@@ -1159,3 +1159,24 @@ async def test_dream_times_can_vary_within_a_range() -> None:
     await store.close()
     with pytest.raises(ValueError):
         EmulatorConfig(dream_seconds=2, dream_seconds_max=1)
+
+
+async def test_fault_redirect_and_body_on_download(env) -> None:
+    emu, http = env
+    gen = await create(http)
+    emu.force_state(gen["id"], "completed")
+    _, body = await fetch(http, gen["id"])
+    video = body["assets"]["video"]
+    emu.inject_fault(route="download", kind="redirect", location=f"{emu.url}/_emulator/config")
+    emu.inject_fault(
+        route="download", kind="body", body=b"<html>hi</html>", content_type="video/mp4"
+    )
+    async with http.get(video, allow_redirects=False) as resp:
+        assert resp.status == 302
+        assert resp.headers["Location"] == f"{emu.url}/_emulator/config"
+    async with http.get(video) as resp:
+        assert (resp.content_type, await resp.read()) == ("video/mp4", b"<html>hi</html>")
+    async with http.get(video) as resp:
+        assert (await resp.read())[4:8] == b"ftyp"
+    with pytest.raises(ValueError, match="location"):
+        emu.inject_fault(route="download", kind="redirect")

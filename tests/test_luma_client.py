@@ -9,9 +9,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.luma import PushedUpdates, create_client, errors
+from bot.luma import Wakeups, create_client, errors
 from bot.luma.aiml_v1 import build_create
 from bot.luma.aiml_v2 import build_create_body
+from bot.luma.answers import BatchAnswers
 from bot.luma.client import _parse_retry_after
 from bot.luma.models import (
     Generation,
@@ -21,6 +22,7 @@ from bot.luma.models import (
     VideoRequest,
     parse_generation_list,
 )
+from bot.luma.wakeups import MAX_ID_CHARS
 from tests.conftest import API_KEY
 
 
@@ -39,12 +41,12 @@ def client_for(
     emulator: Any,
     http: aiohttp.ClientSession,
     key: str = API_KEY,
-    pushed: PushedUpdates | None = None,
+    wakeups: Wakeups | None = None,
 ):
     return create_client(
         family,
         base_url=emulator.url + FAMILY_PATHS[family],
-        pushed=pushed,
+        wakeups=wakeups,
         api_key=key,
         session=http,
         long_poll_seconds=0.5,
@@ -405,27 +407,40 @@ async def test_options_a_family_lacks_are_refused_before_any_call(
     assert emulator.requests == []
 
 
-async def test_a_pushed_update_ends_the_wait_without_a_poll(
+async def test_a_wake_up_ends_the_pause_and_the_state_comes_from_a_get(
     emulator: Any, http: aiohttp.ClientSession
 ) -> None:
-    pushed = PushedUpdates()
-    client = client_for("luma", emulator, http, pushed=pushed)
+    wakeups = Wakeups()
+    client = client_for("luma", emulator, http, wakeups=wakeups)
     client.poll_interval = 60.0  # no poll could come in time
     emulator.config.dream_seconds = 60.0
     created = await client.create(VideoRequest(prompt="a jellyfish"))
-    done_elsewhere = Generation(
-        id=created.id, state=GenerationState.COMPLETED, video_url="http://x/v.mp4"
-    )
-    pushed.push(done_elsewhere)
+    emulator.force_state(created.id, "completed")
+    wakeups.wake(created.id)
+    wakeups.wake(created.id)  # twice before the wait looks: one look
     done = await client.wait_until_done(
         created.id, deadline=time.time() + 10, expect_callbacks=True
     )
-    assert done == done_elsewhere
-    assert [r.method for r in emulator.requests] == ["POST"]
+    assert done.state is GenerationState.COMPLETED
+    assert done.video_url == f"{emulator.url}/files/{created.id}.mp4"
+    assert [r.method for r in emulator.requests] == ["POST", "GET"]
+    assert wakeups.held_chars == 0  # the wait is over: nothing kept for it
 
 
-async def test_pushed_updates_are_taken_once_and_never_go_backwards() -> None:
-    pushed = PushedUpdates()
+async def test_wake_ups_hold_a_bounded_number_of_short_ids() -> None:
+    wakeups = Wakeups(max_pending=3)
+    for n in range(100):
+        wakeups.wake(f"generation-{n}")
+    wakeups.wake("x" * 1_000_000)  # not an id the API gives: not kept
+    assert wakeups.held_chars <= 3 * MAX_ID_CHARS
+    assert await wakeups.wait("generation-99", 0) is True
+    assert await wakeups.wait("generation-99", 0) is False  # taken
+    assert await wakeups.wait("generation-0", 0) is False  # dropped first
+    assert await wakeups.wait("x" * 1_000_000, 0) is False
+
+
+async def test_batch_answers_are_taken_once_and_never_go_backwards() -> None:
+    pushed = BatchAnswers()
     dreaming = Generation(id="g", state=GenerationState.DREAMING)
     completed = Generation(id="g", state=GenerationState.COMPLETED)
     pushed.push(dreaming)
@@ -438,8 +453,8 @@ async def test_pushed_updates_are_taken_once_and_never_go_backwards() -> None:
     assert await pushed.wait("g", 0) is None
 
 
-async def test_untaken_updates_are_bounded() -> None:
-    pushed = PushedUpdates(max_untaken=2)
+async def test_untaken_batch_answers_are_bounded() -> None:
+    pushed = BatchAnswers(max_untaken=2)
     for name in ("a", "b", "c"):
         pushed.push(Generation(id=name, state=GenerationState.DREAMING))
     assert await pushed.wait("a", 0) is None

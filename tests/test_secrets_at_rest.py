@@ -17,7 +17,6 @@ from typing import Any
 import asyncpg
 import pytest
 
-import bot.jobs
 from tests.conftest import API_KEY, BOT_TOKEN
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -101,12 +100,11 @@ async def test_errors_carrying_the_token_or_the_key_are_stored_and_told_redacted
     emulator: Any,
     start_bot: Callable[..., Any],
     database: Database,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A made video that cannot be delivered is failed at once, not after ten minutes of retries.
-    monkeypatch.setattr(bot.jobs, "DELIVERY_GRACE_SECONDS", 0.0)
     running = await start_bot(
+        delivery_grace_seconds=0,
         database_url=database.url,
         admin_user_ids=frozenset({ADMIN}),
         daily_quota=10,

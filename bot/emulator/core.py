@@ -76,8 +76,12 @@ class Emulator:
         retry_after: float | None = None,
         seconds: float = 0.0,
         message: str | None = None,
+        location: str | None = None,
+        body: str | bytes | None = None,
+        content_type: str = "text/plain",
     ) -> Fault:
-        """Make the next ``count`` requests on ``route`` fail, drop or stall (§7.10)."""
+        """Make the next ``count`` requests on ``route`` fail, drop, stall, redirect to
+        ``location`` or answer ``body`` (§7.10; see Fault)."""
         fault = Fault(
             route=route,
             status=status,
@@ -86,6 +90,9 @@ class Emulator:
             retry_after=retry_after,
             seconds=seconds,
             message=message,
+            location=location,
+            body=body,
+            content_type=content_type,
         )
         return self.faults.add(fault)
 

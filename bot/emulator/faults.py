@@ -1,4 +1,5 @@
-"""One-shot fault injection (contract doc §7.10): error statuses, dropped connections, delays."""
+"""One-shot fault injection (contract doc §7.10): error statuses, dropped connections, delays,
+and answers that are not what was asked for (a redirect elsewhere, another body)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ from typing import Literal, get_args
 # Which requests a fault applies to. "create"/"fetch" are the contract routes of every family,
 # "download" is /files/, "any" is every non-admin request.
 FaultRoute = Literal["create", "fetch", "download", "any"]
-FaultKind = Literal["status", "drop", "delay"]
+FaultKind = Literal["status", "drop", "delay", "redirect", "body"]
 
 
 @dataclass
 class Fault:
-    """The next ``count`` matching requests answer with ``status``, are dropped, or delayed."""
+    """The next ``count`` matching requests answer with ``status``, are dropped, delayed,
+    redirected (302 to ``location``) or answered 200 with ``body`` as ``content_type``.
+
+    A result URL that redirects to a text page: ``kind="redirect", location=".../page"``; a chain
+    of redirects: ``location`` pointing back at the same route, with ``count`` hops; a result
+    that is something else: ``kind="body", body=b"...", content_type="video/mp4"``."""
 
     route: FaultRoute = "any"
     status: int | None = None
@@ -23,6 +29,9 @@ class Fault:
     retry_after: float | None = None
     seconds: float = 0.0
     message: str | None = None
+    location: str | None = None
+    body: str | bytes | None = None
+    content_type: str = "text/plain"
 
     def __post_init__(self) -> None:
         if self.route not in get_args(FaultRoute):
@@ -36,6 +45,10 @@ class Fault:
             raise ValueError("a status fault needs status between 400 and 599")
         if self.kind == "delay" and self.seconds <= 0:
             raise ValueError("a delay fault needs seconds > 0")
+        if self.kind == "redirect" and not self.location:
+            raise ValueError("a redirect fault needs a location")
+        if self.kind == "body" and self.body is None:
+            raise ValueError("a body fault needs a body")
         if self.count < 1:
             raise ValueError("count must be >= 1")
         if self.retry_after is not None and self.retry_after < 0:
@@ -58,6 +71,9 @@ class Fault:
             "retry_after": self.retry_after,
             "seconds": self.seconds,
             "message": self.message,
+            "location": self.location,
+            "body": self.body if not isinstance(self.body, bytes) else f"<{len(self.body)} bytes>",
+            "content_type": self.content_type,
         }
 
 

@@ -80,6 +80,13 @@ async def _apply_fault(request: web.Request, fault: Fault, emu: Emulator) -> web
         log.info("fault: delaying %s %s by %ss", request.method, request.path, fault.seconds)
         await emu.store.sleep(fault.seconds)
         return None
+    if fault.kind == "redirect":
+        log.info("fault: redirecting %s %s to %s", request.method, request.path, fault.location)
+        return web.Response(status=302, headers={"Location": fault.location or "/"})
+    if fault.kind == "body":
+        log.info("fault: answering %s %s with another body", request.method, request.path)
+        body = fault.body.encode() if isinstance(fault.body, str) else fault.body
+        return web.Response(body=body, content_type=fault.content_type)
     status = fault.status or 500  # Fault validation guarantees a status for this kind
     log.info("fault: %s %s -> %s", request.method, request.path, status)
     raise ApiError(status, fault.message, headers=fault.retry_after_header())

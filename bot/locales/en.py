@@ -201,6 +201,14 @@ EN: Final[dict[str, str]] = {
         "😔 Your video was made but I could not send it here. The video service charged for it, "
         "so it counts toward your daily limit."
     ),
+    "failed_not_video": (
+        "😔 The video service said your video was ready, but what it sent is not a video, "
+        "so nothing was posted. Your quota was refunded."
+    ),
+    "failed_internal": (
+        "😔 Something went wrong on my side and I could not finish your video. "
+        "Your quota was refunded."
+    ),
     "internal_error": "Something went wrong on my side. Please try again in a moment.",
     "needs_public_url": (
         "To use photos as keyframes, the bot's operator must set <code>PUBLIC_URL</code> "

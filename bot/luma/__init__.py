@@ -12,7 +12,7 @@ from bot.luma.aiml_v1 import AimlV1Client
 from bot.luma.aiml_v2 import AimlV2Client
 from bot.luma.client import OnRequest, VideoApiClient
 from bot.luma.luma_direct import LumaClient
-from bot.luma.pushed import PushedUpdates
+from bot.luma.wakeups import Wakeups
 
 FAMILIES: dict[str, type[VideoApiClient]] = {
     client.family: client
@@ -29,7 +29,7 @@ def create_client(
     long_poll_seconds: float = 30.0,
     poll_interval: float = 5.0,
     model: str | None = None,
-    pushed: PushedUpdates | None = None,
+    wakeups: Wakeups | None = None,
     on_request: OnRequest | None = None,
     max_connections: int | None = None,
 ) -> VideoApiClient:
@@ -40,10 +40,10 @@ def create_client(
         long_poll_seconds=long_poll_seconds,
         poll_interval=poll_interval,
         model=model,
-        pushed=pushed,
+        wakeups=wakeups,
         on_request=on_request,
         max_connections=max_connections,
     )
 
 
-__all__ = ["FAMILIES", "PushedUpdates", "VideoApiClient", "create_client"]
+__all__ = ["FAMILIES", "VideoApiClient", "Wakeups", "create_client"]

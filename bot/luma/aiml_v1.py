@@ -4,7 +4,7 @@ Differences from v2: the prompt is `user_prompt`, images are `image_url`/`image_
 extending is its own route, states are pending/processing/completed/failed, and there is no
 long-poll. Waiting therefore polls, but not per job: every job waiting registers its id with one
 batch poller, which asks `GET /luma-ai/generation?ids=a&ids=b...` for up to BATCH_SIZE ids per
-request every poll interval and hands each answer to its waiter (bot/luma/pushed.py). Many jobs
+request every poll interval and hands each answer to its waiter (bot/luma/answers.py). Many jobs
 in flight thus cost a few requests per interval, not one each.
 """
 
@@ -15,6 +15,7 @@ import contextlib
 import logging
 from typing import Any
 
+from bot.luma.answers import BatchAnswers
 from bot.luma.client import VideoApiClient, parse_generation, parse_generations, pause
 from bot.luma.errors import LumaError, NotFoundError, UnsupportedRequestError
 from bot.luma.models import (
@@ -23,7 +24,6 @@ from bot.luma.models import (
     ImageKeyframe,
     VideoRequest,
 )
-from bot.luma.pushed import PushedUpdates
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,8 @@ class AimlV1Client(VideoApiClient):
         super().__init__(**kwargs)
         self._waiting: set[str] = set()
         self._poller: asyncio.Task[None] | None = None
-        # Answers reach waiters this way, whether or not the app shares its PushedUpdates.
-        self.pushed = self.pushed or PushedUpdates()
+        # The batch poller's answers reach their waiters this way.
+        self._answers = BatchAnswers()
 
     async def fetch(self, generation_id: str) -> Generation:
         for generation in await self.fetch_many([generation_id]):
@@ -97,11 +97,10 @@ class AimlV1Client(VideoApiClient):
     async def _wait_round(
         self, generation_id: str, round_number: int, interval: float
     ) -> Generation:
-        assert self.pushed is not None
         self._waiting.add(generation_id)
         if self._poller is None or self._poller.done():
             self._poller = asyncio.create_task(self._poll_batches(interval), name="v1-batches")
-        answer = await self.pushed.wait(generation_id, interval * STALL_FACTOR)
+        answer = await self._answers.wait(generation_id, interval * STALL_FACTOR)
         return answer if answer is not None else await self.fetch(generation_id)
 
     def _done_waiting(self, generation_id: str) -> None:
@@ -109,7 +108,6 @@ class AimlV1Client(VideoApiClient):
 
     async def _poll_batches(self, interval: float) -> None:
         """Each round, one request per BATCH_SIZE waiting ids; ends when nobody waits."""
-        assert self.pushed is not None
         while self._waiting:
             await pause(batch_interval(interval, len(self._waiting)))
             waiting = sorted(self._waiting)
@@ -123,7 +121,7 @@ class AimlV1Client(VideoApiClient):
                     log.info("batch of %d ids failed (%s)", len(batch), error)
                     continue
                 for generation in answers:
-                    self.pushed.push(generation)
+                    self._answers.push(generation)
 
     async def close(self) -> None:
         if self._poller is not None:

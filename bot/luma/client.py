@@ -23,8 +23,8 @@ import aiohttp
 
 from bot.luma import errors
 from bot.luma.models import Generation, VideoRequest, parse_generation_list
-from bot.luma.pushed import PushedUpdates
 from bot.luma.retry import Backoff, retry_until_deadline
+from bot.luma.wakeups import Wakeups
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,7 +69,7 @@ class VideoApiClient(ABC):
         poll_interval: float = 5.0,
         backoff: Backoff | None = None,
         model: str | None = None,
-        pushed: PushedUpdates | None = None,
+        wakeups: Wakeups | None = None,
         on_request: OnRequest | None = None,
         max_connections: int | None = None,
     ) -> None:
@@ -80,8 +80,8 @@ class VideoApiClient(ABC):
         self._on_request = on_request
         # The operator's LUMA_MODEL; None: the family's default.
         self.model = model
-        # Generations the provider pushed to us (callbacks); polling waits on it too.
-        self.pushed = pushed
+        # Wake-ups (callbacks, a cancel) end the pause between polls; the look is still ours.
+        self.wakeups = wakeups or Wakeups()
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
         self._session = session
         self.long_poll_seconds = long_poll_seconds
@@ -111,10 +111,10 @@ class VideoApiClient(ABC):
     async def _wait_round(
         self, generation_id: str, round_number: int, interval: float
     ) -> Generation:
-        """One waiting step. Here: a pause of `interval` (ended early by a pushed update, which
-        is then the answer), then a fetch. Families with a server-side long-poll override it."""
-        pushed = await self._pause(generation_id, interval)
-        return pushed if pushed is not None else await self.fetch(generation_id)
+        """One waiting step. Here: a pause of `interval` (ended early by a wake-up), then a
+        fetch. Families with a server-side long-poll override it."""
+        await self.wakeups.wait(generation_id, interval)
+        return await self.fetch(generation_id)
 
     async def ping(self) -> str:
         """The API as /healthz reports it: "ok", or why it cannot be used now. Never raises."""
@@ -144,7 +144,8 @@ class VideoApiClient(ABC):
     ) -> Generation:
         """Wait until completed or failed; raise DeadlineExceeded once `deadline` passes.
         `on_update` hears of every change of state or of the queue information. With
-        `expect_callbacks`, pushed updates move the wait on and polling slows to a fallback."""
+        `expect_callbacks`, callbacks wake the wait (which then looks at once) and polling slows
+        to a fallback."""
         interval = self.poll_interval * (CALLBACK_POLL_FACTOR if expect_callbacks else 1.0)
         last_progress = None
         round_number = 0
@@ -172,21 +173,13 @@ class VideoApiClient(ABC):
                     return generation
         finally:
             self._done_waiting(generation_id)
-            if self.pushed is not None:
-                self.pushed.forget(generation_id)
+            self.wakeups.forget(generation_id)
 
     def _done_waiting(self, generation_id: str) -> None:  # noqa: B027 - families may override
         """The wait for `generation_id` is over (families that track waiters forget it)."""
 
     async def close(self) -> None:  # noqa: B027 - families may override
         """Stop background work (the app calls this before closing the HTTP session)."""
-
-    async def _pause(self, generation_id: str, seconds: float) -> Generation | None:
-        """Sleep between polls; a generation pushed meanwhile ends the pause and is returned."""
-        if self.pushed is None:
-            await pause(seconds)
-            return None
-        return await self.pushed.wait(generation_id, seconds)
 
     # --- HTTP ---------------------------------------------------------------------------------
 

@@ -3,8 +3,9 @@
 
 Create at `POST /generations/video` (the model is required), read at `GET /generations/{id}`,
 stop with `DELETE /generations/{id}`. There is no long-poll: waiting polls, and where the bot has
-a public address Luma POSTs every state change to the job's `callback_url`, which ends the wait
-at once (bot/luma/pushed.py); polling then only covers a lost callback. Errors are `{detail}`.
+a public address Luma POSTs every state change to the job's `callback_url`, which wakes the wait
+(bot/luma/wakeups.py) to look at once; polling then only covers a lost callback. Errors are
+`{detail}`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""Generations the provider pushed to us (callbacks), handed to whoever waits for them.
+"""Snapshots the aiml-v1 batch poller read, handed to the wait for each generation.
 
-The bot's web server `push`es what a callback carried; the client's wait loop takes it instead
-of waiting for its next poll. Each pushed snapshot is taken once; a later snapshot replaces an
-untaken one, except that a finished generation is never replaced by an unfinished one (callbacks
-may arrive out of order, and the same state may arrive more than once).
+Only answers to our own authenticated GETs go in here (bot/luma/aiml_v1.py `push`es each one the
+batch request returned); what a provider callback carries never does (see wakeups.py). Each
+snapshot is taken once; a later snapshot replaces an untaken one, except that a finished
+generation is never replaced by an unfinished one (answers may cross, and a state may be read
+more than once).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from collections import OrderedDict
 
 from bot.luma.models import Generation
 
-# Untaken snapshots kept for generations nobody here waits for (e.g. another process does).
+# Untaken snapshots kept for generations whose wait is between rounds or already over.
 MAX_UNTAKEN = 10_000
 
 
-class PushedUpdates:
+class BatchAnswers:
     def __init__(self, max_untaken: int = MAX_UNTAKEN) -> None:
         self._untaken: OrderedDict[str, Generation] = OrderedDict()
         self._arrived: dict[str, asyncio.Event] = {}
@@ -37,7 +38,7 @@ class PushedUpdates:
             event.set()
 
     async def wait(self, generation_id: str, seconds: float) -> Generation | None:
-        """The next pushed snapshot of `generation_id`, or None after `seconds` without one."""
+        """The next snapshot of `generation_id`, or None after `seconds` without one."""
         if generation_id not in self._untaken and seconds > 0:
             event = self._arrived.setdefault(generation_id, asyncio.Event())
             event.clear()
