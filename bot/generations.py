@@ -275,15 +275,7 @@ class GenerationService:
             return CancelResult.NOTHING, job
         if job.payer_id != who.payer_id and not self.policy.is_admin(who.user_id):
             return CancelResult.NOT_YOURS, job
-        stopped = await self._repo.fail(
-            job.id,
-            code=FailureCode.CANCELLED.value,
-            reason=None,
-            refund=refund_for(FailureCode.CANCELLED, submitted=False),
-            now=time.time(),
-            only_if=JobState.QUEUED,
-        )
-        if stopped:
+        if await self._fail_cancelled(job.id, submitted=False):
             return CancelResult.CANCELLED, job
         if await self._delete_at_service(job):
             return CancelResult.DELETED, job
@@ -302,19 +294,24 @@ class GenerationService:
         except LumaError as error:
             log.warning("job %d: the video service would not delete it: %s", job.id, error)
             return False
-        stopped = await self._repo.fail(
-            job.id,
-            code=FailureCode.CANCELLED.value,
-            reason=None,
-            refund=refund_for(FailureCode.CANCELLED, submitted=True),
-            now=time.time(),
-            only_if=JobState.WAITING,
-        )
+        stopped = await self._fail_cancelled(job.id, submitted=True)
         if stopped:
             # End this process's wait now rather than at its next poll: it looks at once, finds
             # the generation gone (404) and the job already failed, and stops there.
             self._client.wakeups.wake(fresh.remote_id)
         return stopped
+
+    async def _fail_cancelled(self, job_id: int, *, submitted: bool) -> bool:
+        """End a cancelled job if it is still where the cancel found it: in the queue, or
+        waiting at the provider."""
+        return await self._repo.fail(
+            job_id,
+            code=FailureCode.CANCELLED.value,
+            reason=None,
+            refund=refund_for(FailureCode.CANCELLED, submitted=submitted),
+            now=time.time(),
+            only_if=JobState.WAITING if submitted else JobState.QUEUED,
+        )
 
     # --- extending ----------------------------------------------------------------------------
 
