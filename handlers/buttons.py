@@ -2,9 +2,10 @@
 
 "Again" runs the same request once more; "Extend" asks (with a ForceReply prompt) what should
 happen next, and a reply to that prompt starts the extension. Whoever presses or replies pays
-from their own quota. Button data only names a job; it is checked against the chat it was
-pressed in, so crafted data cannot reach another chat's videos. The buttons under a /history
-list go to handlers/history.py.
+from their own quota. In a channel, where every subscriber sees the buttons, only its admins may
+use those that make the bot post (all but Cancel, which stays with the job's payer). Button data
+only names a job; it is checked against the chat it was pressed in, so crafted data cannot reach
+another chat's videos. The buttons under a /history list go to handlers/history.py.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
+from bot.access import may_post_by_button
 from bot.callbacks import Action, decode, is_history
 from bot.generations import Refusal
 from bot.runtime import runtime_of
@@ -36,12 +38,19 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = query.from_user.language_code if query.from_user else None
         await query.answer(text("button_invalid", language), show_alert=True)
         return
+    press = decode(query.data)
+    stops_only = press is not None and press.action is Action.CANCEL
+    if not stops_only and not await may_post_by_button(
+        context.bot, query.message.chat, query.from_user.id
+    ):
+        language = query.from_user.language_code
+        await query.answer(text("channel_admins_only", language), show_alert=True)
+        return
     if is_history(query.data):
         await history_pressed(update, context)
         return
     who = requester_of(update)
     language = who.language_code
-    press = decode(query.data)
     runtime = runtime_of(context.application)
     job = (
         await runtime.service.job_for_button(who.chat_id, press.job_id)

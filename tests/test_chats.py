@@ -113,6 +113,7 @@ async def test_the_extend_button_in_a_channel_says_how_to_extend_there(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
     await start_bot()
+    tg.set_chat_member(CHANNEL, USER, "administrator")  # anyone else: tests/test_channel_buttons.py
     tg.channel_posts("/video a jellyfish for subscribers", chat_id=CHANNEL)
     video = await tg.wait_for_video(timeout=15)
     tg.press_button(video.result, "x:1", user_id=USER)

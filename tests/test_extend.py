@@ -233,6 +233,7 @@ async def test_buttons_again_and_extend_charge_whoever_presses(
     assert await used(bot, OTHER_USER) == 2
     answers = [c.params.get("text") for c in tg.calls_of("answerCallbackQuery")]
     assert len(answers) == 2 and all(answers)
+    assert tg.calls_of("getChatMember") == []  # a group's members need nobody's leave
 
 
 @pytest.mark.parametrize("data", ["a:999", "x:1:2", "zzz", "a:1"])

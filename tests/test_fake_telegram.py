@@ -11,6 +11,12 @@ import aiohttp
 import pytest
 from telegram import (
     Bot,
+    ChatMemberAdministrator,
+    ChatMemberBanned,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberOwner,
+    ChatMemberRestricted,
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -451,6 +457,48 @@ async def test_channel_post_has_no_user(tg: FakeTelegram, bot: Bot) -> None:
     sent = await bot.send_message(-100777, "queued")
     assert sent.from_user is None and sent.sender_chat.id == -100777
     assert [m["text"] for m in tg.bot_messages(-100777)] == ["queued"]
+
+
+async def test_get_chat_member_says_who_runs_a_chat(tg: FakeTelegram, bot: Bot) -> None:
+    # Each status comes as its own ChatMember type with the fields PTB requires of it; whoever
+    # wrote in a group is a member there, any other user Telegram knows (a presser included) has
+    # left, and the bot administers the channel it posts in.
+    channel, group = -100777, -100200
+    tg.channel_posts("news", chat_id=channel)
+    tg.user_sends("hi", chat_id=group, chat_type="supergroup")
+    tg.set_chat_member(channel, 2002, "creator")
+    tg.set_chat_member(channel, 2003)  # an administrator
+    tg.set_chat_member(channel, 2004, "member")
+    tg.set_chat_member(channel, 2005, "restricted")
+    tg.set_chat_member(channel, 2006, "kicked")
+    with pytest.raises(ValueError, match="status must be one of"):
+        tg.set_chat_member(channel, 2007, "owner")
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Again", callback_data="a:1")]])
+    post = await bot.send_message(channel, "a video", reply_markup=markup)
+    tg.press_button(post.to_dict(), "a:1", user_id=3003)
+
+    owner = await bot.get_chat_member(channel, 2002)
+    assert isinstance(owner, ChatMemberOwner) and owner.status == "creator"
+    admin = await bot.get_chat_member(channel, 2003)
+    assert isinstance(admin, ChatMemberAdministrator) and admin.user.id == 2003
+    assert admin.can_post_messages and admin.can_pin_messages is None  # a channel's rights
+    assert isinstance(await bot.get_chat_member(channel, 2004), ChatMemberMember)
+    restricted = await bot.get_chat_member(channel, 2005)
+    assert isinstance(restricted, ChatMemberRestricted) and not restricted.can_send_messages
+    assert isinstance(await bot.get_chat_member(channel, 2006), ChatMemberBanned)
+    assert isinstance(await bot.get_chat_member(channel, 3003), ChatMemberLeft)
+    assert isinstance(await bot.get_chat_member(channel, ANN), ChatMemberLeft)
+    assert isinstance(await bot.get_chat_member(group, ANN), ChatMemberMember)
+    itself = await bot.get_chat_member(channel, tg.bot_id)
+    assert itself.status == "administrator" and itself.user.is_bot
+    assert (await bot.get_chat_member(group, tg.bot_id)).status == "member"
+
+    with pytest.raises(BadRequest, match="User not found"):
+        await bot.get_chat_member(channel, 999_999)
+    with pytest.raises(BadRequest, match="Chat not found"):
+        await bot.get_chat_member(-100999, ANN)
+    failed = [c.response["description"] for c in tg.calls_of("getChatMember") if not c.ok]
+    assert failed == ["Bad Request: user not found", "Bad Request: chat not found"]
 
 
 async def test_edits_threads_and_replies_in_updates(tg: FakeTelegram, bot: Bot) -> None:

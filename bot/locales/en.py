@@ -266,6 +266,7 @@ EN: Final[dict[str, str]] = {
     "extend_placeholder": "What happens next…",
     "button_extend": "➕ Extend",
     "button_again": "🔁 Again",
+    "channel_admins_only": "Only the channel's admins can use these buttons.",
     "button_invalid": "This button no longer works.",
     "answer_again": "Making it again…",
     "answer_extend": "Reply to my message with what happens next.",

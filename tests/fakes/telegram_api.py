@@ -5,9 +5,11 @@ What it fakes
     ``offset`` confirmation, ``limit``, ``timeout``, ``allowed_updates`` and the 409 conflicts),
     the webhook and command methods, ``sendMessage`` / ``sendVideo`` / ``sendDocument`` /
     ``sendPhoto``, edits, ``deleteMessage``, ``sendChatAction``, ``answerCallbackQuery``,
-    ``getFile`` plus the file download route, ``getChat``, ``close``, ``logOut``.
+    ``getFile`` plus the file download route, ``getChat``, ``getChatMember``, ``close``,
+    ``logOut``.
     It keeps state like Telegram does: chats, messages per chat (one id sequence per chat shared by
-    user and bot messages; deletions and edits applied) and files by ``file_id``.
+    user and bot messages; deletions and edits applied), files by ``file_id`` and who is what in
+    each chat (``set_chat_member``; a user who wrote in a chat is a member of it).
 
 How strict it is (so that bugs show up in tests)
     Unknown parameters and missing required ones are rejected with 400 (real Telegram silently
@@ -170,6 +172,7 @@ _SPEC = {
     "answerCallbackQuery": "callback_query_id* text show_alert url cache_time",
     "getFile": "file_id*",
     "getChat": "chat_id*",
+    "getChatMember": "chat_id* user_id*",
     "close": "",
     "logOut": "",
 }
@@ -215,6 +218,8 @@ _NOT_MODIFIED = (
     "exactly the same as a current content and reply markup of the message"
 )
 _WRONG_FILE = "wrong file identifier/HTTP URL specified"
+# ChatMember.status values (the Bot API's ChatMemberOwner ... ChatMemberBanned).
+MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
 _MEDIA_KEYS = ("photo", "video", "document", "animation", "audio", "caption", "caption_entities")
 # Methods that count toward the flood limits (``flood_limits=True``); see the module docstring.
 FLOOD_COUNTED = frozenset(
@@ -467,6 +472,39 @@ CHANNEL_BOT_USER = {
 TELEGRAM_SERVICE_USER = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
 
 
+def _chat_member(chat: dict, user: dict, status: str) -> dict:
+    """The ChatMember subtype of ``status`` as the Bot API sends it (every required field; an
+    admin of a channel has its posting rights, of a group the pinning and topic ones)."""
+    member: dict[str, Any] = {"user": copy.deepcopy(user), "status": status}
+    if status == "creator":
+        member["is_anonymous"] = False
+    elif status == "administrator":
+        rights = (
+            "can_manage_chat can_delete_messages can_manage_video_chats can_restrict_members "
+            "can_change_info can_invite_users can_post_stories can_edit_stories "
+            "can_delete_stories"
+        )
+        if chat["type"] == "channel":
+            rights += " can_post_messages can_edit_messages can_manage_direct_messages"
+        elif chat["type"] == "supergroup":
+            rights += " can_pin_messages can_manage_topics"
+        else:
+            rights += " can_pin_messages"
+        member.update(can_be_edited=False, is_anonymous=False, can_promote_members=False)
+        member.update(dict.fromkeys(rights.split(), True))
+    elif status == "restricted":  # a member who may do nothing, for ever (until_date 0)
+        rights = (
+            "can_send_messages can_send_audios can_send_documents can_send_photos "
+            "can_send_videos can_send_video_notes can_send_voice_notes can_send_polls "
+            "can_send_other_messages can_add_web_page_previews can_react_to_messages "
+            "can_change_info can_invite_users can_pin_messages can_manage_topics can_edit_tag"
+        )
+        member.update(dict.fromkeys(rights.split(), False), is_member=True, until_date=0)
+    elif status == "kicked":
+        member["until_date"] = 0  # banned for ever
+    return member
+
+
 def _quoted(target: dict) -> dict:
     """A message as ``reply_to_message`` shows it: complete (``from``, media, ``reply_markup``,
     ...) but without its own ``reply_to_message``; a snapshot, so later edits don't leak in."""
@@ -572,6 +610,7 @@ class FakeTelegram:
         self._last_id: dict[int, int] = {}
         self._bot_sent: set[tuple[int, int]] = set()
         self._users: dict[int, dict] = {}
+        self._members: dict[int, dict[int, str]] = {}  # chat id -> user id -> status
         self._files: dict[str, StoredFile] = {}
         self._paths: dict[str, StoredFile] = {}
         self._updates: list[dict] = []
@@ -637,6 +676,17 @@ class FakeTelegram:
             self._chats[chat_id] = chat
             self._messages[chat_id] = {}
         return self._chats[chat_id]
+
+    def set_chat_member(self, chat_id: int, user_id: int, status: str = "administrator") -> None:
+        """Make ``user_id`` a ``status`` of chat ``chat_id``, as ``getChatMember`` reports it:
+        ``creator`` or ``administrator`` (the chat's admins), ``member``, ``restricted``, ``left``
+        or ``kicked``. Without this a user who wrote in a chat is a ``member`` of it, any other
+        user the fake knows is ``left``, and the bot is an ``administrator`` of a channel (it
+        needs to be, to post) and a ``member`` elsewhere. The user becomes known to the fake."""
+        if status not in MEMBER_STATUSES:
+            raise ValueError(f"set_chat_member: status must be one of {MEMBER_STATUSES}")
+        self._users.setdefault(user_id, self._user(user_id))
+        self._members.setdefault(chat_id, {})[user_id] = status
 
     def user_sends(
         self,
@@ -914,6 +964,7 @@ class FakeTelegram:
     ) -> dict:
         query_id = str(9_000_000 + next(self._seq))
         self._open_queries.add(query_id)
+        self._users.setdefault(user_id, self._user(user_id))  # Telegram knows who pressed
         query = {
             "id": query_id,
             "from": self._user(user_id),
@@ -1367,6 +1418,7 @@ class FakeTelegram:
         }
         self._users[user_id] = user
         chat_id = user_id if chat_id is None else chat_id
+        self._members.setdefault(chat_id, {}).setdefault(user_id, "member")
         chat = self.add_chat(
             chat_id,
             chat_type,
@@ -2215,6 +2267,25 @@ class FakeTelegram:
             "max_reaction_count": 11,
             "accepted_gift_types": gifts,
         }
+
+    async def _m_getChatMember(self, p: dict, uploads: dict) -> dict:
+        """A ChatMember object: ``status`` and ``user``, plus the fields its status requires."""
+        chat = self._chat(p["chat_id"])
+        user_id = _as_int(p["user_id"], "user_id")
+        status = self._members.get(chat["id"], {}).get(user_id)
+        if user_id == self.bot_id:
+            user: dict[str, Any] = {
+                "id": self.bot_id,
+                "is_bot": True,
+                "first_name": self.bot_first_name,
+                "username": self.bot_username,
+            }
+            status = status or ("administrator" if chat["type"] == "channel" else "member")
+        elif user_id in self._users:
+            user = self._user(user_id)
+        else:
+            raise _bad("user not found")
+        return _chat_member(chat, user, status or "left")
 
     async def _m_close(self, p: dict, uploads: dict) -> bool:
         return True
