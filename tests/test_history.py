@@ -260,3 +260,54 @@ async def test_nothing_yet_and_channels(
     post = tg.channel_posts("/history")
     answer = await next_call(tg, "sendMessage", lambda c: replies_to(c, post))
     assert "per person" in answer.result["text"]
+
+
+# --- jobs that failed, were cancelled or are still being made (issue 15, item 4) ---------------
+
+
+async def job_when(bot: Any, job_id: int, predicate: Callable[[Any], bool]) -> Any:
+    """Job `job_id` once `predicate(job)` holds (polling the database briefly)."""
+    for _ in range(500):
+        job = await bot.runtime.repository.get_job(job_id)
+        if job is not None and predicate(job):
+            return job
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"job {job_id} never got there: {job}")
+
+
+def states_by_prompt(body: str) -> dict[str, str]:
+    """Each entry's state (the last field of its first line), by its prompt."""
+    entries = body.split("\n\n")[1:]
+    return {entry_prompts(e)[0]: e.split("\n")[0].rsplit(" · ", 1)[1] for e in entries}
+
+
+async def test_the_list_labels_failed_cancelled_and_unfinished_jobs(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(daily_quota=10, max_active_per_user=5)
+    await make_videos(bot, tg, "a delivered whale", user_id=USER)
+    emulator.inject_fault(route="create", status=400, message="Invalid request")
+    tg.user_sends("/video a rejected whale", user_id=USER)
+    await job_when(bot, 2, lambda j: j.state.is_final)
+    tg.user_sends("/video a forbidden whale [fail]", user_id=USER)
+    await job_when(bot, 3, lambda j: j.state.is_final)
+    tg.user_sends("/video an endless whale [stuck]", user_id=USER)
+    await job_when(bot, 4, lambda j: j.state is JobState.WAITING)
+    emulator.inject_fault(route="create", status=429, retry_after=10)
+    tg.user_sends("/video a cancelled whale", user_id=USER)
+    await job_when(bot, 5, lambda j: j.attempts == 1 and j.state is JobState.QUEUED)
+    tg.user_sends("/cancel", user_id=USER)  # the latest: the queued one
+    await job_when(bot, 5, lambda j: j.state.is_final)
+
+    listing = await history(tg, user_id=USER)
+    assert states_by_prompt(listing.result["text"]) == {
+        "a cancelled whale": "🛑 cancelled",
+        "an endless whale [stuck]": "⏳ in progress",
+        "a forbidden whale [fail]": "❌ failed: declined by moderation",
+        "a rejected whale": "❌ failed",
+        "a delivered whale": "✅ delivered",
+    }
+    # Only the delivered video has buttons.
+    assert [b["callback_data"] for row in keyboard(listing) for b in row] == ["hr:1", "hx:1"]
+    codes = [(await job_when(bot, i, lambda j: True)).failure_code for i in (2, 3, 5)]
+    assert codes == ["rejected", "moderation", "cancelled"]
