@@ -332,5 +332,6 @@ EN: Final[dict[str, str]] = {
     "history_button_previous": "◀",
     "history_button_next": "▶",
     "history_answer_resent": "Sent again.",
+    "history_answer_resending": "Already on its way.",
     "history_resend_failed": "I couldn't send this video again.",
 }

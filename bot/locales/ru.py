@@ -343,5 +343,6 @@ RU: Final[dict[str, str]] = {
     "history_button_previous": "◀",
     "history_button_next": "▶",
     "history_answer_resent": "Отправлено ещё раз.",
+    "history_answer_resending": "Уже отправляю.",
     "history_resend_failed": "Не удалось отправить это видео ещё раз.",
 }
