@@ -229,7 +229,9 @@ EN: Final[dict[str, str]] = {
         "Send one or two photos with <code>/video</code> in the caption."
     ),
     "extend_one_photo": (
-        "<code>/extend</code> takes one photo at most (the picture to continue toward)."
+        "<code>/extend</code> takes one photo at most (the picture to continue toward), not an "
+        "album. Reply to my video with a single photo captioned "
+        "<code>/extend what happens next</code>. Nothing was charged."
     ),
     "unsupported_file": (
         "I can only use JPEG, PNG or WEBP images as keyframes, and {name} isn't one. "
