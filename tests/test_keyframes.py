@@ -242,8 +242,8 @@ async def test_extend_captioned_on_an_album_says_how_to_extend_toward_a_photo(
     bot = await start_bot(public=True)
     tg.user_sends("/video a lighthouse at dusk", user_id=USER)
     await tg.wait_for_video(timeout=15)
-    job = await bot.runtime.repository.get_job(1)
-    for _ in range(100):
+    job = None
+    for _ in range(100):  # the video's message id is stored just after it is sent
         job = await bot.runtime.repository.get_job(1)
         if job is not None and job.video_message_id:
             break
