@@ -4,8 +4,10 @@ video to extend, report quota. Handlers stay thin; the rules live here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -152,6 +154,8 @@ class GenerationService:
         self._timeout = generation_timeout
         # Updates this process claimed (webhook mode) and is handling: known not yet handled.
         self._in_hand: set[int] = set()
+        # /history re-sends this process is making, as (chat, job).
+        self._resending: set[tuple[int, int]] = set()
 
     @property
     def max_prompt_length(self) -> int:
@@ -415,6 +419,22 @@ class GenerationService:
         if user_id is None or job.user_id != user_id:
             return Refusal(key="history_not_yours")
         return job
+
+    @contextlib.contextmanager
+    def resending(self, chat_id: int, job_id: int) -> Iterator[bool]:
+        """Claim re-sending a stored video to a chat for the block; False if this process is
+        already at it (a second press while the first is under way). Apps send no new press of
+        a button until the last one is answered, so a claim held until the answer covers a
+        double press."""
+        key = (chat_id, job_id)
+        if key in self._resending:
+            yield False
+            return
+        self._resending.add(key)
+        try:
+            yield True
+        finally:
+            self._resending.discard(key)
 
     async def add_extend_prompt(
         self, chat_id: int, message_id: int, parent: Job, user_id: int | None

@@ -4,27 +4,28 @@ In a private chat the list holds the user's videos from every chat; in a group o
 there (someone's private prompts never show in a group). Every press is checked against whoever
 presses: only the list's owner can turn its pages or use its buttons, and in a group only for that
 group's videos. "Send again" re-sends the stored video by its Telegram file_id: no quota, no
-video-API call. "Extend" opens the same prompt as the button under a video.
+video-API call; not for a banned payer, and a second press while the first is being sent is
+answered without a second copy. "Extend" opens the same prompt as the button under a video.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.callbacks import HistoryAction, HistoryPress, decode_history, history_buttons
 from bot.delivery import caption
-from bot.generations import HistoryPage, Refusal, Requester
+from bot.generations import GenerationService, HistoryPage, Refusal, Requester
 from bot.jobs import FailureCode
 from bot.runtime import runtime_of
 from bot.texts import Html, excerpt, text
 from handlers.extend import ask_for_extension
 from handlers.replies import answer, requester_of, say
-from storage.base import HistoryEntry, JobState
+from storage.base import HistoryEntry, Job, JobState
 
 PROMPT_CHARS = 60
 _KINDS = frozenset({"text", "image", "extend"})
@@ -80,18 +81,33 @@ async def history_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if job.state is not JobState.DELIVERED or not job.video_file_id:
         await query.answer(text("button_invalid", language), show_alert=True)
         return
-    try:
-        await context.bot.send_video(
-            chat_id=who.chat_id,
-            video=job.video_file_id,
-            caption=caption(job, language),
-            message_thread_id=who.thread_id,
-            supports_streaming=True,
-        )
-    except TelegramError:
-        await query.answer(text("history_resend_failed", language), show_alert=True)
+    refusal = await runtime.service.access_refusal(who)  # banned: the bot posts nothing for them
+    if refusal is not None:
+        await query.answer(text(refusal.key, language), show_alert=True)
         return
-    await query.answer(text("history_answer_resent", language))
+    await _send_again(query, context.bot, runtime.service, who, job)
+
+
+async def _send_again(
+    query: CallbackQuery, bot: Bot, service: GenerationService, who: Requester, job: Job
+) -> None:
+    language = who.language_code
+    with service.resending(who.chat_id, job.id) as claimed:
+        if not claimed:  # pressed again while the first press is being sent
+            await query.answer(text("history_answer_resending", language))
+            return
+        try:
+            await bot.send_video(
+                chat_id=who.chat_id,
+                video=job.video_file_id,
+                caption=caption(job, language),
+                message_thread_id=who.thread_id,
+                supports_streaming=True,
+            )
+        except TelegramError:
+            await query.answer(text("history_resend_failed", language), show_alert=True)
+            return
+        await query.answer(text("history_answer_resent", language))
 
 
 async def _turn_page(

@@ -166,6 +166,37 @@ async def test_cancel_deletes_the_generation_at_luma_and_refunds(
     assert "service stopped" in last_edit.params["text"]
 
 
+async def test_when_luma_refuses_the_delete_the_job_goes_on_and_the_user_is_told(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.config.dream_seconds = 2
+    bot = await start_luma(start_bot, emulator)
+    tg.user_sends("/video a jellyfish Luma will not let go", user_id=USER)
+    await tg.wait_until(
+        lambda: any(g.state.value == "dreaming" for g in emulator.generations.values())
+    )
+    edit = await tg.wait_for_call("editMessageText", lambda c: "reply_markup" in c.params)
+    (cancel,) = edit.params["reply_markup"]["inline_keyboard"][0]
+    status = tg.calls_of("sendMessage")[0].result
+    emulator.inject_fault("delete", 500, message="Could not delete generation", count=2)
+
+    tg.press_button(status, cancel["callback_data"], user_id=USER)
+    answer = await tg.wait_for_call("answerCallbackQuery")
+    assert answer.params["text"] == "Too late to cancel: it is already being made."
+    tg.user_sends("/cancel", user_id=USER)
+    await tg.wait_for_call("sendMessage", lambda c: "can't be stopped there" in c.result["text"])
+
+    (generation,) = emulator.generations.values()
+    deletes = [r for r in emulator.requests if r.method == "DELETE"]
+    assert [r.path for r in deletes] == [f"{LUMA_PATH}/generations/{generation.id}"] * 2
+    await tg.wait_for_video(timeout=15)
+    await tg.wait_until(lambda: bot.runtime.worker.in_flight == 0)
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.state is JobState.DELIVERED
+    assert await used(bot) == 1  # made and delivered: it counts
+    assert not generation.deleted
+
+
 async def test_after_a_restart_the_callback_still_reaches_the_job(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:

@@ -142,3 +142,93 @@ async def test_a_busy_api_is_explained_while_the_job_waits(
     busy = await tg.wait_for_call("editMessageText", lambda c: "busy" in c.params["text"])
     assert busy.params["reply_markup"]["inline_keyboard"][0][0]["text"] == "✖ Cancel"
     await tg.wait_for_video(timeout=15)
+
+
+# --- /cancel typed, and as a reply (issue 15, item 4) ------------------------------------------
+
+
+async def queue_three(bot: Any, tg: FakeTelegram, emulator: Any) -> list[Any]:
+    """Three jobs of USER held in the bot's queue (the API answers each create 429 for a while);
+    returns them, oldest first, each with its status message."""
+    emulator.inject_fault(route="create", status=429, retry_after=10, count=3)
+    for index in range(3):
+        tg.user_sends(f"/video queued jellyfish {index}", user_id=USER)
+    await tg.wait_until(lambda: len(creates(emulator)) == 3)
+    repository = bot.runtime.repository
+    for _ in range(200):  # the refused creates are put back in the queue
+        jobs = [await repository.get_job(job_id) for job_id in (1, 2, 3)]
+        if all(j and j.state is JobState.QUEUED and j.status_message_id for j in jobs):
+            return jobs
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not all queued: {jobs}")
+
+
+async def states(bot: Any) -> list[str]:
+    jobs = [await bot.runtime.repository.get_job(job_id) for job_id in (1, 2, 3)]
+    return [j.failure_code or j.state.value for j in jobs if j is not None]
+
+
+async def test_typed_cancel_stops_the_latest_job_and_turns_its_status_into_the_notice(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(max_active_per_user=3, daily_quota=3)
+    jobs = await queue_three(bot, tg, emulator)
+    assert await used(bot) == 3
+    tg.user_sends("/cancel", user_id=USER)
+    notice = await tg.wait_for_call("editMessageText", lambda c: "Cancelled" in c.params["text"])
+    assert notice.ok and str(notice.params["message_id"]) == str(jobs[2].status_message_id)
+    assert "refunded" in notice.params["text"] and "reply_markup" not in notice.params
+    assert await states(bot) == ["queued", "queued", "cancelled"]
+    assert await used(bot) == 2
+    # The status message says it; no second message repeats it.
+    assert not [c for c in tg.calls_of("sendMessage") if "Cancelled" in c.result["text"]]
+
+
+async def test_cancel_sent_as_a_reply_stops_the_job_of_that_status_message(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(max_active_per_user=3, daily_quota=3)
+    jobs = await queue_three(bot, tg, emulator)
+    tg.user_sends("/cancel", user_id=USER, reply_to_message_id=jobs[0].status_message_id)
+    notice = await tg.wait_for_call("editMessageText", lambda c: "Cancelled" in c.params["text"])
+    assert str(notice.params["message_id"]) == str(jobs[0].status_message_id)
+    assert await states(bot) == ["cancelled", "queued", "queued"]
+    assert await used(bot) == 2
+    # A reply to a status whose job is over: nothing to cancel, and nothing else is touched.
+    tg.user_sends("/cancel", user_id=USER, reply_to_message_id=jobs[0].status_message_id)
+    await tg.wait_for_call("sendMessage", lambda c: "no video in progress" in c.result["text"])
+    assert await states(bot) == ["cancelled", "queued", "queued"]
+
+
+async def test_a_cancel_whose_status_message_is_gone_is_answered_by_a_new_message(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(max_active_per_user=3, daily_quota=3)
+    jobs = await queue_three(bot, tg, emulator)
+    tg.user_deletes(USER, jobs[2].status_message_id)  # the user deleted the status message
+    asked = tg.user_sends("/cancel", user_id=USER)
+    notice = await tg.wait_for_call("sendMessage", lambda c: "Cancelled" in c.result["text"])
+    assert str(notice.params["reply_parameters"]["message_id"]) == str(asked["message_id"])
+    assert await states(bot) == ["queued", "queued", "cancelled"]
+    assert len([c for c in tg.calls_of("sendMessage") if "Cancelled" in c.result["text"]]) == 1
+
+
+async def test_a_stale_cancel_button_after_submission_is_answered_too_late(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # aiml-v2 cannot delete a generation: once submitted, the video will come.
+    bot = await start_bot()
+    tg.user_sends("/video an unstoppable jellyfish [stuck]", user_id=USER)
+    status = await tg.wait_for_call("sendMessage", lambda c: "Queued" in c.result["text"])
+    (cancel,) = status.params["reply_markup"]["inline_keyboard"][0]
+    await tg.wait_until(lambda: len(creates(emulator)) == 1)
+    await tg.wait_for_call("editMessageText", lambda c: "reply_markup" not in c.params)
+    # The user's app still showed the button when it was pressed.
+    tg.press_button(status.result, cancel["callback_data"], user_id=USER, crafted=True)
+    answer = await tg.wait_for_call("answerCallbackQuery")
+    assert answer.params["text"] == "Too late to cancel: it is already being made."
+    assert str(answer.params.get("show_alert")).lower() == "true"
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and not job.state.is_final
+    assert await used(bot) == 1
+    assert not [r for r in emulator.requests if r.method == "DELETE"]

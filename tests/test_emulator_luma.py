@@ -492,6 +492,17 @@ async def test_delete_is_204_then_gone_and_its_clock_stops(env) -> None:
     assert listed == {gen["id"]: True, keep["id"]: False}
 
 
+async def test_a_delete_fault_hits_only_the_delete_and_the_generation_goes_on(env) -> None:
+    emu, http = env
+    gen = await create(http)
+    emu.inject_fault("delete", 500, message="Could not delete generation")
+    assert (await get(http, gen["id"]))[0] == 200  # a GET is not a delete: untouched
+    async with http.delete(f"{LUMA}/generations/{gen['id']}") as resp:
+        await assert_detail(resp, 500, "Could not delete generation")
+    assert not emu.generations[gen["id"]].deleted
+    assert (await finished(http, gen["id"]))["state"] == "completed"
+
+
 async def test_deleted_generation_cannot_be_extended_and_its_files_are_gone(env) -> None:
     _, http = env
     gen = await create(http)

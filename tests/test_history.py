@@ -260,3 +260,129 @@ async def test_nothing_yet_and_channels(
     post = tg.channel_posts("/history")
     answer = await next_call(tg, "sendMessage", lambda c: replies_to(c, post))
     assert "per person" in answer.result["text"]
+
+
+# --- jobs that failed, were cancelled or are still being made (issue 15, item 4) ---------------
+
+
+async def job_when(bot: Any, job_id: int, predicate: Callable[[Any], bool]) -> Any:
+    """Job `job_id` once `predicate(job)` holds (polling the database briefly)."""
+    for _ in range(500):
+        job = await bot.runtime.repository.get_job(job_id)
+        if job is not None and predicate(job):
+            return job
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"job {job_id} never got there: {job}")
+
+
+def states_by_prompt(body: str) -> dict[str, str]:
+    """Each entry's state (the last field of its first line), by its prompt."""
+    entries = body.split("\n\n")[1:]
+    return {entry_prompts(e)[0]: e.split("\n")[0].rsplit(" · ", 1)[1] for e in entries}
+
+
+async def test_the_list_labels_failed_cancelled_and_unfinished_jobs(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(daily_quota=10, max_active_per_user=5)
+    await make_videos(bot, tg, "a delivered whale", user_id=USER)
+    emulator.inject_fault(route="create", status=400, message="Invalid request")
+    tg.user_sends("/video a rejected whale", user_id=USER)
+    await job_when(bot, 2, lambda j: j.state.is_final)
+    tg.user_sends("/video a forbidden whale [fail]", user_id=USER)
+    await job_when(bot, 3, lambda j: j.state.is_final)
+    tg.user_sends("/video an endless whale [stuck]", user_id=USER)
+    await job_when(bot, 4, lambda j: j.state is JobState.WAITING)
+    emulator.inject_fault(route="create", status=429, retry_after=10)
+    tg.user_sends("/video a cancelled whale", user_id=USER)
+    await job_when(bot, 5, lambda j: j.attempts == 1 and j.state is JobState.QUEUED)
+    tg.user_sends("/cancel", user_id=USER)  # the latest: the queued one
+    await job_when(bot, 5, lambda j: j.state.is_final)
+
+    listing = await history(tg, user_id=USER)
+    assert states_by_prompt(listing.result["text"]) == {
+        "a cancelled whale": "🛑 cancelled",
+        "an endless whale [stuck]": "⏳ in progress",
+        "a forbidden whale [fail]": "❌ failed: declined by moderation",
+        "a rejected whale": "❌ failed",
+        "a delivered whale": "✅ delivered",
+    }
+    # Only the delivered video has buttons.
+    assert [b["callback_data"] for row in keyboard(listing) for b in row] == ["hr:1", "hx:1"]
+    codes = [(await job_when(bot, i, lambda j: True)).failure_code for i in (2, 3, 5)]
+    assert codes == ["rejected", "moderation", "cancelled"]
+
+
+# --- "Send again" refused, and pressed twice (issue 15, item 4) --------------------------------
+
+ADMIN = 9009
+
+
+async def test_send_again_is_free_over_quota_and_refused_without_a_file(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(daily_quota=1)
+    emulator.inject_fault(route="create", status=400, message="Invalid request")
+    tg.user_sends("/video a rejected whale", user_id=USER)  # job 1: failed, refunded
+    await job_when(bot, 1, lambda j: j.state.is_final and not j.notice_pending)
+    tg.user_sends("/video a glass whale", user_id=USER)  # job 2: today's allowance
+    await job_when(bot, 2, lambda j: j.state is JobState.DELIVERED and j.video_file_id)
+    tg.user_sends("/video one too many", user_id=USER)
+    await tg.wait_for_call("sendMessage", lambda c: "used all 1" in c.result["text"])
+    job = await bot.runtime.repository.get_job(2)
+    assert job is not None and job.video_file_id
+    listing = await history(tg, user_id=USER)
+
+    tg.press_button(listing.result, "hr:2", user_id=USER)  # over quota: still free
+    resent = await next_call(tg, "sendVideo")
+    assert resent.ok and resent.params["video"] == job.video_file_id
+    assert (await next_call(tg, "answerCallbackQuery")).params["text"] == "Sent again."
+
+    tg.press_button(listing.result, "hr:1", user_id=USER, crafted=True)  # failed: no video
+    answer = await next_call(tg, "answerCallbackQuery")
+    assert answer.params["text"] == "This button no longer works." and alert(answer)
+
+    tg.fail_next("sendVideo", 400, "Bad Request: wrong file identifier/HTTP URL specified")
+    tg.press_button(listing.result, "hr:2", user_id=USER)  # Telegram no longer has the file
+    answer = await next_call(tg, "answerCallbackQuery")
+    assert answer.params["text"] == "I couldn't send this video again." and alert(answer)
+
+    # The video replaced its status message when made; sendVideo is only the one re-send.
+    assert len([c for c in tg.calls_of("sendVideo") if c.ok]) == 1
+    assert len(creates(emulator)) == 2 and await used(bot) == 1
+
+
+async def test_a_banned_user_cannot_send_again(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(admin_user_ids=frozenset({ADMIN}))
+    await make_videos(bot, tg, "a glass whale", user_id=USER)
+    listing = await history(tg, user_id=USER)
+    tg.user_sends(f"/ban {USER}", user_id=ADMIN)
+    await tg.wait_for_call("sendMessage", lambda c: str(c.params["chat_id"]) == str(ADMIN))
+    assert await bot.runtime.repository.is_banned(USER)
+
+    tg.press_button(listing.result, "hr:1", user_id=USER)
+    answer = await next_call(tg, "answerCallbackQuery")
+    assert answer.params["text"] == "Sorry, you can't make videos with this bot." and alert(answer)
+    assert tg.calls_of("sendVideo") == []  # (the video itself replaced its status message)
+
+
+async def test_send_again_pressed_twice_sends_the_video_once(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot()
+    await make_videos(bot, tg, "a glass whale", user_id=USER)
+    listing = await history(tg, user_id=USER)
+    quota = await used(bot)
+
+    # A double press: both presses reach the bot together (one batch of updates, handled
+    # concurrently; webhook mode the same), and the first re-send is slow.
+    tg.delay_next("sendVideo", 0.5)
+    tg.press_button(listing.result, "hr:1", user_id=USER)
+    tg.press_button(listing.result, "hr:1", user_id=USER)
+    await tg.wait_until(lambda: len(tg.calls_of("answerCallbackQuery")) == 2)
+    texts = sorted(c.params["text"] for c in tg.calls_of("answerCallbackQuery"))
+    assert texts == ["Already on its way.", "Sent again."]
+    assert len(tg.calls_of("sendVideo")) == 1  # one re-send
+    assert len(creates(emulator)) == 1 and await used(bot) == quota

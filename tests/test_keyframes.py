@@ -211,3 +211,54 @@ async def test_in_a_privacy_mode_group_an_album_arrives_as_its_captioned_photo(
     (create,) = creates(emulator)
     assert set(create.json["keyframes"]) == {"frame0"}
     assert list(fetched(emulator).values()) == [FIRST_PHOTO]
+
+
+# --- albums that cannot be used (issue 15, item 5) ----------------------------------------------
+
+
+async def test_an_album_with_a_file_that_is_not_an_image_is_refused_free(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(public=True)
+    # Files sent "without compression" make a document album; one of them is a PDF.
+    captioned = tg.user_sends_document(
+        FIRST_PHOTO, caption="/video from my notes", media_group_id="g5"
+    )
+    tg.user_sends_document(
+        b"%PDF-1.4 notes", file_name="notes.pdf", mime_type="application/pdf", media_group_id="g5"
+    )
+    reply = await tg.wait_for_call("sendMessage", lambda c: "notes.pdf" in c.result["text"])
+    assert "only use JPEG, PNG or WEBP images" in reply.result["text"]
+    assert str(reply.params["reply_parameters"]["message_id"]) == str(captioned["message_id"])
+    await asyncio.sleep(0.2)
+    assert creates(emulator) == [] and await bot.runtime.repository.get_job(1) is None
+    assert await bot.runtime.repository.quota_used(USER, utc_day(time.time())) == 0
+    assert len(tg.calls_of("sendMessage")) == 1
+
+
+async def test_extend_captioned_on_an_album_says_how_to_extend_toward_a_photo(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(public=True)
+    tg.user_sends("/video a lighthouse at dusk", user_id=USER)
+    await tg.wait_for_video(timeout=15)
+    job = None
+    for _ in range(100):  # the video's message id is stored just after it is sent
+        job = await bot.runtime.repository.get_job(1)
+        if job is not None and job.video_message_id:
+            break
+        await asyncio.sleep(0.02)
+    assert job is not None and job.video_message_id
+    captioned = tg.user_sends_photo(
+        caption="/extend the light turns on",
+        photo_bytes=FIRST_PHOTO,
+        media_group_id="g7",
+        reply_to_message_id=job.video_message_id,
+    )
+    tg.user_sends_photo(photo_bytes=SECOND_PHOTO, media_group_id="g7")
+    reply = await tg.wait_for_call("sendMessage", lambda c: "one photo at most" in c.result["text"])
+    assert "Reply to my video with a single photo" in reply.result["text"]
+    assert str(reply.params["reply_parameters"]["message_id"]) == str(captioned["message_id"])
+    await asyncio.sleep(0.2)
+    assert len(creates(emulator)) == 1 and await bot.runtime.repository.get_job(2) is None
+    assert await bot.runtime.repository.quota_used(USER, utc_day(time.time())) == 1

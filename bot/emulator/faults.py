@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 # Which requests a fault applies to. "create"/"fetch" are the contract routes of every family,
-# "download" is /files/, "any" is every non-admin request.
-FaultRoute = Literal["create", "fetch", "download", "any"]
+# "download" is /files/, "delete" only Luma's DELETE of a generation (a "fetch" route too: a
+# fetch fault hits it as well), "any" is every non-admin request.
+FaultRoute = Literal["create", "fetch", "download", "delete", "any"]
 FaultKind = Literal["status", "drop", "delay", "redirect", "body"]
 
 
@@ -54,8 +55,8 @@ class Fault:
         if self.retry_after is not None and self.retry_after < 0:
             raise ValueError("retry_after must be >= 0")
 
-    def matches(self, route_kind: str) -> bool:
-        return self.route == "any" or self.route == route_kind
+    def matches(self, route_kind: str, operation: str = "") -> bool:
+        return self.route in ("any", route_kind) or (self.route == "delete" == operation)
 
     def retry_after_header(self) -> dict[str, str]:
         if self.retry_after is None:
@@ -87,9 +88,9 @@ class FaultQueue:
         self.pending.append(fault)
         return fault
 
-    def take(self, route_kind: str) -> Fault | None:
+    def take(self, route_kind: str, operation: str = "") -> Fault | None:
         for fault in self.pending:
-            if fault.matches(route_kind):
+            if fault.matches(route_kind, operation):
                 fault.count -= 1
                 if fault.count == 0:
                     self.pending.remove(fault)

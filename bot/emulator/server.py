@@ -99,10 +99,11 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     emu = emulator_of(request)
     route = request.match_info.route.name or ""
     kind = route.partition(".")[0] or "other"
+    operation = route.rpartition(".")[2]  # "delete" for Luma's DELETE (see FaultRoute)
     try:
         # Recorded first, so tests can assert on what was sent even when it is rejected.
         emu.requests.append(await RecordedRequest.from_request(request, route))
-        fault = emu.faults.take(kind)
+        fault = emu.faults.take(kind, operation)
         if fault is None and kind in API_KINDS and emu.config.error_rates:
             fault = random_fault(emu.config.error_rates, emu.random, kind)
         if fault is not None:

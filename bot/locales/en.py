@@ -229,7 +229,9 @@ EN: Final[dict[str, str]] = {
         "Send one or two photos with <code>/video</code> in the caption."
     ),
     "extend_one_photo": (
-        "<code>/extend</code> takes one photo at most (the picture to continue toward)."
+        "<code>/extend</code> takes one photo at most (the picture to continue toward), not an "
+        "album. Reply to my video with a single photo captioned "
+        "<code>/extend what happens next</code>. Nothing was charged."
     ),
     "unsupported_file": (
         "I can only use JPEG, PNG or WEBP images as keyframes, and {name} isn't one. "
@@ -332,5 +334,6 @@ EN: Final[dict[str, str]] = {
     "history_button_previous": "◀",
     "history_button_next": "▶",
     "history_answer_resent": "Sent again.",
+    "history_answer_resending": "Already on its way.",
     "history_resend_failed": "I couldn't send this video again.",
 }

@@ -238,7 +238,8 @@ RU: Final[dict[str, str]] = {
     ),
     "extend_one_photo": (
         "<code>/extend</code> принимает не больше одного фото (картинку, к которой должно "
-        "прийти видео)."
+        "прийти видео), а не альбом. Ответьте на моё видео одним фото с подписью "
+        "<code>/extend что будет дальше</code>. Ничего не списано."
     ),
     "unsupported_file": (
         "Ключевыми кадрами могут быть только изображения JPEG, PNG или WEBP, "
@@ -343,5 +344,6 @@ RU: Final[dict[str, str]] = {
     "history_button_previous": "◀",
     "history_button_next": "▶",
     "history_answer_resent": "Отправлено ещё раз.",
+    "history_answer_resending": "Уже отправляю.",
     "history_resend_failed": "Не удалось отправить это видео ещё раз.",
 }
