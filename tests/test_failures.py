@@ -201,8 +201,8 @@ async def test_the_key_or_credits_lost_mid_generation_keep_the_paid_video(
     refused_looks = 3
     emulator.inject_fault(route="fetch", status=status, count=refused_looks)
     await tg.wait_until(lambda: not emulator.faults.pending, timeout=15)
-    job = await job_when(bot, lambda j: j.lease_owner is None, "parked")
-    assert job.state is JobState.WAITING and job.failure_code is None
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.state is JobState.WAITING and job.failure_code is None
 
     (generation_id,) = emulator.generations
     emulator.force_state(generation_id, "completed")  # made (and billed) meanwhile
