@@ -376,18 +376,23 @@ async def test_a_status_message_telegram_will_not_edit_gives_way_to_a_new_reply(
 async def test_a_failure_is_told_as_a_reply_when_the_status_message_is_gone(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    emulator.config.dream_seconds = 0.6
+    emulator.inject_fault(route="create", status=400, message="prompt: not allowed here")
     bot = await start_bot()
-    request = tg.user_sends("/video a jellyfish [fail]", user_id=USER)
+    await bot.runtime.worker.stop()  # the job waits in the bot's queue meanwhile
+    request = tg.user_sends(REQUEST, user_id=USER)
     status = await tg.wait_for_call("sendMessage", timeout=15)
+    await job_when(bot, lambda j: j.status_message_id is not None, "got its status message")
     tg.user_deletes(USER, status.result["message_id"])
+    await bot.runtime.worker.start()
     notice = await tg.wait_for_call(
-        "sendMessage", lambda c: "declined this request" in c.params["text"], timeout=15
+        "sendMessage", lambda c: "rejected this request" in c.params["text"], timeout=15
     )
+    (edit,) = tg.calls_of("editMessageText")  # tried in place first: gone
+    assert not edit.ok and int(edit.params["message_id"]) == status.result["message_id"]
     assert notice.ok and "refunded" in notice.params["text"]
     assert notice.params["reply_parameters"]["message_id"] == request["message_id"]
     job = await job_when(bot, lambda j: not j.notice_pending, "told")
-    assert job.state is JobState.FAILED and job.failure_code == "moderation" and job.refunded
+    assert job.state is JobState.FAILED and job.failure_code == "rejected" and job.refunded
     assert await usage(bot) == (0, 0)
 
 
