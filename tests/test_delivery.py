@@ -327,15 +327,16 @@ async def usage(bot: Any) -> tuple[int, int]:
 
 @asynccontextmanager
 async def result_host(
-    answer: Callable[[int], Awaitable[web.StreamResponse]],
+    answer: Callable[[web.Request, int], Awaitable[web.StreamResponse]],
 ) -> AsyncIterator[tuple[str, list[str]]]:
     """A host apart from the API that keeps the finished videos (a provider's CDN): each
-    download gets `answer(n)` for the n-th request. Yields its root URL and the paths asked."""
+    download gets `answer(request, n)` for the n-th request. Yields its root URL and the paths
+    asked."""
     asked: list[str] = []
 
     async def handle(request: web.Request) -> web.StreamResponse:
         asked.append(request.path)
-        return await answer(len(asked))
+        return await answer(request, len(asked))
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", handle)
@@ -399,7 +400,7 @@ async def test_a_failure_is_told_as_a_reply_when_the_status_message_is_gone(
 async def test_an_expired_result_url_is_replaced_by_the_fresh_one_the_api_gives(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    async def expired(_: int) -> web.Response:
+    async def expired(_: web.Request, __: int) -> web.Response:
         emulator.config.public_url = None  # from now on the API hands out fresh links
         return web.Response(status=403, text="Request has expired")
 
@@ -420,14 +421,28 @@ async def test_an_expired_result_url_is_replaced_by_the_fresh_one_the_api_gives(
 async def test_a_download_cut_off_midway_is_fetched_again(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    emulator.inject_fault(route="download", kind="drop", count=1)
-    bot = await start_bot()
-    tg.user_sends(REQUEST, user_id=USER)
-    sent = await tg.wait_for_video(timeout=15)
-    job = await delivered(bot)
+    video = sample_bytes(VIDEO_FILE)
+
+    async def cut_off(request: web.Request, hit: int) -> web.StreamResponse:
+        if hit > 1:
+            return the_video()
+        response = web.StreamResponse(headers={"Content-Length": str(len(video))})
+        response.content_type = "video/mp4"
+        await response.prepare(request)
+        await response.write(video[: len(video) // 2])
+        assert request.transport is not None
+        request.transport.close()  # the connection drops halfway through the body
+        return response
+
+    async with result_host(cut_off) as (cdn, asked):
+        emulator.config.public_url = cdn
+        bot = await start_bot()
+        tg.user_sends(REQUEST, user_id=USER)
+        sent = await tg.wait_for_video(timeout=15)
+        job = await delivered(bot)
     # Within the same attempt (`attempts` counts the create, then each delivery retry).
-    assert len(downloads(emulator)) == 2 and job.attempts == 1
-    assert sent.files["video"] == sample_bytes(VIDEO_FILE)
+    assert len(asked) == 2 and job.attempts == 1
+    assert sent.files["video"] == video
 
 
 async def test_downloads_that_keep_failing_are_tried_again_later(
@@ -446,7 +461,7 @@ async def test_downloads_that_keep_failing_are_tried_again_later(
 async def test_a_failed_download_whose_fresh_url_cannot_be_asked_for_is_tried_again_later(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    async def flaky(hit: int) -> web.Response:
+    async def flaky(_: web.Request, hit: int) -> web.Response:
         if hit == 1:  # the storage hiccups, and so does the API when asked for a fresh link
             emulator.inject_fault(route="fetch", status=500, count=1)
             return web.Response(status=503)
