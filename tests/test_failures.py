@@ -326,7 +326,6 @@ async def test_a_create_refused_until_the_deadline_times_out_refunded_in_full(
     job = await bot.runtime.repository.get_job(1)
     assert job is not None and job.failure_code == "timeout" and job.remote_id is None
     assert len(creates(emulator)) >= 2  # it did keep trying
-    assert all(r.received_at < job.deadline_at for r in creates(emulator))
     # The provider never had it: the payer and the bill cap both get it back.
     assert job.refunded and not job.billable
     assert await usage(bot) == (0, 0)
