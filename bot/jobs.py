@@ -64,6 +64,9 @@ DELIVERY_GRACE_SECONDS = 600.0
 UNEXPECTED_ERROR_RETRY_SECONDS = 30.0
 # How long the "ready" notice may wait for room in Telegram's limits before it is skipped.
 NOTICE_PATIENCE_SECONDS = 10.0
+# A wait refused for an operator problem (key rejected, no credits) parks the job for this many
+# poll intervals, then looks again: a minute at the default LUMA_POLL_INTERVAL.
+OPERATOR_PROBLEM_RETRY_POLLS = 12
 # Refusals whose status proves the create did not go through.
 _REFUSED_STATUSES = {429, 503}
 
@@ -501,7 +504,7 @@ class Worker:
                 else Problem.NO_CREDITS
             )
             await self._alerts.problem(problem, error.message)
-            retry_at = time.time() + 60
+            retry_at = time.time() + self._client.poll_interval * OPERATOR_PROBLEM_RETRY_POLLS
             if retry_at >= job.deadline_at:
                 return await self._fail(job, FailureCode.SERVICE_UNAVAILABLE, str(error))
             await self._repo.release(job.id, self.owner, next_attempt_at=retry_at)

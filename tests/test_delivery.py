@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
+from aiohttp import web
+
 from bot.delivery import MAX_REDIRECTS
+from bot.emulator.assets import VIDEO_FILE, sample_bytes
+from bot.generations import utc_day
 from storage.base import JobState
 from tests.fakes.telegram_api import Call, FakeTelegram
 
@@ -296,3 +302,240 @@ async def test_a_step_that_keeps_failing_ends_the_job_after_the_deadline_and_gra
     assert job.failure_code == "internal_error"
     assert job.finished_at is not None and job.finished_at >= job.deadline_at + 1
     assert uploads(tg) == []
+
+
+# --- delivery fallbacks (issue 15, item 3) ----------------------------------------------------
+
+REQUEST = "/video a jellyfish"
+
+
+async def job_when(bot: Any, predicate: Callable[[Any], bool], what: str) -> Any:
+    job = None
+    for _ in range(200):
+        job = await bot.runtime.repository.get_job(1)
+        if job is not None and predicate(job):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the job never {what}: {job}")
+
+
+async def usage(bot: Any) -> tuple[int, int]:
+    """(the user's daily allowance used, the day's total under GLOBAL_DAILY_QUOTA)."""
+    used = await bot.runtime.repository.quota_usage(USER, USER, utc_day(time.time()))
+    return used.payer_daily, used.everyone
+
+
+@asynccontextmanager
+async def result_host(
+    answer: Callable[[web.Request, int], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[tuple[str, list[str]]]:
+    """A host apart from the API that keeps the finished videos (a provider's CDN): each
+    download gets `answer(request, n)` for the n-th request. Yields its root URL and the paths
+    asked."""
+    asked: list[str] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        asked.append(request.path)
+        return await answer(request, len(asked))
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", asked
+    finally:
+        await runner.cleanup()
+
+
+def the_video() -> web.Response:
+    return web.Response(body=sample_bytes(VIDEO_FILE), content_type="video/mp4")
+
+
+async def test_a_status_message_telegram_will_not_edit_gives_way_to_a_new_reply(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    tg.fail_next("editMessageMedia", 400, "Bad Request: message can't be edited")
+    bot = await start_bot()
+    request = tg.user_sends(REQUEST, user_id=USER)
+    status = await tg.wait_for_call("sendMessage", timeout=15)
+    status_id = status.result["message_id"]
+    sent = await tg.wait_for_video(timeout=15)
+    assert sent.method == "sendVideo"
+    assert sent.params["reply_parameters"]["message_id"] == request["message_id"]
+    # The stale status ("Dreaming…") is removed, and the job no longer points at it.
+    job = await job_when(bot, lambda j: j.status_message_id is None, "forgot its status")
+    assert job.state is JobState.DELIVERED and job.video_message_id == sent.result["message_id"]
+    (delete,) = tg.calls_of("deleteMessage")
+    assert delete.ok and int(delete.params["message_id"]) == status_id
+    assert status_id not in [m["message_id"] for m in tg.messages(USER)]
+    assert [m["message_id"] for m in tg.messages_with_video(USER)] == [job.video_message_id]
+    assert not any("ready" in c.params.get("text", "") for c in tg.calls_of("sendMessage"))
+
+
+async def test_a_failure_is_told_as_a_reply_when_the_status_message_is_gone(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.inject_fault(route="create", status=400, message="prompt: not allowed here")
+    bot = await start_bot()
+    await bot.runtime.worker.stop()  # the job waits in the bot's queue meanwhile
+    request = tg.user_sends(REQUEST, user_id=USER)
+    status = await tg.wait_for_call("sendMessage", timeout=15)
+    await job_when(bot, lambda j: j.status_message_id is not None, "got its status message")
+    tg.user_deletes(USER, status.result["message_id"])
+    await bot.runtime.worker.start()
+    notice = await tg.wait_for_call(
+        "sendMessage", lambda c: "rejected this request" in c.params["text"], timeout=15
+    )
+    (edit,) = tg.calls_of("editMessageText")  # tried in place first: gone
+    assert not edit.ok and int(edit.params["message_id"]) == status.result["message_id"]
+    assert notice.ok and "refunded" in notice.params["text"]
+    assert notice.params["reply_parameters"]["message_id"] == request["message_id"]
+    job = await job_when(bot, lambda j: not j.notice_pending, "told")
+    assert job.state is JobState.FAILED and job.failure_code == "rejected" and job.refunded
+    assert await usage(bot) == (0, 0)
+
+
+async def test_an_expired_result_url_is_replaced_by_the_fresh_one_the_api_gives(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    async def expired(_: web.Request, __: int) -> web.Response:
+        emulator.config.public_url = None  # from now on the API hands out fresh links
+        return web.Response(status=403, text="Request has expired")
+
+    async with result_host(expired) as (cdn, asked):
+        emulator.config.public_url = cdn
+        bot = await start_bot()
+        tg.user_sends(REQUEST, user_id=USER)
+        sent = await tg.wait_for_video(timeout=15)
+        job = await delivered(bot)
+    (generation_id,) = emulator.generations
+    assert asked == [f"/files/{generation_id}.mp4"]  # the stale link, once
+    # The fresh link is stored (a retry or a restart uses it) and is the one downloaded.
+    assert job.video_url == f"{emulator.url}/files/{generation_id}.mp4"
+    assert [r.path for r in downloads(emulator)] == [f"/files/{generation_id}.mp4"]
+    assert sent.files["video"] == sample_bytes(VIDEO_FILE)
+
+
+async def test_a_download_cut_off_midway_is_fetched_again(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    video = sample_bytes(VIDEO_FILE)
+
+    async def cut_off(request: web.Request, hit: int) -> web.StreamResponse:
+        if hit > 1:
+            return the_video()
+        response = web.StreamResponse(headers={"Content-Length": str(len(video))})
+        response.content_type = "video/mp4"
+        await response.prepare(request)
+        await response.write(video[: len(video) // 2])
+        assert request.transport is not None
+        request.transport.close()  # the connection drops halfway through the body
+        return response
+
+    async with result_host(cut_off) as (cdn, asked):
+        emulator.config.public_url = cdn
+        bot = await start_bot()
+        tg.user_sends(REQUEST, user_id=USER)
+        sent = await tg.wait_for_video(timeout=15)
+        job = await delivered(bot)
+    # Within the same attempt (`attempts` counts the create, then each delivery retry).
+    assert len(asked) == 2 and job.attempts == 1
+    assert sent.files["video"] == video
+
+
+async def test_downloads_that_keep_failing_are_tried_again_later(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # The result URL and the fresh one both fail now; the storage recovers a moment later.
+    emulator.inject_fault(route="download", status=500, count=2)
+    bot = await start_bot()
+    tg.user_sends(REQUEST, user_id=USER)
+    await tg.wait_for_video(timeout=15)
+    job = await delivered(bot)
+    assert len(downloads(emulator)) == 3 and job.attempts == 2  # the create, one retry
+    assert len(tg.messages_with_video(USER)) == 1
+
+
+async def test_a_failed_download_whose_fresh_url_cannot_be_asked_for_is_tried_again_later(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    async def flaky(_: web.Request, hit: int) -> web.Response:
+        if hit == 1:  # the storage hiccups, and so does the API when asked for a fresh link
+            emulator.inject_fault(route="fetch", status=500, count=1)
+            return web.Response(status=503)
+        return the_video()
+
+    async with result_host(flaky) as (cdn, asked):
+        emulator.config.public_url = cdn
+        bot = await start_bot()
+        tg.user_sends(REQUEST, user_id=USER)
+        await tg.wait_for_video(timeout=15)
+        job = await delivered(bot)
+    assert len(asked) == 2 and job.attempts == 2  # the create, one retry
+    assert job.video_url is not None and job.video_url.startswith(cdn)
+    assert not emulator.faults.pending  # the fresh link was asked for, and refused
+
+
+async def test_delivery_that_keeps_failing_ends_as_delivery_failed_and_stays_spent(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    tg.fail_next("editMessageMedia", 502, count=100)
+    bot = await start_bot(
+        generation_timeout=2, media_link_ttl=60, delivery_grace_seconds=3, global_daily_quota=1
+    )
+    tg.user_sends(REQUEST, user_id=USER)
+    notice = await tg.wait_for_call(
+        "editMessageText", lambda c: "could not send it" in c.params["text"], timeout=20
+    )
+    assert "counts toward your daily limit" in notice.params["text"]
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.state is JobState.FAILED
+    assert job.failure_code == "delivery_failed"
+    assert len(tg.calls_of("editMessageMedia")) >= 2  # retried before giving up
+    assert job.finished_at is not None and job.finished_at >= job.deadline_at
+    # Made and billed: neither the payer nor the bill cap gets it back (docs "Refunds").
+    assert not job.refunded and job.billable
+    assert await usage(bot) == (1, 1)
+    assert tg.videos() == []
+
+
+async def test_too_large_with_no_status_message_sends_the_thumbnail_and_link_as_a_reply(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    tg.upload_limit = 1000  # Telegram answers the upload 413
+    emulator.config.dream_seconds = 0.6
+    bot = await start_bot()
+    request = tg.user_sends(REQUEST, user_id=USER)
+    status = await tg.wait_for_call("sendMessage", timeout=15)
+    tg.user_deletes(USER, status.result["message_id"])
+    job = await delivered(bot)
+    (generation_id,) = emulator.generations
+    (photo,) = [c for c in tg.calls_of("sendPhoto") if c.ok]
+    assert photo.params["reply_parameters"]["message_id"] == request["message_id"]
+    assert photo.params["photo"].endswith(f"/files/{generation_id}.jpg")
+    assert f"/files/{generation_id}.mp4" in photo.params["caption"]
+    assert job.video_message_id == photo.result["message_id"]
+    assert [c.response["error_code"] for c in tg.calls_of("sendVideo")] == [413]
+    assert tg.videos() == []
+
+
+async def test_too_large_with_an_unusable_thumbnail_sends_the_link_alone(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    tg.upload_limit = 1000
+    tg.fail_next("sendPhoto", 400, "Bad Request: wrong file identifier/HTTP URL specified")
+    emulator.config.dream_seconds = 0.6
+    bot = await start_bot()
+    request = tg.user_sends(REQUEST, user_id=USER)
+    status = await tg.wait_for_call("sendMessage", timeout=15)
+    tg.user_deletes(USER, status.result["message_id"])
+    job = await delivered(bot)
+    (generation_id,) = emulator.generations
+    link = await tg.wait_for_call(
+        "sendMessage", lambda c: f"/files/{generation_id}.mp4" in c.params["text"]
+    )
+    assert link.ok and link.params["reply_parameters"]["message_id"] == request["message_id"]
+    assert job.video_message_id == link.result["message_id"]
+    assert tg.videos() == []

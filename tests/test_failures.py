@@ -3,14 +3,17 @@ problems (bad key, no credits) alerted to the admins once per incident."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from bot.emulator import EmulatorConfig, run_emulator
 from bot.generations import utc_day
-from tests.conftest import API_KEY
+from storage.base import JobState
+from tests.conftest import API_KEY, FAST_EMULATOR, free_port
 from tests.fakes.telegram_api import FakeTelegram
 
 USER = 1001
@@ -133,3 +136,232 @@ async def test_a_timeout_is_told_at_the_deadline_not_a_long_poll_later(
     assert job is not None and job.failure_code == "timeout" and job.finished_at is not None
     # The bot's own record: failed when the deadline came, not when the wait would have ended.
     assert job.deadline_at <= job.finished_at < job.deadline_at + 1.5
+
+
+# --- money and quota while a video is being made (issue 15, item 2) ---------------------------
+
+
+async def job_when(bot: Any, predicate: Callable[[Any], bool], what: str, job_id: int = 1) -> Any:
+    """The job once `predicate` holds for it (read from the database)."""
+    job = None
+    for _ in range(300):
+        job = await bot.runtime.repository.get_job(job_id)
+        if job is not None and predicate(job):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} never {what}: {job}")
+
+
+def creates(emulator: Any) -> list[Any]:
+    return [r for r in emulator.requests if r.route.startswith("create.")]
+
+
+def looks(emulator: Any) -> list[Any]:
+    return [r for r in emulator.requests if r.route.startswith("fetch.")]
+
+
+async def usage(bot: Any) -> tuple[int, int]:
+    """(the user's daily allowance used, the day's total under GLOBAL_DAILY_QUOTA)."""
+    used = await bot.runtime.repository.quota_usage(USER, USER, utc_day(time.time()))
+    return used.payer_daily, used.everyone
+
+
+async def admin_has_a_chat(tg: FakeTelegram) -> None:
+    tg.user_sends("/help", user_id=ADMIN)
+    await tg.wait_for_call("sendMessage", lambda c: str(c.params["chat_id"]) == str(ADMIN))
+
+
+def alerts(tg: FakeTelegram) -> list[str]:
+    return [t for t in said_to(tg, ADMIN) if t.startswith("⚠️")]
+
+
+# Where each family lives on the emulator, and how it is asked for a generation.
+FAMILIES = {"aiml-v2": "", "aiml-v1": "", "aiml-universal": "", "luma": "/dream-machine/v1"}
+
+
+@pytest.mark.parametrize(
+    ("family", "status"),
+    [*((family, 403) for family in FAMILIES), ("aiml-v2", 401), ("aiml-v2", 402)],
+)
+async def test_the_key_or_credits_lost_mid_generation_keep_the_paid_video(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], family: str, status: int
+) -> None:
+    # The provider has the job (and will bill it); then every look at it is refused for a while
+    # (a revoked key, or an account out of credits, worded as the family words it). The video
+    # is kept: the job is parked and looked at again, and arrives once the operator fixed it.
+    bot = await start_bot(
+        public=True,
+        luma_api_family=family,
+        luma_api_url=emulator.url + FAMILIES[family],
+        admin_user_ids=str(ADMIN),
+    )
+    await admin_has_a_chat(tg)
+    tg.user_sends("/video a jellyfish [stuck]", user_id=USER)
+    await job_when(bot, lambda j: j.remote_id is not None, "submitted")
+    refused_looks = 3
+    emulator.inject_fault(route="fetch", status=status, count=refused_looks)
+    await tg.wait_until(lambda: not emulator.faults.pending, timeout=15)
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.state is JobState.WAITING and job.failure_code is None
+
+    (generation_id,) = emulator.generations
+    emulator.force_state(generation_id, "completed")  # made (and billed) meanwhile
+    await tg.wait_for_video(timeout=15)
+    job = await job_when(bot, lambda j: j.state is JobState.DELIVERED, "delivered")
+    assert len(creates(emulator)) == 1
+    assert len(alerts(tg)) == 1, alerts(tg)  # once for the incident, not once per look
+    expected = "LUMA_API_KEY" if status == 401 else "out of credits"
+    assert expected in alerts(tg)[0]
+    assert not any("refunded" in t for t in said_to(tg, USER))
+    assert await usage(bot) == (1, 1)
+
+
+async def test_the_key_refused_until_the_deadline_fails_as_unavailable_refunded_to_the_payer(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(
+        admin_user_ids=str(ADMIN), generation_timeout=3, media_link_ttl=60, global_daily_quota=1
+    )
+    await admin_has_a_chat(tg)
+    tg.user_sends("/video a jellyfish [stuck]", user_id=USER)
+    await job_when(bot, lambda j: j.remote_id is not None, "submitted")
+    emulator.config.api_keys = frozenset({"the-new-key"})  # revoked; nobody fixes it in time
+    since = len(emulator.requests)
+    notice = await tg.wait_for_call(
+        "editMessageText", lambda c: "unavailable" in c.params["text"], timeout=15
+    )
+    assert "refunded" in notice.params["text"]
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.failure_code == "service_unavailable"
+    assert len([r for r in looks(emulator) if emulator.requests.index(r) >= since]) >= 2
+    # REFUNDS: the payer gets the unit back; the provider had the job, so the bill cap keeps it.
+    assert job.refunded and job.billable
+    assert await usage(bot) == (0, 1)
+    assert len(alerts(tg)) == 1 and "LUMA_API_KEY" in alerts(tg)[0]
+    assert len(creates(emulator)) == 1
+
+
+@pytest.mark.parametrize("status", [503, 429])
+async def test_a_create_refused_for_now_goes_back_to_the_queue_and_is_made_once(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], status: int
+) -> None:
+    emulator.inject_fault(route="create", status=status, count=1)
+    bot = await start_bot()
+    tg.user_sends("/video a patient jellyfish", user_id=USER)
+    await tg.wait_for_video(timeout=15)
+    job = await job_when(bot, lambda j: j.state is JobState.DELIVERED, "delivered")
+    assert job.attempts >= 1  # it went back to the queue once
+    assert len(creates(emulator)) == 2 and len(emulator.generations) == 1  # one accepted
+    assert await usage(bot) == (1, 1)
+
+
+async def test_a_create_that_honours_retry_after(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # The API says when to come back: the job waits that long, not the bot's own backoff
+    # (1 to 2 s for a first refusal).
+    emulator.inject_fault(route="create", status=429, retry_after=3, count=1)
+    bot = await start_bot()
+    tg.user_sends("/video a patient jellyfish", user_id=USER)
+    queued = await job_when(bot, lambda j: j.attempts == 1, "requeued")
+    assert queued.state is JobState.QUEUED and queued.next_attempt_at is not None
+    assert queued.next_attempt_at - queued.updated_at >= 2.9
+    await tg.wait_for_video(timeout=15)
+    assert len(creates(emulator)) == 2 and len(emulator.generations) == 1
+
+
+async def test_a_create_that_could_not_connect_goes_back_to_the_queue(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # Nothing listens at the API's address yet: the request never left, so it is safe to send
+    # again once the API is up.
+    port = free_port()
+    bot = await start_bot(luma_api_url=f"http://127.0.0.1:{port}")
+    tg.user_sends("/video an early jellyfish", user_id=USER)
+    queued = await job_when(bot, lambda j: j.attempts == 1, "requeued")
+    assert queued.state is JobState.QUEUED and queued.failure_code is None
+    async with run_emulator(EmulatorConfig(**FAST_EMULATOR), port=port) as late:
+        await tg.wait_for_video(timeout=15)
+        assert len(creates(late)) == 1 and len(late.generations) == 1
+    job = await job_when(bot, lambda j: j.state is JobState.DELIVERED, "delivered")
+    assert job.remote_id in late.generations
+    assert await usage(bot) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [(400, "aspect_ratio must be one of 16:9, 9:16"), (422, "prompt: too long for this model")],
+)
+async def test_a_create_rejected_as_invalid_is_told_and_refunded(
+    tg: FakeTelegram,
+    emulator: Any,
+    start_bot: Callable[..., Any],
+    status: int,
+    message: str,
+) -> None:
+    emulator.inject_fault(route="create", status=status, message=message, count=1)
+    bot = await start_bot(global_daily_quota=1)
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    notice = await tg.wait_for_call(
+        "editMessageText", lambda c: "rejected this request" in c.params["text"], timeout=15
+    )
+    assert message in notice.params["text"] and "refunded" in notice.params["text"]
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.state is JobState.FAILED and job.failure_code == "rejected"
+    assert job.refunded and not job.billable
+    assert await usage(bot) == (0, 0)
+    assert len(creates(emulator)) == 1  # never sent again
+
+
+async def test_a_create_refused_until_the_deadline_times_out_refunded_in_full(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.inject_fault(route="create", status=429, retry_after=0.3, count=1000)
+    bot = await start_bot(generation_timeout=2, media_link_ttl=60, global_daily_quota=1)
+    tg.user_sends("/video a jellyfish nobody takes", user_id=USER)
+    notice = await tg.wait_for_call(
+        "editMessageText", lambda c: "took too long" in c.params["text"], timeout=15
+    )
+    assert "refunded" in notice.params["text"]
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.failure_code == "timeout" and job.remote_id is None
+    assert len(creates(emulator)) >= 2  # it did keep trying
+    # The provider never had it: the payer and the bill cap both get it back.
+    assert job.refunded and not job.billable
+    assert await usage(bot) == (0, 0)
+
+
+async def test_a_retry_after_past_the_deadline_ends_the_job_at_once(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # Waiting an hour for a 20-minute deadline helps nobody: the user hears it now.
+    emulator.inject_fault(route="create", status=429, retry_after=3600, count=1)
+    bot = await start_bot()
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    await tg.wait_for_call(
+        "editMessageText", lambda c: "took too long" in c.params["text"], timeout=15
+    )
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.failure_code == "timeout" and job.refunded
+    assert job.finished_at is not None and job.finished_at < job.deadline_at
+    assert len(creates(emulator)) == 1
+
+
+async def test_a_job_still_in_the_bots_queue_at_its_deadline_is_never_sent(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(generation_timeout=1, media_link_ttl=60, global_daily_quota=1)
+    await bot.runtime.worker.stop()  # every worker busy elsewhere, or the bot was down
+    tg.user_sends("/video a jellyfish kept waiting", user_id=USER)
+    queued = await job_when(bot, lambda j: j.state is JobState.QUEUED, "queued")
+    await asyncio.sleep(max(queued.deadline_at - time.time(), 0))  # the bot's deadline, 1 s
+    await bot.runtime.worker.start()
+    notice = await tg.wait_for_call(
+        "editMessageText", lambda c: "took too long" in c.params["text"], timeout=15
+    )
+    assert "refunded" in notice.params["text"]
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.failure_code == "timeout"
+    assert job.refunded and not job.billable
+    assert creates(emulator) == []
+    assert await usage(bot) == (0, 0)

@@ -271,7 +271,7 @@ def _error_for(status: int, payload: Any, text: str, retry_after: float | None) 
         return errors.ValidationError(message, **kwargs)
     if status == 401:
         return errors.AuthenticationError(message, **kwargs)
-    if status == 403:
+    if status in (402, 403):  # AIML and Luma say 403; 402 Payment Required means the same
         return errors.CreditsError(message, **kwargs)
     if status == 404:
         return errors.NotFoundError(message, **kwargs)

@@ -27,7 +27,7 @@ class AuthenticationError(LumaError):
 
 
 class CreditsError(LumaError):
-    """403: out of credits or plan limit. An operator problem."""
+    """402/403: out of credits or plan limit. An operator problem."""
 
 
 class NotFoundError(LumaError):
