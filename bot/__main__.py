@@ -13,7 +13,7 @@ from typing import Any
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
-from bot.app import ALLOWED_UPDATES, build_application, running
+from bot.app import ALLOWED_UPDATES, build_application, running, until_stopped
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
 from bot.telegram_request import AiohttpRequest
@@ -29,7 +29,7 @@ async def serve() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with running(application):
-        await stop.wait()
+        await until_stopped(application, stop)
         log.info("stopping: in-flight jobs are kept and resume at the next start")
 
 
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(COMMANDS[args[0]](settings))
         _run(serve())
     except InvalidToken:
+        # At start (getMe) or mid-run (getUpdates: the token was revoked).
         log.error("TELEGRAM_BOT_TOKEN was rejected by Telegram: check it with @BotFather")
         return 2
     except NetworkError as error:

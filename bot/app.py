@@ -6,6 +6,7 @@ monkeypatched. `running(app)` is the one lifecycle both `python -m bot` and the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from contextlib import asynccontextmanager
 import aiohttp
 from telegram import BotCommand
 from telegram.constants import ParseMode
+from telegram.error import InvalidToken
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
 import handlers
@@ -46,6 +48,8 @@ MENU_COMMANDS = ("video", "extend", "cancel", "quota", "history", "help")
 _SETTINGS_KEY = "settings"
 _METRICS_KEY = "metrics"
 _LIMITER_KEY = "rate_limiter"
+_POLLER_KEY = "poller"
+_REQUESTS_KEY = "telegram_requests"
 
 
 def link_signer(settings: Settings) -> LinkSigner | None:
@@ -65,6 +69,7 @@ def build_application(settings: Settings) -> Application:
     install_redaction(settings.secrets())
     token = settings.telegram_bot_token.get_secret_value()
     metrics = Metrics()
+    requests = (AiohttpRequest(), AiohttpRequest(connection_pool_size=2))
     limiter = PacingRateLimiter(
         metrics, private_burst=settings.telegram_private_chat_burst, max_retries=3
     )
@@ -78,8 +83,8 @@ def build_application(settings: Settings) -> Application:
         .rate_limiter(limiter)
         .concurrent_updates(64)
         .updater(None)  # updates come from bot/polling.py (at-least-once), not PTB's Updater
-        .request(AiohttpRequest())
-        .get_updates_request(AiohttpRequest(connection_pool_size=2))
+        .request(requests[0])
+        .get_updates_request(requests[1])
         .post_init(_start_services)
         .post_stop(_stop_worker)
         .post_shutdown(_close_services)
@@ -88,6 +93,7 @@ def build_application(settings: Settings) -> Application:
     application.bot_data[_SETTINGS_KEY] = settings
     application.bot_data[_METRICS_KEY] = metrics
     application.bot_data[_LIMITER_KEY] = limiter
+    application.bot_data[_REQUESTS_KEY] = requests
     handlers.register(application)
     return application
 
@@ -249,7 +255,15 @@ async def running(application: Application) -> AsyncIterator[Application]:
         if settings.telegram_webhook
         else UpdatePoller(application, allowed_updates=ALLOWED_UPDATES)
     )
-    await application.initialize()
+    application.bot_data[_POLLER_KEY] = poller
+    try:
+        await application.initialize()
+    except BaseException:
+        # getMe refused (bad token) or Telegram unreachable: PTB leaves the HTTP sessions it
+        # opened for that open, and their "unclosed session" noise would bury the one line.
+        for request in application.bot_data[_REQUESTS_KEY]:
+            await request.shutdown()
+        raise
     try:
         if application.post_init:
             await application.post_init(application)
@@ -267,3 +281,21 @@ async def running(application: Application) -> AsyncIterator[Application]:
         await application.shutdown()
         if application.post_shutdown:
             await application.post_shutdown(application)
+
+
+async def until_stopped(application: Application, stop: asyncio.Event) -> None:
+    """Wait for `stop` (SIGTERM); raise InvalidToken as soon as Telegram rejects the token
+    mid-run (revoked with @BotFather): polling cannot go on, so `python -m bot` exits and its
+    supervisor restarts it or raises the alarm, instead of a process that looks alive."""
+    poller: UpdatePoller | None = application.bot_data.get(_POLLER_KEY)
+    stopped = asyncio.ensure_future(stop.wait())
+    failed: asyncio.Future[InvalidToken] = (
+        asyncio.ensure_future(poller.failure()) if poller is not None else asyncio.Future()
+    )
+    try:
+        await asyncio.wait([stopped, failed], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in (stopped, failed):
+            waiting.cancel()
+    if failed.done() and not failed.cancelled():
+        raise failed.result()

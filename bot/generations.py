@@ -247,6 +247,10 @@ class GenerationService:
     async def claim_update(self, update_id: int, owner: str, seconds: float) -> bool:
         """Claim an update for handling here (webhook replicas); False if handled or in the
         hands of another replica. `release_update` once its handling is over."""
+        if update_id in self._in_hand:
+            # Telegram's retry of a copy this process is still handling (its answer was late):
+            # the database would grant our own claim again, so refuse it here.
+            return False
         claimed = await self._repo.claim_update(update_id, owner, time.time(), seconds)
         if claimed:
             self._in_hand.add(update_id)

@@ -20,7 +20,16 @@ from telegram.ext import Application
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 10  # seconds Telegram holds an empty getUpdates
-ERROR_PAUSE = 3.0  # before asking again after a network error or a conflict
+# After a network error, a 5xx or a 409 Conflict, wait before asking again: 1 s, doubling up to
+# 30 s while the failures last (a long outage costs one request per 30 s, and polling resumes
+# within 30 s of Telegram coming back). A good answer starts over at 1 s.
+FIRST_PAUSE = 1.0
+MAX_PAUSE = 30.0
+
+
+def backoff(failures: int) -> float:
+    """The pause after `failures` failed getUpdates in a row (1 or more)."""
+    return min(FIRST_PAUSE * 2 ** (failures - 1), MAX_PAUSE)
 
 
 class UpdatePoller:
@@ -31,6 +40,7 @@ class UpdatePoller:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._handling = asyncio.Event()  # set while a batch is being handled
+        self._failed: asyncio.Future[InvalidToken] = asyncio.get_running_loop().create_future()
 
     async def start(self) -> None:
         # getUpdates refuses to work while a webhook is set. A webhook is a deploy decision
@@ -61,7 +71,13 @@ class UpdatePoller:
             with contextlib.suppress(TelegramError):
                 await self._application.bot.get_updates(offset=self._offset, timeout=0)
 
+    async def failure(self) -> InvalidToken:
+        """Wait until polling cannot go on: Telegram rejected the token (revoked, or changed
+        with @BotFather). No restart of this process can fix that, so it should exit."""
+        return await asyncio.shield(self._failed)
+
     async def _run(self) -> None:
+        failures = 0  # failed getUpdates in a row
         while not self._stopping:
             try:
                 updates = await self._application.bot.get_updates(
@@ -71,19 +87,37 @@ class UpdatePoller:
                     read_timeout=POLL_TIMEOUT + 10,
                 )
             except RetryAfter as error:
-                await asyncio.sleep(_seconds(error.retry_after))
+                pause = _seconds(error.retry_after)
+                log.warning("getUpdates: Telegram asks to wait %gs (429); waiting", pause)
+                await asyncio.sleep(pause)
                 continue
-            except InvalidToken:
-                log.critical("Telegram rejected TELEGRAM_BOT_TOKEN; polling stopped")
+            except InvalidToken as error:
+                self._failed.set_result(error)
                 return
-            except Conflict:
-                log.error("another process polls with this token; retrying in %ss", ERROR_PAUSE)
-                await asyncio.sleep(ERROR_PAUSE)
+            except Conflict as error:
+                # Another process polls with this token (or a webhook was set meanwhile). Most
+                # often the old process of a deploy, still running for a few seconds: exiting
+                # would only make a supervisor restart us into the same conflict, so keep trying
+                # and it ends when that process stops. Said at once, then every MAX_PAUSE.
+                failures += 1
+                pause = backoff(failures)
+                level = logging.ERROR if failures == 1 or pause == MAX_PAUSE else logging.DEBUG
+                log.log(
+                    level,
+                    "Telegram refuses getUpdates (%s): only one process may poll with this "
+                    "token; retrying in %gs",
+                    error,
+                    pause,
+                )
+                await asyncio.sleep(pause)
                 continue
             except NetworkError as error:
-                log.warning("getUpdates failed (%s); retrying in %ss", error, ERROR_PAUSE)
-                await asyncio.sleep(ERROR_PAUSE)
+                failures += 1
+                pause = backoff(failures)
+                log.warning("getUpdates failed (%s); retrying in %gs", error, pause)
+                await asyncio.sleep(pause)
                 continue
+            failures = 0
             if updates:
                 await self._handle(updates)
                 self._offset = updates[-1].update_id + 1

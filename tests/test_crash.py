@@ -288,3 +288,54 @@ async def test_a_hundred_jobs_with_api_errors_and_two_kills_end_exactly_once(
     charged = sum([await repository.quota_used(user, utc_day(time.time())) for user in users])
     assert charged == len(delivered)
     assert len(delivered) >= 50  # most get through 20% errors
+
+
+def help_answers(tg: FakeTelegram) -> list[Any]:
+    return [c for c in tg.calls_of("sendMessage") if c.ok and "/video" in c.result["text"]]
+
+
+async def test_an_update_handled_before_a_crash_is_not_handled_again(
+    tg: FakeTelegram, emulator: Any, crashable: Any
+) -> None:
+    """Polling confirms a batch only when all of it was handled. Killed with /help answered
+    but the batch's other update still in hand, the bot never confirmed the offset, so Telegram
+    re-sends both to the next process: /help must not be answered twice."""
+    start, repository = crashable
+    tg.delay_next("answerCallbackQuery", 30)  # holds the second update of the batch
+    tg.user_sends("/help", user_id=USER)  # update 1
+    tg.press_inline_button("inline-1", "anything", user_id=USER)
+    first = await start()
+    await tg.wait_until(lambda: help_answers(tg) and tg.faults_left("answerCallbackQuery") == 0)
+    for _ in range(200):  # /help's handling ends by recording it as handled
+        if await repository.update_handled(1):
+            break
+        await asyncio.sleep(0.05)
+    await first.kill()
+    assert tg.pending_updates() == 2  # neither confirmed: Telegram re-sends both
+    await start()
+    await tg.wait_until(lambda: any(c.ok for c in tg.calls_of("answerCallbackQuery")))
+    await tg.wait_until(lambda: tg.pending_updates() == 0)  # the new process confirmed them
+    assert len(help_answers(tg)) == 1
+
+
+async def test_a_request_resent_after_a_crash_makes_one_job(
+    tg: FakeTelegram, emulator: Any, crashable: Any
+) -> None:
+    """Killed after /video was accepted (the job is stored, the status message on its way),
+    before the update counted as handled: the re-sent update reaches the handler again, and the
+    job's request key keeps it to one job, one create, one charge."""
+    start, repository = crashable
+    tg.delay_next("sendMessage", 30)  # the status message is held
+    first = await start()
+    tg.user_sends("/video a jellyfish sent once", user_id=USER)
+    await job_when(repository, lambda j: True, "accepted")
+    await tg.wait_until(lambda: tg.faults_left("sendMessage") == 0)
+    await first.kill()
+    assert tg.pending_updates() == 1
+    await start()
+    await tg.wait_until(lambda: tg.pending_updates() == 0, timeout=15)
+    await assert_delivered_once(tg, emulator, repository)
+    assert await repository.get_job(2) is None
+    # Recognised as the same request, not stopped by an error (the key's unique index is only
+    # the backstop): the user hears nothing but the video and its notice.
+    assert not [m for m in tg.bot_messages(USER) if "went wrong" in m.get("text", "")]
