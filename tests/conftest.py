@@ -22,6 +22,9 @@ from bot.emulator import EmulatorConfig, run_emulator
 from bot.runtime import Runtime, runtime_of
 from tests.fakes.telegram_api import FakeTelegram
 
+# `pytest --cov`: coverage by part and the branch floor (README: Run the tests).
+pytest_plugins = ["tests.coverage_floor"]
+
 BOT_TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
 API_KEY = "test-luma-key-0123456789"
 
