@@ -26,7 +26,7 @@ from bot.app import build_application, running
 from bot.config import Settings, load_settings
 from bot.emulator import EmulatorConfig, run_emulator
 from bot.runtime import Runtime, runtime_of
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import Call, FakeTelegram
 
 # `pytest --cov`: coverage by part and the branch floor (README: Run the tests).
 pytest_plugins = ["tests.coverage_floor"]
@@ -71,6 +71,22 @@ def assert_token_never_sent(emulator: Any) -> None:
     assert BOT_TOKEN not in sent
     assert BOT_TOKEN.split(":")[1] not in sent
     assert "/file/bot" not in sent
+
+
+async def ready_notice(tg: FakeTelegram, video: dict) -> Call:
+    """The "your video is ready" notice that answers a delivered `video` (a message dict).
+
+    The bot sends it only after recording the job as delivered, so replies to the video and its
+    buttons work from then on. A test that acts on a video as soon as it appears in the chat
+    races that record (by milliseconds on PostgreSQL) and must wait for this first."""
+
+    def answers_video(call: Call) -> bool:
+        replied = (call.params.get("reply_parameters") or {}).get("message_id")
+        return str(call.params["chat_id"]) == str(video["chat"]["id"]) and str(replied) == str(
+            video["message_id"]
+        )
+
+    return await tg.wait_for_call("sendMessage", answers_video)
 
 
 @pytest.fixture

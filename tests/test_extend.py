@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.generations import utc_day
-from tests.conftest import assert_token_never_sent
+from tests.conftest import assert_token_never_sent, ready_notice
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 USER = 1001
@@ -31,6 +31,7 @@ async def make_video(
     tg.user_sends(command, user_id=user_id, **where)
     await tg.wait_until(lambda: len(tg.videos()) > before, timeout=15)
     video = tg.videos()[before].result
+    await ready_notice(tg, video)  # recorded as delivered: it can be extended
     generation_id = video["caption"].rsplit(" ", 1)[-1]
     return video, generation_id
 
