@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-# Percent of the branches of bot/, handlers/ and storage/ (emulator excluded) the suite must take.
-BRANCH_FLOOR = 85.0
+# Percent of the branches of bot/, handlers/ and storage/ (emulator excluded) the suite must take:
+# just below what it takes (87.5 % when set); raise it as tests are added, never lower it.
+BRANCH_FLOOR = 87.0
 
 # (label, include, omit): paths relative to the repository root.
 GROUPS = [
