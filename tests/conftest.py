@@ -26,6 +26,7 @@ from bot.app import build_application, running
 from bot.config import Settings, load_settings
 from bot.emulator import EmulatorConfig, run_emulator
 from bot.runtime import Runtime, runtime_of
+from storage.base import Job
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 # `pytest --cov`: coverage by part and the branch floor (README: Run the tests).
@@ -76,9 +77,8 @@ def assert_token_never_sent(emulator: Any) -> None:
 async def ready_notice(tg: FakeTelegram, video: dict) -> Call:
     """The "your video is ready" notice that answers a delivered `video` (a message dict).
 
-    The bot sends it only after recording the job as delivered, so replies to the video and its
-    buttons work from then on. A test that acts on a video as soon as it appears in the chat
-    races that record (by milliseconds on PostgreSQL) and must wait for this first."""
+    The bot sends it after recording the job as delivered (see RunningBot.delivered, which
+    waits for the record itself); wait for it when the next scripted fault must not hit it."""
 
     def answers_video(call: Call) -> bool:
         replied = (call.params.get("reply_parameters") or {}).get("message_id")
@@ -218,6 +218,20 @@ class RunningBot:
     @property
     def runtime(self) -> Runtime:
         return runtime_of(self.application)
+
+    async def delivered(self, video: dict) -> Job:
+        """The job of a `video` (a message dict) once it is recorded as delivered.
+
+        Telegram shows the video before the bot records it, so a test that replies to it or
+        presses its buttons the moment it appears races that record (by milliseconds on
+        PostgreSQL): it waits here first."""
+        chat_id, message_id = video["chat"]["id"], video["message_id"]
+        for _ in range(500):
+            job = await self.runtime.repository.find_by_video_message(chat_id, message_id)
+            if job is not None:
+                return job
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"video {message_id} in chat {chat_id} never recorded as delivered")
 
 
 @pytest.fixture
