@@ -112,6 +112,7 @@ async def test_extensions_can_be_extended(
     tg.user_sends("/extend chapter two", reply_to_message_id=first["message_id"])
     await tg.wait_until(lambda: len(tg.videos()) == 2, timeout=15)
     second = tg.videos()[1].result
+    await ready_notice(tg, second)  # recorded as delivered: it can be extended
     second_id = second["caption"].rsplit(" ", 1)[-1]
     tg.user_sends("/extend chapter three", reply_to_message_id=second["message_id"])
     await tg.wait_until(lambda: len(tg.videos()) == 3, timeout=15)
