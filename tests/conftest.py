@@ -1,26 +1,36 @@
 """Shared fixtures: the fake Bot API, the video-API emulator, settings, and the running bot.
 
 The bot under test is the real Application from `build_application`, pointed at the fakes over
-real HTTP; nothing inside PTB or the client is mocked.
+real HTTP; nothing inside PTB or the client is mocked. Every test that starts a bot runs twice:
+on SQLite and on PostgreSQL (skipped unless TEST_DATABASE_URL names a server; `.ci/run` sets it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 
 from bot.app import build_application, running
 from bot.config import Settings, load_settings
 from bot.emulator import EmulatorConfig, run_emulator
 from bot.runtime import Runtime, runtime_of
-from tests.fakes.telegram_api import FakeTelegram
+from storage.base import Job
+from tests.fakes.telegram_api import Call, FakeTelegram
+
+# `pytest --cov`: coverage by part and the branch floor (README: Run the tests).
+pytest_plugins = ["tests.coverage_floor"]
 
 BOT_TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
 API_KEY = "test-luma-key-0123456789"
@@ -64,6 +74,21 @@ def assert_token_never_sent(emulator: Any) -> None:
     assert "/file/bot" not in sent
 
 
+async def ready_notice(tg: FakeTelegram, video: dict) -> Call:
+    """The "your video is ready" notice that answers a delivered `video` (a message dict).
+
+    The bot sends it after recording the job as delivered (see RunningBot.delivered, which
+    waits for the record itself); wait for it when the next scripted fault must not hit it."""
+
+    def answers_video(call: Call) -> bool:
+        replied = (call.params.get("reply_parameters") or {}).get("message_id")
+        return str(call.params["chat_id"]) == str(video["chat"]["id"]) and str(replied) == str(
+            video["message_id"]
+        )
+
+    return await tg.wait_for_call("sendMessage", answers_video)
+
+
 @pytest.fixture
 async def tg() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram(token=BOT_TOKEN, bot_username="LumaTestBot") as fake:
@@ -76,8 +101,76 @@ async def emulator() -> AsyncIterator[Any]:
         yield emu
 
 
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+@dataclass
+class BotDatabase:
+    """The database one test's bots run on: a new SQLite file (`path`), or a new schema of the
+    PostgreSQL server at TEST_DATABASE_URL (`schema`). `url` is the bot's DATABASE_URL."""
+
+    backend: str  # "sqlite" or "postgresql"
+    url: str
+    path: Path | None = None
+    schema: str | None = None
+    _admin: asyncpg.Connection | None = field(default=None, repr=False)
+
+    async def tables(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of every table, read beside the bot (which may be running)."""
+        if self.path is not None:
+            with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as db:
+                db.row_factory = sqlite3.Row
+                tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                names = [name for (name,) in tables]
+                return {n: [dict(r) for r in db.execute(f'SELECT * FROM "{n}"')] for n in names}
+        admin = await self._connection()
+        names = await admin.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", self.schema
+        )
+        return {
+            name: [dict(r) for r in await admin.fetch(f'SELECT * FROM "{self.schema}"."{name}"')]
+            for (name,) in names
+        }
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._admin is None:
+            self._admin = await asyncpg.connect(POSTGRES_URL)
+        return self._admin
+
+    async def close(self) -> None:
+        if self._admin is not None:
+            await self._admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BotDatabase]:
+    """The database of the test's bots, once per backend: a file in a directory that does not
+    exist yet (the bot creates it), or a schema dropped after the test."""
+    if request.param == "sqlite":
+        path = tmp_path / "db" / "bot.sqlite3"
+        yield BotDatabase("sqlite", f"sqlite:///{path}", path=path)
+        return
+    if not POSTGRES_URL:
+        pytest.skip("TEST_DATABASE_URL not set: the PostgreSQL half is skipped")
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    # Extra URL parameters are server settings for asyncpg: this URL's default schema.
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    database = BotDatabase(
+        "postgresql", f"{POSTGRES_URL}{separator}search_path={schema}", schema=schema
+    )
+    admin = await database._connection()
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield database
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await database.close()
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path, tg: FakeTelegram, emulator: Any) -> Callable[..., Settings]:
+def make_settings(
+    tg: FakeTelegram, emulator: Any, database: BotDatabase
+) -> Callable[..., Settings]:
     def factory(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "_env_file": None,
@@ -86,7 +179,7 @@ def make_settings(tmp_path: Path, tg: FakeTelegram, emulator: Any) -> Callable[.
             "luma_api_key": API_KEY,
             "luma_api_url": emulator.url,
             "luma_api_family": "aiml-v2",
-            "database_url": f"sqlite:///{tmp_path / 'db' / 'bot.sqlite3'}",
+            "database_url": database.url,
             "daily_quota": 3,
             "generation_timeout": 30,
             "luma_poll_interval": 0.05,
@@ -125,6 +218,20 @@ class RunningBot:
     @property
     def runtime(self) -> Runtime:
         return runtime_of(self.application)
+
+    async def delivered(self, video: dict) -> Job:
+        """The job of a `video` (a message dict) once it is recorded as delivered.
+
+        Telegram shows the video before the bot records it, so a test that replies to it or
+        presses its buttons the moment it appears races that record (by milliseconds on
+        PostgreSQL): it waits here first."""
+        chat_id, message_id = video["chat"]["id"], video["message_id"]
+        for _ in range(500):
+            job = await self.runtime.repository.find_by_video_message(chat_id, message_id)
+            if job is not None:
+                return job
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"video {message_id} in chat {chat_id} never recorded as delivered")
 
 
 @pytest.fixture

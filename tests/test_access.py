@@ -132,9 +132,10 @@ async def test_a_banned_user_is_refused_politely_until_unbanned(
 async def test_a_banned_users_again_button_is_refused_too(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    await start_bot(admin_user_ids=frozenset({ADMIN}))
+    bot = await start_bot(admin_user_ids=frozenset({ADMIN}))
     tg.user_sends("/video before the ban", user_id=OTHER)
     video = await tg.wait_for_video(timeout=15)
+    await bot.delivered(video.result)
     tg.user_sends(f"/ban {OTHER}", user_id=ADMIN)
     await reply_containing(tg, "is banned", ADMIN)
     tg.press_button(video.result, f"a:{1}", user_id=OTHER)

@@ -71,9 +71,10 @@ async def test_a_channel_post_makes_a_video_in_the_channel_charged_to_the_channe
 async def test_extend_as_a_reply_to_the_bots_video_post(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    await start_bot()
+    bot = await start_bot()
     tg.channel_posts("/video a jellyfish for subscribers", chat_id=CHANNEL)
     first = await tg.wait_for_video(timeout=15)
+    await bot.delivered(first.result)
     tg.channel_posts(
         "/extend it swims away", chat_id=CHANNEL, reply_to_message_id=first.result["message_id"]
     )
@@ -112,10 +113,11 @@ async def test_the_channel_quota_is_the_channels_own(
 async def test_the_extend_button_in_a_channel_says_how_to_extend_there(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    await start_bot()
+    bot = await start_bot()
     tg.set_chat_member(CHANNEL, USER, "administrator")  # anyone else: tests/test_channel_buttons.py
     tg.channel_posts("/video a jellyfish for subscribers", chat_id=CHANNEL)
     video = await tg.wait_for_video(timeout=15)
+    await bot.delivered(video.result)
     tg.press_button(video.result, "x:1", user_id=USER)
     alert = await tg.wait_for_call("answerCallbackQuery", timeout=15)
     assert "reply to the video post with /extend" in alert.params["text"]

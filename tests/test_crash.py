@@ -3,6 +3,7 @@
 Every job must end exactly once: one video in the chat, or one explained failure with the quota
 refunded; nothing submitted twice once the API gave an id, nothing delivered twice once Telegram
 confirmed it. The fakes run in this process, so faults hold the bot exactly where we want it.
+On SQLite and on PostgreSQL (conftest's `database`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 from bot.generations import utc_day
 from storage import open_repository
 from storage.base import Job, JobState, Repository
-from tests.conftest import API_KEY, BOT_TOKEN, free_port
+from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase, free_port
 from tests.fakes.telegram_api import FakeTelegram
 
 USER = 1001
@@ -65,9 +66,8 @@ class BotProcess:
 
 @pytest.fixture
 async def crashable(
-    tg: FakeTelegram, emulator: Any, tmp_path: Path
+    tg: FakeTelegram, emulator: Any, database: BotDatabase, tmp_path: Path
 ) -> AsyncIterator[tuple[Callable[[], Awaitable[BotProcess]], Repository]]:
-    database = tmp_path / "bot.sqlite3"
     environment = {
         **{
             key: value
@@ -78,7 +78,7 @@ async def crashable(
         "TELEGRAM_API_URL": tg.root,
         "LUMA_API_KEY": API_KEY,
         "LUMA_API_URL": emulator.url,
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": database.url,
         "LUMA_LONG_POLL_SECONDS": "0.5",
         "LUMA_POLL_INTERVAL": "0.05",
         "PROGRESS_INTERVAL": "0.3",
@@ -95,8 +95,8 @@ async def crashable(
         started.append(bot)
         return bot
 
-    # Opening the database first creates the schema; the bots then share it (WAL).
-    repository = await open_repository(f"sqlite:///{database}")
+    # Opening the database first creates the schema; the bots then share it (WAL on SQLite).
+    repository = await open_repository(database.url)
     try:
         yield start, repository
     finally:

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import API_KEY, BOT_TOKEN, free_port
+from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase, free_port
 from tests.fakes.telegram_api import FakeTelegram
 
 ROOT = Path(__file__).parent.parent
@@ -36,8 +36,8 @@ def bot_environment(tg: FakeTelegram, emulator: Any, tmp_path: Path, **extra: st
         LUMA_LONG_POLL_SECONDS="0.5",
         LUMA_POLL_INTERVAL="0.05",
         PROGRESS_INTERVAL="0.2",
-        **extra,
     )
+    environment.update(extra)
     return environment
 
 
@@ -82,10 +82,12 @@ async def emulator_process() -> AsyncIterator[EmulatorProcess]:
 
 
 async def test_python_m_bot_delivers_a_video_and_stops_cleanly(
-    tg: FakeTelegram, emulator_process: EmulatorProcess, tmp_path: Path
+    tg: FakeTelegram, emulator_process: EmulatorProcess, database: BotDatabase, tmp_path: Path
 ) -> None:
     port = free_port()
-    environment = bot_environment(tg, emulator_process, tmp_path, PORT=str(port))
+    environment = bot_environment(
+        tg, emulator_process, tmp_path, PORT=str(port), DATABASE_URL=database.url
+    )
     process = await run_bot(environment, cwd=ROOT)
     try:
         request = tg.user_sends("/video a jellyfish", user_id=1001)
@@ -105,7 +107,8 @@ async def test_python_m_bot_delivers_a_video_and_stops_cleanly(
     assert BOT_TOKEN not in log
     assert BOT_TOKEN.split(":")[1] not in log
     assert API_KEY not in log
-    assert (tmp_path / "data" / "bot.sqlite3").exists()  # the directory was created
+    if database.path is not None:
+        assert database.path.exists()  # the directory was created
 
 
 async def test_bad_configuration_is_one_clear_line_and_exit_code_2(tmp_path: Path) -> None:

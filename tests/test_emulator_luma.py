@@ -95,7 +95,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:  # noqa: ASYNC109
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait for `condition`; the timeout only ends a test that is already failing."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -679,7 +680,7 @@ async def test_callback_connection_errors_and_timeouts_are_retried(hook: Hook) -
         refused = await create(http, callback_url=f"http://127.0.0.1:{free_port()}/hook")
         await finished(http, gen["id"])
         await finished(http, refused["id"])
-        await until(lambda: len(emu.callbacks) == 8, timeout=3)
+        await until(lambda: len(emu.callbacks) == 8)
     hung = [a for a in emu.callbacks if a.generation_id == gen["id"]]
     assert [(a.state, a.attempt, a.status, a.error) for a in hung] == [
         ("dreaming", 1, None, "timed out after 0.1s"),
@@ -766,13 +767,12 @@ async def test_forced_states_are_called_back(hook: Hook) -> None:
 
 
 async def test_shutdown_cancels_pending_callbacks(hook: Hook) -> None:
-    started = time.monotonic()
     async with serve(callback_timeout=30) as (emu, http):
         gen = await create(http, callback_url=hook.url("/hang"))
         await until(lambda: emu.generations[gen["id"]].state == "dreaming")
         await asyncio.sleep(0.05)  # the post is under way and hangs
-    assert time.monotonic() - started < 3
-    assert emu.callbacks == []  # the hanging try never finished
+    # Cancelled, not waited for: a try that ran to its 30 s timeout would be recorded as failed.
+    assert emu.callbacks == []
 
 
 async def test_reset_clears_callbacks(hook: Hook) -> None:

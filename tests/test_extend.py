@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.generations import utc_day
-from tests.conftest import assert_token_never_sent
+from tests.conftest import assert_token_never_sent, ready_notice
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 USER = 1001
@@ -31,6 +31,7 @@ async def make_video(
     tg.user_sends(command, user_id=user_id, **where)
     await tg.wait_until(lambda: len(tg.videos()) > before, timeout=15)
     video = tg.videos()[before].result
+    await ready_notice(tg, video)  # recorded as delivered: it can be extended
     generation_id = video["caption"].rsplit(" ", 1)[-1]
     return video, generation_id
 
@@ -111,6 +112,7 @@ async def test_extensions_can_be_extended(
     tg.user_sends("/extend chapter two", reply_to_message_id=first["message_id"])
     await tg.wait_until(lambda: len(tg.videos()) == 2, timeout=15)
     second = tg.videos()[1].result
+    await ready_notice(tg, second)  # recorded as delivered: it can be extended
     second_id = second["caption"].rsplit(" ", 1)[-1]
     tg.user_sends("/extend chapter three", reply_to_message_id=second["message_id"])
     await tg.wait_until(lambda: len(tg.videos()) == 3, timeout=15)

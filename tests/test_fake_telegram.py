@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
-import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -45,6 +44,9 @@ from tests.fakes.telegram_api import FakeTelegram, parse_html
 
 TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
 ANN = 1001
+# A long poll's timeout long enough that only a poll that fails to wake can run it out: tests
+# compare the fake's own record of the hold against it, never the wall clock against a guess.
+LONG_HOLD = 30.0
 
 
 @pytest.fixture(autouse=True)
@@ -124,14 +126,14 @@ async def test_application_polling_round_trip(tg: FakeTelegram) -> None:
 
 
 async def test_get_updates_long_polls_and_confirms_with_offset(tg: FakeTelegram, bot: Bot) -> None:
-    started = time.monotonic()
-    poll = asyncio.create_task(bot.get_updates(timeout=5))
+    poll = asyncio.create_task(bot.get_updates(timeout=LONG_HOLD))
     await asyncio.sleep(0.2)
     assert not poll.done(), "getUpdates must hold while there is nothing to deliver"
     tg.user_sends("hi")
     updates = await poll
-    assert time.monotonic() - started < 2
     assert [u.message.text for u in updates] == ["hi"]
+    (held,) = tg.calls_of("getUpdates")
+    assert held.answered_at - held.at < LONG_HOLD, "answered at its timeout, not on the update"
     tg.user_sends("again")
     # without a higher offset nothing is confirmed: the first update is delivered again
     again = await bot.get_updates(timeout=0)
@@ -811,11 +813,15 @@ async def test_delay_next_answers_late_and_does_nothing_if_the_client_gave_up(
 ) -> None:
     tg.user_sends("/video a jellyfish")
     tg.delay_next("sendMessage", 0.3, count=2)
-    started = time.monotonic()
     slow = await asyncio.gather(bot.send_message(ANN, "a"), bot.send_message(ANN, "b"))
-    assert 0.3 <= time.monotonic() - started < 0.6 and [m.text for m in slow] == ["a", "b"]
-    started = time.monotonic()
-    assert await bot.send_message(ANN, "c") and time.monotonic() - started < 0.2  # used up
+    assert [m.text for m in slow] == ["a", "b"]
+    a, b = tg.calls_of("sendMessage")
+    # By the fake's own clock: each held 0.3 s, both at once (each arrived before either left).
+    assert a.delayed == b.delayed == 0.3
+    assert a.answered_at - a.at >= 0.3 and b.answered_at - b.at >= 0.3
+    assert max(a.at, b.at) < min(a.answered_at, b.answered_at)
+    assert await bot.send_message(ANN, "c")
+    assert tg.calls_of("sendMessage")[-1].delayed == 0  # the two delays are used up
 
     tg.delay_next("sendVideo", 0.6)
     with pytest.raises(TimedOut):

@@ -308,6 +308,7 @@ async def test_a_failed_delivery_is_retried_and_reported(
     rx = await receivers()
     rx.statuses.extend([500, 503])
     await api(tg, "setWebhook", url=f"{rx.base}/hook")
+    before = int(time.time())
     tg.user_sends("hi")
     await tg.wait_for_webhook_idle(timeout=5)
 
@@ -323,7 +324,7 @@ async def test_a_failed_delivery_is_retried_and_reported(
     now = await info(tg)
     # like Telegram, the last error stays reported after later successes
     assert now["last_error_message"] == "Wrong response from the webhook: 503 Service Unavailable"
-    assert abs(now["last_error_date"] - time.time()) < 5
+    assert before <= now["last_error_date"] <= time.time()  # a Unix time, of the second failure
     assert now["pending_update_count"] == 0
 
 
@@ -499,10 +500,10 @@ async def test_close_cancels_deliveries_in_flight(
     await api(fake, "setWebhook", url=f"{rx.base}/hook")
     fake.user_sends("hang")
     await fake.wait_until(lambda: rx.received, timeout=5)
-    started = time.monotonic()
     await fake.close()
-    assert time.monotonic() - started < 2
-    assert [(d.update_id, d.error) for d in fake.webhook_deliveries] == [(1, "cancelled")]
+    (delivery,) = fake.webhook_deliveries
+    assert (delivery.update_id, delivery.error) == (1, "cancelled")
+    assert delivery.elapsed < rx.delay  # cut by close, by the fake's clock, not answered late
     ours = ("FakeTelegram._deliver", "FakeTelegram._dispatch_webhook")
     leftovers = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ in ours]
     assert leftovers == []

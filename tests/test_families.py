@@ -103,9 +103,10 @@ async def test_two_photos_are_the_first_and_last_frames(
 async def test_extend_by_reply(
     family: str, tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    await start_on(family, start_bot, emulator)
+    bot = await start_on(family, start_bot, emulator)
     tg.user_sends("/video a lighthouse at dusk", user_id=USER)
     first = await tg.wait_for_video(timeout=15)
+    await bot.delivered(first.result)
     tg.user_sends(
         "/extend a storm rolls in", user_id=USER, reply_to_message_id=first.result["message_id"]
     )
@@ -203,9 +204,10 @@ async def test_help_lists_the_options_the_family_has(
 async def test_an_extension_keeps_its_originals_model_and_resolution(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    await start_on("luma", start_bot, emulator)
+    bot = await start_on("luma", start_bot, emulator)
     tg.user_sends("/video a lighthouse --model ray-flash-2 --res 540p --dur 9s", user_id=USER)
     first = await tg.wait_for_video(timeout=15)
+    await bot.delivered(first.result)
     tg.user_sends(
         "/extend a storm rolls in", user_id=USER, reply_to_message_id=first.result["message_id"]
     )

@@ -33,10 +33,22 @@ async def make_videos(
 ) -> None:
     """Ask for each video and wait until all have arrived and are recorded as delivered."""
     before = len(tg.videos())
-    for prompt in prompts:
-        tg.user_sends(f"{command} {prompt}", **where)
-    await tg.wait_until(lambda: len(tg.videos()) == before + len(prompts), timeout=20)
     repository = bot.runtime.repository
+
+    async def jobs() -> int:
+        _, total = await repository.history(where["user_id"], chat_id=None, offset=0, limit=1)
+        return total
+
+    for prompt in prompts:
+        # One request at a time, so job ids (the listing's order) follow the order asked: the
+        # bot accepts concurrent requests in any order (on PostgreSQL they do interleave).
+        asked = await jobs()
+        tg.user_sends(f"{command} {prompt}", **where)
+        for _ in range(500):
+            if await jobs() > asked:
+                break
+            await asyncio.sleep(0.02)
+    await tg.wait_until(lambda: len(tg.videos()) == before + len(prompts), timeout=20)
     for _ in range(200):
         entries, _ = await repository.history(where["user_id"], chat_id=None, offset=0, limit=99)
         if all(e.state is JobState.DELIVERED and e.video_file_id for e in entries):

@@ -1,23 +1,17 @@
 """No secret is ever stored or told: real flows whose errors carry the bot token (a Telegram URL
 in a transport error) or the API key (an API that echoes it), then every column of every table
-of the database, and every message sent, are searched for them. SQLite always; PostgreSQL when
-TEST_DATABASE_URL names a server."""
+of the database, and every message sent, are searched for them. On both databases (conftest's
+`database`)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import sqlite3
-import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import pytest
 
-from tests.conftest import API_KEY, BOT_TOKEN
+from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase
 from tests.fakes.telegram_api import FakeTelegram
 
 USER = 1001
@@ -27,62 +21,20 @@ SECRETS = {
     "the token's secret half": BOT_TOKEN.split(":", 1)[1],
     "the API key": API_KEY,
 }
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 
 
-@dataclass
-class Database:
-    url: str
-    scan: Callable[[], Any]  # async: every stored value, as text, with where it was found
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        path = tmp_path / "secrets" / "bot.sqlite3"
-        yield Database(f"sqlite:///{path}", lambda: _scan_sqlite(path))
-        return
-    if not POSTGRES_URL:
-        pytest.skip("TEST_DATABASE_URL not set: PostgreSQL tests skipped")
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(POSTGRES_URL)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        # Extra URL parameters are server settings for asyncpg: this URL's default schema.
-        yield Database(f"{POSTGRES_URL}?search_path={schema}", lambda: _scan_postgres(schema))
-    finally:
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await admin.close()
-
-
-async def _scan_sqlite(path: Path) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
-    with sqlite3.connect(path) as db:
-        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            cursor = db.execute(f'SELECT * FROM "{table}"')
-            columns = [description[0] for description in cursor.description]
-            for row in cursor:
-                found += [(f"{table}.{c}", _text(v)) for c, v in zip(columns, row, strict=True)]
-    # The files themselves: deleted rows and the write-ahead log hold text too.
-    for file in path.parent.iterdir():
-        found.append((file.name, file.read_bytes().decode("latin-1")))
-    return found
-
-
-async def _scan_postgres(schema: str) -> list[tuple[str, str]]:
-    assert POSTGRES_URL is not None
-    found: list[tuple[str, str]] = []
-    db = await asyncpg.connect(POSTGRES_URL)
-    try:
-        tables = await db.fetch(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema
-        )
-        for (table,) in tables:
-            for row in await db.fetch(f'SELECT * FROM "{schema}"."{table}"'):
-                found += [(f"{table}.{column}", _text(value)) for column, value in row.items()]
-    finally:
-        await db.close()
+async def everything_stored(database: BotDatabase) -> list[tuple[str, str]]:
+    """Every stored value, as text, with where it was found."""
+    found = [
+        (f"{table}.{column}", _text(value))
+        for table, rows in (await database.tables()).items()
+        for row in rows
+        for column, value in row.items()
+    ]
+    if database.path is not None:
+        # The files themselves: deleted rows and the write-ahead log hold text too.
+        for file in database.path.parent.iterdir():
+            found.append((file.name, file.read_bytes().decode("latin-1")))
     return found
 
 
@@ -99,13 +51,12 @@ async def test_errors_carrying_the_token_or_the_key_are_stored_and_told_redacted
     tg: FakeTelegram,
     emulator: Any,
     start_bot: Callable[..., Any],
-    database: Database,
+    database: BotDatabase,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A made video that cannot be delivered is failed at once, not after ten minutes of retries.
     running = await start_bot(
         delivery_grace_seconds=0,
-        database_url=database.url,
         admin_user_ids=frozenset({ADMIN}),
         daily_quota=10,
         generation_timeout=3,
@@ -141,7 +92,7 @@ async def test_errors_carrying_the_token_or_the_key_are_stored_and_told_redacted
     assert "ClientResponseError" in (delivery.failure_reason or "")  # the error was stored
 
     await running.stop()
-    stored = await database.scan()
+    stored = await everything_stored(database)
     assert len(stored) > 20  # the scan did read the tables
     leaks = {
         name: sorted(

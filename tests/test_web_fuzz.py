@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from hypothesis import strategies as st
 
 from bot.__main__ import set_webhook
 from bot.links import LinkSigner, MediaRef
+from tests.conftest import BotDatabase
 from tests.fakes.telegram_api import FAKE_JPEG, FakeTelegram
 from tests.test_web import METRICS_TOKEN, PNG_IMAGE, SECRET, nested, raw_request, start_luma
 
@@ -43,20 +43,16 @@ ROUTES = ["/healthz", "/metrics", "/media/", "/callbacks/", "/telegram/webhook"]
 class Edge:
     bot: Any
     port: int
-    database: str
+    database: BotDatabase
     caplog: pytest.LogCaptureFixture
     tokens: dict[str, str]  # what may follow /media/ or /callbacks/, by kind
 
-    def dump(self) -> dict[str, list[str]]:
+    async def dump(self) -> dict[str, list[str]]:
         """Every row of every table, as text, in a stable order."""
-        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True) as db:
-            names = [
-                row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            ]
-            return {
-                name: sorted(repr(row) for row in db.execute(f'SELECT * FROM "{name}"'))
-                for name in names
-            }
+        tables = await self.database.tables()
+        return {
+            name: sorted(repr(sorted(row.items())) for row in rows) for name, rows in tables.items()
+        }
 
 
 def _token(link: str) -> str:
@@ -90,6 +86,7 @@ async def edge(
     tg: FakeTelegram,
     emulator: Any,
     start_bot: Callable[..., Any],
+    database: BotDatabase,
     caplog: pytest.LogCaptureFixture,
 ) -> AsyncIterator[Edge]:
     bot = await start_luma(start_bot, emulator, metrics_token=METRICS_TOKEN)
@@ -100,7 +97,6 @@ async def edge(
     await tg.wait_for_webhook_idle(timeout=10)
     await tg.wait_until(lambda: bot.runtime.worker.in_flight == 0)
     caplog.set_level(logging.INFO)
-    database = bot.runtime.settings.database_url.removeprefix("sqlite:///")
     yield Edge(
         bot=bot,
         port=bot.runtime.web.port,
@@ -318,7 +314,7 @@ async def send(edge: Edge, request: Request) -> int | None:
 async def test_no_request_crashes_logs_an_error_or_changes_the_database(
     edge: Edge, request: Request
 ) -> None:
-    before = edge.dump()
+    before = await edge.dump()
     since = len(edge.caplog.records)
     status = await send(edge, request)
     event(f"{request.route or 'other'} {request.part[0] if request.route.endswith('/') else ''}"
@@ -330,4 +326,4 @@ async def test_no_request_crashes_logs_an_error_or_changes_the_database(
         if r.levelno >= logging.ERROR
     ]
     assert errors == [], f"logged for {request!r}"
-    assert edge.dump() == before, f"the database changed for {request!r}"
+    assert await edge.dump() == before, f"the database changed for {request!r}"

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 
-@dataclass(frozen=True)
+@dataclass
 class RecordedRequest:
     method: str
     path: str
@@ -23,6 +23,14 @@ class RecordedRequest:
     # Route family+operation, e.g. "create.aiml_v2.generation"; "" when no route matched.
     route: str = ""
     received_at: float = field(default_factory=time.time)
+    # time.time() when the emulator answered; None while it still holds the request. With
+    # received_at, how long a long poll or a delay fault held it, by the emulator's own clock.
+    answered_at: float | None = None
+
+    @property
+    def held(self) -> float | None:
+        """Seconds between receiving and answering, or None while unanswered."""
+        return None if self.answered_at is None else self.answered_at - self.received_at
 
     def header(self, name: str, default: str | None = None) -> str | None:
         lowered = name.lower()
@@ -41,6 +49,7 @@ class RecordedRequest:
             "json": self.json,
             "route": self.route,
             "received_at": self.received_at,
+            "answered_at": self.answered_at,
         }
 
     @classmethod

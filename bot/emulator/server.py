@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -100,9 +101,11 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     route = request.match_info.route.name or ""
     kind = route.partition(".")[0] or "other"
     operation = route.rpartition(".")[2]  # "delete" for Luma's DELETE (see FaultRoute)
+    recorded: RecordedRequest | None = None
     try:
         # Recorded first, so tests can assert on what was sent even when it is rejected.
-        emu.requests.append(await RecordedRequest.from_request(request, route))
+        recorded = await RecordedRequest.from_request(request, route)
+        emu.requests.append(recorded)
         fault = emu.faults.take(kind, operation)
         if fault is None and kind in API_KINDS and emu.config.error_rates:
             fault = random_fault(emu.config.error_rates, emu.random, kind)
@@ -117,6 +120,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         return error_style(request).api_error(request, exc)
     except web.HTTPException as exc:
         return error_style(request).http_error(request, exc)
+    finally:
+        if recorded is not None:
+            recorded.answered_at = time.time()
 
 
 async def _serve_file(request: web.Request) -> web.Response:

@@ -259,6 +259,9 @@ class Call:
     keeps its native types. ``files`` / ``filenames``: multipart file parts by part name.
     ``response`` is None when no answer was delivered: ``lost`` = processed anyway
     (``lose_response_next``); not ``lost`` = the client gave up during a ``delay_next``.
+    ``at`` / ``answered_at``: ``time.monotonic()`` when the call arrived and when the fake was done
+    with it (answered, or recorded as lost or given up): how long a long poll or a ``delay_next``
+    held it, by the fake's own clock. ``delayed``: the ``delay_next`` seconds applied, 0 if none.
     """
 
     method: str
@@ -268,6 +271,8 @@ class Call:
     token: str = ""
     path: str = ""
     at: float = 0.0
+    answered_at: float = 0.0
+    delayed: float = 0.0
     response: dict | None = None
     lost: bool = False
 
@@ -1180,9 +1185,11 @@ class FakeTelegram:
             if method not in METHODS:
                 raise ApiError(404, "Not Found")
             fault = self._apply_fault(method)
-            if fault and fault.delay and not await self._hold(request, fault.delay):
-                self._record(call)  # the client gave up during the delay: nothing was done
-                return self._hang_up(request)
+            if fault and fault.delay:
+                call.delayed = fault.delay
+                if not await self._hold(request, fault.delay):
+                    self._record(call)  # the client gave up during the delay: nothing was done
+                    return self._hang_up(request)
             if fault and fault.garble:
                 self._record(call)
                 return self._garbled(request)
@@ -1219,6 +1226,7 @@ class FakeTelegram:
         return web.json_response(body, status=status)
 
     def _record(self, call: Call) -> None:
+        call.answered_at = time.monotonic()
         self.calls.append(call)
         self._notify()
 
