@@ -505,7 +505,9 @@ class Worker:
             )
             await self._alerts.problem(problem, error.message)
             retry_at = time.time() + self._client.poll_interval * OPERATOR_PROBLEM_RETRY_POLLS
-            if retry_at >= job.deadline_at:
+            # A parked job is claimed up to a claim interval after its time: if that could
+            # land past the deadline, the look would end as a timeout instead of saying why.
+            if retry_at + self._settings.claim_interval >= job.deadline_at:
                 return await self._fail(job, FailureCode.SERVICE_UNAVAILABLE, str(error))
             await self._repo.release(job.id, self.owner, next_attempt_at=retry_at)
             return False

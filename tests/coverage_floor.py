@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 # Percent of the branches of bot/, handlers/ and storage/ (emulator excluded) the suite must take:
-# just below what it takes (87.5 % when set); raise it as tests are added, never lower it.
-BRANCH_FLOOR = 87.0
+# just below what it takes (90.7 % in CI when set; timing-dependent paths move it by about half
+# a point between runs); raise it as tests are added, never lower it.
+BRANCH_FLOOR = 89.5
 
 # (label, include, omit): paths relative to the repository root.
 GROUPS = [
