@@ -142,36 +142,6 @@ class BotDatabase:
             await self._admin.close()
 
 
-# The end-to-end modules CI runs on PostgreSQL as well as SQLite: the flows where the two
-# backends' transactions, claims and locks differ (money, identities, duplicates, crashes,
-# webhooks). Every module doubled takes CI past its 20 minutes on two cores; set
-# TEST_EVERY_TEST_ON_POSTGRESQL=1 to run them all on both.
-BOTH_DATABASES = frozenset(
-    {
-        "test_e2e",
-        "test_crash",
-        "test_control",
-        "test_refunds",
-        "test_identities",
-        "test_secrets_at_rest",
-    }
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("TEST_EVERY_TEST_ON_POSTGRESQL"):
-        return
-    kept, dropped = [], []
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        on_postgresql = callspec is not None and callspec.params.get("database") == "postgresql"
-        module = item.module.__name__.rpartition(".")[2] if item.module else ""
-        (dropped if on_postgresql and module not in BOTH_DATABASES else kept).append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BotDatabase]:
     """The database of the test's bots, once per backend: a file in a directory that does not

@@ -58,7 +58,8 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     result = yield
     plugin = session.config.pluginmanager.getplugin("_cov")
     controller = getattr(plugin, "cov_controller", None)
-    if controller is None or session.config.option.collectonly:
+    on_worker = hasattr(session.config, "workerinput")  # pytest-xdist: the controller reports
+    if controller is None or on_worker or session.config.option.collectonly:
         return result
     report = session.config.stash[_REPORT] = []
     core_branches = 100.0

@@ -29,12 +29,15 @@ async def used(bot: Any, payer: int) -> int:
     return await bot.runtime.repository.quota_used(payer, utc_day(time.time()))
 
 
-async def channel_video(tg: FakeTelegram) -> dict:
-    """A video the bot posted in the channel for the channel's own /video post."""
+async def channel_video(tg: FakeTelegram, bot: Any) -> dict:
+    """A video the bot posted in the channel for the channel's own /video post, once recorded
+    as delivered (its buttons answer from then on)."""
     tg.set_chat_member(CHANNEL, ADMIN, "administrator")
     tg.set_chat_member(CHANNEL, SUBSCRIBER, "member")
     tg.channel_posts("/video a jellyfish for subscribers", chat_id=CHANNEL)
-    return (await tg.wait_for_video(timeout=15)).result
+    video = (await tg.wait_for_video(timeout=15)).result
+    await bot.delivered(video)
+    return video
 
 
 async def alert_for(tg: FakeTelegram, query: dict) -> Call:
@@ -58,7 +61,7 @@ async def test_a_subscriber_cannot_make_the_bot_post_in_the_channel(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], data: str
 ) -> None:
     bot = await start_bot()
-    video = await channel_video(tg)
+    video = await channel_video(tg, bot)
     posts = len(tg.bot_messages(CHANNEL))
     query = tg.press_button(video, data, user_id=SUBSCRIBER)
     await assert_refused(tg, bot, query, posts)
@@ -69,7 +72,7 @@ async def test_the_channels_admin_presses_again_and_pays_for_it(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
     bot = await start_bot()
-    video = await channel_video(tg)
+    video = await channel_video(tg, bot)
     query = tg.press_button(video, "a:1", user_id=ADMIN)
     again = await tg.wait_for_video(count=2, timeout=15)
     assert again.result["chat"]["id"] == CHANNEL
@@ -86,8 +89,8 @@ async def test_the_channels_creator_presses_extend_and_is_told_how(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
     # A ForceReply prompt cannot be answered in a channel: its admins reply to the post instead.
-    await start_bot()
-    video = await channel_video(tg)
+    bot = await start_bot()
+    video = await channel_video(tg, bot)
     tg.set_chat_member(CHANNEL, ADMIN, "creator")
     query = tg.press_button(video, "x:1", user_id=ADMIN)
     assert "reply to the video post with /extend" in (await alert_for(tg, query)).params["text"]
@@ -99,9 +102,10 @@ async def test_a_demoted_admin_is_refused_at_once(
     # Admin status is asked at every press, never remembered; this holds for a /history "send
     # again" too, which needs no quota: crafted data naming the video the admin once made.
     bot = await start_bot()
-    video = await channel_video(tg)
+    video = await channel_video(tg, bot)
     tg.press_button(video, "a:1", user_id=ADMIN)
     second = (await tg.wait_for_video(count=2, timeout=15)).result
+    await bot.delivered(second)
     await tg.wait_for_call("sendMessage", lambda c: "ready" in c.params["text"])  # the admin's
     tg.set_chat_member(CHANNEL, ADMIN, "member")
     posts = len(tg.bot_messages(CHANNEL))
@@ -125,7 +129,7 @@ async def test_when_telegram_cannot_say_who_administers_the_channel_the_press_is
     description: str | None,
 ) -> None:
     bot = await start_bot()
-    video = await channel_video(tg)
+    video = await channel_video(tg, bot)
     posts = len(tg.bot_messages(CHANNEL))
     tg.fail_next("getChatMember", code, description)
     query = tg.press_button(video, "a:1", user_id=ADMIN)
