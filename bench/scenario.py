@@ -22,8 +22,8 @@ from typing import Any
 
 import psutil
 
-from bot.emulator import EmulatorConfig, run_emulator
-from bot.emulator.state import State
+from emulator import EmulatorConfig, run_emulator
+from emulator.state import State
 from tests.conftest import became_healthy, free_port
 from tests.fakes.telegram_api import FakeTelegram
 

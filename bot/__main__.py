@@ -16,7 +16,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from bot.app import ALLOWED_UPDATES, build_application, running, until_stopped
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
-from bot.telegram_request import AiohttpRequest
+from bot.telegram.transport import AiohttpRequest
 
 log = logging.getLogger("bot")
 

@@ -20,25 +20,25 @@ from telegram.ext import Application, ApplicationBuilder, Defaults
 
 import handlers
 from bot import runtime as runtime_registry
-from bot.access import AccessPolicy
-from bot.albums import AlbumCollector
-from bot.alerts import OperatorAlerts
 from bot.config import Settings
-from bot.delivery import Delivery
-from bot.generations import GenerationService
-from bot.health import Health
-from bot.jobs import Worker, WorkerSettings
+from bot.domain.access import AccessPolicy
+from bot.domain.albums import AlbumCollector
+from bot.domain.generations import GenerationService
 from bot.links import LinkSigner, derive_signing_key
 from bot.logs import install_redaction
 from bot.luma import Wakeups, create_client
 from bot.metrics import Metrics
-from bot.pacing import PacingRateLimiter
-from bot.polling import UpdatePoller
-from bot.provider_callbacks import CallbackReceiver
-from bot.telegram_request import AiohttpRequest
+from bot.telegram.pacing import PacingRateLimiter
+from bot.telegram.polling import UpdatePoller
+from bot.telegram.transport import AiohttpRequest
 from bot.texts import CATALOGS, text
-from bot.web import WebServer
-from bot.webhook import WebhookReceiver
+from bot.web.health import Health
+from bot.web.provider_callbacks import CallbackReceiver
+from bot.web.server import WebServer
+from bot.web.webhook import WebhookReceiver
+from bot.worker.alerts import OperatorAlerts
+from bot.worker.delivery import Delivery
+from bot.worker.worker import Worker, WorkerSettings
 from storage import open_repository
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,8 @@ def build_application(settings: Settings) -> Application:
         # Telegram's flood limits (30 msg/s overall, 20/min per group), with retries on 429.
         .rate_limiter(limiter)
         .concurrent_updates(64)
-        .updater(None)  # updates come from bot/polling.py (at-least-once), not PTB's Updater
+        # Updates come from bot/telegram/polling.py (at-least-once), not PTB's Updater.
+        .updater(None)
         .request(requests[0])
         .get_updates_request(requests[1])
         .post_init(_start_services)

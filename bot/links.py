@@ -1,4 +1,4 @@
-"""Signed links to the bot's own server (bot/web.py), so nothing secret ever leaves the process.
+"""Signed links to the bot's own server (bot/web/), so nothing secret ever leaves the process.
 
 Two kinds, one signer:
 - Photo links for the video API, `PUBLIC_URL/media/<payload>.<signature>.<ext>`. A Telegram file

@@ -1,4 +1,4 @@
-"""Prometheus metrics, served at `GET /metrics` (bot/web.py).
+"""Prometheus metrics, served at `GET /metrics` (bot/web/server.py).
 
 One registry per application (not prometheus-client's global one), so tests can build many bots
 in one process. Counters and histograms are per process: with several replicas, Prometheus scrapes

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 import aiohttp
 from telegram.ext import Application
 
-from bot.admin import AdminService
-from bot.albums import AlbumCollector
 from bot.config import Settings
-from bot.generations import GenerationService
-from bot.jobs import Worker
+from bot.domain.admin import AdminService
+from bot.domain.albums import AlbumCollector
+from bot.domain.generations import GenerationService
 from bot.links import LinkSigner
 from bot.luma import VideoApiClient
-from bot.web import WebServer
+from bot.web.server import WebServer
+from bot.worker.worker import Worker
 from storage.base import Repository
 
 _KEY = "runtime"

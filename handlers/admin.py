@@ -8,7 +8,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.admin import AdminService
+from bot.domain.admin import AdminService
 from bot.numbers import parse_int
 from bot.runtime import runtime_of
 from bot.texts import text

@@ -1,5 +1,5 @@
 """Albums: every photo of a media group is stored as it arrives; once the album is complete
-(bot/albums.py), the photo captioned with `/video` decides what happens to all of them.
+(bot/domain/albums.py), the photo captioned with `/video` decides what happens to all of them.
 
 Privacy mode: in groups a bot in privacy mode only receives the captioned photo of an album,
 so there a two-photo album arrives as one photo (see README).
@@ -14,9 +14,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, ContextTypes, filters
 
-from bot.generations import Requester
+from bot.domain.generations import Requester
+from bot.domain.specs import TelegramImage
 from bot.runtime import runtime_of
-from bot.specs import TelegramImage
 from handlers.commands import extract_command
 from handlers.replies import answer, images_of, requester_of
 from handlers.video import start_video

@@ -13,11 +13,11 @@ from __future__ import annotations
 from telegram import Message, Update
 from telegram.ext import ContextTypes
 
-from bot.access import may_post_by_button
-from bot.callbacks import Action, decode, is_history
-from bot.generations import Refusal
+from bot.domain.access import may_post_by_button
+from bot.domain.generations import Refusal
+from bot.domain.specs import GenerationSpec
 from bot.runtime import runtime_of
-from bot.specs import GenerationSpec
+from bot.telegram.buttons import Action, decode, is_history
 from bot.texts import excerpt, strip_html, text
 from handlers.cancel import cancel_pressed
 from handlers.extend import ask_for_extension, start_extend

@@ -11,7 +11,7 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.generations import CancelResult, Requester
+from bot.domain.generations import CancelResult, Requester
 from bot.runtime import runtime_of
 from bot.texts import text
 from handlers.replies import answer, requester_of

@@ -10,9 +10,9 @@ from telegram import Bot, CallbackQuery, ForceReply, Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot.generations import Refusal, Requester
+from bot.domain.generations import Refusal, Requester
+from bot.domain.specs import TelegramImage
 from bot.runtime import Runtime, runtime_of
-from bot.specs import TelegramImage
 from bot.texts import Html, text
 from handlers.flow import start_generation
 from handlers.parsing import EXTEND_OPTIONS, ParseError, parse_video_args, split_generation_id

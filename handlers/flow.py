@@ -13,13 +13,13 @@ import time
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.callbacks import cancel_button
-from bot.generations import Refusal, Requester, seconds_until_reset
+from bot.domain.generations import Refusal, Requester, seconds_until_reset
+from bot.domain.specs import GenerationSpec
 from bot.luma.models import ASPECT_RATIOS, GenerationState
-from bot.progress import status_text
 from bot.runtime import Runtime
-from bot.specs import GenerationSpec
+from bot.telegram.buttons import cancel_button
 from bot.texts import duration_words, text
+from bot.worker.progress import status_text
 from handlers.replies import say
 from storage.base import Accepted, QuotaExhausted, QuotaScope, TooManyActive
 

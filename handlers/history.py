@@ -17,12 +17,12 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.callbacks import HistoryAction, HistoryPress, decode_history, history_buttons
-from bot.delivery import caption
-from bot.generations import GenerationService, HistoryPage, Refusal, Requester
-from bot.jobs import FailureCode
+from bot.domain.generations import GenerationService, HistoryPage, Refusal, Requester
 from bot.runtime import runtime_of
+from bot.telegram.buttons import HistoryAction, HistoryPress, decode_history, history_buttons
 from bot.texts import Html, excerpt, text
+from bot.worker.delivery import caption
+from bot.worker.worker import FailureCode
 from handlers.extend import ask_for_extension
 from handlers.replies import answer, requester_of, say
 from storage.base import HistoryEntry, Job, JobState

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from telegram import Bot, Message, ReplyParameters, Update
 
-from bot.access import payer_of
-from bot.generations import Requester
+from bot.domain.access import payer_of
+from bot.domain.generations import Requester
+from bot.domain.specs import TelegramImage
 from bot.links import IMAGE_TYPES
 from bot.luma.models import ASPECT_RATIOS
-from bot.specs import TelegramImage
 from bot.texts import text
 from handlers.commands import extract_command
 

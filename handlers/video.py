@@ -6,9 +6,9 @@ from __future__ import annotations
 from telegram import Bot, Update
 from telegram.ext import ContextTypes
 
-from bot.generations import Requester
+from bot.domain.generations import Requester
+from bot.domain.specs import GenerationSpec, TelegramImage
 from bot.runtime import Runtime, runtime_of
-from bot.specs import GenerationSpec, TelegramImage
 from handlers.flow import start_generation
 from handlers.parsing import ParseError, parse_video_args
 from handlers.replies import answer, incoming_command

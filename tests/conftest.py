@@ -24,8 +24,8 @@ import pytest
 
 from bot.app import build_application, running
 from bot.config import Settings, load_settings
-from bot.emulator import EmulatorConfig, run_emulator
 from bot.runtime import Runtime, runtime_of
+from emulator import EmulatorConfig, run_emulator
 from storage.base import Job
 from tests.fakes.telegram_api import Call, FakeTelegram
 

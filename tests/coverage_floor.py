@@ -2,8 +2,8 @@
 fakes, each on its own line, and a red run when the bot's branch coverage falls below the floor.
 
 coverage.py's own `fail_under` counts lines and branches together over everything measured; the
-floor here is on branches alone, of bot/ + handlers/ + storage/ without the emulator, which is
-a test double shipped with the bot rather than the bot itself.
+floor here is on branches alone, of bot/ + handlers/ + storage/: the emulator (emulator/) is a
+test double shipped beside the bot, not the bot itself.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
-# Percent of the branches of bot/, handlers/ and storage/ (emulator excluded) the suite must take:
+# Percent of the branches of bot/, handlers/ and storage/ the suite must take:
 # just below what it takes (90.7 % in CI when set; timing-dependent paths move it by about half
 # a point between runs); raise it as tests are added, never lower it.
 BRANCH_FLOOR = 89.5
 
 # (label, include, omit): paths relative to the repository root.
 GROUPS = [
-    ("bot/ + handlers/ + storage/", ["bot/*", "handlers/*", "storage/*"], ["bot/emulator/*"]),
-    ("emulator (bot/emulator/)", ["bot/emulator/*"], []),
+    ("bot/ + handlers/ + storage/", ["bot/*", "handlers/*", "storage/*"], []),
+    ("emulator (emulator/)", ["emulator/*"], []),
     ("test fakes (tests/fakes/)", ["tests/fakes/*"], []),
 ]
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.generations import utc_day
+from bot.domain.generations import utc_day
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 USER = 1001

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.generations import utc_day
+from bot.domain.generations import utc_day
 from storage.base import JobState
 from tests.conftest import assert_token_never_sent, free_port
 from tests.fakes.telegram_api import FakeTelegram

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.generations import utc_day
+from bot.domain.generations import utc_day
 from storage.base import JobState
 from tests.fakes.telegram_api import Call, FakeTelegram
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bot.generations import utc_day
+from bot.domain.generations import utc_day
 from storage import open_repository
 from storage.base import Job, JobState, Repository
 from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase, free_port

@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.delivery import MAX_REDIRECTS
-from bot.emulator.assets import VIDEO_FILE, sample_bytes
-from bot.generations import utc_day
+from bot.domain.generations import utc_day
+from bot.worker.delivery import MAX_REDIRECTS
+from emulator.assets import VIDEO_FILE, sample_bytes
 from storage.base import JobState
 from tests.fakes.telegram_api import Call, FakeTelegram
 

@@ -54,7 +54,7 @@ async def run_bot(environment: dict, cwd: Path) -> asyncio.subprocess.Process:
 
 
 class EmulatorProcess:
-    """`python -m bot.emulator --port N`, started the way the README tells an operator to."""
+    """`python -m emulator --port N`, started the way the README tells an operator to."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -64,7 +64,7 @@ class EmulatorProcess:
 async def emulator_process() -> AsyncIterator[EmulatorProcess]:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.emulator", "--port", str(port),
+        sys.executable, "-m", "emulator", "--port", str(port),
         "--queue-seconds", "0.05", "--dream-seconds", "0.2", "--long-poll-seconds", "0.5",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip

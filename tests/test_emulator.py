@@ -21,9 +21,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.emulator import EmulatorConfig, ImageFetch, run_emulator
-from bot.emulator.__main__ import config_from_args, parse_args
-from bot.emulator.assets import mp4_dimensions, sample_bytes
+from emulator import EmulatorConfig, ImageFetch, run_emulator
+from emulator.__main__ import config_from_args, parse_args
+from emulator.assets import mp4_dimensions, sample_bytes
 
 V2 = "/v2/generate/video/luma-ai"
 KEY = "test-key"
@@ -800,7 +800,7 @@ async def test_cli_starts_answers_and_stops() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.emulator",
+        "emulator",
         "--port",
         str(port),
         "--queue-seconds",
@@ -1128,7 +1128,7 @@ async def test_error_rates_answer_a_seeded_share_of_api_requests() -> None:
 
     import aiohttp
 
-    from bot.emulator import EmulatorConfig, run_emulator
+    from emulator import EmulatorConfig, run_emulator
 
     config = EmulatorConfig(error_rates={500: 0.3, 429: 0.1}, error_seed=3)
     async with run_emulator(config, port=0) as emu, aiohttp.ClientSession() as http:
@@ -1149,7 +1149,7 @@ async def test_error_rates_answer_a_seeded_share_of_api_requests() -> None:
 
 
 async def test_dream_times_can_vary_within_a_range() -> None:
-    from bot.emulator.state import Family, Generation, GenerationStore, State
+    from emulator.state import Family, Generation, GenerationStore, State
 
     config = EmulatorConfig(
         queue_seconds=0, dream_seconds=0.05, dream_seconds_max=0.2, error_seed=7

@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.emulator import CallbackAttempt, EmulatorConfig, run_emulator
-from bot.emulator.__main__ import config_from_args, parse_args
-from bot.emulator.assets import sample_bytes
+from emulator import CallbackAttempt, EmulatorConfig, run_emulator
+from emulator.__main__ import config_from_args, parse_args
+from emulator.assets import sample_bytes
 
 LUMA = "/dream-machine/v1"
 KEY = "test-key"

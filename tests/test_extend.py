@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.generations import utc_day
+from bot.domain.generations import utc_day
 from tests.conftest import assert_token_never_sent, ready_notice
 from tests.fakes.telegram_api import Call, FakeTelegram
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.emulator import EmulatorConfig, run_emulator
-from bot.generations import utc_day
+from bot.domain.generations import utc_day
+from emulator import EmulatorConfig, run_emulator
 from storage.base import JobState
 from tests.conftest import API_KEY, FAST_EMULATOR, free_port
 from tests.fakes.telegram_api import FakeTelegram

@@ -39,7 +39,7 @@ from telegram.error import (
 )
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults, MessageHandler, filters
 
-from bot.telegram_request import AiohttpRequest
+from bot.telegram.transport import AiohttpRequest
 from tests.fakes.telegram_api import FakeTelegram, parse_html
 
 TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
@@ -64,7 +64,7 @@ async def tg() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture(params=["httpx", "aiohttp"])
 async def bot(tg: FakeTelegram, request: pytest.FixtureRequest) -> AsyncIterator[Bot]:
-    """PTB's default transport (httpx) and the bot's own (bot/telegram_request.py): the fake
+    """PTB's default transport (httpx) and the bot's own (bot/telegram/transport.py): the fake
     must answer both alike, and the bot's transport must behave like PTB's."""
     transport = {"request": AiohttpRequest()} if request.param == "aiohttp" else {}
     async with Bot(

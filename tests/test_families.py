@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.generations import utc_day
+from bot.domain.generations import utc_day
 from storage.base import JobState
 from tests.conftest import assert_token_never_sent
 from tests.fakes.telegram_api import FakeTelegram
@@ -28,7 +28,7 @@ FAMILY_PATHS = {
     "aiml-universal": "",
     "luma": "/dream-machine/v1",
 }
-# The emulator's name for each family (bot.emulator.state.Family).
+# The emulator's name for each family (emulator.state.Family).
 EMULATOR_FAMILY = {
     "aiml-v2": "aiml_v2",
     "aiml-v1": "aiml_v1",

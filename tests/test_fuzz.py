@@ -52,8 +52,8 @@ from telegram.ext import TypeHandler
 
 from bot.locales.en import EN
 from bot.luma.models import ASPECT_RATIOS, GenerationState
-from bot.progress import STATUS_PROMPT_CHARS, status_text
 from bot.texts import CATALOGS, MAX_VALUE_CHARS, excerpt, text
+from bot.worker.progress import STATUS_PROMPT_CHARS, status_text
 from handlers.parsing import (
     EXTEND_OPTIONS,
     MIN_PROMPT_LENGTH,

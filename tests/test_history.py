@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.generations import utc_day
+from bot.domain.generations import utc_day
 from storage.base import JobState
 from tests.fakes.telegram_api import Call, FakeTelegram
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.access import AccessPolicy, payer_of
 from bot.config import ConfigError, load_settings
-from bot.generations import utc_day
+from bot.domain.access import AccessPolicy, payer_of
+from bot.domain.generations import utc_day
 from tests.conftest import API_KEY, BOT_TOKEN
 from tests.fakes.telegram_api import Call, FakeTelegram
 

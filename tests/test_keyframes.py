@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.generations import utc_day
+from bot.domain.generations import utc_day
 from tests.conftest import assert_token_never_sent
 from tests.fakes.telegram_api import FakeTelegram
 

@@ -1,4 +1,4 @@
-"""bot/mp4.py on bytes from outside: a video is told from anything else, and no input, however
+"""bot/worker/mp4 on bytes from outside: a video is told from anything else, and no input, however
 malformed, makes reading its metadata raise (hypothesis over random, cut and altered files)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import struct
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.emulator.assets import VIDEO_FILE, sample_bytes
-from bot.mp4 import HEAD_BYTES, VideoInfo, is_video, read_video_info
+from bot.worker.mp4 import HEAD_BYTES, VideoInfo, is_video, read_video_info
+from emulator.assets import VIDEO_FILE, sample_bytes
 
 SAMPLE = sample_bytes(VIDEO_FILE)
 

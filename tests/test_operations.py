@@ -103,7 +103,7 @@ async def test_every_log_line_about_a_job_names_it(
         tg.user_sends("/video a jellyfish", user_id=USER)
         await tg.wait_for_video(timeout=15)
         await tg.wait_for_call("sendMessage", lambda c: "ready" in c.result["text"])
-    about_the_job = [r for r in caplog.records if r.name.startswith(("bot.jobs", "bot.luma"))]
+    about_the_job = [r for r in caplog.records if r.name.startswith(("bot.worker", "bot.luma"))]
     assert about_the_job and all(getattr(r, "job_id", None) == 1 for r in about_the_job)
     retry = [r for r in about_the_job if r.name == "bot.luma.retry"]
     assert retry, "the client's retry was logged inside the job"

@@ -18,7 +18,7 @@ import pytest
 from telegram.error import InvalidToken
 
 from bot.app import until_stopped
-from bot.polling import MAX_PAUSE, backoff
+from bot.telegram.polling import MAX_PAUSE, backoff
 from tests.conftest import API_KEY, BOT_TOKEN, free_port
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_e2e import ROOT, bot_environment, run_bot
@@ -82,7 +82,7 @@ async def test_a_second_process_polling_the_same_token_is_one_error_line(
     """Telegram ends the bot's long poll with 409 when another getUpdates arrives for the token.
     The bot says so once, at ERROR, and keeps trying (the usual cause, a deploy's old process,
     goes away by itself): once the other process stops, updates flow again."""
-    with caplog.at_level(logging.DEBUG, logger="bot.polling"):
+    with caplog.at_level(logging.DEBUG, logger="bot.telegram.polling"):
         await start_bot()
         url = f"{tg.root}/bot{BOT_TOKEN}/getUpdates"
         async with aiohttp.ClientSession() as http:  # the other process polls twice, then stops

@@ -4,7 +4,7 @@ clock, no sleeps), and the text says where a job stands."""
 from __future__ import annotations
 
 from bot.luma.models import GenerationState
-from bot.progress import EditBudget, status_text
+from bot.worker.progress import EditBudget, status_text
 
 
 class Clock:

@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.generations import utc_day
-from bot.jobs import FailureCode
+from bot.domain.generations import utc_day
+from bot.worker.worker import FailureCode
 from storage.base import JobState
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -41,7 +41,7 @@ async def global_cap_refuses(tg: FakeTelegram) -> None:
 
 
 def test_every_failure_reason_has_a_refund_decision() -> None:
-    from bot.jobs import REFUNDS, refund_for
+    from bot.worker.worker import REFUNDS, refund_for
     from storage.base import Refund
 
     assert set(REFUNDS) == set(FailureCode)

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.emulator import EmulatorConfig, run_emulator
+from emulator import EmulatorConfig, run_emulator
 from tests.conftest import API_KEY, BOT_TOKEN, became_healthy, free_port
 from tests.fakes.load_balancer import LoadBalancer
 from tests.fakes.telegram_api import FakeTelegram

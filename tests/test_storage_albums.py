@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.albums import AlbumCollector
+from bot.domain.albums import AlbumCollector
 from storage.base import AlbumItem
 from tests.test_storage import BACKENDS, Database, album_item, empty_database
 

@@ -1,4 +1,4 @@
-"""The bot's PTB transport on aiohttp (bot/telegram_request.py): PTB's error contract.
+"""The bot's PTB transport on aiohttp (bot/telegram/transport.py): PTB's error contract.
 
 The rest of its behaviour (forms, uploads, downloads, every error status) runs through the fake
 Bot API's own suite, which drives it alongside PTB's default transport
@@ -15,7 +15,7 @@ from aiohttp import web
 from telegram import Bot, InputFile
 from telegram.error import NetworkError, TimedOut
 
-from bot.telegram_request import AiohttpRequest
+from bot.telegram.transport import AiohttpRequest
 from tests.conftest import free_port
 from tests.fakes.telegram_api import FakeTelegram
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from bot.generations import utc_day
+from bot.domain.generations import utc_day
 from storage.base import JobState
 from tests.conftest import API_KEY, BOT_TOKEN
 from tests.fakes.telegram_api import FakeTelegram
 
-SAMPLE_MP4 = (Path(__file__).parent.parent / "bot" / "emulator" / "sample.mp4").read_bytes()
+SAMPLE_MP4 = (Path(__file__).parent.parent / "emulator" / "sample.mp4").read_bytes()
 USER = 1001
 
 

@@ -1,4 +1,4 @@
-"""The web edge (bot/web.py) against requests nobody vouches for: odd signatures and secrets,
+"""The web edge (bot/web/server.py) against requests nobody vouches for: odd signatures and secrets,
 deeply nested and oversized bodies, /healthz that says only what is wrong (never the API's own
 words), /metrics behind METRICS_TOKEN or on METRICS_PORT, and /media that fetches a photo from
 Telegram once per link and serves only images."""
@@ -16,10 +16,10 @@ import aiohttp
 import pytest
 
 from bot.config import ConfigError, load_settings
-from bot.health import Health
 from bot.links import MediaRef
-from bot.media import PhotoCache, image_type
 from bot.metrics import Metrics
+from bot.web.health import Health
+from bot.web.media import PhotoCache, image_type
 from tests.conftest import BOT_TOKEN, free_port
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -380,7 +380,7 @@ async def test_metrics_still_answer_when_the_database_is_gone(
             assert response.status == 200
             assert "luma_bot_updates" in await response.text()
     web_errors = [
-        r for r in caplog.records if r.levelno >= logging.ERROR and r.name != "bot.jobs"
+        r for r in caplog.records if r.levelno >= logging.ERROR and r.name != "bot.worker.worker"
     ]  # the worker rightly complains that it cannot claim jobs
     assert not web_errors
     assert "jobs could not be counted" in caplog.text

@@ -6,7 +6,7 @@ Policy:
   deadline allows (not a fixed number of attempts). A 429's Retry-After wins over the backoff.
 - Creates cost money and are NOT retried here. A create that got no answer (timeout, dropped
   connection, unreadable body) may already be charged; the worker never re-sends it blindly
-  (see bot/jobs.py for what happens instead). Only errors that prove the request was refused
+  (see bot/worker/ for what happens instead). Only errors that prove the request was refused
   (429, a connection that never opened, 500/503) let the worker submit again later.
 """
 

@@ -1,6 +1,6 @@
 """Wake-ups for waits: "look at this generation again now", never what it looks like.
 
-A provider callback (bot/provider_callbacks.py) or a cancel (bot/generations.py) `wake`s the
+A provider callback (bot/web/provider_callbacks.py) or a cancel (bot/domain/) `wake`s the
 wait for a generation; the client's wait loop then ends its pause and asks the API with its own
 authenticated GET. Nothing a callback carried is kept or believed: the state and the video URL
 always come from that GET. Wake-ups coalesce: however many arrive before the waiter looks, they

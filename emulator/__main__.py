@@ -1,4 +1,4 @@
-"""``python -m bot.emulator``: run the video API emulator until Ctrl-C / SIGTERM."""
+"""``python -m emulator``: run the video API emulator until Ctrl-C / SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ import logging
 import signal
 from collections.abc import Sequence
 
-from bot.emulator.config import EmulatorConfig
-from bot.emulator.luma_direct import PREFIX as LUMA_PREFIX
-from bot.emulator.server import run_emulator
+from emulator.config import EmulatorConfig
+from emulator.luma_direct import PREFIX as LUMA_PREFIX
+from emulator.server import run_emulator
 
-log = logging.getLogger("bot.emulator")
+log = logging.getLogger("emulator")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     defaults = EmulatorConfig()
     parser = argparse.ArgumentParser(
-        prog="python -m bot.emulator",
+        prog="python -m emulator",
         description=(
             "Local emulator of the Luma video APIs: AIML v2, v1 legacy and universal, and Luma's "
             "own /dream-machine/v1 (no credits spent)."

@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.emulator.config import EmulatorConfig
-from bot.emulator.core import emulator_of
-from bot.emulator.faults import Fault
+from emulator.config import EmulatorConfig
+from emulator.core import emulator_of
+from emulator.faults import Fault
 
 ADMIN_PREFIX = "/_emulator"
 

@@ -24,10 +24,10 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import Field
 
-from bot.emulator.assets import base_url, image_url, video_url
-from bot.emulator.core import Emulator, RouteDef, api_key_of, emulator_of
-from bot.emulator.errors import ApiError
-from bot.emulator.keyframes import (
+from emulator.assets import base_url, image_url, video_url
+from emulator.core import Emulator, RouteDef, api_key_of, emulator_of
+from emulator.errors import ApiError
+from emulator.keyframes import (
     Frames,
     GenerationFrameBase,
     ImageFrameBase,
@@ -37,8 +37,8 @@ from bot.emulator.keyframes import (
     keyframe_issues,
     parent_id,
 )
-from bot.emulator.state import Family, Generation, State
-from bot.emulator.validation import (
+from emulator.state import Family, Generation, State
+from emulator.validation import (
     AspectRatio,
     LenientModel,
     Resolution,

@@ -11,8 +11,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
-from bot.emulator.errors import ApiError
-from bot.emulator.recording import read_text
+from emulator.errors import ApiError
+from emulator.recording import read_text
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"]
 Resolution = Literal["540p", "720p", "1080p", "4k"]

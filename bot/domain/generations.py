@@ -15,13 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.access import AccessPolicy
-from bot.jobs import FailureCode, refund_for
+from bot.domain.access import AccessPolicy
+from bot.domain.specs import GenerationSpec, ParentVideo, TelegramImage
 from bot.links import LinkSigner
 from bot.luma import VideoApiClient
 from bot.luma.errors import LumaError, UnsupportedOptionError, UnsupportedRequestError
 from bot.luma.models import DEFAULT_ASPECT_RATIO
-from bot.specs import GenerationSpec, ParentVideo, TelegramImage
+from bot.worker.worker import FailureCode, refund_for
 from storage.base import (
     Accepted,
     ExtendPrompt,
@@ -48,7 +48,7 @@ class Requester:
     thread_id: int | None
     message_id: int
     # The identity charged, limited and banned: the user, or the chat the message was sent on
-    # behalf of (bot.access.payer_of decides).
+    # behalf of (bot.domain.access.payer_of decides).
     payer_id: int
     username: str | None = None
     first_name: str | None = None

@@ -32,9 +32,18 @@ from typing import NamedTuple, TypeVar
 from telegram import Bot, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.alerts import OperatorAlerts, Problem
-from bot.callbacks import cancel_button
-from bot.delivery import (
+from bot.domain.specs import GenerationSpec
+from bot.links import LinkSigner
+from bot.logs import current_job_id, redact
+from bot.luma import VideoApiClient, errors
+from bot.luma.models import Generation, GenerationState
+from bot.luma.retry import Backoff
+from bot.metrics import Metrics
+from bot.telegram.buttons import cancel_button
+from bot.texts import text
+from bot.web.provider_callbacks import CallbackReceiver
+from bot.worker.alerts import OperatorAlerts, Problem
+from bot.worker.delivery import (
     SHOW_SLOW_STEP_AFTER,
     Delivery,
     DownloadError,
@@ -42,16 +51,7 @@ from bot.delivery import (
     VideoTooLarge,
     reply_to,
 )
-from bot.links import LinkSigner
-from bot.logs import current_job_id, redact
-from bot.luma import VideoApiClient, errors
-from bot.luma.models import Generation, GenerationState
-from bot.luma.retry import Backoff
-from bot.metrics import Metrics
-from bot.progress import EditBudget, Progress, status_text
-from bot.provider_callbacks import CallbackReceiver
-from bot.specs import GenerationSpec
-from bot.texts import text
+from bot.worker.progress import EditBudget, Progress, status_text
 from storage.base import Job, JobState, Refund, Repository
 
 log = logging.getLogger(__name__)

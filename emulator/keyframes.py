@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from bot.emulator.errors import MSG_SOURCE_NOT_COMPLETED
-from bot.emulator.state import Generation, State
+from emulator.errors import MSG_SOURCE_NOT_COMPLETED
+from emulator.state import Generation, State
 
 
 class GenerationFrameBase(BaseModel):

@@ -6,7 +6,7 @@ import re
 import time
 from datetime import UTC, datetime
 
-from bot.access import AccessPolicy
+from bot.domain.access import AccessPolicy
 from bot.numbers import parse_int
 from storage.base import DayStats, Repository
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-log = logging.getLogger("bot.emulator")
+log = logging.getLogger("emulator")
 
 # Real fetchers are stateless and anonymous: no cookies kept, no credentials sent.
 USER_AGENT = "luma-video-emulator/1.0 (image keyframe fetch)"

@@ -1,7 +1,7 @@
 """Local emulator of the Luma video APIs: AIML v2, v1 legacy and universal, and Luma direct.
 
 Written only from the HTTP contract (``luma-api.md`` §1-§4 and §7), independently of the bot's
-client, so that it can check that client. Run it with ``python -m bot.emulator`` and
+client, so that it can check that client. Run it with ``python -m emulator`` and
 point ``LUMA_API_URL`` at it (``<url>/dream-machine/v1`` for Luma direct), or in tests::
 
     async with run_emulator(EmulatorConfig(queue_seconds=0.05), port=0) as emu:
@@ -13,14 +13,14 @@ Image keyframe URLs are fetched like Luma does (``emu.image_fetches``); pass
 ``EmulatorConfig(fetch_images=False)`` to only validate them as URIs.
 """
 
-from bot.emulator.callbacks import CallbackAttempt
-from bot.emulator.config import EmulatorConfig
-from bot.emulator.core import EMULATOR_KEY, Emulator
-from bot.emulator.faults import Fault
-from bot.emulator.images import ImageFetch
-from bot.emulator.recording import RecordedRequest
-from bot.emulator.server import create_app, run_emulator
-from bot.emulator.state import Generation, State
+from emulator.callbacks import CallbackAttempt
+from emulator.config import EmulatorConfig
+from emulator.core import EMULATOR_KEY, Emulator
+from emulator.faults import Fault
+from emulator.images import ImageFetch
+from emulator.recording import RecordedRequest
+from emulator.server import create_app, run_emulator
+from emulator.state import Generation, State
 
 __all__ = [
     "EMULATOR_KEY",

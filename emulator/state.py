@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.emulator.config import EmulatorConfig
+from emulator.config import EmulatorConfig
 
-log = logging.getLogger("bot.emulator")
+log = logging.getLogger("emulator")
 
 
 class State(StrEnum):

@@ -12,11 +12,11 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import Field, field_validator
 
-from bot.emulator import luma_direct
-from bot.emulator.assets import base_url
-from bot.emulator.core import RouteDef, api_key_of, emulator_of
-from bot.emulator.errors import ApiError
-from bot.emulator.keyframes import (
+from emulator import luma_direct
+from emulator.assets import base_url
+from emulator.core import RouteDef, api_key_of, emulator_of
+from emulator.errors import ApiError
+from emulator.keyframes import (
     Frames,
     GenerationFrameBase,
     ImageFrameBase,
@@ -25,8 +25,8 @@ from bot.emulator.keyframes import (
     keyframe_issues,
     parent_id,
 )
-from bot.emulator.state import Family, Generation, State
-from bot.emulator.validation import (
+from emulator.state import Family, Generation, State
+from emulator.validation import (
     AspectRatio,
     Resolution,
     StrictModel,

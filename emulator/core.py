@@ -13,13 +13,13 @@ from typing import Literal
 
 from aiohttp import web
 
-from bot.emulator.callbacks import CallbackAttempt, CallbackSender, Render
-from bot.emulator.config import EmulatorConfig
-from bot.emulator.errors import ApiError
-from bot.emulator.faults import Fault, FaultKind, FaultQueue, FaultRoute
-from bot.emulator.images import ImageFetch, ImageFetcher
-from bot.emulator.recording import RecordedRequest
-from bot.emulator.state import Generation, GenerationStore, State
+from emulator.callbacks import CallbackAttempt, CallbackSender, Render
+from emulator.config import EmulatorConfig
+from emulator.errors import ApiError
+from emulator.faults import Fault, FaultKind, FaultQueue, FaultRoute
+from emulator.images import ImageFetch, ImageFetcher
+from emulator.recording import RecordedRequest
+from emulator.state import Generation, GenerationStore, State
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RouteKind = Literal["create", "fetch"]

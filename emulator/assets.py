@@ -19,9 +19,9 @@ from importlib import resources
 
 from aiohttp import web
 
-from bot.emulator.config import EmulatorConfig
-from bot.emulator.errors import ApiError
-from bot.emulator.state import GenerationStore, State
+from emulator.config import EmulatorConfig
+from emulator.errors import ApiError
+from emulator.state import GenerationStore, State
 
 VIDEO_FILE = "sample.mp4"
 IMAGE_FILE = "sample.jpg"

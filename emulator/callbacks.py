@@ -21,11 +21,11 @@ from typing import Any
 
 import aiohttp
 
-from bot.emulator.config import EmulatorConfig
-from bot.emulator.images import outbound_session
-from bot.emulator.state import Generation, State
+from emulator.config import EmulatorConfig
+from emulator.images import outbound_session
+from emulator.state import Generation, State
 
-log = logging.getLogger("bot.emulator")
+log = logging.getLogger("emulator")
 
 USER_AGENT = "luma-video-emulator/1.0 (callback)"
 CALLBACK_STATES = frozenset({State.DREAMING, State.COMPLETED, State.FAILED})

@@ -9,16 +9,16 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from bot.emulator import admin, aiml_universal, aiml_v1, aiml_v2, luma_direct
-from bot.emulator.assets import FILES_PREFIX, file_response
-from bot.emulator.config import EmulatorConfig
-from bot.emulator.core import API_KEY, EMULATOR_KEY, Emulator, Handler, RouteDef, emulator_of
-from bot.emulator.errors import AIML_ERRORS, DETAIL_ERRORS, ApiError, ErrorStyle
-from bot.emulator.faults import Fault, random_fault
-from bot.emulator.recording import RecordedRequest
-from bot.emulator.state import Family
+from emulator import admin, aiml_universal, aiml_v1, aiml_v2, luma_direct
+from emulator.assets import FILES_PREFIX, file_response
+from emulator.config import EmulatorConfig
+from emulator.core import API_KEY, EMULATOR_KEY, Emulator, Handler, RouteDef, emulator_of
+from emulator.errors import AIML_ERRORS, DETAIL_ERRORS, ApiError, ErrorStyle
+from emulator.faults import Fault, random_fault
+from emulator.recording import RecordedRequest
+from emulator.state import Family
 
-log = logging.getLogger("bot.emulator")
+log = logging.getLogger("emulator")
 
 # Each family contributes a tuple of RouteDef.
 FAMILY_ROUTES: tuple[RouteDef, ...] = (

@@ -1,4 +1,4 @@
-"""Webhook mode: Telegram POSTs each update to `PUBLIC_URL/telegram/webhook` (bot/web.py).
+"""Webhook mode: Telegram POSTs each update to `PUBLIC_URL/telegram/webhook` (bot/web/server.py).
 
 Several replicas sit behind one load balancer, and Telegram re-sends an update it did not see
 answered, possibly to another replica while the first is still at it. So before handling, an
@@ -17,7 +17,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from bot.generations import GenerationService
+from bot.domain.generations import GenerationService
 from bot.links import secrets_equal
 from bot.metrics import Metrics
 

@@ -1,4 +1,4 @@
-"""The photos behind signed `/media` links (bot/web.py): fetched from Telegram once per file,
+"""The photos behind signed `/media` links (bot/web/server.py): fetched from Telegram once per file,
 kept in memory within a byte bound, and served only when the bytes are an image.
 
 The video API fetches a keyframe link more than once (moderation, then the generation, retries),

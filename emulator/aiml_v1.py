@@ -10,11 +10,11 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import field_validator
 
-from bot.emulator.assets import base_url, image_url, video_size, video_url
-from bot.emulator.core import RouteDef, api_key_of, emulator_of
-from bot.emulator.errors import MSG_SOURCE_NOT_COMPLETED, ApiError
-from bot.emulator.state import Family, Generation, State
-from bot.emulator.validation import (
+from emulator.assets import base_url, image_url, video_size, video_url
+from emulator.core import RouteDef, api_key_of, emulator_of
+from emulator.errors import MSG_SOURCE_NOT_COMPLETED, ApiError
+from emulator.state import Family, Generation, State
+from emulator.validation import (
     AspectRatio,
     StrictModel,
     Uri,

@@ -8,9 +8,9 @@ bodies are read only up to their route's limit (413 beyond), and JSON is parsed 
 its depth raise. GET routes never read a body.
 
 `/media` serves a Telegram photo to whoever holds a valid signed link (the video API), fetched
-from Telegram server-side (bot/media.py) so the token-bearing file URL never leaves the process.
+from Telegram server-side (bot/web/media.py) so the token-bearing file URL never leaves the process.
 Every kind of failure is a plain 404: a prober learns nothing. `/callbacks` takes a provider's
-news of a job (bot/provider_callbacks.py). `/metrics` needs `Authorization: Bearer
+news of a job (bot/web/provider_callbacks.py). `/metrics` needs `Authorization: Bearer
 METRICS_TOKEN` when that is set, and with `METRICS_PORT` it is served on 127.0.0.1 only.
 """
 
@@ -28,12 +28,12 @@ from telegram.error import TelegramError
 from yarl import URL
 
 from bot.config import WEBHOOK_PATH
-from bot.health import Health
 from bot.links import LinkSigner, secrets_equal
-from bot.media import PhotoCache
 from bot.metrics import CONTENT_TYPE
-from bot.provider_callbacks import CallbackReceiver
-from bot.webhook import RETRY_LATER_SECONDS, SECRET_HEADER, WebhookReceiver
+from bot.web.health import Health
+from bot.web.media import PhotoCache
+from bot.web.provider_callbacks import CallbackReceiver
+from bot.web.webhook import RETRY_LATER_SECONDS, SECRET_HEADER, WebhookReceiver
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from telegram import Bot
 from telegram.error import BadRequest, TelegramError
 
-from bot.callbacks import cancel_button
 from bot.luma.models import Generation, GenerationState
+from bot.telegram.buttons import cancel_button
 from bot.texts import clock, duration_words, excerpt, text
 from storage.base import Job, Repository
 
