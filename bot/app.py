@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import aiohttp
 from telegram import BotCommand
@@ -19,7 +19,6 @@ from telegram.error import InvalidToken
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
 import handlers
-from bot import runtime as runtime_registry
 from bot.config import Settings
 from bot.domain.access import AccessPolicy
 from bot.domain.albums import AlbumCollector
@@ -28,9 +27,11 @@ from bot.links import LinkSigner, derive_signing_key
 from bot.logs import install_redaction
 from bot.luma import Wakeups, create_client
 from bot.metrics import Metrics
+from bot.runtime import CONTEXT_TYPES, Runtime, bot_data
 from bot.telegram.pacing import PacingRateLimiter
 from bot.telegram.polling import UpdatePoller
 from bot.telegram.transport import AiohttpRequest
+from bot.telegram.updates import HandledUpdates
 from bot.texts import CATALOGS, text
 from bot.web.health import Health
 from bot.web.provider_callbacks import CallbackReceiver
@@ -45,11 +46,6 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
 MENU_COMMANDS = ("video", "extend", "cancel", "quota", "history", "help")
-_SETTINGS_KEY = "settings"
-_METRICS_KEY = "metrics"
-_LIMITER_KEY = "rate_limiter"
-_POLLER_KEY = "poller"
-_REQUESTS_KEY = "telegram_requests"
 
 
 def link_signer(settings: Settings) -> LinkSigner | None:
@@ -86,28 +82,46 @@ def build_application(settings: Settings) -> Application:
         .updater(None)
         .request(requests[0])
         .get_updates_request(requests[1])
+        .context_types(CONTEXT_TYPES)
         .post_init(_start_services)
-        .post_stop(_stop_worker)
-        .post_shutdown(_close_services)
+        .post_stop(_stop_services)
         .build()
     )
-    application.bot_data[_SETTINGS_KEY] = settings
-    application.bot_data[_METRICS_KEY] = metrics
-    application.bot_data[_LIMITER_KEY] = limiter
-    application.bot_data[_REQUESTS_KEY] = requests
+    data = bot_data(application)
+    data.settings, data.metrics, data.limiter, data.requests = settings, metrics, limiter, requests
     handlers.register(application)
     return application
 
 
 async def _start_services(application: Application) -> None:
-    settings: Settings = application.bot_data[_SETTINGS_KEY]
-    metrics: Metrics = application.bot_data[_METRICS_KEY]
+    """PTB's `post_init`: every service, each stop pushed as it starts (a start-up that fails
+    half-way stops what it started)."""
+    data = bot_data(application)
+    async with AsyncExitStack() as services:
+        data.runtime = await _open_services(application, services)
+        data.services = services.pop_all()
+
+
+async def _stop_services(application: Application) -> None:
+    """PTB's `post_stop`, before it closes the bot's connections (which the worker still uses
+    to finish an upload): what was started is stopped in reverse order."""
+    data = bot_data(application)
+    services, data.services, data.runtime = data.services, None, None
+    if services is not None:  # None when start-up failed before the services existed
+        await services.aclose()
+
+
+async def _open_services(application: Application, services: AsyncExitStack) -> Runtime:
+    data = bot_data(application)
+    settings, metrics = data.settings, data.metrics
     repository = await open_repository(settings.database_url)
+    services.push_async_callback(repository.close)
     wakeups = Wakeups()
     http = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=settings.luma_max_connections),
         raise_for_status=False,
     )
+    services.push_async_callback(http.close)
     family = settings.luma_api_family.value
     client = create_client(
         family,
@@ -123,6 +137,7 @@ async def _start_services(application: Application) -> None:
             family, operation, outcome, seconds
         ),
     )
+    services.push_async_callback(client.close)
     signer = link_signer(settings)
     # Callbacks need an address the provider can reach, and a family that offers them.
     callbacks = (
@@ -145,7 +160,7 @@ async def _start_services(application: Application) -> None:
         callbacks=callbacks,
         alerts=OperatorAlerts(application.bot, settings.admin_user_ids),
         metrics=metrics,
-        telegram_room=application.bot_data[_LIMITER_KEY].has_room,
+        telegram_room=data.limiter.has_room,
     )
     service = GenerationService(
         repository=repository,
@@ -163,11 +178,13 @@ async def _start_services(application: Application) -> None:
             allowed_chat_ids=settings.allowed_chat_ids,
         ),
         generation_timeout=settings.generation_timeout,
+        wake_worker=worker.wake,
     )
+    updates = HandledUpdates(repository)
     webhook = (
         WebhookReceiver(
             application=application,
-            service=service,
+            updates=updates,
             secret=settings.webhook_secret.get_secret_value(),
             owner=worker.owner,
             metrics=metrics,
@@ -193,19 +210,17 @@ async def _start_services(application: Application) -> None:
         wait=settings.album_wait_seconds,
         on_complete=lambda items: handlers.album_complete(application, items),
     )
-    runtime_registry.attach(
-        application,
-        runtime_registry.Runtime(
-            settings=settings,
-            repository=repository,
-            http=http,
-            client=client,
-            worker=worker,
-            service=service,
-            signer=signer,
-            web=web,
-            albums=albums,
-        ),
+    runtime = Runtime(
+        settings=settings,
+        repository=repository,
+        http=http,
+        client=client,
+        worker=worker,
+        service=service,
+        updates=updates,
+        signer=signer,
+        web=web,
+        albums=albums,
     )
     # The menu in every catalog language; Telegram shows the one matching the user's app.
     for language in CATALOGS:
@@ -214,8 +229,11 @@ async def _start_services(application: Application) -> None:
             language_code=None if language == "en" else language,
         )
     await web.start()
+    services.push_async_callback(web.stop)
     await worker.start()
+    services.push_async_callback(worker.stop)
     await albums.start()  # also sweeps up albums whose collecting process died
+    services.push_async_callback(albums.stop)
     log.info(
         "bot @%s started (%s): family %s at %s, database %s",
         application.bot.username,
@@ -224,22 +242,7 @@ async def _start_services(application: Application) -> None:
         settings.api_url,
         _without_password(settings.database_url),
     )
-
-
-async def _stop_worker(application: Application) -> None:
-    runtime = runtime_registry.find(application)
-    if runtime is not None:  # None when start-up failed before the services existed
-        await runtime.albums.stop()
-        await runtime.worker.stop()
-        await runtime.web.stop()
-
-
-async def _close_services(application: Application) -> None:
-    runtime = runtime_registry.detach(application)
-    if runtime is not None:
-        await runtime.client.close()
-        await runtime.http.close()
-        await runtime.repository.close()
+    return runtime
 
 
 def _without_password(url: str) -> str:
@@ -250,19 +253,18 @@ def _without_password(url: str) -> str:
 async def running(application: Application) -> AsyncIterator[Application]:
     """Start the services, then polling (or, in webhook mode, nothing more: updates arrive on
     the web server); on exit stop polling first, then everything else (PTB's order)."""
-    settings: Settings = application.bot_data[_SETTINGS_KEY]
-    poller = (
+    data = bot_data(application)
+    poller = data.poller = (
         None
-        if settings.telegram_webhook
+        if data.settings.telegram_webhook
         else UpdatePoller(application, allowed_updates=ALLOWED_UPDATES)
     )
-    application.bot_data[_POLLER_KEY] = poller
     try:
         await application.initialize()
     except BaseException:
         # getMe refused (bad token) or Telegram unreachable: PTB leaves the HTTP sessions it
         # opened for that open, and their "unclosed session" noise would bury the one line.
-        for request in application.bot_data[_REQUESTS_KEY]:
+        for request in data.requests:
             await request.shutdown()
         raise
     try:
@@ -280,15 +282,13 @@ async def running(application: Application) -> AsyncIterator[Application]:
         if application.post_stop:
             await application.post_stop(application)
         await application.shutdown()
-        if application.post_shutdown:
-            await application.post_shutdown(application)
 
 
 async def until_stopped(application: Application, stop: asyncio.Event) -> None:
     """Wait for `stop` (SIGTERM); raise InvalidToken as soon as Telegram rejects the token
     mid-run (revoked with @BotFather): polling cannot go on, so `python -m bot` exits and its
     supervisor restarts it or raises the alarm, instead of a process that looks alive."""
-    poller: UpdatePoller | None = application.bot_data.get(_POLLER_KEY)
+    poller = bot_data(application).poller
     stopped = asyncio.ensure_future(stop.wait())
     failed: asyncio.Future[InvalidToken] = (
         asyncio.ensure_future(poller.failure()) if poller is not None else asyncio.Future()

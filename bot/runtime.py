@@ -1,33 +1,46 @@
-"""The live services of one bot process, reachable from handlers through the Application."""
+"""What one bot process holds, typed: PTB's `bot_data` is a `BotData` and every handler gets a
+`BotContext` (PTB's `ContextTypes`), so services are attributes, never string keys.
+
+`build_application` (bot/app.py) fills in what exists before the event loop runs (settings,
+metrics, pacing, transports); `runtime` exists from start-up to shutdown.
+"""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
-from telegram.ext import Application
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.config import Settings
 from bot.domain.admin import AdminService
 from bot.domain.albums import AlbumCollector
 from bot.domain.generations import GenerationService
+from bot.domain.stores import Repository
 from bot.links import LinkSigner
 from bot.luma import VideoApiClient
+from bot.metrics import Metrics
+from bot.telegram.pacing import PacingRateLimiter
+from bot.telegram.polling import UpdatePoller
+from bot.telegram.transport import AiohttpRequest
+from bot.telegram.updates import HandledUpdates
 from bot.web.server import WebServer
 from bot.worker.worker import Worker
-from storage.base import Repository
-
-_KEY = "runtime"
 
 
 @dataclass
 class Runtime:
+    """The live services, started in `post_init` and closed at shutdown."""
+
     settings: Settings
     repository: Repository
     http: aiohttp.ClientSession
     client: VideoApiClient
     worker: Worker
     service: GenerationService
+    updates: HandledUpdates
     signer: LinkSigner | None
     web: WebServer
     albums: AlbumCollector
@@ -37,18 +50,40 @@ class Runtime:
         return AdminService(self.repository, self.service.policy)
 
 
-def attach(application: Application, runtime: Runtime) -> None:
-    # bot_data holds only this in-process handle, never durable state (see DESIGN.md).
-    application.bot_data[_KEY] = runtime
+class BotData:
+    """PTB's `bot_data` for this bot: in-process handles only, never durable state (DESIGN.md).
+    PTB creates it empty; `build_application` sets every field before anything runs."""
+
+    settings: Settings
+    metrics: Metrics
+    limiter: PacingRateLimiter
+    requests: tuple[AiohttpRequest, AiohttpRequest]  # (calls, getUpdates)
+
+    def __init__(self) -> None:
+        self.poller: UpdatePoller | None = None  # None in webhook mode
+        self.runtime: Runtime | None = None
+        self.services: AsyncExitStack | None = None  # stops what `runtime` started
 
 
-def runtime_of(application: Application) -> Runtime:
-    return application.bot_data[_KEY]
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """The context every handler receives."""
+
+    @property
+    def runtime(self) -> Runtime:
+        return runtime_of(self.application)
 
 
-def find(application: Application) -> Runtime | None:
-    return application.bot_data.get(_KEY)
+CONTEXT_TYPES = ContextTypes(context=BotContext, bot_data=BotData)
 
 
-def detach(application: Application) -> Runtime | None:
-    return application.bot_data.pop(_KEY, None)
+def bot_data(application: Application[Any, Any, Any, Any, Any, Any]) -> BotData:
+    data = application.bot_data
+    assert isinstance(data, BotData), "build the application with bot.app.build_application"
+    return data
+
+
+def runtime_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Runtime:
+    runtime = bot_data(application).runtime
+    if runtime is None:
+        raise RuntimeError("the bot's services are not running")
+    return runtime

@@ -7,13 +7,12 @@ from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     CallbackQueryHandler,
-    ContextTypes,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
-from bot.runtime import runtime_of
+from bot.runtime import BotContext
 from handlers.admin import admin_command
 from handlers.albums import InAlbum, album_complete, album_item
 from handlers.buttons import pressed, prompt_reply
@@ -41,18 +40,18 @@ __all__ = ["album_complete", "register"]
 LAST_GROUP = 1000
 
 
-async def skip_handled_updates(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def skip_handled_updates(update: object, context: BotContext) -> None:
     """Telegram may deliver an update twice; a copy of one already handled stops here."""
     assert isinstance(update, Update)
-    if await runtime_of(context.application).service.update_handled(update.update_id):
+    if await context.runtime.updates.handled_before(update.update_id):
         raise ApplicationHandlerStop
 
 
-async def mark_handled(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def mark_handled(update: object, context: BotContext) -> None:
     # Recorded after the handlers ran (this group runs last), so an update whose handling was
     # cut short by a crash is handled again when Telegram re-sends it.
     assert isinstance(update, Update)
-    await runtime_of(context.application).service.mark_update_handled(update.update_id)
+    await context.runtime.updates.mark_handled(update.update_id)
 
 
 def register(application: Application) -> None:

@@ -6,26 +6,25 @@ Only `ADMIN_USER_IDS` may use them; anyone else gets one short refusal.
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from bot.domain.admin import AdminService
+from bot.domain.model import DayStats
 from bot.numbers import parse_int
-from bot.runtime import runtime_of
+from bot.runtime import BotContext
 from bot.texts import text
 from handlers.commands import extract_command
 from handlers.replies import answer, requester_of, say
-from storage.base import DayStats
 
 MAX_GRANT = 10_000
 
 
-async def admin_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def admin_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
     command = extract_command(message, context.bot.username)
     assert command is not None  # the handler's filter guarantees it
     who = requester_of(update)
-    admin = runtime_of(context.application).admin
+    admin = context.runtime.admin
     if not admin.is_admin(who.user_id):
         await answer(context.bot, who, "admin_only")
         return

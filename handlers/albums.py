@@ -12,15 +12,15 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, ContextTypes, filters
+from telegram.ext import Application, filters
 
 from bot.domain.generations import Requester
+from bot.domain.model import AlbumItem
 from bot.domain.specs import TelegramImage
-from bot.runtime import runtime_of
+from bot.runtime import BotContext, runtime_of
 from handlers.commands import extract_command
 from handlers.replies import answer, images_of, requester_of
 from handlers.video import start_video
-from storage.base import AlbumItem
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class InAlbum(filters.MessageFilter):
         return message.media_group_id is not None
 
 
-async def album_item(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def album_item(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None and message.media_group_id is not None
     command = extract_command(message, context.bot.username)
@@ -44,7 +44,7 @@ async def album_item(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         "image": images[0].model_dump() if images else None,
         "not_an_image": not_an_image,
     }
-    await runtime_of(context.application).albums.add(
+    await context.runtime.albums.add(
         AlbumItem(
             chat_id=message.chat_id,
             media_group_id=message.media_group_id,

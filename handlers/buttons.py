@@ -11,12 +11,11 @@ another chat's videos. The buttons under a /history list go to handlers/history.
 from __future__ import annotations
 
 from telegram import Message, Update
-from telegram.ext import ContextTypes
 
 from bot.domain.access import may_post_by_button
-from bot.domain.generations import Refusal
+from bot.domain.model import Accepted, Refusal
 from bot.domain.specs import GenerationSpec
-from bot.runtime import runtime_of
+from bot.runtime import BotContext
 from bot.telegram.buttons import Action, decode, is_history
 from bot.texts import excerpt, strip_html, text
 from handlers.cancel import cancel_pressed
@@ -24,12 +23,11 @@ from handlers.extend import ask_for_extension, start_extend
 from handlers.flow import refusal_text, start_generation
 from handlers.history import history_pressed
 from handlers.replies import images_of, requester_of
-from storage.base import Accepted
 
 ALERT_CHARS = 200
 
 
-async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     if not isinstance(query.message, Message) or not query.message.is_accessible:
@@ -51,7 +49,7 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     who = requester_of(update)
     language = who.language_code
-    runtime = runtime_of(context.application)
+    runtime = context.runtime
     job = (
         await runtime.service.job_for_button(who.chat_id, press.job_id)
         if press is not None and press.action is not Action.CANCEL
@@ -79,14 +77,14 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await ask_for_extension(query, context.bot, runtime, who, job)
 
 
-async def prompt_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def prompt_reply(update: Update, context: BotContext) -> None:
     """A reply to one of our "what happens next?" prompts: extend that video."""
     message = update.effective_message
     assert message is not None and message.reply_to_message is not None
     replied = message.reply_to_message
     if replied.from_user is not None and replied.from_user.id != context.bot.id:
         return  # (in a channel there is no author: the database lookup below decides)
-    runtime = runtime_of(context.application)
+    runtime = context.runtime
     prompt = await runtime.service.find_extend_prompt(message.chat_id, replied.message_id)
     if prompt is None:
         return  # a reply to some other message of ours: not a request

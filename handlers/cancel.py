@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from telegram import Bot, Update
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from bot.domain.generations import CancelResult, Requester
-from bot.runtime import runtime_of
+from bot.domain.model import Job
+from bot.runtime import BotContext
 from bot.texts import text
 from handlers.replies import answer, requester_of
-from storage.base import Job
 
 
-async def cancel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def cancel_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
     who = requester_of(update)
@@ -28,9 +27,7 @@ async def cancel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         if replied and replied.from_user and replied.from_user.id == context.bot.id
         else None
     )
-    result, job = await runtime_of(context.application).service.cancel(
-        who, status_message_id=status_id
-    )
+    result, job = await context.runtime.service.cancel(who, status_message_id=status_id)
     if result.stopped and job is not None:
         await show_cancelled(context.bot, job, who, result)
         if job.status_message_id is not None:
@@ -38,11 +35,11 @@ async def cancel_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await answer(context.bot, who, result.value)
 
 
-async def cancel_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE, job_id: int) -> None:
+async def cancel_pressed(update: Update, context: BotContext, job_id: int) -> None:
     query = update.callback_query
     assert query is not None
     who = requester_of(update)
-    result, job = await runtime_of(context.application).service.cancel(who, job_id=job_id)
+    result, job = await context.runtime.service.cancel(who, job_id=job_id)
     if result.stopped and job is not None:
         await show_cancelled(context.bot, job, who, result)
         await query.answer(text("answer_cancelled", who.language_code))

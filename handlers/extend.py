@@ -8,19 +8,18 @@ from __future__ import annotations
 
 from telegram import Bot, CallbackQuery, ForceReply, Message, Update
 from telegram.constants import ChatType
-from telegram.ext import ContextTypes
 
-from bot.domain.generations import Refusal, Requester
+from bot.domain.generations import Requester
+from bot.domain.model import Job, JobState, Refusal
 from bot.domain.specs import TelegramImage
-from bot.runtime import Runtime, runtime_of
+from bot.runtime import BotContext, Runtime
 from bot.texts import Html, text
 from handlers.flow import start_generation
 from handlers.parsing import EXTEND_OPTIONS, ParseError, parse_video_args, split_generation_id
 from handlers.replies import answer, incoming_command, say
-from storage.base import Job, JobState
 
 
-async def extend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def extend(update: Update, context: BotContext) -> None:
     incoming = await incoming_command(update, context.bot)
     if incoming is None:
         return
@@ -40,7 +39,7 @@ async def extend(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     await start_extend(
         context.bot,
-        runtime_of(context.application),
+        context.runtime,
         who,
         args,
         incoming.images,

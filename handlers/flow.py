@@ -13,7 +13,8 @@ import time
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.domain.generations import Refusal, Requester, seconds_until_reset
+from bot.domain.generations import Requester, seconds_until_reset
+from bot.domain.model import Accepted, QuotaExhausted, QuotaScope, Refusal, TooManyActive
 from bot.domain.specs import GenerationSpec
 from bot.luma.models import ASPECT_RATIOS, GenerationState
 from bot.runtime import Runtime
@@ -21,7 +22,6 @@ from bot.telegram.buttons import cancel_button
 from bot.texts import duration_words, text
 from bot.worker.progress import status_text
 from handlers.replies import say
-from storage.base import Accepted, QuotaExhausted, QuotaScope, TooManyActive
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,8 @@ async def start_generation(
     except TelegramError as error:
         # The job is accepted and will run; its result (or failure) is sent as a reply later.
         log.warning("job %d: status message not sent: %s", result.job.id, error)
-    else:
-        await runtime.service.attach_status_message(result.job.id, status.message_id)
-    runtime.worker.wake()
+        status = None
+    await runtime.service.announced(result.job.id, status.message_id if status else None)
     return result
 
 

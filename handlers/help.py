@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
-from bot.runtime import runtime_of
+from bot.runtime import BotContext
 from bot.texts import Html, text
 from handlers.replies import answer, requester_of
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_command(update: Update, context: BotContext) -> None:
     who = requester_of(update)
-    service = runtime_of(context.application).service
+    service = context.runtime.service
     quota = await service.quota(who)
     if quota.left is None:
         quota_line = text("quota_line_unlimited", who.language_code)

@@ -15,17 +15,15 @@ from datetime import UTC, datetime
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
 
-from bot.domain.generations import GenerationService, HistoryPage, Refusal, Requester
-from bot.runtime import runtime_of
+from bot.domain.generations import GenerationService, HistoryPage, Requester
+from bot.domain.model import FailureCode, HistoryEntry, Job, JobState, Refusal
+from bot.runtime import BotContext
 from bot.telegram.buttons import HistoryAction, HistoryPress, decode_history, history_buttons
 from bot.texts import Html, excerpt, text
 from bot.worker.delivery import caption
-from bot.worker.worker import FailureCode
 from handlers.extend import ask_for_extension
 from handlers.replies import answer, requester_of, say
-from storage.base import HistoryEntry, Job, JobState
 
 PROMPT_CHARS = 60
 _KINDS = frozenset({"text", "image", "extend"})
@@ -41,13 +39,13 @@ _SIMPLE_REASONS = frozenset(
 )
 
 
-async def history_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def history_command(update: Update, context: BotContext) -> None:
     who = requester_of(update)
     if who.user_id is None:  # a channel post or an anonymous admin: nobody's own list
         await answer(context.bot, who, "history_per_user")
         return
     scope = _scope(update, who)
-    service = runtime_of(context.application).service
+    service = context.runtime.service
     page = await service.history_page(who.user_id, chat_id=scope, page=1)
     if page.total == 0:
         await answer(context.bot, who, "history_empty" if scope is None else "history_empty_chat")
@@ -56,7 +54,7 @@ async def history_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await say(context.bot, who, body, reply_markup=markup)
 
 
-async def history_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def history_pressed(update: Update, context: BotContext) -> None:
     """A button under a /history list (routed here by `handlers.buttons.pressed`)."""
     query = update.callback_query
     assert query is not None
@@ -69,7 +67,7 @@ async def history_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if press.action is HistoryAction.PAGE:
         await _turn_page(update, context, who, press)
         return
-    runtime = runtime_of(context.application)
+    runtime = context.runtime
     assert press.job_id is not None
     job = await runtime.service.job_of_owner(who.user_id, press.job_id, chat_id=_scope(update, who))
     if isinstance(job, Refusal):
@@ -111,7 +109,7 @@ async def _send_again(
 
 
 async def _turn_page(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, who: Requester, press: HistoryPress
+    update: Update, context: BotContext, who: Requester, press: HistoryPress
 ) -> None:
     query = update.callback_query
     assert query is not None
@@ -120,7 +118,7 @@ async def _turn_page(
         await query.answer(text("history_not_yours", language), show_alert=True)
         return
     scope = _scope(update, who)
-    service = runtime_of(context.application).service
+    service = context.runtime.service
     page = await service.history_page(who.user_id, chat_id=scope, page=press.page)
     if page.total == 0:
         await query.answer(text("button_invalid", language), show_alert=True)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
-from bot.runtime import runtime_of
+from bot.runtime import BotContext
 from bot.texts import duration_words, text
 from handlers.replies import requester_of, say
 
 
-async def quota_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def quota_command(update: Update, context: BotContext) -> None:
     who = requester_of(update)
     language = who.language_code
-    quota = await runtime_of(context.application).service.quota(who)
+    quota = await context.runtime.service.quota(who)
     if quota.daily_left is None:
         lines = [text("quota_self_unlimited", language)]
     else:

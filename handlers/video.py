@@ -4,11 +4,10 @@ as text or as the caption of a photo/image."""
 from __future__ import annotations
 
 from telegram import Bot, Update
-from telegram.ext import ContextTypes
 
 from bot.domain.generations import Requester
 from bot.domain.specs import GenerationSpec, TelegramImage
-from bot.runtime import Runtime, runtime_of
+from bot.runtime import BotContext, Runtime
 from handlers.flow import start_generation
 from handlers.parsing import ParseError, parse_video_args
 from handlers.replies import answer, incoming_command
@@ -16,13 +15,13 @@ from handlers.replies import answer, incoming_command
 MAX_KEYFRAMES = 2
 
 
-async def video(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def video(update: Update, context: BotContext) -> None:
     incoming = await incoming_command(update, context.bot)
     if incoming is None:
         return
     await start_video(
         context.bot,
-        runtime_of(context.application),
+        context.runtime,
         incoming.who,
         incoming.args,
         incoming.images,

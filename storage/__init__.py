@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.base import Repository
+from bot.domain.stores import Repository
 from storage.postgres import PostgresRepository
 from storage.sqlite import SqliteRepository
 

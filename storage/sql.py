@@ -1,6 +1,6 @@
 """The repository written once for both SQL backends: every protocol method and its SQL.
 
-`SqlRepository` implements `Repository` (storage/base.py) on a few primitives that a backend
+`SqlRepository` implements `Repository` (bot/domain/stores.py) on a few primitives that a backend
 provides: a `Session` (fetch one row, fetch all rows, execute and count the rows affected) and
 the contexts that hand one out, each saying what the backend guarantees there (`_reading`,
 `_snapshot`, `_writing`, `_transaction`, `_accepting`), plus `_CLAIM_DUE`, the one statement
@@ -27,7 +27,7 @@ from contextlib import AbstractAsyncContextManager
 from importlib import resources
 from typing import Any, ClassVar, Protocol
 
-from storage.base import (
+from bot.domain.model import (
     ACTIVE_STATES,
     Accepted,
     AlbumItem,

@@ -24,9 +24,9 @@ import pytest
 
 from bot.app import build_application, running
 from bot.config import Settings, load_settings
+from bot.domain.model import Job
 from bot.runtime import Runtime, runtime_of
 from emulator import EmulatorConfig, run_emulator
-from storage.base import Job
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 # `pytest --cov`: coverage by part and the branch floor (README: Run the tests).

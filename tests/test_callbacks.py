@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from bot.domain.generations import utc_day
-from storage.base import JobState
+from bot.domain.model import JobState
 from tests.conftest import assert_token_never_sent, free_port
 from tests.fakes.telegram_api import FakeTelegram
 

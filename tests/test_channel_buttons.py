@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.domain.generations import utc_day
-from storage.base import JobState
+from bot.domain.model import JobState
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 CHANNEL = -100777

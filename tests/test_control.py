@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.domain.generations import utc_day
-from storage.base import JobState
+from bot.domain.model import JobState
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_webhook import start_webhook_bot
 

@@ -14,9 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.domain.generations import utc_day
+from bot.domain.model import JobState
 from bot.worker.delivery import MAX_REDIRECTS
 from emulator.assets import VIDEO_FILE, sample_bytes
-from storage.base import JobState
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 USER = 1001

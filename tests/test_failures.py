@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bot.domain.generations import utc_day
+from bot.domain.model import JobState
 from emulator import EmulatorConfig, run_emulator
-from storage.base import JobState
 from tests.conftest import API_KEY, FAST_EMULATOR, free_port
 from tests.fakes.telegram_api import FakeTelegram
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.domain.generations import utc_day
-from storage.base import JobState
+from bot.domain.model import JobState
 from tests.conftest import assert_token_never_sent
 from tests.fakes.telegram_api import FakeTelegram
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.domain.generations import utc_day
-from storage.base import JobState
+from bot.domain.model import JobState
 from tests.fakes.telegram_api import Call, FakeTelegram
 
 USER = 1001

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from storage.base import JobState
+from bot.domain.model import JobState
 from tests.fakes.telegram_api import FakeTelegram
 
 

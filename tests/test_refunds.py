@@ -10,8 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.domain.generations import utc_day
-from bot.worker.worker import FailureCode
-from storage.base import JobState
+from bot.domain.model import FailureCode, JobState
 from tests.fakes.telegram_api import FakeTelegram
 
 USER = 1001
@@ -41,8 +40,7 @@ async def global_cap_refuses(tg: FakeTelegram) -> None:
 
 
 def test_every_failure_reason_has_a_refund_decision() -> None:
-    from bot.worker.worker import REFUNDS, refund_for
-    from storage.base import Refund
+    from bot.domain.model import REFUNDS, Refund, refund_for
 
     assert set(REFUNDS) == set(FailureCode)
     assert refund_for(FailureCode.CHAT_UNREACHABLE, submitted=True) is Refund.NONE

@@ -21,8 +21,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from storage import open_repository
-from storage.base import (
+from bot.domain.model import (
     Accepted,
     AlbumItem,
     ExtendPrompt,
@@ -32,10 +31,11 @@ from storage.base import (
     QuotaRules,
     QuotaScope,
     Refund,
-    Repository,
     TooManyActive,
     UserRecord,
 )
+from bot.domain.stores import Repository
+from storage import open_repository
 from storage.postgres import PostgresRepository
 from storage.sqlite import SqliteRepository
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.albums import AlbumCollector
-from storage.base import AlbumItem
+from bot.domain.model import AlbumItem
 from tests.test_storage import BACKENDS, Database, album_item, empty_database
 
 WAIT = 0.3

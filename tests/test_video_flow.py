@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.domain.generations import utc_day
-from storage.base import JobState
+from bot.domain.model import JobState
 from tests.conftest import API_KEY, BOT_TOKEN
 from tests.fakes.telegram_api import FakeTelegram
 

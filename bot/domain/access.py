@@ -25,7 +25,7 @@ from telegram import Bot, Chat
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 
-from storage.base import QuotaRules
+from bot.domain.model import QuotaRules
 
 log = logging.getLogger(__name__)
 

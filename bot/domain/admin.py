@@ -7,14 +7,15 @@ import time
 from datetime import UTC, datetime
 
 from bot.domain.access import AccessPolicy
+from bot.domain.model import DayStats
+from bot.domain.stores import AdminQueries
 from bot.numbers import parse_int
-from storage.base import DayStats, Repository
 
 _USERNAME = re.compile(r"^@?[A-Za-z][A-Za-z0-9_]{1,31}$")
 
 
 class AdminService:
-    def __init__(self, repository: Repository, policy: AccessPolicy) -> None:
+    def __init__(self, repository: AdminQueries, policy: AccessPolicy) -> None:
         self._repo = repository
         self._policy = policy
 

@@ -17,7 +17,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from storage.base import AlbumItem, Repository
+from bot.domain.model import AlbumItem
+from bot.domain.stores import AlbumStore
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class AlbumCollector:
     def __init__(
         self,
         *,
-        repository: Repository,
+        repository: AlbumStore,
         wait: float,
         on_complete: OnAlbum,
         grace: float = DEFAULT_GRACE,

@@ -7,34 +7,33 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
-
-from pydantic import BaseModel
 
 from bot.domain.access import AccessPolicy
-from bot.domain.specs import GenerationSpec, ParentVideo, TelegramImage
-from bot.links import LinkSigner
-from bot.luma import VideoApiClient
-from bot.luma.errors import LumaError, UnsupportedOptionError, UnsupportedRequestError
-from bot.luma.models import DEFAULT_ASPECT_RATIO
-from bot.worker.worker import FailureCode, refund_for
-from storage.base import (
+from bot.domain.model import (
     Accepted,
     ExtendPrompt,
+    FailureCode,
     HistoryEntry,
     Job,
     JobState,
     NewJob,
     QuotaExhausted,
     QuotaRules,
-    Repository,
+    Refusal,
     TooManyActive,
     UserRecord,
+    refund_for,
 )
+from bot.domain.specs import GenerationSpec, ParentVideo, TelegramImage
+from bot.domain.stores import GenerationStore
+from bot.links import LinkSigner
+from bot.luma import VideoApiClient
+from bot.luma.errors import LumaError, UnsupportedOptionError, UnsupportedRequestError
+from bot.luma.models import DEFAULT_ASPECT_RATIO
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +97,6 @@ def seconds_until_reset(now: float) -> float:
     return (midnight - moment).total_seconds()
 
 
-class Refusal(BaseModel):
-    """A request the bot will not run; `key` names the catalog message that explains why."""
-
-    key: str
-    values: dict[str, Any] = {}
-
-
 HISTORY_PAGE_SIZE = 5
 
 
@@ -139,21 +131,21 @@ class GenerationService:
     def __init__(
         self,
         *,
-        repository: Repository,
+        repository: GenerationStore,
         client: VideoApiClient,
         signer: LinkSigner | None,
         family: str,
         policy: AccessPolicy,
         generation_timeout: float,
+        wake_worker: Callable[[], None] = lambda: None,
     ) -> None:
         self._repo = repository
+        self._wake_worker = wake_worker
         self._client = client
         self._signer = signer
         self.family = family
         self.policy = policy
         self._timeout = generation_timeout
-        # Updates this process claimed (webhook mode) and is handling: known not yet handled.
-        self._in_hand: set[int] = set()
         # /history re-sends this process is making, as (chat, job).
         self._resending: set[tuple[int, int]] = set()
 
@@ -237,30 +229,6 @@ class GenerationService:
             rules=self._rules_for(who),
             now=now,
         )
-
-    async def update_handled(self, update_id: int) -> bool:
-        """True for an update handled before (Telegram may deliver one twice)."""
-        if update_id in self._in_hand:
-            return False  # claimed just now by this process: the claim already checked
-        return await self._repo.update_handled(update_id)
-
-    async def claim_update(self, update_id: int, owner: str, seconds: float) -> bool:
-        """Claim an update for handling here (webhook replicas); False if handled or in the
-        hands of another replica. `release_update` once its handling is over."""
-        if update_id in self._in_hand:
-            # Telegram's retry of a copy this process is still handling (its answer was late):
-            # the database would grant our own claim again, so refuse it here.
-            return False
-        claimed = await self._repo.claim_update(update_id, owner, time.time(), seconds)
-        if claimed:
-            self._in_hand.add(update_id)
-        return claimed
-
-    def release_update(self, update_id: int) -> None:
-        self._in_hand.discard(update_id)
-
-    async def mark_update_handled(self, update_id: int) -> None:
-        await self._repo.mark_update_handled(update_id, time.time())
 
     # --- cancelling ---------------------------------------------------------------------------
 
@@ -478,8 +446,12 @@ class GenerationService:
     async def queued_ahead(self, job_id: int) -> int:
         return await self._repo.queued_ahead(job_id)
 
-    async def attach_status_message(self, job_id: int, message_id: int) -> None:
-        await self._repo.set_status_message(job_id, message_id)
+    async def announced(self, job_id: int, status_message_id: int | None) -> None:
+        """The requester has seen the accepted job (its status message, if one could be sent):
+        record that message, then let the worker start at once rather than at its next look."""
+        if status_message_id is not None:
+            await self._repo.set_status_message(job_id, status_message_id)
+        self._wake_worker()
 
 
 def _may_extend(who: Requester, parent: Job) -> bool:

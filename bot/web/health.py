@@ -16,9 +16,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+from bot.domain.stores import HealthProbe
 from bot.luma import VideoApiClient
 from bot.metrics import Metrics
-from storage.base import Repository
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ class _Recent(Generic[T]):
 
 
 class Health:
-    def __init__(self, *, repository: Repository, client: VideoApiClient, metrics: Metrics) -> None:
+    def __init__(
+        self, *, repository: HealthProbe, client: VideoApiClient, metrics: Metrics
+    ) -> None:
         self._repo = repository
         self._metrics = metrics
         self._api = _Recent(client.ping, API_CHECK_SECONDS)

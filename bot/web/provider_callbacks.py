@@ -15,9 +15,10 @@ import logging
 import time
 from typing import Any
 
+from bot.domain.model import JobState
+from bot.domain.stores import JobStore
 from bot.links import LinkSigner
 from bot.luma.wakeups import Wakeups
-from storage.base import JobState, Repository
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ LINK_GRACE_SECONDS = 3600.0
 
 
 class CallbackReceiver:
-    def __init__(self, *, signer: LinkSigner, repository: Repository, wakeups: Wakeups) -> None:
+    def __init__(self, *, signer: LinkSigner, repository: JobStore, wakeups: Wakeups) -> None:
         self._signer = signer
         self._repo = repository
         self._wakeups = wakeups

@@ -17,9 +17,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from bot.domain.generations import GenerationService
 from bot.links import secrets_equal
 from bot.metrics import Metrics
+from bot.telegram.updates import HandledUpdates
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,13 @@ class WebhookReceiver:
         self,
         *,
         application: Application,
-        service: GenerationService,
+        updates: HandledUpdates,
         secret: str,
         owner: str,
         metrics: Metrics,
     ) -> None:
         self._application = application
-        self._service = service
+        self._updates = updates
         self._secret = secret
         self._owner = owner
         self._metrics = metrics
@@ -62,8 +62,8 @@ class WebhookReceiver:
             return 200
         # One query on the common path (the handlers' own duplicate check knows it was claimed
         # here); only a refused claim asks why.
-        if not await self._service.claim_update(update.update_id, self._owner, CLAIM_SECONDS):
-            if await self._service.update_handled(update.update_id):
+        if not await self._updates.claim(update.update_id, self._owner, CLAIM_SECONDS):
+            if await self._updates.handled_before(update.update_id):
                 self._metrics.updates.labels("duplicate").inc()
                 return 200
             self._metrics.updates.labels("busy").inc()
@@ -73,6 +73,6 @@ class WebhookReceiver:
             # handler group records the update as handled.
             await self._application.process_update(update)
         finally:
-            self._service.release_update(update.update_id)
+            self._updates.release(update.update_id)
         self._metrics.updates.labels("handled").inc()
         return 200

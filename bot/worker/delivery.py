@@ -38,10 +38,10 @@ from telegram import (
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, TelegramError
 
+from bot.domain.model import Job
 from bot.telegram.buttons import video_buttons
 from bot.texts import Html, excerpt, text
 from bot.worker.mp4 import HEAD_BYTES, is_video, read_video_info
-from storage.base import Job
 
 log = logging.getLogger(__name__)
 

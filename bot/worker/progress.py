@@ -10,10 +10,11 @@ from collections.abc import Callable
 from telegram import Bot
 from telegram.error import BadRequest, TelegramError
 
+from bot.domain.model import Job
+from bot.domain.stores import JobStore
 from bot.luma.models import Generation, GenerationState
 from bot.telegram.buttons import cancel_button
 from bot.texts import clock, duration_words, excerpt, text
-from storage.base import Job, Repository
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class Progress:
     def __init__(
         self,
         bot: Bot,
-        repository: Repository,
+        repository: JobStore,
         job: Job,
         interval: float,
         language: str | None,

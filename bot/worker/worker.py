@@ -26,13 +26,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 from telegram import Bot, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from bot.domain.model import FailureCode, Job, JobState, classify_failure, refund_for
 from bot.domain.specs import GenerationSpec
+from bot.domain.stores import JobStore
 from bot.links import LinkSigner
 from bot.logs import current_job_id, redact
 from bot.luma import VideoApiClient, errors
@@ -52,7 +53,6 @@ from bot.worker.delivery import (
     reply_to,
 )
 from bot.worker.progress import EditBudget, Progress, status_text
-from storage.base import Job, JobState, Refund, Repository
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,23 +69,6 @@ NOTICE_PATIENCE_SECONDS = 10.0
 OPERATOR_PROBLEM_RETRY_POLLS = 12
 # Refusals whose status proves the create did not go through.
 _REFUSED_STATUSES = {429, 503}
-
-
-class FailureCode(StrEnum):
-    MODERATION = "moderation"
-    IMAGE_REJECTED = "image_rejected"
-    CREDITS_EXHAUSTED = "credits_exhausted"
-    GENERATION_FAILED = "generation_failed"
-    TIMEOUT = "timeout"
-    REJECTED = "rejected"
-    SERVICE_UNAVAILABLE = "service_unavailable"
-    SUBMIT_UNCERTAIN = "submit_uncertain"
-    UNSUPPORTED = "unsupported"
-    DELIVERY_FAILED = "delivery_failed"
-    CHAT_UNREACHABLE = "chat_unreachable"
-    CANCELLED = "cancelled"
-    NOT_A_VIDEO = "not_a_video"
-    INTERNAL_ERROR = "internal_error"
 
 
 # What the user is told for each failure (None: nobody to tell).
@@ -105,65 +88,6 @@ _FAILURE_TEXT: dict[FailureCode, str | None] = {
     FailureCode.NOT_A_VIDEO: "failed_not_video",
     FailureCode.INTERNAL_ERROR: "failed_internal",
 }
-
-
-class RefundRule(NamedTuple):
-    """What a failure gives back, before the provider had the job and once it had (the job has
-    a generation id). Refund.FULL: the payer's unit, and the job leaves GLOBAL_DAILY_QUOTA;
-    Refund.PAYER: the payer's unit only, because the provider may have billed it; Refund.NONE:
-    nothing, the provider made and billed it."""
-
-    unsubmitted: Refund
-    submitted: Refund
-
-
-_EVERYTHING = RefundRule(Refund.FULL, Refund.FULL)
-
-# Who is refunded for each failure, and why: the policy table of docs/reliability.md ("Refunds").
-# Assumption there: the provider bills what it makes, not what it refuses or fails.
-REFUNDS: dict[FailureCode, RefundRule] = {
-    # The provider declined or failed it: nothing was made.
-    FailureCode.MODERATION: _EVERYTHING,
-    FailureCode.IMAGE_REJECTED: _EVERYTHING,
-    FailureCode.GENERATION_FAILED: _EVERYTHING,
-    # The create was refused (or never sent): nothing was made.
-    FailureCode.CREDITS_EXHAUSTED: _EVERYTHING,
-    FailureCode.REJECTED: _EVERYTHING,
-    FailureCode.UNSUPPORTED: _EVERYTHING,
-    # Stopped in our queue, or deleted at the provider before it was made.
-    FailureCode.CANCELLED: _EVERYTHING,
-    # We gave up, not the provider: once it has the job it may still make and bill it. The
-    # payer is not charged for our giving up; the bill cap keeps it.
-    FailureCode.TIMEOUT: RefundRule(Refund.FULL, Refund.PAYER),
-    FailureCode.SERVICE_UNAVAILABLE: RefundRule(Refund.FULL, Refund.PAYER),
-    # No answer to the create: it may have been made and billed; nobody can know.
-    FailureCode.SUBMIT_UNCERTAIN: RefundRule(Refund.PAYER, Refund.PAYER),
-    # Made and billed; it could not reach the chat (blocked, removed, failed past retries).
-    FailureCode.DELIVERY_FAILED: RefundRule(Refund.NONE, Refund.NONE),
-    FailureCode.CHAT_UNREACHABLE: RefundRule(Refund.NONE, Refund.NONE),
-    # Made and billed, but what came back is no video: the payer got nothing for it.
-    FailureCode.NOT_A_VIDEO: RefundRule(Refund.PAYER, Refund.PAYER),
-    # Our own fault; once the provider has the job it may have made and billed it.
-    FailureCode.INTERNAL_ERROR: RefundRule(Refund.FULL, Refund.PAYER),
-}
-
-
-def refund_for(code: FailureCode, *, submitted: bool) -> Refund:
-    rule = REFUNDS[code]
-    return rule.submitted if submitted else rule.unsubmitted
-
-
-_IMAGE_HINTS = ("image", "frame")  # "400: failed to moderate image", "...user input frames"
-_MODERATION_HINTS = ("moderat", "blacklist", "not allowed", "nsfw", "safety")
-
-
-def classify_failure(reason: str | None) -> FailureCode:
-    lowered = (reason or "").lower()
-    if any(hint in lowered for hint in _IMAGE_HINTS):
-        return FailureCode.IMAGE_REJECTED
-    if any(hint in lowered for hint in _MODERATION_HINTS):
-        return FailureCode.MODERATION
-    return FailureCode.GENERATION_FAILED
 
 
 @dataclass(frozen=True)
@@ -198,7 +122,7 @@ class Worker:
     def __init__(
         self,
         *,
-        repository: Repository,
+        repository: JobStore,
         client: VideoApiClient,
         bot: Bot,
         delivery: Delivery,

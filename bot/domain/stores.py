@@ -1,0 +1,226 @@
+"""What the domain and the worker need from storage, one interface per consumer; `storage`
+implements them all in one class per database (`Repository`).
+
+Every durable fact lives behind these, so a restarted (or second) process can carry any job to
+its end. Transitions a worker makes are fenced by its lease.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.domain.model import (
+    Accepted,
+    AlbumItem,
+    DayStats,
+    ExtendPrompt,
+    HistoryEntry,
+    Job,
+    JobState,
+    NewJob,
+    QuotaExhausted,
+    QuotaRules,
+    QuotaUsage,
+    Refund,
+    TooManyActive,
+    UserRecord,
+)
+from bot.telegram.updates import UpdateLog
+
+
+class JobStore(Protocol):
+    """The jobs as the worker moves them: claims and leases, each step's checkpoint, the
+    ending. Every transition a worker makes is fenced by its lease; `fail` by the state."""
+
+    async def get_job(self, job_id: int) -> Job | None: ...
+
+    async def get_user(self, user_id: int) -> UserRecord | None: ...
+
+    async def queued_ahead(self, job_id: int) -> int:
+        """How many jobs wait to be submitted before this one (its place in the queue)."""
+        ...
+
+    async def set_status_message(self, job_id: int, message_id: int | None) -> None: ...
+
+    async def claim_due(
+        self, owner: str, *, limit: int, lease_seconds: float, now: float
+    ) -> list[Job]:
+        """Lease up to `limit` due jobs not leased by a live worker: active ones, and failed
+        ones whose user has not been told yet."""
+        ...
+
+    async def renew_lease(self, job_id: int, owner: str, *, until: float) -> bool: ...
+
+    async def release(
+        self, job_id: int, owner: str, *, next_attempt_at: float | None, count_attempt: bool = False
+    ) -> bool:
+        """Give the lease up; `count_attempt` records a failed try (for growing backoff)."""
+        ...
+
+    async def mark_submitting(self, job_id: int, owner: str, now: float) -> bool: ...
+
+    async def mark_submitted(
+        self, job_id: int, owner: str, *, remote_id: str, remote_state: str, now: float
+    ) -> bool: ...
+
+    async def requeue(self, job_id: int, owner: str, *, next_attempt_at: float, now: float) -> bool:
+        """Back to QUEUED (the API proved it refused the create) for a later attempt."""
+        ...
+
+    async def set_remote_state(
+        self, job_id: int, owner: str, remote_state: str, now: float
+    ) -> bool: ...
+
+    async def mark_delivering(
+        self,
+        job_id: int,
+        owner: str,
+        *,
+        video_url: str,
+        thumbnail_url: str | None = None,
+        now: float,
+    ) -> bool: ...
+
+    async def set_video_url(
+        self, job_id: int, owner: str, *, video_url: str, thumbnail_url: str | None
+    ) -> bool:
+        """A fresh result URL (the old one expired)."""
+        ...
+
+    async def mark_delivered(
+        self, job_id: int, owner: str, *, message_id: int, file_id: str | None, now: float
+    ) -> bool: ...
+
+    async def fail(
+        self,
+        job_id: int,
+        *,
+        code: str,
+        reason: str | None,
+        refund: Refund,
+        now: float,
+        only_if: JobState | None = None,
+        notice_due_at: float | None = None,
+    ) -> bool:
+        """Move an active job (or one in state `only_if`) to FAILED and give back what `refund`
+        says (a refunded credit returns to the balance); True only the first time.
+        `notice_due_at`: the user is still to be told; if nobody has called `notice_sent` by
+        then (a crash), the job is claimable again for the notice."""
+        ...
+
+    async def notice_sent(self, job_id: int) -> None:
+        """The user was told about the failure."""
+        ...
+
+
+class QuotaStore(Protocol):
+    """Quota and credits: a job is accepted (and its unit reserved) in one transaction."""
+
+    async def accept_job(
+        self, new: NewJob, *, day: str, rules: QuotaRules, now: float
+    ) -> Accepted | QuotaExhausted | TooManyActive:
+        """Check every limit, reserve quota (a credit once the daily allowance is used up) and
+        insert the job, in ONE transaction. The global total is checked first, then the chat's,
+        then the payer's, so a refusal names the limit that actually binds."""
+        ...
+
+    async def quota_used(self, payer_id: int, day: str) -> int:
+        """Jobs paid from the payer's daily allowance that day (refunds excluded)."""
+        ...
+
+    async def quota_usage(self, payer_id: int, chat_id: int, day: str) -> QuotaUsage: ...
+
+    async def count_active(self, payer_id: int) -> int:
+        """Jobs of this payer not yet delivered or failed."""
+        ...
+
+
+class RequestStore(Protocol):
+    """What the generation service looks up for a request, a button or /history."""
+
+    async def upsert_user(self, user: UserRecord, now: float) -> None: ...
+
+    async def is_banned(self, payer_id: int) -> bool: ...
+
+    async def active_jobs_of(self, payer_id: int, chat_id: int) -> list[Job]:
+        """The payer's jobs in progress in this chat, oldest first."""
+        ...
+
+    async def find_by_status_message(self, chat_id: int, message_id: int) -> Job | None: ...
+
+    async def find_by_video_message(self, chat_id: int, message_id: int) -> Job | None:
+        """The job whose delivered video is this message."""
+        ...
+
+    async def find_by_remote_id(self, remote_id: str) -> Job | None: ...
+
+    async def history(
+        self, user_id: int, *, chat_id: int | None, offset: int, limit: int
+    ) -> tuple[list[HistoryEntry], int]:
+        """The user's jobs, newest first (only those in `chat_id` if given), and the total."""
+        ...
+
+    async def add_extend_prompt(self, prompt: ExtendPrompt, now: float) -> None: ...
+
+    async def find_extend_prompt(self, chat_id: int, message_id: int) -> ExtendPrompt | None: ...
+
+
+class AlbumStore(Protocol):
+    """An album's items, kept as they arrive until the album is complete."""
+
+    async def add_album_item(self, item: AlbumItem, now: float) -> None: ...
+
+    async def take_album(self, chat_id: int, media_group_id: str) -> list[AlbumItem]:
+        """Remove and return an album's items (message order); one caller gets them."""
+        ...
+
+    async def latest_album_item_at(self, chat_id: int, media_group_id: str) -> float | None:
+        """When the album's newest stored item arrived; None if it has none (taken already)."""
+        ...
+
+    async def unsettled_albums(self, quiet_before: float) -> list[tuple[int, str]]:
+        """Albums (chat id, media group id) whose newest item arrived before `quiet_before`,
+        oldest first: complete, yet not taken (their collecting process may have died)."""
+        ...
+
+
+class AdminQueries(Protocol):
+    """What /stats, /grant, /ban and /unban read and change."""
+
+    async def get_user(self, user_id: int) -> UserRecord | None: ...
+
+    async def stats(self, since: float) -> DayStats: ...
+
+    async def grant_credits(self, payer_id: int, count: int, now: float) -> int:
+        """Add credits (a negative count takes them away, never below 0); the new balance."""
+        ...
+
+    async def set_banned(self, payer_id: int, banned: bool, *, by: int | None, now: float) -> bool:
+        """Ban or unban an identity (a user, or a group or channel acting as itself); False if
+        nothing changed."""
+        ...
+
+    async def find_user_by_username(self, username: str) -> UserRecord | None: ...
+
+
+class HealthProbe(Protocol):
+    """What /healthz and /metrics ask the database."""
+
+    async def ping(self) -> None:
+        """One round trip to the database (raises if it cannot be reached): for /healthz."""
+        ...
+
+    async def jobs_by_state(self) -> dict[str, int]:
+        """How many jobs are in each state (states with none are left out): for /metrics."""
+        ...
+
+
+class GenerationStore(JobStore, QuotaStore, RequestStore, Protocol):
+    """Everything the generation service needs: it accepts, looks up, cancels and fails jobs."""
+
+
+class Repository(GenerationStore, AlbumStore, AdminQueries, HealthProbe, UpdateLog, Protocol):
+    """One database's implementation of every interface above (storage/sqlite.py,
+    storage/postgres.py); only the composition root holds the whole of it."""
+
+    async def close(self) -> None: ...
