@@ -8,13 +8,13 @@ are handled here once.
 from __future__ import annotations
 
 import logging
-import time
+from datetime import timedelta
 
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.domain.generations import Requester, seconds_until_reset
-from bot.domain.model import Accepted, QuotaExhausted, QuotaScope, Refusal, TooManyActive
+from bot.domain.generations import Requester
+from bot.domain.model import Accepted, Refusal
 from bot.domain.specs import GenerationSpec
 from bot.luma.models import ASPECT_RATIOS, GenerationState
 from bot.runtime import Runtime
@@ -25,8 +25,6 @@ from handlers.replies import say
 
 log = logging.getLogger(__name__)
 
-Outcome = Accepted | QuotaExhausted | TooManyActive | Refusal
-
 
 async def start_generation(
     bot: Bot,
@@ -36,7 +34,7 @@ async def start_generation(
     *,
     request_key: str,
     reply_refusals: bool = True,
-) -> Outcome:
+) -> Accepted | Refusal:
     """Accept the request (or explain why not) and post its status message."""
     result = await runtime.service.request(who, spec, request_key=request_key)
     if not isinstance(result, Accepted):
@@ -61,26 +59,12 @@ async def start_generation(
     return result
 
 
-def refusal_text(outcome: QuotaExhausted | TooManyActive | Refusal, language: str | None) -> str:
-    """Why a request was not accepted, in one place for replies and button alerts."""
-    if (
-        isinstance(outcome, QuotaExhausted)
-        and outcome.scope is QuotaScope.USER
-        and outcome.limit == 0
-    ):
-        # Only a group or channel acting as itself has no free allowance (0 = credits only).
-        return text("quota_credits_only", language)
-    if isinstance(outcome, QuotaExhausted):
-        return text(
-            f"quota_exhausted_{outcome.scope.value}",
-            language,
-            limit=outcome.limit,
-            resets_in=resets_in(language),
-        )
-    if isinstance(outcome, TooManyActive):
-        return text("too_many_active", language, active=outcome.active, limit=outcome.limit)
-    return text(outcome.key, language, ratios=", ".join(ASPECT_RATIOS), **outcome.values)
-
-
-def resets_in(language: str | None) -> str:
-    return duration_words(seconds_until_reset(time.time()), language)
+def refusal_text(refusal: Refusal, language: str | None) -> str:
+    """Why a request was not done, in one place for replies and button alerts."""
+    values = {
+        name: duration_words(value.total_seconds(), language)
+        if isinstance(value, timedelta)
+        else value
+        for name, value in refusal.values.items()
+    }
+    return text(refusal.key, language, ratios=", ".join(ASPECT_RATIOS), **values)

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.domain.model import Refusal
 from bot.luma.models import (
     ASPECT_RATIOS,
     DURATIONS,
@@ -73,12 +74,19 @@ class VideoOptions(BaseModel):
 
 
 class ParseError(Exception):
-    """Bad input; `key` names the catalog message, `values` fill it in."""
+    """Bad input, and the refusal that explains it to the user."""
 
     def __init__(self, key: str, **values: Any) -> None:
         super().__init__(key)
-        self.key = key
-        self.values = values
+        self.refusal = Refusal(key=key, values=values)
+
+    @property
+    def key(self) -> str:
+        return self.refusal.key
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return self.refusal.values
 
 
 def parse_video_args(

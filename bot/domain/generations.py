@@ -21,10 +21,8 @@ from bot.domain.model import (
     Job,
     JobState,
     NewJob,
-    QuotaExhausted,
     QuotaRules,
     Refusal,
-    TooManyActive,
     UserRecord,
     refund_for,
 )
@@ -204,14 +202,14 @@ class GenerationService:
 
     async def request(
         self, who: Requester, spec: GenerationSpec, *, request_key: str
-    ) -> Accepted | QuotaExhausted | TooManyActive | Refusal:
+    ) -> Accepted | Refusal:
         """Validate, then reserve quota and record the job in one transaction."""
         refusal = await self.access_refusal(who) or self.check(spec)
         if refusal is not None:
             return refusal
         now = time.time()
         await self.remember_user(who)
-        return await self._repo.accept_job(
+        outcome = await self._repo.accept_job(
             NewJob(
                 family=self.family,
                 kind=spec.kind,
@@ -229,6 +227,9 @@ class GenerationService:
             rules=self._rules_for(who),
             now=now,
         )
+        if isinstance(outcome, Accepted):
+            return outcome
+        return Refusal.of_quota(outcome, resets_in=timedelta(seconds=seconds_until_reset(now)))
 
     # --- cancelling ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ their states, handlers render refusals with the catalog.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -264,7 +265,24 @@ def classify_failure(reason: str | None) -> FailureCode:
 
 
 class Refusal(BaseModel):
-    """A request the bot will not run; `key` names the catalog message that explains why."""
+    """Why the bot will not do what was asked, whoever decided it (the parser, access, the
+    quota): `key` names the catalog message, `values` fill it in (a `timedelta` is shown as a
+    duration in the reader's language)."""
 
     key: str
     values: dict[str, Any] = {}
+
+    @classmethod
+    def of_quota(cls, outcome: QuotaExhausted | TooManyActive, *, resets_in: timedelta) -> Refusal:
+        """The quota's refusal, named after the limit that binds."""
+        if isinstance(outcome, TooManyActive):
+            return cls(
+                key="too_many_active", values={"active": outcome.active, "limit": outcome.limit}
+            )
+        if outcome.scope is QuotaScope.USER and outcome.limit == 0:
+            # Only a group or channel acting as itself has no free allowance (0 = credits only).
+            return cls(key="quota_credits_only")
+        return cls(
+            key=f"quota_exhausted_{outcome.scope.value}",
+            values={"limit": outcome.limit, "resets_in": resets_in},
+        )
