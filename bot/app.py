@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import aiohttp
 from telegram import BotCommand
@@ -294,7 +295,8 @@ async def until_stopped(application: Application, stop: asyncio.Event) -> None:
         asyncio.ensure_future(poller.failure()) if poller is not None else asyncio.Future()
     )
     try:
-        await asyncio.wait([stopped, failed], return_when=asyncio.FIRST_COMPLETED)
+        either: list[asyncio.Future[Any]] = [stopped, failed]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiting in (stopped, failed):
             waiting.cancel()

@@ -79,8 +79,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if getattr(record, "job_id", None) is not None:
-            entry["job_id"] = record.job_id
+        job_id = getattr(record, "job_id", None)  # set by the job-id filter, when in a job
+        if job_id is not None:
+            entry["job_id"] = job_id
         if record.exc_text:
             entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)

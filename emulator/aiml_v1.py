@@ -29,7 +29,7 @@ from emulator.validation import (
 
 FAMILY = Family.AIML_V1
 PREFIXES = ("", "/v1")
-DEFAULT_MODEL = "ray-1-6"
+DEFAULT_MODEL: Literal["ray-1-6"] = "ray-1-6"
 _IDS_PARAM = "ids"
 
 

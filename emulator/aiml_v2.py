@@ -43,7 +43,7 @@ from emulator.validation import (
 
 FAMILY = Family.AIML_V2
 PREFIX = "/v2/generate/video/luma-ai"
-DEFAULT_MODEL = "ray-2"
+DEFAULT_MODEL: Literal["ray-1-6", "ray-2", "ray-flash-2"] = "ray-2"
 
 
 # -- request schema ---------------------------------------------------------------------------

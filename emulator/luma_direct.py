@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from multidict import MultiDictProxy
+from multidict import MultiMapping
 from pydantic import Field
 
 from emulator.assets import base_url, image_url, video_url
@@ -49,7 +49,7 @@ from emulator.validation import (
 
 FAMILY = Family.LUMA
 PREFIX = "/dream-machine/v1"
-DEFAULT_MODEL = "ray-2"
+DEFAULT_MODEL: Model = "ray-2"
 DEFAULT_ASPECT_RATIO = "16:9"
 # Luma's own prompt cap (AIML's config.max_prompt_length does not apply here).
 MAX_PROMPT_LENGTH = 5000
@@ -254,7 +254,7 @@ async def get_generation(request: web.Request) -> web.Response:
     return web.json_response(render(gen, base_url(request, emulator_of(request).config)))
 
 
-def _int_param(query: MultiDictProxy[str], name: str, default: int, minimum: int) -> int:
+def _int_param(query: MultiMapping[str], name: str, default: int, minimum: int) -> int:
     raw = query.get(name)
     if raw is None:
         return default

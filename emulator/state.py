@@ -9,7 +9,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -182,7 +182,7 @@ class Generation:
 
 
 # Checks one image keyframe URL of a generation; True when the image is usable.
-ImageCheck = Callable[[Generation, str], Awaitable[bool]]
+ImageCheck = Callable[[Generation, str], Coroutine[Any, Any, bool]]
 # Told about every state a generation enters (after creation); must not block.
 StateListener = Callable[[Generation], None]
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
-from multidict import MultiDictProxy
+from multidict import MultiMapping
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from emulator.errors import ApiError
@@ -213,7 +213,7 @@ def is_param_form(key: str, name: str) -> bool:
     return _array_key(key, name) is not None
 
 
-def query_id_list(query: MultiDictProxy[str], name: str) -> list[str] | None:
+def query_id_list(query: MultiMapping[str], name: str) -> list[str] | None:
     """Read an "array of uuid or comma-separated string" param the way ``qs`` would.
 
     Accepts ``name[]=a&name[]=b``, ``name[0]=a&name[1]=b``, repeated ``name=a&name=b`` and
@@ -249,7 +249,7 @@ def check_ids(name: str, ids: list[str] | None, max_items: int | None) -> list[s
     return [f"{name}[{i}]: Invalid uuid" for i, value in enumerate(ids) if not is_uuid(value)]
 
 
-def check_wait_param(query: MultiDictProxy[str], name: str) -> tuple[str | None, list[str]]:
+def check_wait_param(query: MultiMapping[str], name: str) -> tuple[str | None, list[str]]:
     """Validate an optional wait param (enum queued|dreaming|completed)."""
     values = query.getall(name, [])
     if not values:

@@ -51,6 +51,7 @@ async def _change(
         return "admin_unknown_target", {"target": args[0]}
     label = await admin.name_of(target)
     if name == "grant":
+        assert count is not None  # checked above
         return "admin_granted", {"target": label, "balance": await admin.grant(target, count)}
     banned = name == "ban"
     changed = await admin.set_banned(target, banned, by=by)

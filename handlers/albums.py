@@ -11,7 +11,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import Application, filters
 
 from bot.domain.generations import Requester
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class InAlbum(filters.MessageFilter):
     """Messages that belong to a media group."""
 
-    def filter(self, message) -> bool:  # type: ignore[no-untyped-def]
+    def filter(self, message: Message) -> bool:
         return message.media_group_id is not None
 
 

@@ -90,6 +90,7 @@ async def _send_again(
     query: CallbackQuery, bot: Bot, service: GenerationService, who: Requester, job: Job
 ) -> None:
     language = who.language_code
+    assert job.video_file_id is not None  # only a delivered video's button gets here
     with service.resending(who.chat_id, job.id) as claimed:
         if not claimed:  # pressed again while the first press is being sent
             await query.answer(text("history_answer_resending", language))

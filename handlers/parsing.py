@@ -94,7 +94,7 @@ def parse_video_args(
 ) -> VideoOptions:
     """Split options from the prompt and validate both; raise ParseError on bad input."""
     tokens = list(_TOKEN.finditer(raw))
-    ratios: list[str] = []
+    ratios: list[AspectRatio] = []
     flags: set[str] = set()
     values: dict[str, str] = {}
     consumed: set[int] = set()
@@ -127,8 +127,8 @@ def parse_video_args(
 
     remaining = [i for i in range(len(tokens)) if i not in consumed]
     for edge in {remaining[0], remaining[-1]} if remaining else set():
-        if tokens[edge].group() in ASPECT_RATIOS:
-            ratios.append(tokens[edge].group())
+        if (ratio := _known_ratio(tokens[edge].group())) is not None:
+            ratios.append(ratio)
             consumed.add(edge)
 
     distinct = list(dict.fromkeys(ratios))
@@ -182,11 +182,15 @@ def _option(word: str) -> tuple[str | None, str | None]:
     return name.lower(), (value if "=" in body else None)
 
 
-def _valid_ratio(value: str) -> str:
-    normalized = value.strip().replace("x", ":").replace("×", ":")
-    if normalized not in ASPECT_RATIOS:
+def _valid_ratio(value: str) -> AspectRatio:
+    ratio = _known_ratio(value.strip().replace("x", ":").replace("×", ":"))
+    if ratio is None:
         raise ParseError("invalid_ratio", value=value)
-    return normalized
+    return ratio
+
+
+def _known_ratio(value: str) -> AspectRatio | None:
+    return next((ratio for ratio in ASPECT_RATIOS if ratio == value), None)
 
 
 def _valid_model(value: str) -> Model:

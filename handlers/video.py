@@ -7,6 +7,7 @@ from telegram import Bot, Update
 
 from bot.domain.generations import Requester
 from bot.domain.specs import GenerationSpec, TelegramImage
+from bot.luma.models import DEFAULT_ASPECT_RATIO
 from bot.runtime import BotContext, Runtime
 from handlers.flow import start_generation
 from handlers.parsing import ParseError, parse_video_args
@@ -47,6 +48,8 @@ async def start_video(
     if len(images) > MAX_KEYFRAMES:
         await answer(bot, who, "too_many_photos", count=len(images))
         return
+    frame0: TelegramImage | None
+    frame1: TelegramImage | None
     if len(images) == MAX_KEYFRAMES:
         frame0, frame1 = images
     elif images:
@@ -61,6 +64,6 @@ async def start_video(
         model=options.model,
         resolution=options.resolution,
         duration_seconds=options.duration_seconds,
-        **({"aspect_ratio": options.aspect_ratio} if options.aspect_ratio else {}),
+        aspect_ratio=options.aspect_ratio or DEFAULT_ASPECT_RATIO,
     )
     await start_generation(bot, runtime, who, spec, request_key=request_key)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from importlib import resources
 from typing import Any, ClassVar, Protocol
@@ -97,7 +97,7 @@ class Session(Protocol):
 
     async def fetch_one(self, sql: str, *values: Any) -> Row | None: ...
 
-    async def fetch_all(self, sql: str, *values: Any) -> list[Row]: ...
+    async def fetch_all(self, sql: str, *values: Any) -> Sequence[Row]: ...
 
     async def execute(self, sql: str, *values: Any) -> int:
         """Run a statement; how many rows it inserted, updated or deleted."""
@@ -700,7 +700,7 @@ class SqlRepository(ABC):
 
     async def _all(self, sql: str, *values: Any) -> list[Row]:
         async with self._reading() as db:
-            return await db.fetch_all(sql, *values)
+            return list(await db.fetch_all(sql, *values))
 
     async def _write(self, sql: str, *values: Any) -> int:
         async with self._writing() as db:

@@ -21,7 +21,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage.sql import DUE_JOBS, SqlRepository, migration_scripts
+from storage.sql import DUE_JOBS, Session, SqlRepository, migration_scripts
 
 log = logging.getLogger(__name__)
 
@@ -83,20 +83,20 @@ class SqliteRepository(SqlRepository):
         await self._db.close()
 
     @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[_Session]:
+    async def _reading(self) -> AsyncIterator[Session]:
         async with self._lock:
             yield self._session
 
-    def _snapshot(self) -> AbstractAsyncContextManager[_Session]:
+    def _snapshot(self) -> AbstractAsyncContextManager[Session]:
         # The lock keeps this process's statements out; a read transaction (deferred BEGIN)
         # keeps every read on one WAL snapshot, whatever other processes write meanwhile.
         return self._begun("BEGIN")
 
-    def _transaction(self) -> AbstractAsyncContextManager[_Session]:
+    def _transaction(self) -> AbstractAsyncContextManager[Session]:
         return self._begun("BEGIN IMMEDIATE")
 
     @asynccontextmanager
-    async def _begun(self, begin: str) -> AsyncIterator[_Session]:
+    async def _begun(self, begin: str) -> AsyncIterator[Session]:
         async with self._lock:
             try:
                 await _uncancellable(self._db.execute(begin))
@@ -119,7 +119,7 @@ class SqliteRepository(SqlRepository):
             db = self._db  # DDL as written: no placeholders to rename
             await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = await (await db.execute("SELECT MAX(version) FROM schema_version")).fetchone()
-            current = row[0] or 0
+            current = (row[0] if row is not None else None) or 0
             for version, script in migration_scripts("sqlite"):
                 if version <= current:
                     continue

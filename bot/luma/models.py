@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"]
-ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
+ASPECT_RATIOS: tuple[AspectRatio, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
 DEFAULT_ASPECT_RATIO: AspectRatio = "16:9"
 # Options only some families accept (Luma's own API and AI/ML's newer endpoints).
 Model = Literal["ray-2", "ray-flash-2"]
@@ -137,9 +137,9 @@ class Generation(BaseModel):
         if state is None:
             raise ValueError(f"unknown generation state {raw_state!r}")
         video = payload.get("video")
-        assets = payload.get("assets") if isinstance(payload.get("assets"), dict) else {}
-        video_obj = video if isinstance(video, dict) else {}
-        error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+        assets = _mapping(payload.get("assets"))
+        video_obj = _mapping(video)
+        error = _mapping(payload.get("error"))
         return cls(
             id=str(payload["id"]),
             state=state,
@@ -164,6 +164,11 @@ def parse_generation_list(payload: Any) -> list[Generation]:
     if not isinstance(payload, list):
         raise ValueError("expected a list of generations")
     return [Generation.parse(item) for item in payload]
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """`value` if the API sent an object there, else an empty one (fields are optional)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _first_text(*candidates: Any) -> str | None:

@@ -115,7 +115,8 @@ class AiohttpRequest(BaseRequest):
         if origin not in self._proxy_by_origin:
             proxy = self._proxies.get(scheme)
             host = netloc.rsplit("@", 1)[-1]
-            bypass = proxy is not None and urllib.request.proxy_bypass_environment(
+            # NO_PROXY, as urllib reads it (public, though missing from typeshed's stubs).
+            bypass = proxy is not None and urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
                 host, self._proxies
             )
             self._proxy_by_origin[origin] = None if bypass else proxy

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import HttpVersion11, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.log import server_logger
 from telegram import Bot
+
+if TYPE_CHECKING:
+    from aiohttp.web_urldispatcher import _InfoDict
 from telegram.error import TelegramError
 from yarl import URL
 
@@ -174,7 +177,7 @@ class WebServer:
             return None
 
 
-class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _ServerLog(logging.LoggerAdapter):
     """aiohttp's server log, except that a request its HTTP parser refuses (bad framing, bad
     header bytes: anyone can send one) is answered 400 and logged at DEBUG in one line, not as
     an ERROR with a traceback. A handler's own exception stays an ERROR."""
@@ -205,13 +208,13 @@ class _EveryPath(web.Resource):
     def canonical(self) -> str:
         return "/"  # indexed at the root, which aiohttp's router tries last
 
-    def url_for(self) -> URL:
+    def url_for(self, **kwargs: str) -> URL:
         return URL("/")
 
     def add_prefix(self, prefix: str) -> None:
         raise NotImplementedError
 
-    def get_info(self) -> dict[str, Any]:
+    def get_info(self) -> _InfoDict:
         return {}
 
     def raw_match(self, path: str) -> bool:
