@@ -18,7 +18,6 @@ from bot.config import Settings
 from bot.domain.admin import AdminService
 from bot.domain.albums import AlbumCollector
 from bot.domain.generations import GenerationService
-from bot.domain.stores import Repository
 from bot.links import LinkSigner
 from bot.luma import VideoApiClient
 from bot.metrics import Metrics
@@ -28,6 +27,7 @@ from bot.telegram.transport import AiohttpRequest
 from bot.telegram.updates import HandledUpdates
 from bot.web.server import WebServer
 from bot.worker.worker import Worker
+from storage.repository import Repository
 
 
 @dataclass

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from telegram import Message, Update
 
-from bot.domain.access import may_post_by_button
 from bot.domain.model import Accepted, Refusal
 from bot.domain.specs import GenerationSpec
 from bot.runtime import BotContext
 from bot.telegram.buttons import Action, decode, is_history
+from bot.telegram.members import may_post_by_button
 from bot.texts import excerpt, strip_html, text
 from handlers.cancel import cancel_pressed
 from handlers.extend import ask_for_extension, start_extend

@@ -1,9 +1,9 @@
-"""Repositories: the protocol (base.py) and its implementations. Knows nothing of Telegram."""
+"""Repositories: the protocol (repository.py) and its implementations. Knows nothing of Telegram."""
 
 from __future__ import annotations
 
-from bot.domain.stores import Repository
 from storage.postgres import PostgresRepository
+from storage.repository import Repository
 from storage.sqlite import SqliteRepository
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")

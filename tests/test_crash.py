@@ -21,8 +21,8 @@ import pytest
 
 from bot.domain.generations import utc_day
 from bot.domain.model import Job, JobState
-from bot.domain.stores import Repository
 from storage import open_repository
+from storage.repository import Repository
 from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase, free_port
 from tests.fakes.telegram_api import FakeTelegram
 

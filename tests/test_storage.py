@@ -34,9 +34,9 @@ from bot.domain.model import (
     TooManyActive,
     UserRecord,
 )
-from bot.domain.stores import Repository
 from storage import open_repository
 from storage.postgres import PostgresRepository
+from storage.repository import Repository
 from storage.sqlite import SqliteRepository
 
 DAY = "2026-11-21"

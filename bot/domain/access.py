@@ -13,7 +13,7 @@ apply to the chat the message was posted in (`CHAT_DAILY_QUOTA`, `ALLOWED_CHAT_I
 `CHAT_IDENTITY_DAILY_QUOTA=0` means no free allowance (credits only). Admins are never refused.
 
 In a channel every subscriber sees the buttons under the bot's posts, but only the people who run
-it decide what appears there (`may_post_by_button`).
+it decide what appears there (`bot.telegram.members.may_post_by_button` asks Telegram who they are).
 """
 
 from __future__ import annotations
@@ -21,16 +21,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from telegram import Bot, Chat
-from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import TelegramError
-
 from bot.domain.model import QuotaRules
 
 log = logging.getLogger(__name__)
-
-# Who runs a channel, as getChatMember names them.
-CHANNEL_ADMINS = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
 
 
 @dataclass(frozen=True)
@@ -83,22 +76,6 @@ def payer_of(user_id: int | None, sender_chat_id: int | None, chat_id: int) -> i
     if sender_chat_id is not None:
         return sender_chat_id
     return user_id if user_id is not None else chat_id
-
-
-async def may_post_by_button(bot: Bot, chat: Chat, user_id: int) -> bool:
-    """Whether a button pressed by `user_id` in `chat` may make the bot post there. In a
-    channel only its creator and administrators may (the bot's own operators are no exception:
-    it is not their channel), as Telegram says at each press: presses are rare, and someone
-    demoted a moment ago must be refused. If Telegram cannot say, no. A group or a private chat
-    is its members' own conversation: anyone in it may."""
-    if chat.type != ChatType.CHANNEL:
-        return True
-    try:
-        member = await bot.get_chat_member(chat.id, user_id)
-    except TelegramError as error:
-        log.warning("press in channel %d refused: admin status unknown (%s)", chat.id, error)
-        return False
-    return member.status in CHANNEL_ADMINS
 
 
 def is_group_or_channel(chat_id: int) -> bool:

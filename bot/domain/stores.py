@@ -1,5 +1,5 @@
 """What the domain and the worker need from storage, one interface per consumer; `storage`
-implements them all in one class per database (`Repository`).
+implements them all in one class per database (`storage.Repository`).
 
 Every durable fact lives behind these, so a restarted (or second) process can carry any job to
 its end. Transitions a worker makes are fenced by its lease.
@@ -25,7 +25,6 @@ from bot.domain.model import (
     TooManyActive,
     UserRecord,
 )
-from bot.telegram.updates import UpdateLog
 
 
 class JobStore(Protocol):
@@ -217,10 +216,3 @@ class HealthProbe(Protocol):
 
 class GenerationStore(JobStore, QuotaStore, RequestStore, Protocol):
     """Everything the generation service needs: it accepts, looks up, cancels and fails jobs."""
-
-
-class Repository(GenerationStore, AlbumStore, AdminQueries, HealthProbe, UpdateLog, Protocol):
-    """One database's implementation of every interface above (storage/sqlite.py,
-    storage/postgres.py); only the composition root holds the whole of it."""
-
-    async def close(self) -> None: ...
