@@ -1,7 +1,8 @@
 """Local emulator of the Luma video APIs: AIML v2, v1 legacy and universal, and Luma direct.
 
 Written only from the HTTP contract (``luma-api.md`` §1-§4 and §7), independently of the bot's
-client, so that it can check that client. Run it with ``python -m emulator`` and
+client, so that it can check that client: it imports nothing of the bot (a rule checked in CI).
+Run it with ``python -m emulator`` and
 point ``LUMA_API_URL`` at it (``<url>/dream-machine/v1`` for Luma direct), or in tests::
 
     async with run_emulator(EmulatorConfig(queue_seconds=0.05), port=0) as emu:

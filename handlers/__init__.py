@@ -1,4 +1,9 @@
-"""The Telegram layer only: parse -> validate -> call bot/ services -> reply."""
+"""The Telegram layer only: parse -> validate -> call the domain's service -> reply.
+
+May import everything of the bot below it (`bot.runtime`, `bot.domain`, `bot.worker` for the
+status text and captions, `bot.telegram`, `bot.luma`'s types, the shared leaves); never
+`storage` (services are reached through `BotContext.runtime`) or `bot.app`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Repositories: the protocol (repository.py) and its implementations. Knows nothing of Telegram."""
+"""Repositories: the whole-database protocol (repository.py) and its implementations.
+
+Implements the interfaces of `bot.domain.stores` and `bot.telegram.updates`, in the records of
+`bot.domain.model`; may import nothing else of the bot, and nothing of Telegram or the video API.
+"""
 
 from __future__ import annotations
 
