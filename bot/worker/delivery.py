@@ -55,6 +55,9 @@ CHAT_ACTION_REFRESH = 4.0
 # way ("Uploading your video…", the "sending video" chat action). Most finish sooner: no
 # Telegram call for them, under the same flood limits as the video itself.
 SHOW_SLOW_STEP_AFTER = 0.5
+# An upload of up to TELEGRAM_UPLOAD_LIMIT may take minutes to send and a while to be answered.
+UPLOAD_READ_TIMEOUT = 120
+UPLOAD_WRITE_TIMEOUT = 300
 
 
 class DownloadError(Exception):
@@ -110,15 +113,8 @@ class Delivery:
     async def send_video(self, job: Job, data: bytes, language: str | None) -> Message:
         """The video in place of the status message, or as a new message if there is none."""
         info = read_video_info(data)
-        fields = {
-            "caption": caption(job, language),
-            "supports_streaming": True,
-            "width": info.width,
-            "height": info.height,
-            "duration": info.duration,
-        }
+        video_caption = caption(job, language)
         filename = f"luma-{job.id}.mp4"
-        upload_timeouts = {"read_timeout": 120, "write_timeout": 300}
         buttons = video_buttons(job.id, language)
         async with self._uploading(job):
             with _too_large_as(len(data)):
@@ -127,9 +123,18 @@ class Delivery:
                     lambda status_id: self._bot.edit_message_media(
                         chat_id=job.chat_id,
                         message_id=status_id,
-                        media=InputMediaVideo(media=data, filename=filename, **fields),
+                        media=InputMediaVideo(
+                            media=data,
+                            filename=filename,
+                            caption=video_caption,
+                            supports_streaming=True,
+                            width=info.width,
+                            height=info.height,
+                            duration=info.duration,
+                        ),
                         reply_markup=buttons,
-                        **upload_timeouts,
+                        read_timeout=UPLOAD_READ_TIMEOUT,
+                        write_timeout=UPLOAD_WRITE_TIMEOUT,
                     ),
                 )
                 if edited is not None:
@@ -140,8 +145,13 @@ class Delivery:
                     message_thread_id=job.thread_id,
                     reply_parameters=reply_to(job),
                     reply_markup=buttons,
-                    **fields,
-                    **upload_timeouts,
+                    caption=video_caption,
+                    supports_streaming=True,
+                    width=info.width,
+                    height=info.height,
+                    duration=info.duration,
+                    read_timeout=UPLOAD_READ_TIMEOUT,
+                    write_timeout=UPLOAD_WRITE_TIMEOUT,
                 )
 
     async def _in_place(
@@ -205,15 +215,23 @@ class Delivery:
         for edit in edits:  # the thumbnail may be unusable: then the link alone
             if (edited := await self._in_place(job, edit)) is not None:
                 return edited
-        where = {"message_thread_id": job.thread_id, "reply_parameters": reply_to(job)}
         if job.thumbnail_url:
             try:
                 return await self._bot.send_photo(
-                    chat_id=job.chat_id, photo=job.thumbnail_url, caption=body, **where
+                    chat_id=job.chat_id,
+                    photo=job.thumbnail_url,
+                    caption=body,
+                    message_thread_id=job.thread_id,
+                    reply_parameters=reply_to(job),
                 )
             except BadRequest as error:  # Telegram could not fetch the thumbnail
                 log.info("job %d: thumbnail not usable (%s); sending the link alone", job.id, error)
-        return await self._bot.send_message(chat_id=job.chat_id, text=body, **where)
+        return await self._bot.send_message(
+            chat_id=job.chat_id,
+            text=body,
+            message_thread_id=job.thread_id,
+            reply_parameters=reply_to(job),
+        )
 
 
 async def _head(content: aiohttp.StreamReader) -> bytes:

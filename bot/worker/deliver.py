@@ -1,0 +1,130 @@
+"""The deliver step: DELIVERING -> DELIVERED, the video (or, too large, its link) in the chat.
+
+`delivery` moves the bytes; this step decides what a failure means. A chat that blocked the bot
+and a result that is not a video end the job; any other failure is tried again with backoff
+until the deadline plus the grace (a finished video is worth waiting for).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from telegram.error import Forbidden, TelegramError
+
+from bot.domain.model import FailureCode, Job
+from bot.luma import errors
+from bot.worker.context import WorkerContext
+from bot.worker.delivery import (
+    SHOW_SLOW_STEP_AFTER,
+    Delivery,
+    DownloadError,
+    NotAVideo,
+    VideoTooLarge,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+async def _finish_even_if_cancelled(operation: Awaitable[T]) -> tuple[T, bool]:
+    """Run `operation` to the end even if the caller is cancelled meanwhile (a shutdown).
+
+    Used for the upload: Telegram may already have a cancelled upload, and the Bot API offers no
+    way to find out, so stopping half-way could show the video twice after a restart. Returns
+    the result and whether a cancellation arrived (the caller records the result, then stops)."""
+    task = asyncio.ensure_future(operation)
+    try:
+        return await asyncio.shield(task), False
+    except asyncio.CancelledError:
+        if task.cancelled():
+            raise
+        return await task, True
+
+
+class Deliver:
+    def __init__(self, context: WorkerContext, delivery: Delivery) -> None:
+        self._ctx = context
+        self._delivery = delivery
+
+    async def run(self, job: Job) -> bool:
+        """Put the video into the chat (a DELIVERING job); the job ends here either way."""
+        ctx = self._ctx
+        assert job.video_url is not None
+        language = await ctx.notices.language(job)
+        interrupted = False
+        try:
+            try:
+                data = await self._download_showing_delivery(job, language)
+                message, interrupted = await _finish_even_if_cancelled(
+                    self._delivery.send_video(job, data, language)
+                )
+            except VideoTooLarge as too_large:
+                current = await ctx.repo.get_job(job.id)  # the URL may have been refreshed
+                message = await self._delivery.send_link(current or job, too_large.size, language)
+        except Forbidden as error:
+            log.warning("job %d: chat %d unreachable: %s", job.id, job.chat_id, error)
+            return await ctx.fail(job, FailureCode.CHAT_UNREACHABLE, str(error))
+        except NotAVideo as error:  # the fresh URL too: it will not become a video by waiting
+            log.warning("job %d: %s; nothing sent", job.id, error)
+            return await ctx.fail(job, FailureCode.NOT_A_VIDEO, str(error))
+        except (DownloadError, TelegramError) as error:
+            return await self._retry(job, error)
+        file_id = message.video.file_id if message.video else None
+        await ctx.repo.mark_delivered(
+            job.id, ctx.owner, message_id=message.message_id, file_id=file_id, now=time.time()
+        )
+        log.info("job %d: delivered as message %d", job.id, message.message_id)
+        if ctx.metrics is not None:
+            ctx.metrics.deliveries.labels("video" if message.video else "link").inc()
+        if interrupted:
+            raise asyncio.CancelledError  # the shutdown waited for the upload; now stop
+        await ctx.notices.after_delivery(job, message, language)
+        return False
+
+    async def _download_showing_delivery(self, job: Job, language: str | None) -> bytes:
+        """The download; one that takes a while shows "Uploading your video…" meanwhile. Most
+        are quick, and the video itself then replaces the status: one Telegram call fewer."""
+        download = asyncio.ensure_future(self._download(job))
+        try:
+            await asyncio.wait({download}, timeout=SHOW_SLOW_STEP_AFTER)
+            if not download.done():
+                await self._ctx.progress(job, language).show_delivering()
+            return await download
+        finally:
+            if not download.done():
+                download.cancel()
+                await asyncio.gather(download, return_exceptions=True)
+
+    async def _download(self, job: Job) -> bytes:
+        """The result's bytes. On failure ask the API again: result URLs expire, and a fresh
+        one replaces the stored one; either way the download is tried once more."""
+        ctx = self._ctx
+        assert job.video_url is not None and job.remote_id is not None
+        try:
+            return await self._delivery.download(job.video_url)
+        except DownloadError as first_error:
+            try:
+                fresh = await ctx.client.fetch(job.remote_id)
+            except errors.LumaError:
+                # No fresh URL to try: even a non-video is only retried later, not final yet.
+                raise DownloadError(str(first_error)) from None
+            url = fresh.video_url or job.video_url
+            if url != job.video_url:
+                log.info("job %d: result URL replaced by a fresh one", job.id)
+                await ctx.repo.set_video_url(
+                    job.id, ctx.owner, video_url=url, thumbnail_url=fresh.thumbnail_url
+                )
+            return await self._delivery.download(url)
+
+    async def _retry(self, job: Job, error: Exception) -> bool:
+        ctx = self._ctx
+        next_attempt = time.time() + ctx.settings.delivery_backoff.delay(job.attempts)
+        if next_attempt >= job.deadline_at + ctx.settings.delivery_grace:
+            return await ctx.fail(job, FailureCode.DELIVERY_FAILED, str(error))
+        log.warning("job %d: delivery failed (%s); retrying", job.id, error)
+        await ctx.repo.release(job.id, ctx.owner, next_attempt_at=next_attempt, count_attempt=True)
+        return False

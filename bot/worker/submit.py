@@ -1,0 +1,146 @@
+"""The submit step: QUEUED -> SUBMITTING -> WAITING, one create request per job.
+
+Double-charge policy: a create request costs money and is sent only from QUEUED, after the job
+was durably marked SUBMITTING. If the API's answer is lost (timeout, dropped connection,
+unreadable body, or a crash while SUBMITTING) we cannot know whether it was charged, and the API
+offers no idempotency key, so the job is failed with an explanation and the user's quota is
+refunded; it is never re-sent behind the user's back. Only answers that prove the API refused
+the request (429, 503, a connection that never opened) put the job back in the queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Protocol
+
+from telegram.error import TelegramError
+
+from bot.domain.model import FailureCode, Job
+from bot.domain.specs import GenerationSpec
+from bot.links import LinkSigner
+from bot.luma import errors
+from bot.luma.models import GenerationState
+from bot.telegram.buttons import cancel_button
+from bot.worker.alerts import Problem
+from bot.worker.context import WorkerContext
+from bot.worker.progress import status_text
+
+log = logging.getLogger(__name__)
+
+# Refusals whose status proves the create did not go through.
+_REFUSED_STATUSES = {429, 503}
+
+
+class CallbackLinks(Protocol):
+    """Where the provider may report a job's result (bot.web's CallbackReceiver)."""
+
+    def link_for(self, job_id: int, deadline_at: float) -> str: ...
+
+
+class Submit:
+    def __init__(
+        self,
+        context: WorkerContext,
+        *,
+        signer: LinkSigner | None = None,
+        callbacks: CallbackLinks | None = None,
+    ) -> None:
+        self._ctx = context
+        self._signer = signer
+        self._callbacks = callbacks
+
+    async def run(self, job: Job) -> bool:
+        """Send the create request (a QUEUED job); True to go on waiting for the result now."""
+        ctx = self._ctx
+        now = time.time()
+        if now >= job.deadline_at:
+            return await ctx.fail(job, FailureCode.TIMEOUT)
+        try:
+            spec = GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id)
+            callback_url = (
+                self._callbacks.link_for(job.id, job.deadline_at) if self._callbacks else None
+            )
+            # Photo links are signed just now.
+            request = spec.video_request(self._signer, callback_url=callback_url)
+        except ValueError as error:
+            return await ctx.fail(job, FailureCode.UNSUPPORTED, str(error))
+        if not await ctx.repo.mark_submitting(job.id, ctx.owner, now):
+            return False
+        try:
+            generation = await ctx.client.create(request)
+        except errors.RateLimitError as error:
+            return await self._requeue(job, error.retry_after, error)
+        except errors.ApiConnectionError as error:
+            return await self._requeue(job, None, error)
+        except errors.ServerError as error:
+            if error.status in _REFUSED_STATUSES:
+                return await self._requeue(job, None, error)
+            return await ctx.fail(job, FailureCode.SUBMIT_UNCERTAIN, str(error))
+        except errors.ApiTimeoutError as error:
+            return await ctx.fail(job, FailureCode.SUBMIT_UNCERTAIN, str(error))
+        except errors.AuthenticationError as error:
+            await ctx.alerts.problem(Problem.BAD_API_KEY, error.message)
+            return await ctx.fail(job, FailureCode.SERVICE_UNAVAILABLE, str(error))
+        except errors.CreditsError as error:
+            await ctx.alerts.problem(Problem.NO_CREDITS, error.message)
+            return await ctx.fail(job, FailureCode.CREDITS_EXHAUSTED, str(error))
+        except errors.UnsupportedRequestError as error:
+            return await ctx.fail(job, FailureCode.UNSUPPORTED, str(error))
+        except errors.LumaError as error:
+            return await ctx.fail(job, FailureCode.REJECTED, error.message)
+        log.info("job %d: submitted as %s", job.id, generation.id)
+        await ctx.alerts.resolved()
+        return await ctx.repo.mark_submitted(
+            job.id,
+            ctx.owner,
+            remote_id=generation.id,
+            remote_state=generation.state.value,
+            now=time.time(),
+        )
+
+    async def interrupted(self, job: Job) -> bool:
+        """A job found SUBMITTING: its create may have reached the API before the process
+        died (see the module docstring)."""
+        return await self._ctx.fail(job, FailureCode.SUBMIT_UNCERTAIN, "interrupted during submit")
+
+    async def _requeue(self, job: Job, retry_after: float | None, error: Exception) -> bool:
+        ctx = self._ctx
+        delay = (
+            retry_after
+            if retry_after is not None
+            else ctx.settings.submit_backoff.delay(job.attempts)
+        )
+        next_attempt = time.time() + delay
+        if next_attempt >= job.deadline_at:
+            return await ctx.fail(job, FailureCode.TIMEOUT)
+        log.warning("job %d: create refused (%s); retry in %.1fs", job.id, error, delay)
+        await ctx.repo.requeue(job.id, ctx.owner, next_attempt_at=next_attempt, now=time.time())
+        await self._show_place_in_queue(job)
+        await ctx.repo.release(job.id, ctx.owner, next_attempt_at=next_attempt)
+        return False
+
+    async def _show_place_in_queue(self, job: Job) -> None:
+        """After the API pushed a job back, say so and where it stands (if the budget allows)."""
+        ctx = self._ctx
+        if job.status_message_id is None or not ctx.edit_budget.try_spend(job.chat_id):
+            return
+        ahead = await ctx.repo.queued_ahead(job.id)
+        language = await ctx.notices.language(job)
+        message = status_text(
+            job.prompt,
+            GenerationState.QUEUED,
+            time.time() - job.created_at,
+            language,
+            ahead=ahead,
+            busy=True,
+        )
+        with contextlib.suppress(TelegramError):
+            # The Cancel button stays: the job has not reached the API yet.
+            await ctx.bot.edit_message_text(
+                chat_id=job.chat_id,
+                message_id=job.status_message_id,
+                text=message,
+                reply_markup=cancel_button(job.id, language),
+            )
