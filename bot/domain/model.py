@@ -36,7 +36,7 @@ ACTIVE_STATES: tuple[JobState, ...] = (
 
 
 class Refund(StrEnum):
-    """What failing a job gives back (bot/worker/worker.py decides it per failure reason)."""
+    """What failing a job gives back (`REFUNDS` below, per failure reason)."""
 
     FULL = "full"  # the payer's unit, and the job leaves the day's total (GLOBAL_DAILY_QUOTA)
     PAYER = "payer"  # the payer's unit only: the provider may have billed it, the total keeps it
