@@ -99,6 +99,19 @@ async def test_quota_command_in_a_group_shows_the_chat_too(
     assert "reset at 00:00 UTC" in reply.params["text"]
 
 
+async def test_quota_for_an_admin_says_there_is_no_daily_limit(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot(daily_quota=3, admin_user_ids=frozenset({ADMIN}))
+    tg.user_sends("/quota", user_id=ADMIN)
+    reply = await reply_containing(tg, "Daily limits reset", ADMIN)
+    assert "You have no daily limit." in reply.params["text"]
+    assert "more videos today" not in reply.params["text"]
+    tg.user_sends("/quota", user_id=USER)  # everyone else has one
+    reply = await reply_containing(tg, "Daily limits reset", USER)
+    assert "3</b> more videos today (0 of 3 used)" in reply.params["text"]
+
+
 async def test_allowlists_admit_listed_users_and_chats_only(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
@@ -179,6 +192,10 @@ async def test_admin_usage_errors_and_stats(
     await reply_containing(tg, "Usage: <code>/grant", ADMIN)
     tg.user_sends("/ban @nobody_here", user_id=ADMIN)
     await reply_containing(tg, "I don't know @nobody_here", ADMIN)
+    tg.user_sends("/ban", user_id=ADMIN)  # whom?
+    await reply_containing(tg, "Usage: <code>/ban &lt;user id", ADMIN)
+    tg.user_sends("/unban @ann @bob", user_id=ADMIN)  # one at a time
+    await reply_containing(tg, "Usage: <code>/unban &lt;user id", ADMIN)
     tg.user_sends("/stats", user_id=ADMIN)
     stats = (await reply_containing(tg, "Last 7 days", ADMIN)).params["text"]
     assert "Today (since 00:00 UTC)" in stats

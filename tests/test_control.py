@@ -242,3 +242,30 @@ async def test_a_stale_cancel_button_after_submission_is_answered_too_late(
     assert job is not None and not job.state.is_final
     assert await used(bot) == 1
     assert not [r for r in emulator.requests if r.method == "DELETE"]
+
+
+async def test_a_job_whose_status_message_never_arrived_is_cancelled_by_a_new_message(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # Telegram failed the status message: the job runs without one (nothing to turn into the
+    # notice), so the cancellation is said in a new message, once.
+    emulator.inject_fault(route="create", status=429, retry_after=10, count=1)
+    bot = await start_bot()
+    tg.fail_next("sendMessage", 500, "Internal Server Error")
+    tg.user_sends("/video a jellyfish nobody sees queued", user_id=USER)
+    await tg.wait_until(lambda: len(creates(emulator)) == 1)
+    for _ in range(200):  # the refused create is put back in the queue
+        job = await bot.runtime.repository.get_job(1)
+        if job is not None and job.state is JobState.QUEUED:
+            break
+        await asyncio.sleep(0.02)
+    assert job is not None and job.state is JobState.QUEUED and job.status_message_id is None
+    asked = tg.user_sends("/cancel", user_id=USER)
+    notice = await tg.wait_for_call("sendMessage", lambda c: "Cancelled" in c.params["text"])
+    assert str(notice.params["reply_parameters"]["message_id"]) == str(asked["message_id"])
+    assert "refunded" in notice.params["text"]
+    assert await states(bot) == ["cancelled"]
+    assert await used(bot) == 0
+    await asyncio.sleep(0.2)
+    assert len([c for c in tg.calls_of("sendMessage") if "Cancelled" in c.params["text"]]) == 1
+    assert tg.calls_of("editMessageText") == []  # no status message to edit

@@ -111,6 +111,17 @@ async def test_python_m_bot_delivers_a_video_and_stops_cleanly(
         assert database.path.exists()  # the directory was created
 
 
+async def test_an_unknown_command_prints_the_usage_and_exits_2(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "bogus",
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 2
+    assert stderr.decode().splitlines() == ["usage: python -m bot [set-webhook | delete-webhook]"]
+    assert stdout == b""
+
+
 async def test_bad_configuration_is_one_clear_line_and_exit_code_2(tmp_path: Path) -> None:
     cases = {
         "TELEGRAM_BOT_TOKEN": ({}, "TELEGRAM_BOT_TOKEN is required"),

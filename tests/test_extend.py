@@ -238,6 +238,38 @@ async def test_buttons_again_and_extend_charge_whoever_presses(
     assert tg.calls_of("getChatMember") == []  # a group's members need nobody's leave
 
 
+async def test_extend_pressed_for_a_job_that_failed_is_refused(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # A failed job never gets an Extend button; crafted data naming it, under its failure notice
+    # or under a /history list, meets a job that is finished but has no video to continue.
+    bot = await start_bot()
+    tg.user_sends("/video a jellyfish [fail]", user_id=USER)
+    notice = await tg.wait_for_call(
+        "editMessageText", lambda c: "refunded" in c.params["text"], timeout=15
+    )
+    for _ in range(200):
+        job = await bot.runtime.repository.get_job(1)
+        if job is not None and job.state.is_final:
+            break
+        await asyncio.sleep(0.02)
+    assert job is not None and job.failure_code == "moderation"
+    tg.user_sends("/history", user_id=USER)
+    listing = await refusal(tg, "Your videos")
+    assert "reply_markup" not in listing.params  # no buttons for a failed job
+
+    for message, data in ((notice.result, "x:1"), (listing.result, "hx:1")):
+        query = tg.press_button(message, data, user_id=USER, crafted=True)
+        answer = await tg.wait_for_call(
+            "answerCallbackQuery", lambda c, q=query: c.params["callback_query_id"] == q["id"]
+        )
+        assert answer.params["text"] == "This button no longer works.", data
+        assert str(answer.params.get("show_alert")).lower() == "true"
+    await asyncio.sleep(0.2)
+    assert not [c for c in tg.calls_of("sendMessage") if "what should happen" in c.params["text"]]
+    assert len(creates(emulator)) == 1 and await used(bot) == 0
+
+
 @pytest.mark.parametrize("data", ["a:999", "x:1:2", "zzz", "a:1"])
 async def test_tampered_button_data_is_refused(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], data: str

@@ -268,6 +268,11 @@ async def test_nothing_yet_and_channels(
     empty = await history(tg, user_id=USER)
     assert "haven't made any videos yet" in empty.result["text"]
     assert "/video" in empty.result["text"] and "reply_markup" not in empty.params
+    # No list, so no page buttons: crafted data for a page of one's own list finds nothing.
+    tg.press_button(empty.result, f"h:{USER}:1", user_id=USER, crafted=True)
+    answer = await next_call(tg, "answerCallbackQuery")
+    assert answer.params.get("text") == "This button no longer works." and alert(answer)
+    assert tg.calls_of("editMessageText") == []
 
     post = tg.channel_posts("/history")
     answer = await next_call(tg, "sendMessage", lambda c: replies_to(c, post))

@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
+from telegram import Bot
 
 from bot.domain.generations import utc_day
-from tests.conftest import assert_token_never_sent
+from bot.domain.model import AlbumItem
+from tests.conftest import BOT_TOKEN, assert_token_never_sent
 from tests.fakes.telegram_api import FakeTelegram
 
 USER = 1001
@@ -262,3 +265,101 @@ async def test_extend_captioned_on_an_album_says_how_to_extend_toward_a_photo(
     await asyncio.sleep(0.2)
     assert len(creates(emulator)) == 1 and await bot.runtime.repository.get_job(2) is None
     assert await bot.runtime.repository.quota_used(USER, utc_day(time.time())) == 1
+
+
+# --- an album half stored by the version before an upgrade (issue 15) -------------------------
+
+
+async def taken_by_the_old_version(tg: FakeTelegram) -> None:
+    """The version before the upgrade fetched the pending updates (and confirmed them) before it
+    stopped: the new one never sees them."""
+    async with Bot(BOT_TOKEN, base_url=f"{tg.root}/bot") as old:
+        updates = await old.get_updates(timeout=0)
+        await old.get_updates(offset=updates[-1].update_id + 1, timeout=0)
+
+
+def stored_the_old_way(message: dict, *, user_id: int | None) -> AlbumItem:
+    """The album item a version before payers existed stored for `message` (a captioned photo):
+    its requester, then, was the user (None: hidden behind a chat) without a payer."""
+    person = message["from"] if user_id is not None else {}
+    photo = message["photo"][-1]
+    return AlbumItem(
+        chat_id=message["chat"]["id"],
+        media_group_id=message["media_group_id"],
+        message_id=message["message_id"],
+        payload={
+            "who": {
+                "user_id": user_id,
+                "chat_id": message["chat"]["id"],
+                "thread_id": None,
+                "message_id": message["message_id"],
+                "username": person.get("username"),
+                "first_name": person.get("first_name"),
+                "language_code": person.get("language_code"),
+            },
+            "command": "video",
+            "args": message["caption"].split(" ", 1)[1],
+            "image": {
+                "type": "telegram_file",
+                "file_id": photo["file_id"],
+                "mime_type": "image/jpeg",
+            },
+            "not_an_image": None,
+        },
+    )
+
+
+async def test_an_album_begun_before_an_upgrade_is_charged_to_the_user_who_captioned_it(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # The old version received the captioned photo and stored it; the upgrade came before the
+    # second photo, which the new version receives and completes the album with.
+    captioned = tg.user_sends_photo(
+        caption="/video dawn breaks over the bay",
+        user_id=USER,
+        photo_bytes=FIRST_PHOTO,
+        media_group_id="g8",
+    )
+    await taken_by_the_old_version(tg)
+    bot = await start_bot(public=True)
+    repository = bot.runtime.repository
+    await repository.add_album_item(stored_the_old_way(captioned, user_id=USER), time.time())
+    tg.user_sends_photo(user_id=USER, photo_bytes=SECOND_PHOTO, media_group_id="g8")
+
+    video = (await tg.wait_for_video(timeout=15)).result
+    assert "dawn breaks over the bay" in video["caption"]
+    assert video["reply_to_message"]["message_id"] == captioned["message_id"]
+    job = await bot.delivered(video)
+    assert job.user_id == USER and job.payer_id == USER and job.paid_with == "daily"
+    assert await repository.quota_used(USER, utc_day(time.time())) == 1
+    (create,) = creates(emulator)
+    frames = create.json["keyframes"]
+    assert fetched(emulator) == {
+        frames["frame0"]["url"]: FIRST_PHOTO,
+        frames["frame1"]["url"]: SECOND_PHOTO,
+    }
+
+
+async def test_an_album_begun_before_an_upgrade_by_nobody_in_particular_is_dropped_free(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], caplog: Any
+) -> None:
+    # A channel's album: no user asked, and the old version did not record who pays (the
+    # channel, now): rather than guess, the album is dropped with a warning for the operator.
+    channel = -100777
+    captioned = tg.channel_posts(
+        "/video the tide goes out", chat_id=channel, photo_bytes=FIRST_PHOTO, media_group_id="g9"
+    )
+    await taken_by_the_old_version(tg)
+    with caplog.at_level(logging.WARNING):
+        bot = await start_bot(public=True)
+        repository = bot.runtime.repository
+        await repository.add_album_item(stored_the_old_way(captioned, user_id=None), time.time())
+        tg.channel_posts("", chat_id=channel, photo_bytes=SECOND_PHOTO, media_group_id="g9")
+        dropped = f"album of chat {channel} dropped: stored without its payer"
+        await tg.wait_until(lambda: dropped in caplog.text, timeout=15)
+
+    assert await repository.latest_album_item_at(channel, "g9") is None  # taken, not left over
+    assert await repository.get_job(1) is None and creates(emulator) == []
+    assert await repository.quota_used(channel, utc_day(time.time())) == 0
+    assert tg.calls_of("sendMessage") == [] and tg.videos() == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -33,6 +33,14 @@ def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
+def warnings_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        f"{record.name}: {record.getMessage()}"
+        for record in caplog.records
+        if record.levelno == logging.WARNING
+    ]
+
+
 def creates(emulator: Any) -> list[Any]:
     return [r for r in emulator.requests if r.method == "POST"]
 
@@ -143,8 +151,49 @@ async def test_a_press_that_fails_unexpectedly_is_still_answered(
     query = tg.press_button(video, "x:1", user_id=USER)
     answer = await answer_to(tg, query)
     assert answer.ok and answer.params["text"] in INTERNAL_ERRORS
+    assert str(answer.params.get("show_alert")).lower() == "true"
     apologies = [c for c in tg.calls_of("sendMessage") if c.params["text"] in INTERNAL_ERRORS]
     assert apologies == []  # said on the button, not as a message in the chat
+
+
+async def test_a_command_that_fails_unexpectedly_is_answered_with_an_apology(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    await start_bot()
+    tg.fail_next("sendMessage", 500, "Internal Server Error")  # the answer to /quota
+    asked = tg.user_sends("/quota", user_id=USER)
+    apology = await tg.wait_for_call(
+        "sendMessage", lambda c: c.ok and c.params["text"] in INTERNAL_ERRORS, timeout=5
+    )
+    assert str(apology.params["chat_id"]) == str(asked["chat"]["id"])
+    assert errors_logged(caplog) == ["handlers.errors: error while handling an update"]
+    assert len(tg.calls_of("sendMessage")) == 2  # the failed answer and the apology
+
+
+async def test_when_the_apology_fails_too_a_warning_is_logged_and_the_bot_goes_on(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    await start_bot()
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    video = (await tg.wait_for_video(timeout=15)).result
+    await ready_notice(tg, video)
+    tg.fail_next("sendMessage", 500, "Internal Server Error")  # the "what happens next?" prompt
+    # The press is answered too late (a slow Telegram): the query is gone, and the apology too.
+    tg.fail_next(
+        "answerCallbackQuery",
+        400,
+        "Bad Request: query is too old and response timeout expired or query ID is invalid",
+    )
+    with caplog.at_level(logging.WARNING):
+        query = tg.press_button(video, "x:1", user_id=USER)
+        refused = await answer_to(tg, query)
+        assert not refused.ok and refused.params["text"] in INTERNAL_ERRORS
+        warning = "handlers.errors: could not report the error to the chat"
+        await tg.wait_until(lambda: any(warning == line for line in warnings_logged(caplog)))
+        # Nothing crashed: the next request is handled as usual.
+        asked = tg.user_sends("/help", user_id=USER)
+        await reply_to(tg, asked)
+    assert errors_logged(caplog) == ["handlers.errors: error while handling an update"]
 
 
 # Any data a tampering client could put in a callback query (Telegram allows 1-64 bytes).

@@ -175,6 +175,23 @@ async def test_telegram_unreachable_at_start_exits_1_with_one_line(
     assert_clean(lines)
 
 
+async def test_telegram_refusing_at_start_for_another_reason_exits_1_with_one_line(
+    tg: FakeTelegram, emulator: Any, tmp_path: Path
+) -> None:
+    # Neither a bad token nor an unreachable server: e.g. a proxy in front of the Bot API
+    # (TELEGRAM_API_URL) that turns the bot away. (A 429 is waited out, a 400 or 5xx is PTB's
+    # NetworkError: "cannot reach", above.)
+    tg.fail_next("getMe", 403, "Forbidden: access denied")
+    environment = bot_environment(tg, emulator, tmp_path, PORT=str(free_port()))
+    process = await run_bot(environment, cwd=ROOT)
+    code, lines = await finished(process)
+    assert code == 1, lines
+    (line,) = errors(lines)
+    assert "Telegram refused: Forbidden: access denied" in line
+    assert_clean(lines)
+    assert [c.method for c in tg.calls] == ["getMe"]  # nothing more was tried
+
+
 async def test_a_token_revoked_while_polling_exits_2_with_one_line(
     tg: FakeTelegram, emulator: Any, tmp_path: Path
 ) -> None:

@@ -112,6 +112,32 @@ async def test_set_webhook_is_a_command_and_a_no_op_in_polling_mode(
     assert tg.calls_of("setWebhook")[0].params["url"] == "https://bot.example.com/telegram/webhook"
 
 
+async def test_delete_webhook_removes_it_and_keeps_the_pending_updates(
+    tg: FakeTelegram, emulator: Any, tmp_path: Path
+) -> None:
+    # Back to polling: the webhook a deploy set is removed; what Telegram holds is not dropped.
+    environment = {
+        **bot_environment(tg, emulator, tmp_path),
+        "TELEGRAM_WEBHOOK": "true",
+        "PUBLIC_URL": "https://bot.example.com",
+        "WEBHOOK_SECRET": SECRET,
+    }
+    for command in ("set-webhook", "delete-webhook"):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", command,
+            env=environment, cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        stdout, stderr = await process.communicate()
+        log = (stdout + stderr).decode()
+        assert process.returncode == 0, log
+    assert "webhook deleted: run the bot in polling mode" in log
+    assert BOT_TOKEN not in log and SECRET not in log
+    (deleted,) = tg.calls_of("deleteWebhook")
+    assert deleted.ok and deleted.response["description"] == "Webhook was deleted"
+    assert str(deleted.params.get("drop_pending_updates")).lower() == "false"
+
+
 async def test_an_update_the_bot_cannot_read_is_acknowledged_not_a_500(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], caplog: Any
 ) -> None:

@@ -843,10 +843,12 @@ class FakeTelegram:
         username: str | None = None,
         photo_bytes: bytes | None = None,
         reply_to_message_id: int | None = None,
+        media_group_id: str | None = None,
     ) -> dict:
         """Queue a ``channel_post`` (no ``from``; ``sender_chat`` is the channel). With
-        ``photo_bytes`` the text becomes the caption of a photo post; ``reply_to_message_id``
-        quotes a post of the channel (e.g. the bot's video)."""
+        ``photo_bytes`` the text becomes the caption of a photo post (empty text: no caption),
+        which ``media_group_id`` makes part of an album; ``reply_to_message_id`` quotes a post
+        of the channel (e.g. the bot's video)."""
         chat = self.add_chat(chat_id, "channel", title=title, username=username)
         msg: dict[str, Any] = {
             "message_id": self._next_id(chat_id),
@@ -862,7 +864,10 @@ class FakeTelegram:
         key = "text"
         if photo_bytes is not None:
             msg["photo"], key = self._photo_sizes(photo_bytes, 1280, 720), "caption"
-        msg[key] = text
+        if media_group_id is not None:
+            msg["media_group_id"] = str(media_group_id)
+        if text or key == "text":
+            msg[key] = text
         if ents := command_entities(text):
             msg["entities" if key == "text" else "caption_entities"] = ents
         return self._push_message("channel_post", msg)
