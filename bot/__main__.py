@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from telegram import Bot
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
 from bot.app import ALLOWED_UPDATES, build_application, running, until_stopped
 from bot.config import ConfigError, Settings, load_settings
@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         # At start (getMe) or mid-run (getUpdates: the token was revoked).
         log.error("TELEGRAM_BOT_TOKEN was rejected by Telegram: check it with @BotFather")
         return 2
+    except BadRequest as error:  # PTB's BadRequest is a NetworkError, but it was an answer
+        log.error("Telegram refused: %s", error)
+        return 1
     except NetworkError as error:
         log.error("cannot reach the Telegram Bot API at the configured URL: %s", error)
         return 1

@@ -95,7 +95,7 @@ async def prompt_reply(update: Update, context: BotContext) -> None:
         runtime,
         who,
         message.text or message.caption or "",
-        images,
+        images[0] if images else None,  # a message holds one photo at most
         request_key=f"msg:{who.chat_id}:{who.message_id}",
         job_id=prompt.parent_job_id,
     )

@@ -42,7 +42,7 @@ async def extend(update: Update, context: BotContext) -> None:
         context.runtime,
         who,
         args,
-        incoming.images,
+        incoming.images[0] if incoming.images else None,  # a message holds one photo at most
         request_key=incoming.request_key,
         **target,  # type: ignore[arg-type]
     )
@@ -90,7 +90,7 @@ async def start_extend(
     runtime: Runtime,
     who: Requester,
     args: str,
-    images: list[TelegramImage],
+    image: TelegramImage | None,
     *,
     request_key: str,
     video_message_id: int | None = None,
@@ -103,9 +103,6 @@ async def start_extend(
     )
     if isinstance(parent, Refusal):
         await answer(bot, who, parent.key, **parent.values)
-        return
-    if len(images) > 1:
-        await answer(bot, who, "extend_one_photo")
         return
     try:
         options = parse_video_args(
@@ -121,7 +118,7 @@ async def start_extend(
         aspect_ratio=options.aspect_ratio,
         loop=options.loop,
         reverse=options.reverse,
-        image=images[0] if images else None,
+        image=image,
         model=options.model,
         resolution=options.resolution,
         duration_seconds=options.duration_seconds,

@@ -175,19 +175,26 @@ async def test_telegram_unreachable_at_start_exits_1_with_one_line(
     assert_clean(lines)
 
 
+@pytest.mark.parametrize(
+    ("code", "description", "said"),
+    [
+        (403, "Forbidden: access denied", "Forbidden: access denied"),
+        (400, "Bad Request: not here", "Not here"),  # PTB's wording of a 400
+    ],
+)
 async def test_telegram_refusing_at_start_for_another_reason_exits_1_with_one_line(
-    tg: FakeTelegram, emulator: Any, tmp_path: Path
+    tg: FakeTelegram, emulator: Any, tmp_path: Path, code: int, description: str, said: str
 ) -> None:
     # Neither a bad token nor an unreachable server: e.g. a proxy in front of the Bot API
-    # (TELEGRAM_API_URL) that turns the bot away. (A 429 is waited out, a 400 or 5xx is PTB's
-    # NetworkError: "cannot reach", above.)
-    tg.fail_next("getMe", 403, "Forbidden: access denied")
+    # (TELEGRAM_API_URL) that turns the bot away. A 400 is PTB's NetworkError, yet an answer:
+    # "refused", not "cannot reach". (A 429 is waited out; a 5xx is "cannot reach", above.)
+    tg.fail_next("getMe", code, description)
     environment = bot_environment(tg, emulator, tmp_path, PORT=str(free_port()))
     process = await run_bot(environment, cwd=ROOT)
-    code, lines = await finished(process)
-    assert code == 1, lines
+    exit_code, lines = await finished(process)
+    assert exit_code == 1, lines
     (line,) = errors(lines)
-    assert "Telegram refused: Forbidden: access denied" in line
+    assert f"Telegram refused: {said}" in line
     assert_clean(lines)
     assert [c.method for c in tg.calls] == ["getMe"]  # nothing more was tried
 
