@@ -3,6 +3,10 @@
 The bot under test is the real Application from `build_application`, pointed at the fakes over
 real HTTP; nothing inside PTB or the client is mocked. Every test that starts a bot runs twice:
 on SQLite and on PostgreSQL (skipped unless TEST_DATABASE_URL names a server; `.ci/run` sets it).
+
+Tests marked `unit` (`pytest -m unit`) are the pure ones: they may start nothing, which an
+autouse fixture checks before each runs (no fixture that starts something) and while it runs (no
+socket connected or bound, no subprocess, no SQLite file).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import os
 import socket
 import sqlite3
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -37,6 +42,41 @@ API_KEY = "test-luma-key-0123456789"
 
 # Emulated generation times small enough that a full /video round trip takes well under a second.
 FAST_EMULATOR = {"queue_seconds": 0.05, "dream_seconds": 0.15, "long_poll_seconds": 0.5}
+
+
+# Fixtures that start the fake Bot API, the emulator, a database, a bot, a server or a process, or
+# open connections (here and in test modules): a test marked `unit` may use none of them.
+NOT_UNIT_FIXTURES = frozenset(
+    {
+        *("tg", "emulator", "database", "make_settings", "start_bot"),
+        *("bot", "receivers", "emulator_process", "postgres", "repo", "fuzz", "http"),
+    }
+)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_nothing(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail a test marked `unit` that asks for a fixture that starts something (before that
+    fixture starts: autouse fixtures come first), or that connects or binds a socket, starts a
+    process or opens a SQLite file, whichever line of its own does it."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+    if starters := sorted(NOT_UNIT_FIXTURES.intersection(request.fixturenames)):
+        pytest.fail(f"a test marked unit may not use {', '.join(starters)}: it is not a unit test")
+
+    def refuse(what: str) -> Callable[..., Any]:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError(f"a test marked unit may not {what}: it is not a unit test")
+
+        return refused
+
+    monkeypatch.setattr(socket.socket, "connect", refuse("connect a socket"))
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse("connect a socket"))
+    monkeypatch.setattr(socket.socket, "bind", refuse("bind a socket (start a server)"))
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse("start a process"))
+    monkeypatch.setattr(sqlite3, "connect", refuse("open a database"))
 
 
 def free_port() -> int:

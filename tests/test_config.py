@@ -6,6 +6,8 @@ import pytest
 
 from bot.config import ConfigError, load_settings
 
+pytestmark = pytest.mark.unit
+
 TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
 
 

@@ -64,6 +64,7 @@ async def ban(tg: FakeTelegram, target: int) -> None:
     )
 
 
+@pytest.mark.unit
 def test_the_payer_is_the_chat_a_message_was_sent_on_behalf_of_else_the_user() -> None:
     assert payer_of(USER, None, PUBLIC_GROUP) == USER
     assert payer_of(None, CHANNEL, PUBLIC_GROUP) == CHANNEL  # posted as a channel in a group
@@ -71,6 +72,7 @@ def test_the_payer_is_the_chat_a_message_was_sent_on_behalf_of_else_the_user() -
     assert payer_of(None, None, CHANNEL) == CHANNEL  # a channel post without sender_chat
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("daily", "chat_identity", "user_allowance", "chat_allowance"),
     [
@@ -89,6 +91,7 @@ def test_chat_identity_daily_quota_semantics(
     assert policy.rules_for(None, CHANNEL, PUBLIC_GROUP).payer_daily == chat_allowance
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("value", "expected"), [("", None), ("0", 0), ("5", 5)])
 def test_chat_identity_daily_quota_setting(value: str, expected: int | None) -> None:
     loaded = load_settings(
@@ -100,6 +103,7 @@ def test_chat_identity_daily_quota_setting(value: str, expected: int | None) -> 
     assert loaded.chat_identity_daily_quota == expected
 
 
+@pytest.mark.unit
 def test_a_bad_chat_identity_daily_quota_stops_the_bot_with_one_line() -> None:
     with pytest.raises(ConfigError, match=r"^CHAT_IDENTITY_DAILY_QUOTA is invalid: "):
         load_settings(

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from bot.links import LinkSigner, MediaRef
+
+pytestmark = pytest.mark.unit
 
 BASE = "https://bot.example.com"
 

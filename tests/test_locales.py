@@ -11,6 +11,8 @@ from bot.locales.ru import RU
 from bot.texts import CATALOGS, text
 from tests.fakes.telegram_api import parse_html
 
+pytestmark = pytest.mark.unit
+
 OTHER_LANGUAGES = sorted(language for language in CATALOGS if language != "en")
 COMMAND_KEYS = sorted(key for key in EN if key.startswith("command_"))
 

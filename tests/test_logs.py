@@ -8,6 +8,8 @@ import pytest
 
 from bot.logs import REDACTED, install_redaction, redact
 
+pytestmark = pytest.mark.unit
+
 TOKEN = "987654:TEST_secret_token_value_abcdefghijkl"
 
 

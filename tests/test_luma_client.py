@@ -57,6 +57,7 @@ def client_for(
 # --- parsing: every shape the reference doc says the client may meet --------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("payload", "state", "url"),
     [
@@ -92,6 +93,7 @@ def test_generation_parsing_is_tolerant(payload: dict, state: str, url: str | No
     assert generation.video_url == url
 
 
+@pytest.mark.unit
 def test_failure_reason_from_either_shape() -> None:
     assert (
         Generation.parse(
@@ -107,12 +109,14 @@ def test_failure_reason_from_either_shape() -> None:
     )
 
 
+@pytest.mark.unit
 def test_lists_may_be_bare_or_wrapped() -> None:
     item = {"id": "a", "state": "queued"}
     for payload in ([item], {"generations": [item]}, {"data": [item]}):
         assert [g.id for g in parse_generation_list(payload)] == ["a"]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("extra", "position", "wait"),
     [
@@ -135,11 +139,13 @@ def test_queue_information_is_read_when_the_api_gives_it(
     assert (generation.queue_position, generation.estimate_wait_seconds) == (position, wait)
 
 
+@pytest.mark.unit
 def test_unknown_state_is_an_error_not_a_guess() -> None:
     with pytest.raises(ValueError):
         Generation.parse({"id": "a", "state": "streaming"})
 
 
+@pytest.mark.unit
 def test_retry_after_seconds_and_dates() -> None:
     assert _parse_retry_after("2") == 2.0
     assert _parse_retry_after(None) is None
@@ -151,6 +157,7 @@ def test_retry_after_seconds_and_dates() -> None:
 # --- what is sent: only documented fields, aspect_ratio always ---------------------------------
 
 
+@pytest.mark.unit
 def test_v2_body_is_minimal_and_always_has_aspect_ratio() -> None:
     assert build_create_body(VideoRequest(prompt="a cat")) == {
         "prompt": "a cat",
@@ -174,6 +181,7 @@ def test_v2_body_is_minimal_and_always_has_aspect_ratio() -> None:
     }
 
 
+@pytest.mark.unit
 def test_v1_maps_images_and_extend_and_refuses_what_it_cannot_express() -> None:
     path, body = build_create(
         VideoRequest(
@@ -197,6 +205,7 @@ def test_v1_maps_images_and_extend_and_refuses_what_it_cannot_express() -> None:
         build_create(VideoRequest(prompt="loop", loop=True))
 
 
+@pytest.mark.unit
 def test_loop_with_an_end_frame_is_refused_before_any_call() -> None:
     with pytest.raises(ValueError):
         VideoRequest(prompt="x", loop=True, frame1=ImageKeyframe(url="https://x/b.jpg"))
@@ -427,6 +436,7 @@ async def test_a_wake_up_ends_the_pause_and_the_state_comes_from_a_get(
     assert wakeups.held_chars == 0  # the wait is over: nothing kept for it
 
 
+@pytest.mark.unit
 async def test_wake_ups_hold_a_bounded_number_of_short_ids() -> None:
     wakeups = Wakeups(max_pending=3)
     for n in range(100):
@@ -439,6 +449,7 @@ async def test_wake_ups_hold_a_bounded_number_of_short_ids() -> None:
     assert await wakeups.wait("x" * 1_000_000, 0) is False
 
 
+@pytest.mark.unit
 async def test_batch_answers_are_taken_once_and_never_go_backwards() -> None:
     pushed = BatchAnswers()
     dreaming = Generation(id="g", state=GenerationState.DREAMING)
@@ -453,6 +464,7 @@ async def test_batch_answers_are_taken_once_and_never_go_backwards() -> None:
     assert await pushed.wait("g", 0) is None
 
 
+@pytest.mark.unit
 async def test_untaken_batch_answers_are_bounded() -> None:
     pushed = BatchAnswers(max_untaken=2)
     for name in ("a", "b", "c"):
@@ -480,6 +492,7 @@ async def test_v1_waits_for_many_generations_with_a_few_batch_requests(
     assert len(polls) < 40
 
 
+@pytest.mark.unit
 def test_v1_rounds_come_faster_when_many_ids_share_a_request() -> None:
     from bot.luma.aiml_v1 import BATCH_REQUESTS_PER_SECOND, BATCH_SIZE, batch_interval
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.worker.mp4 import HEAD_BYTES, VideoInfo, is_video, read_video_info
 from emulator.assets import VIDEO_FILE, sample_bytes
+
+pytestmark = pytest.mark.unit
 
 SAMPLE = sample_bytes(VIDEO_FILE)
 

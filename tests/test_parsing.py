@@ -6,6 +6,8 @@ import pytest
 
 from handlers.parsing import ParseError, parse_video_args
 
+pytestmark = pytest.mark.unit
+
 
 def parse(raw: str, limit: int = 2048):
     return parse_video_args(raw, max_prompt_length=limit)

@@ -47,6 +47,7 @@ async def test_a_429_on_get_updates_is_waited_out(
     assert [c.ok for c in tg.calls_of("getUpdates")][:2] == [False, True]
 
 
+@pytest.mark.unit
 def test_the_pause_doubles_up_to_its_cap() -> None:
     assert [backoff(n) for n in (1, 2, 3, 4, 5, 6, 7, 50)] == [1, 2, 4, 8, 16, 30, 30, 30]
     assert MAX_PAUSE == 30

@@ -3,8 +3,12 @@ clock, no sleeps), and the text says where a job stands."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.luma.models import GenerationState
 from bot.worker.progress import EditBudget, status_text
+
+pytestmark = pytest.mark.unit
 
 
 class Clock:

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from bot.domain.generations import utc_day
 from bot.domain.model import FailureCode, JobState
 from tests.fakes.telegram_api import FakeTelegram
@@ -39,6 +41,7 @@ async def global_cap_refuses(tg: FakeTelegram) -> None:
     )
 
 
+@pytest.mark.unit
 def test_every_failure_reason_has_a_refund_decision() -> None:
     from bot.domain.model import REFUNDS, Refund, refund_for
 

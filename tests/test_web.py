@@ -339,6 +339,7 @@ async def test_public_unprotected_metrics_is_warned_about_at_start(
     assert not any("METRICS_TOKEN" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.unit
 async def test_concurrent_scrapes_and_probes_share_one_count_and_one_ping() -> None:
     calls: list[str] = []
 
@@ -386,6 +387,7 @@ async def test_metrics_still_answer_when_the_database_is_gone(
     assert "jobs could not be counted" in caplog.text
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("environment", "message"),
     [
@@ -409,6 +411,7 @@ def test_bad_metrics_settings_stop_the_bot_with_one_line(
     assert "too-short" not in str(caught.value)
 
 
+@pytest.mark.unit
 def test_metrics_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("METRICS_TOKEN", METRICS_TOKEN)
     monkeypatch.setenv("METRICS_PORT", "9100")
@@ -483,6 +486,7 @@ async def test_the_content_type_comes_from_the_bytes_not_the_link(
         assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.unit
 async def test_the_photo_cache_stays_within_its_bytes_and_limits_fetches() -> None:
     photos = {f"file-{n}": b"\xff\xd8\xff" + bytes([n]) * 1000 for n in range(20)}
     loads: list[str] = []
@@ -516,6 +520,7 @@ async def test_the_photo_cache_stays_within_its_bytes_and_limits_fetches() -> No
     assert len(loads) == 21 and cache.size <= 5_000
 
 
+@pytest.mark.unit
 async def test_a_photo_larger_than_the_cache_is_served_but_not_kept() -> None:
     big = b"\x89PNG\r\n\x1a\n" + bytes(10_000)
 
@@ -528,6 +533,7 @@ async def test_a_photo_larger_than_the_cache_is_served_but_not_kept() -> None:
     assert cache.size == 0
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("data", "expected"),
     [

@@ -1,0 +1,24 @@
+"""The parts of the fake Bot API that ``tests/fakes/telegram_api.py`` puts together as
+``FakeTelegram``; tests import from there, not from here.
+
+Each part is a mixin over the state they share (``FakeState``), one concern each:
+
+- ``protocol``: what the Bot API accepts: methods, parameters, values, error answers
+- ``records``: what the fake records and keeps: ``Call``, ``FloodRefusal``, ``StoredFile``, ...
+- ``entities``: Telegram-HTML and bot commands as message entities, UTF-16 lengths
+- ``state``: ``FakeState``: options, chats, messages, users, files, the update queue, waiting
+- ``server``: the HTTP routes, reading and checking a request, recording and answering it
+- ``faults``: scripted faults (``fail_next``, ``delay_next``, ``lose_response_next``, ...)
+- ``flood``: Telegram's flood limits (opt-in)
+- ``messages``: ``sendMessage``, the edits, ``deleteMessage``, ``sendChatAction``
+- ``media``: ``sendVideo``, ``sendDocument``, ``sendPhoto``, ``editMessageMedia``, ``getFile``
+- ``chats``: ``getChat``, ``getChatMember``, who is what in a chat
+- ``callbacks``: button presses and ``answerCallbackQuery``
+- ``updates``: ``getUpdates`` (long polling)
+- ``webhook``: the webhook methods and delivering updates by POST
+- ``users``: the test's side: what users do (``user_sends``, ``channel_posts``, ...)
+- ``inspection``: the test's side: what the bot did (``calls_of``, ``videos``, ``wait_for_*``)
+
+A part imports ``protocol``, ``records``, ``entities`` and ``state``, and no sibling but these:
+``media`` builds on ``messages``, ``server`` on ``faults`` and ``flood``.
+"""

@@ -1,0 +1,128 @@
+"""What the fake records and keeps: calls (``Call``), flood refusals, files, webhook deliveries,
+and the scripted faults waiting for a call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from tests.fakes.bot_api.protocol import ApiError
+
+
+@dataclass
+class Call:
+    """One request the bot made (recorded when answered; rejected ones too).
+
+    ``params``: form/multipart values stay strings (``"1001"``, ``"true"``), JSON-string fields
+    (``reply_markup``, ``reply_parameters``, ``entities``, ...) are decoded; a JSON request body
+    keeps its native types. ``files`` / ``filenames``: multipart file parts by part name.
+    ``response`` is None when no answer was delivered: ``lost`` = processed anyway
+    (``lose_response_next``); not ``lost`` = the client gave up during a ``delay_next``.
+    ``at`` / ``answered_at``: ``time.monotonic()`` when the call arrived and when the fake was done
+    with it (answered, or recorded as lost or given up): how long a long poll or a ``delay_next``
+    held it, by the fake's own clock. ``delayed``: the ``delay_next`` seconds applied, 0 if none.
+    """
+
+    method: str
+    params: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+    filenames: dict[str, str] = field(default_factory=dict)
+    token: str = ""
+    path: str = ""
+    at: float = 0.0
+    answered_at: float = 0.0
+    delayed: float = 0.0
+    response: dict | None = None
+    lost: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.response and self.response.get("ok"))
+
+    @property
+    def result(self) -> Any:
+        return (self.response or {}).get("result")
+
+
+class FloodRefusal(NamedTuple):
+    """A call refused with 429 by the flood limits (``FakeTelegram.flood_refusals``).
+
+    ``chat_id``: an int, the raw string (``"@channel"``) or None (inline edits). ``at``: the
+    ``flood_clock`` time (``time.monotonic()`` unless a fake clock was given)."""
+
+    method: str
+    chat_id: int | str | None
+    retry_after: int
+    at: float
+
+
+@dataclass
+class StoredFile:
+    file_id: str
+    file_unique_id: str
+    kind: str  # photo | video | document
+    data: bytes | None  # None for URL media (never fetched)
+    file_path: str | None = None
+    mime_type: str | None = None
+    file_name: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # width/height/duration
+
+
+@dataclass
+class _Upload:
+    data: bytes
+    filename: str | None
+    content_type: str | None
+
+
+@dataclass
+class _Fault:
+    error: ApiError | None  # fail_next
+    remaining: int
+    delay: float = 0.0  # delay_next
+    lose: bool = False  # lose_response_next ...
+    hold: float = 60.0  # ... keeping the connection open this long (or until the client leaves)
+    garble: bool = False  # garble_next
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One attempt to POST an update to a webhook (``FakeTelegram.webhook_deliveries``).
+
+    ``target``: the URL posted to. ``status``: the HTTP status, None when no answer came.
+    ``error``: None on a 2xx, else what Telegram would report ("Wrong response from the webhook:
+    500 Internal Server Error", "Connection refused", "Read timeout expired", "cancelled" when the
+    webhook was deleted/replaced or the fake closed meanwhile). ``at``: ``time.monotonic()`` when
+    the attempt started; ``elapsed``: its duration. ``redelivery``: the extra copy sent because of
+    ``duplicate_rate``.
+    """
+
+    update_id: int
+    target: str
+    status: int | None
+    error: str | None
+    at: float
+    elapsed: float = 0.0
+    redelivery: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status <= 299
+
+
+@dataclass
+class _Described:
+    """A method result answered with a ``description`` too (the webhook methods)."""
+
+    result: Any
+    description: str
+
+
+@dataclass(frozen=True)
+class _WebhookConfig:
+    url: str
+    max_connections: int
+    secret_token: str
+    ip_address: str
+    has_custom_certificate: bool

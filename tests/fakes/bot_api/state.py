@@ -1,0 +1,320 @@
+"""What every part of the fake shares: the options, the chats, messages, users, members and files
+it keeps, the queue of updates, and waiting for any of it to change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import itertools
+import json
+import random
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from tests.fakes.bot_api.protocol import (
+    _DEFAULT_ALLOWED,
+    _NOT_BY_DEFAULT,
+    DEFAULT_TOKEN,
+    MB,
+    METHODS,
+    UPDATE_TYPES,
+    _bad,
+)
+from tests.fakes.bot_api.records import (
+    Call,
+    FloodRefusal,
+    StoredFile,
+    WebhookDelivery,
+    _Fault,
+    _WebhookConfig,
+)
+
+
+def _quoted(target: dict) -> dict:
+    """A message as ``reply_to_message`` shows it: complete (``from``, media, ``reply_markup``,
+    ...) but without its own ``reply_to_message``; a snapshot, so later edits don't leak in."""
+    return copy.deepcopy({k: v for k, v in target.items() if k != "reply_to_message"})
+
+
+class FakeState:
+    """The fake's state and the helpers every part uses. Not used alone: ``FakeTelegram`` adds the
+    Bot API methods and the test's side."""
+
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        bot_username: str = "LumaTestBot",
+        *,
+        bot_first_name: str = "Luma Test Bot",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        upload_limit: int = 50 * MB,
+        download_limit: int = 20 * MB,
+        webhook_targets: list[str] | None = None,
+        duplicate_rate: float = 0.0,
+        seed: int | None = 0,
+        webhook_timeout: float = 10.0,
+        webhook_retry_delay: float = 0.2,
+        set_webhook_interval: float = 1.0,
+        webhook_https_only: bool = False,
+        flood_limits: bool = False,
+        flood_overall_per_second: float = 30,
+        flood_per_chat_per_second: float = 1.0,
+        flood_per_chat_burst: float = 3,
+        flood_group_per_minute: float = 20,
+        flood_slack: float = 0.1,
+        flood_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Webhook options (all but ``seed`` are also plain attributes, read at each use):
+        ``webhook_targets``: base URLs (``http://127.0.0.1:PORT``) of replicas behind a load
+        balancer; deliveries go round robin to target + the path and query of the registered URL
+        instead of to that URL, and a refused connection moves on to the next target at once.
+        ``duplicate_rate`` (0..1, drawn from ``random.Random(seed)``): chance that a confirmed
+        update is delivered once more, to the next target. ``webhook_timeout``: seconds an attempt
+        may take (Telegram: 60). ``webhook_retry_delay``: pause before retrying a failed update.
+        ``set_webhook_interval``: Telegram's 1 s flood limit on non-empty ``setWebhook`` (0 = off).
+        ``webhook_https_only``: refuse http:// and ports other than 80/88/443/8443 like Telegram.
+
+        Flood options (also plain attributes, read at each call; see the module docstring):
+        ``flood_limits`` turns them on. ``flood_overall_per_second``: all chats together (burst
+        of as many). ``flood_per_chat_per_second`` / ``flood_per_chat_burst``: each private chat.
+        ``flood_group_per_minute``: each group/supergroup/channel (burst of as many).
+        ``flood_slack``: seconds of arrival jitter tolerated. ``flood_clock``: the buckets' clock.
+        """
+        self.token, self.bot_username, self.bot_first_name = token, bot_username, bot_first_name
+        self.bot_id = int(token.split(":", 1)[0])
+        self.host, self.port = host, port
+        self.upload_limit, self.download_limit = upload_limit, download_limit
+        self.root = ""
+        self.calls: list[Call] = []
+        self.downloads: list[str] = []  # file paths served by the file route
+        self.internal_errors: list[str] = []  # tracebacks of bugs in this fake
+        self.webhook: dict[str, Any] = {}  # setWebhook parameters ("url" set when active)
+        self.webhook_targets = webhook_targets
+        if not 0.0 <= duplicate_rate <= 1.0:
+            raise ValueError("duplicate_rate must be between 0 and 1")
+        self.duplicate_rate = duplicate_rate
+        self.webhook_timeout = webhook_timeout
+        self.webhook_retry_delay = webhook_retry_delay
+        self.set_webhook_interval = set_webhook_interval
+        self.webhook_https_only = webhook_https_only
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        self.webhook_last_error: tuple[int, str] | None = None  # (unix date, message)
+        self.flood_limits = flood_limits
+        self.flood_overall_per_second = flood_overall_per_second
+        self.flood_per_chat_per_second = flood_per_chat_per_second
+        self.flood_per_chat_burst = flood_per_chat_burst
+        self.flood_group_per_minute = flood_group_per_minute
+        self.flood_slack = flood_slack
+        self.flood_clock = flood_clock
+        self.flood_refusals: list[FloodRefusal] = []
+        self.flood_refusal_count = 0
+        self._flood_buckets: dict[tuple, tuple[float, float]] = {}  # key -> (tokens, at)
+        self._rng = random.Random(seed)
+        self._wh: _WebhookConfig | None = None
+        self._wh_session: aiohttp.ClientSession | None = None
+        self._wh_dispatcher: asyncio.Task | None = None
+        self._wh_inflight: dict[int, tuple[asyncio.Task, tuple]] = {}  # update_id -> (task, queue)
+        self._wh_retry_at: dict[int, float] = {}  # update_id -> monotonic time of the next try
+        self._wh_duplicate: dict[int, int] = {}  # update_id -> target index for its extra copy
+        self._wh_duplicated: set[int] = set()
+        self._wh_rr = 0  # round-robin position in webhook_targets
+        self._webhook_epoch = 0  # bumped by each effective non-empty setWebhook
+        self._next_set_webhook_at = 0.0
+        self._wh_lock = asyncio.Lock()
+        self.commands: dict[tuple[str, str], list[dict]] = {}  # (scope json, lang) -> commands
+        self._chats: dict[int, dict] = {}
+        self._messages: dict[int, dict[int, dict]] = {}
+        self._last_id: dict[int, int] = {}
+        self._bot_sent: set[tuple[int, int]] = set()
+        self._users: dict[int, dict] = {}
+        self._members: dict[int, dict[int, str]] = {}  # chat id -> user id -> status
+        self._files: dict[str, StoredFile] = {}
+        self._paths: dict[str, StoredFile] = {}
+        self._updates: list[dict] = []
+        self._update_ids = itertools.count(1)
+        self._seq = itertools.count(1)
+        self._allowed_updates: set[str] | None = None
+        self._open_queries: set[str] = set()
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._poll_generation = 0
+        self._closing = False
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._handlers: dict[str, Callable[..., Any]] = {
+            name: getattr(self, "_m_" + name) for name in METHODS
+        }
+
+    def add_chat(
+        self,
+        chat_id: int,
+        chat_type: str = "private",
+        *,
+        title: str | None = None,
+        username: str | None = None,
+        first_name: str | None = None,
+    ) -> dict:
+        """Register (or return) a chat; the injectors call this for you."""
+        if chat_id not in self._chats:
+            chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+            if chat_type == "private":
+                chat["first_name"] = first_name or f"User {chat_id}"
+            else:
+                chat["title"] = title or f"Test {chat_type} {chat_id}"
+            if username:
+                chat["username"] = username
+            self._chats[chat_id] = chat
+            self._messages[chat_id] = {}
+        return self._chats[chat_id]
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _wait(self, check: Callable[[], Any], timeout: float, what: str) -> Any:  # noqa: ASYNC109
+        deadline = time.monotonic() + timeout
+        while not (found := check()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting for {what}; "
+                    f"calls so far:\n{self.summary()}"
+                )
+            # Wake on any request/injection, and poll for outside state changes. (asyncio.timeout,
+            # not wait_for: on Python 3.11 wait_for can swallow a cancellation.)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(remaining, 0.05)):
+                    await self._changed.wait()
+        return found
+
+    def summary(self) -> str:
+        """One line per recorded call, for assertion messages."""
+        lines = []
+        for c in self.calls:
+            res = "ok" if c.ok else f"ERROR {(c.response or {}).get('description')}"
+            if c.response is None:
+                res = "LOST (processed, no answer)" if c.lost else "client gave up (not processed)"
+            lines.append(f"  {c.method}({c.params}) -> {res}"[:300])
+        return "\n".join(lines + self.internal_errors) or "  (no calls)"
+
+    def _next_id(self, chat_id: int) -> int:
+        self._last_id[chat_id] = self._last_id.get(chat_id, 0) + 1
+        return self._last_id[chat_id]
+
+    def _find(self, chat_id: int, message_id: int) -> dict | None:
+        return self._messages.get(chat_id, {}).get(message_id)
+
+    def _user(self, user_id: int) -> dict:
+        return self._users.get(user_id) or {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"User {user_id}",
+        }
+
+    def _push_message(self, update_type: str, msg: dict) -> dict:
+        self._messages[msg["chat"]["id"]][msg["message_id"]] = msg
+        self._push_update({update_type: msg})
+        return copy.deepcopy(msg)
+
+    def _push_update(self, update: dict) -> dict:
+        update = {"update_id": next(self._update_ids), **copy.deepcopy(update)}
+        self._updates.append(update)
+        self._notify()
+        return update
+
+    def _allowed(self, update: dict) -> bool:
+        kind = next(k for k in update if k != "update_id")
+        if self._allowed_updates is None:
+            return kind not in _NOT_BY_DEFAULT
+        return kind in self._allowed_updates
+
+    def _update_allowed_updates(self, p: dict) -> None:
+        """Like the server: absent / not a list of strings = unchanged; no known name in the list
+        (``[]`` included) = the default set; unknown names are ignored (a typo loses updates)."""
+        value = p.get("allowed_updates")
+        if isinstance(value, str):  # a JSON body may carry the list as a JSON string
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return
+        known = {v.lower() for v in value} & set(UPDATE_TYPES)
+        self._allowed_updates = None if not known or known == _DEFAULT_ALLOWED else known
+
+    def _register(
+        self,
+        data: bytes | None,
+        kind: str,
+        *,
+        mime_type: str | None = None,
+        file_name: str | None = None,
+        file_path: str | None = None,
+    ) -> StoredFile:
+        n = next(self._seq)
+        stored = StoredFile(
+            f"fake-{kind}-{n}-AgADBAAD", f"AQAD{n}", kind, data, file_path, mime_type, file_name
+        )
+        self._files[stored.file_id] = stored
+        if file_path:
+            self._paths[file_path] = stored
+        return stored
+
+    def _photo_sizes(self, data: bytes, width: int, height: int) -> list[dict]:
+        sizes, longest = [], max(width, height)
+        for side in (90, 320, longest):
+            if side > longest:
+                continue
+            w, h = round(width * side / longest), round(height * side / longest)
+            blob = data if side == longest else data[: max(1, len(data) * side // longest)]
+            stored = self._register(blob, "photo", mime_type="image/jpeg")
+            stored.meta = {"width": w, "height": h}
+            sizes.append(
+                {
+                    "file_id": stored.file_id,
+                    "file_unique_id": stored.file_unique_id,
+                    "width": w,
+                    "height": h,
+                    "file_size": len(blob),
+                }
+            )
+        return sizes
+
+    def _file_json(self, f: StoredFile, *extra: str) -> dict:
+        out: dict[str, Any] = {"file_id": f.file_id, "file_unique_id": f.file_unique_id}
+        for key in extra:
+            if f.meta.get(key) is not None:
+                out[key] = f.meta[key]
+        for key in ("file_name", "mime_type"):
+            if getattr(f, key):
+                out[key] = getattr(f, key)
+        if f.data is not None:
+            out["file_size"] = len(f.data)
+        return out
+
+    def _chat(self, chat_id: Any) -> dict:
+        if isinstance(chat_id, str) and chat_id.startswith("@"):
+            found = [
+                c
+                for c in self._chats.values()
+                if c.get("username", "").lower() == chat_id[1:].lower()
+            ]
+            if found:
+                return found[0]
+        elif re.fullmatch(r"-?\d+", str(chat_id)) and int(chat_id) in self._chats:
+            return self._chats[int(chat_id)]
+        raise _bad("chat not found")
+
+    def _bot_user(self) -> dict:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.bot_first_name,
+            "username": self.bot_username,
+        }
