@@ -242,3 +242,28 @@ async def test_a_stale_cancel_button_after_submission_is_answered_too_late(
     assert job is not None and not job.state.is_final
     assert await used(bot) == 1
     assert not [r for r in emulator.requests if r.method == "DELETE"]
+
+
+async def test_a_cancel_of_a_job_whose_status_message_never_went_out_is_answered_once(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # The API is busy, so the job waits in the bot's queue; its status message was lost.
+    emulator.inject_fault(route="create", status=429, retry_after=10, count=1)
+    tg.fail_next("sendMessage", 502)
+    bot = await start_bot()
+    tg.user_sends("/video a jellyfish nobody saw queued", user_id=USER)
+    await tg.wait_until(lambda: len(creates(emulator)) == 1)
+    asked = tg.user_sends("/cancel", user_id=USER)
+    notice = await tg.wait_for_call(
+        "sendMessage", lambda c: c.ok and "Cancelled" in c.result["text"]
+    )
+    assert str(notice.params["reply_parameters"]["message_id"]) == str(asked["message_id"])
+    assert "refunded" in notice.result["text"]
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.status_message_id is None
+    assert job.state is JobState.FAILED and job.failure_code == "cancelled"
+    assert await used(bot) == 0
+    # No status message to turn into the notice: nothing edited, and said once.
+    await asyncio.sleep(0.3)
+    assert tg.calls_of("editMessageText") == []
+    assert len([c for c in tg.calls_of("sendMessage") if "Cancelled" in c.params["text"]]) == 1
