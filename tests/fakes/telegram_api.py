@@ -48,7 +48,8 @@ Faults are scripted per method and used up in the order they were scripted: ``fa
 answers: 400/403/429/413/5xx, ...), ``delay_next`` (a slow answer; the work is done only after the
 delay, so a client that gives up meanwhile changes nothing), ``lose_response_next`` (the work is
 done, e.g. the video IS in the chat, but no answer ever arrives: "a timed-out send may have
-succeeded") and ``garble_next`` (an answer that is not HTTP, as from a broken proxy; nothing is
+succeeded"), ``garble_next`` (an answer that is not HTTP, as from a broken proxy; nothing is
+done) and ``answer_oddly_next`` (a success whose result is not what PTB expects; nothing is
 done). A call left unanswered has ``response=None``: ``lost=True`` if it was processed,
 ``False`` if its client gave up during a delay or got a garbled answer. ``messages_with_video``
 is what the user got.
@@ -324,6 +325,7 @@ class _Fault:
     lose: bool = False  # lose_response_next ...
     hold: float = 60.0  # ... keeping the connection open this long (or until the client leaves)
     garble: bool = False  # garble_next
+    odd_answer: dict[str, Any] | None = None  # answer_oddly_next: the body answered instead
 
 
 @dataclass(frozen=True)
@@ -1156,6 +1158,14 @@ class FakeTelegram:
         request URL, token included; PTB: ``NetworkError``). Recorded with ``response=None``."""
         self._script(method, _Fault(None, count, garble=True))
 
+    def answer_oddly_next(self, method: str, result: Any = None, *, count: int = 1) -> None:
+        """Answer the next ``count`` calls of ``method`` with success and ``result`` (default
+        ``{}``, which is no message) without doing anything, as a broken Bot API server or proxy
+        in between might. PTB cannot read a Message from ``{}`` and raises ``KeyError``: not a
+        ``TelegramError``. Recorded with that answer as ``response`` (so ``ok`` is true)."""
+        body = {"ok": True, "result": {} if result is None else result}
+        self._script(method, _Fault(None, count, odd_answer=body))
+
     def faults_left(self, method: str) -> int:
         """Calls of ``method`` still to meet a scripted fault: 0 once the last one has arrived
         (a delayed call is then being held, not yet recorded in ``calls``)."""
@@ -1198,6 +1208,10 @@ class FakeTelegram:
             if fault and fault.garble:
                 self._record(call)
                 return self._garbled(request)
+            if fault and fault.odd_answer is not None:
+                call.response = fault.odd_answer
+                self._record(call)
+                return web.json_response(fault.odd_answer)
             if bad_json:
                 raise _bad(f"can't parse {bad_json} JSON object")
             allowed, required = METHODS[method]
