@@ -197,6 +197,28 @@ async def test_when_luma_refuses_the_delete_the_job_goes_on_and_the_user_is_told
     assert not generation.deleted
 
 
+async def test_a_cancel_pressed_once_the_video_is_made_is_too_late_and_deletes_nothing(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.inject_fault(route="download", kind="delay", seconds=3)  # a slow download
+    bot = await start_luma(start_bot, emulator)
+    tg.user_sends("/video a jellyfish nearly there", user_id=USER)
+    status = await tg.wait_for_call("sendMessage")
+    (cancel,) = status.params["reply_markup"]["inline_keyboard"][0]
+    # The video is made and on its way; the user's app still showed the Cancel button.
+    await job_when(bot, 1, lambda j: j.state is JobState.DELIVERING)
+    tg.press_button(status.result, cancel["callback_data"], user_id=USER, crafted=True)
+    answer = await tg.wait_for_call("answerCallbackQuery")
+    assert answer.params["text"] == "Too late to cancel: it is already being made."
+    await tg.wait_for_video(timeout=15)
+    job = await job_when(bot, 1, lambda j: j.state is JobState.DELIVERED)
+    assert job.failure_code is None
+    # Luma was not asked to delete a video already made (and paid for).
+    assert not [r for r in emulator.requests if r.method == "DELETE"]
+    assert not any(g.deleted for g in emulator.generations.values())
+    assert await used(bot) == 1
+
+
 async def test_after_a_restart_the_callback_still_reaches_the_job(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:

@@ -5,12 +5,14 @@ uploaded, redirects are capped, malformed videos and steps that keep failing end
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from bot.domain.generations import utc_day
@@ -539,3 +541,42 @@ async def test_too_large_with_an_unusable_thumbnail_sends_the_link_alone(
     assert link.ok and link.params["reply_parameters"]["message_id"] == request["message_id"]
     assert job.video_message_id == link.result["message_id"]
     assert tg.videos() == []
+
+
+# --- after the delivery: the ready notice is best effort (issue 15) ---------------------------
+
+
+async def logged(caplog: pytest.LogCaptureFixture, words: str) -> logging.LogRecord:
+    """The first log record saying `words`, once there is one."""
+    for _ in range(200):
+        for record in caplog.records:
+            if words in record.getMessage():
+                return record
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never logged: {words!r}")
+
+
+def ready_notices(tg: FakeTelegram) -> list[Call]:
+    return [c for c in tg.calls_of("sendMessage") if "is ready" in c.params["text"]]
+
+
+async def test_a_ready_notice_telegram_refuses_is_let_go_and_the_video_stays_delivered(
+    tg: FakeTelegram,
+    emulator: Any,
+    start_bot: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.worker")
+    bot = await start_bot()
+    tg.user_sends(REQUEST, user_id=USER)
+    await tg.wait_for_call("sendMessage")  # the status message
+    tg.fail_next("sendMessage", 502)  # Telegram fails the notice that follows the video
+    sent = await tg.wait_for_video(timeout=15)
+    job = await delivered(bot)
+    record = await logged(caplog, "job 1: after delivery")
+    assert "Bad Gateway" in record.getMessage()
+    (notice,) = ready_notices(tg)  # tried once, not again
+    assert not notice.ok
+    assert job.video_message_id == sent.result["message_id"]
+    assert not [r for r in caplog.records if "unexpected error" in r.getMessage()]
+    assert await usage(bot) == (1, 1)

@@ -4,6 +4,7 @@ problems (bad key, no credits) alerted to the admins once per incident."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.domain.generations import utc_day
-from bot.domain.model import JobState
+from bot.domain.model import JobState, Refund
 from emulator import EmulatorConfig, run_emulator
 from tests.conftest import API_KEY, FAST_EMULATOR, free_port
 from tests.fakes.telegram_api import FakeTelegram
@@ -369,4 +370,119 @@ async def test_a_job_still_in_the_bots_queue_at_its_deadline_is_never_sent(
     assert job is not None and job.failure_code == "timeout"
     assert job.refunded and not job.billable
     assert creates(emulator) == []
+    assert await usage(bot) == (0, 0)
+
+
+# --- what the worker says, and when it cannot say it (issue 15) -------------------------------
+
+
+async def test_a_video_the_service_calls_done_without_a_link_is_told_as_not_made(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(global_daily_quota=1)
+    tg.user_sends("/video a jellyfish [stuck]", user_id=USER)
+    job = await job_when(bot, lambda j: j.remote_id is not None, "submitted")
+    # The service says it is done, but its answer has no link to any video.
+    done = json.dumps({"id": job.remote_id, "status": "completed"})
+    emulator.inject_fault(route="fetch", kind="body", body=done, content_type="application/json")
+    notice = await tg.wait_for_call(
+        "editMessageText", lambda c: "could not be made" in c.params["text"], timeout=15
+    )
+    assert "no video in the result" in notice.params["text"]
+    assert "refunded" in notice.params["text"]
+    job = await job_when(bot, lambda j: j.state is JobState.FAILED, "failed")
+    assert job.failure_code == "generation_failed" and job.video_url is None
+    assert job.refunded and not job.billable  # as REFUNDS says for generation_failed
+    assert await usage(bot) == (0, 0)
+    assert tg.videos() == [] and not [r for r in emulator.requests if "/files/" in r.path]
+
+
+@pytest.mark.parametrize(
+    ("code", "told"),
+    [
+        # A newer version's reason: this one has no words for it, so the generic ones.
+        ("a_reason_from_a_newer_version", "could not be made (from a newer version)"),
+        # A reason with nobody to tell (CHAT_UNREACHABLE) left due by another writer.
+        ("chat_unreachable", None),
+    ],
+)
+async def test_a_failure_notice_left_due_by_another_version_is_told_as_this_one_can(
+    tg: FakeTelegram,
+    emulator: Any,
+    start_bot: Callable[..., Any],
+    code: str,
+    told: str | None,
+) -> None:
+    bot = await start_bot()
+    repository = bot.runtime.repository
+    await bot.runtime.worker.stop()  # the job waits in the bot's queue meanwhile
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    job = await job_when(bot, lambda j: j.status_message_id is not None, "accepted")
+    # Another replica (running another version) failed it, and died before telling.
+    now = time.time()
+    assert await repository.fail(
+        job.id,
+        code=code,
+        reason="from a newer version",
+        refund=Refund.FULL,
+        now=now,
+        notice_due_at=now,
+    )
+    await bot.runtime.worker.start()
+    job = await job_when(bot, lambda j: not j.notice_pending, "told")
+    assert job.state is JobState.FAILED and job.failure_code == code
+    notices = [t for t in said_to(tg, USER) if "refunded" in t]
+    if told is None:
+        assert notices == [] and tg.calls_of("editMessageText") == []
+    else:
+        assert len(notices) == 1 and told in notices[0]
+
+
+async def failed_and_told(bot: Any) -> Any:
+    return await job_when(
+        bot, lambda j: j.state is JobState.FAILED and not j.notice_pending, "failed and told"
+    )
+
+
+async def test_a_failure_of_a_job_whose_status_message_never_went_out_is_told_as_a_reply(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.inject_fault(route="create", status=400, message="prompt: not allowed here")
+    tg.fail_next("sendMessage", 502)  # the status message is lost
+    bot = await start_bot()
+    await bot.runtime.worker.stop()  # until the status message has been tried
+    request = tg.user_sends("/video a jellyfish", user_id=USER)
+    await tg.wait_for_call("sendMessage")  # the lost status message
+    await bot.runtime.worker.start()
+    notice = await tg.wait_for_call(
+        "sendMessage", lambda c: c.ok and "rejected this request" in c.result["text"], timeout=15
+    )
+    assert notice.params["reply_parameters"]["message_id"] == request["message_id"]
+    assert tg.calls_of("editMessageText") == []  # no status message to turn into the notice
+    job = await failed_and_told(bot)
+    assert job.status_message_id is None and job.refunded
+
+
+async def test_a_failure_notice_to_a_user_who_blocked_the_bot_is_not_retried(
+    tg: FakeTelegram,
+    emulator: Any,
+    start_bot: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator.inject_fault(route="create", status=400, message="prompt: not allowed here")
+    bot = await start_bot()
+    await bot.runtime.worker.stop()
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    await job_when(bot, lambda j: j.status_message_id is not None, "accepted")
+    tg.fail_next("editMessageText", 403)  # blocked meanwhile: no reply would reach them either
+    await bot.runtime.worker.start()
+    job = await failed_and_told(bot)
+    assert job.failure_code == "rejected" and job.refunded
+    (attempt,) = tg.calls_of("editMessageText")
+    assert not attempt.ok and attempt.response is not None
+    assert attempt.response["error_code"] == 403
+    assert not [c for c in tg.calls_of("sendMessage") if "rejected" in c.params["text"]]
+    (warning,) = [r for r in caplog.records if "could not tell the user" in r.getMessage()]
+    assert "blocked" in warning.getMessage()
+    assert not [r for r in caplog.records if "unexpected error" in r.getMessage()]
     assert await usage(bot) == (0, 0)

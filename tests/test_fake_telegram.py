@@ -437,6 +437,16 @@ async def test_garbled_answers_are_network_errors(
     assert (await bot.send_message(ANN, "fine again")).text == "fine again"
 
 
+async def test_odd_answers_are_no_telegram_errors(tg: FakeTelegram, bot: Bot) -> None:
+    tg.user_sends("hi")
+    tg.answer_oddly_next("sendMessage")
+    with pytest.raises(KeyError):  # PTB cannot make a Message of {}
+        await bot.send_message(ANN, "answered by a broken server")
+    (call,) = tg.calls_of("sendMessage")
+    assert call.ok and call.result == {} and tg.bot_messages(ANN) == []
+    assert (await bot.send_message(ANN, "fine again")).text == "fine again"
+
+
 async def test_bot_command_entities_in_text_and_caption(tg: FakeTelegram, bot: Bot) -> None:
     tg.user_sends("/video@LumaTestBot hi", chat_id=-100200, chat_type="supergroup")
     tg.user_sends_photo(caption="/video 😀 start", chat_id=-100200, chat_type="supergroup")

@@ -48,7 +48,8 @@ Faults are scripted per method and used up in the order they were scripted: ``fa
 answers: 400/403/429/413/5xx, ...), ``delay_next`` (a slow answer; the work is done only after the
 delay, so a client that gives up meanwhile changes nothing), ``lose_response_next`` (the work is
 done, e.g. the video IS in the chat, but no answer ever arrives: "a timed-out send may have
-succeeded") and ``garble_next`` (an answer that is not HTTP, as from a broken proxy; nothing is
+succeeded"), ``garble_next`` (an answer that is not HTTP, as from a broken proxy; nothing is
+done) and ``answer_oddly_next`` (a success whose result is not what PTB expects; nothing is
 done). A call left unanswered has ``response=None``: ``lost=True`` if it was processed,
 ``False`` if its client gave up during a delay or got a garbled answer. ``messages_with_video``
 is what the user got.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import deque
 from http import HTTPStatus
+from typing import Any
 
 from tests.fakes.bot_api.protocol import _CANONICAL, ApiError
 from tests.fakes.bot_api.records import _Fault
@@ -65,6 +66,14 @@ class FaultScript(FakeState):
         parser fails (aiohttp: ``ClientResponseError`` "Bad status line", whose text carries the
         request URL, token included; PTB: ``NetworkError``). Recorded with ``response=None``."""
         self._script(method, _Fault(None, count, garble=True))
+
+    def answer_oddly_next(self, method: str, result: Any = None, *, count: int = 1) -> None:
+        """Answer the next ``count`` calls of ``method`` with success and ``result`` (default
+        ``{}``, which is no message) without doing anything, as a broken Bot API server or proxy
+        in between might. PTB cannot read a Message from ``{}`` and raises ``KeyError``: not a
+        ``TelegramError``. Recorded with that answer as ``response`` (so ``ok`` is true)."""
+        body = {"ok": True, "result": {} if result is None else result}
+        self._script(method, _Fault(None, count, odd_answer=body))
 
     def faults_left(self, method: str) -> int:
         """Calls of ``method`` still to meet a scripted fault: 0 once the last one has arrived

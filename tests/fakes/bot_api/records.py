@@ -84,6 +84,7 @@ class _Fault:
     lose: bool = False  # lose_response_next ...
     hold: float = 60.0  # ... keeping the connection open this long (or until the client leaves)
     garble: bool = False  # garble_next
+    odd_answer: dict[str, Any] | None = None  # answer_oddly_next: the body answered instead
 
 
 @dataclass(frozen=True)

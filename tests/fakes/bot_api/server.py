@@ -44,6 +44,10 @@ class HttpServer(FaultScript, FloodLimits):
             if fault and fault.garble:
                 self._record(call)
                 return self._garbled(request)
+            if fault and fault.odd_answer is not None:
+                call.response = fault.odd_answer
+                self._record(call)
+                return web.json_response(fault.odd_answer)
             if bad_json:
                 raise _bad(f"can't parse {bad_json} JSON object")
             allowed, required = METHODS[method]
