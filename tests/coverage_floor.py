@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-# Percent of the branches of bot/, handlers/ and storage/ the suite must take:
-# just below what it takes (90.7 % in CI when set; timing-dependent paths move it by about half
-# a point between runs); raise it as tests are added, never lower it.
-BRANCH_FLOOR = 89.5
+# Percent of the branches of bot/, handlers/ and storage/ the suite must take: below what it takes
+# (93.2 % when set, both databases; timing-dependent paths move it by about half a point between
+# runs); raise it as tests are added, never lower it.
+BRANCH_FLOOR = 91.0
 
 # (label, include, omit): paths relative to the repository root.
 GROUPS = [
