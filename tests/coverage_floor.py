@@ -9,6 +9,7 @@ test double shipped beside the bot, not the bot itself.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Generator
 from pathlib import Path
@@ -73,7 +74,10 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         )
         if index == 0:
             core_branches = branches
-    if core_branches < BRANCH_FLOOR:
+    if not os.environ.get("TEST_DATABASE_URL"):
+        # The floor is set from a run on both databases; the SQLite half alone takes less.
+        report.append(f"floor of {BRANCH_FLOOR} % not checked: set TEST_DATABASE_URL (as CI does)")
+    elif core_branches < BRANCH_FLOOR:
         report.append(
             f"FAIL: branch coverage of the bot is {core_branches:.1f} %, "
             f"below the floor of {BRANCH_FLOOR} % (tests/coverage_floor.py)"

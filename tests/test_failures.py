@@ -486,3 +486,27 @@ async def test_a_failure_notice_to_a_user_who_blocked_the_bot_is_not_retried(
     assert "blocked" in warning.getMessage()
     assert not [r for r in caplog.records if "unexpected error" in r.getMessage()]
     assert await usage(bot) == (0, 0)
+
+
+async def test_a_failure_notice_telegram_fails_for_a_moment_is_told_on_a_later_try(
+    tg: FakeTelegram,
+    emulator: Any,
+    start_bot: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A 502 says nothing about the chat: the user is still to be told, so the job is tried
+    # again later (here at its deadline) instead of the notice being dropped.
+    emulator.inject_fault(route="create", status=400, message="prompt: not allowed here")
+    bot = await start_bot(generation_timeout=2, delivery_grace_seconds=0, job_lease_seconds=1)
+    await bot.runtime.worker.stop()
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    await job_when(bot, lambda j: j.status_message_id is not None, "accepted")
+    tg.fail_next("editMessageText", 502, "Bad Gateway")
+    await bot.runtime.worker.start()
+    job = await failed_and_told(bot)
+    assert job.failure_code == "rejected" and job.refunded
+    first, second = tg.calls_of("editMessageText")
+    assert not first.ok and second.ok
+    assert "rejected this request" in second.params["text"]
+    assert [r for r in caplog.records if "could not tell the user yet" in r.getMessage()]
+    assert await usage(bot) == (0, 0)

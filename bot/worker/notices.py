@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from telegram import Bot, Message, ReplyParameters
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.domain.model import FailureCode, Job
 from bot.domain.stores import JobStore
@@ -90,8 +90,13 @@ class Notices:
                 message_thread_id=job.thread_id,
                 reply_parameters=reply_to(job),
             )
-        except TelegramError as error:
+        except (Forbidden, BadRequest) as error:  # blocked, chat gone: no later try will do
             log.warning("job %d: could not tell the user: %s", job.id, error)
+        except TelegramError as error:
+            # A passing fault (5xx, timeout, no connection): still to be told, so the job is
+            # tried again later, as after any unexpected error, until the grace has passed.
+            log.warning("job %d: could not tell the user yet: %s", job.id, error)
+            raise
 
     async def after_delivery(self, job: Job, message: Message, language: str | None) -> None:
         """Tidy up once the video is recorded as delivered; best effort, never retried.
