@@ -6,9 +6,17 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.domain.stores import AdminQueries, AlbumStore, GenerationStore, HealthProbe
+from bot.domain.stores import (
+    AdminQueries,
+    AlbumStore,
+    CreditStore,
+    GenerationStore,
+    HealthProbe,
+)
 from bot.telegram.updates import UpdateLog
 
 
-class Repository(GenerationStore, AlbumStore, AdminQueries, HealthProbe, UpdateLog, Protocol):
+class Repository(
+    GenerationStore, CreditStore, AlbumStore, AdminQueries, HealthProbe, UpdateLog, Protocol
+):
     async def close(self) -> None: ...

@@ -21,6 +21,7 @@ The SQL here runs unchanged on PostgreSQL and, with its placeholders renamed, on
 from __future__ import annotations
 
 import json
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -45,6 +46,7 @@ from bot.domain.model import (
     TooManyActive,
     UserRecord,
 )
+from storage import ledger
 
 _ACTIVE = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
 
@@ -249,22 +251,22 @@ class SqlRepository(ABC):
     # --- credits, bans, history, stats --------------------------------------------------------
 
     async def grant_credits(self, payer_id: int, count: int, now: float) -> int:
-        # Never below 0: a new balance starts at max(count, 0); an old one is clamped in SQL.
-        async with self._writing() as db:
-            row = await db.fetch_one(
-                """INSERT INTO credits (payer_id, balance, updated_at) VALUES ($1, $2, $3)
-                   ON CONFLICT (payer_id) DO UPDATE
-                   SET balance = CASE WHEN credits.balance + $4 > 0
-                                      THEN credits.balance + $4 ELSE 0 END,
-                       updated_at = excluded.updated_at
-                   RETURNING balance""",
-                payer_id,
-                max(count, 0),
-                now,
-                count,
-            )
-        assert row is not None
-        return int(row["balance"])
+        # An admin's grant (or removal, never below 0): each one its own ledger row.
+        balance = await self.move_credits(
+            payer_id, count, reason="grant", ref=uuid.uuid4().hex, now=now
+        )
+        assert balance is not None  # a new ref is never recorded before
+        return balance
+
+    async def balance(self, payer_id: int) -> int:
+        async with self._reading() as db:
+            return await ledger.balance_of(db, payer_id)
+
+    async def move_credits(
+        self, payer_id: int, delta: int, *, reason: str, ref: str, now: float
+    ) -> int | None:
+        async with self._accepting() as db:
+            return await ledger.move_credits(db, payer_id, delta, reason=reason, ref=ref, now=now)
 
     async def set_banned(self, payer_id: int, banned: bool, *, by: int | None, now: float) -> bool:
         if banned:

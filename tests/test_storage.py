@@ -151,7 +151,7 @@ async def test_migrations_are_recorded_and_idempotent(database: Database) -> Non
     first = await database.connect()
     await first.close()
     again = await database.connect()
-    expected = {"sqlite": [1, 2, 3, 4, 5, 6], "postgres": [1, 2, 3]}[database.backend]
+    expected = {"sqlite": [1, 2, 3, 4, 5, 6, 7], "postgres": [1, 2, 3, 4]}[database.backend]
     assert await applied_migrations(again) == expected  # each migration once, in order
 
 
@@ -168,7 +168,7 @@ async def test_updates_handled_before_the_claims_migration_stay_handled(tmp_path
     old.close()
     repository = await open_repository(f"sqlite:///{path}")
     try:
-        assert await applied_migrations(repository) == [1, 2, 3, 4, 5, 6]
+        assert await applied_migrations(repository) == [1, 2, 3, 4, 5, 6, 7]
         assert await repository.update_handled(41)
         assert not await repository.claim_update(41, "a", time.time(), 30)
     finally:
@@ -206,7 +206,7 @@ async def test_refunds_and_bans_made_before_the_payers_migration_keep_their_mean
 
 async def test_replicas_starting_at_once_migrate_once(postgres: Database) -> None:
     replicas = await asyncio.gather(*[postgres.connect() for _ in range(4)])
-    assert [await applied_migrations(replica) for replica in replicas] == [[1, 2, 3]] * 4
+    assert [await applied_migrations(replica) for replica in replicas] == [[1, 2, 3, 4]] * 4
 
 
 @NO_POSTGRES
@@ -608,3 +608,15 @@ async def test_ping_and_jobs_by_state(repo: Repository) -> None:
     assert job is not None
     await repo.fail(job.id, code="cancelled", reason=None, refund=Refund.FULL, now=1.0)
     assert await repo.jobs_by_state() == {"queued": 1, "failed": 1}
+
+
+async def test_a_credit_movement_recorded_twice_moves_once(repo: Repository) -> None:
+    now = time.time()
+    assert await repo.move_credits(7, 10, reason="purchase", ref="charge-1", now=now) == 10
+    assert await repo.move_credits(7, 10, reason="purchase", ref="charge-1", now=now) is None
+    assert await repo.move_credits(7, 10, reason="promo", ref="charge-1", now=now) == 20
+    # Taking more than there is takes what is there, and the ledger says what was taken.
+    assert await repo.move_credits(7, -25, reason="refund", ref="charge-1", now=now) == 0
+    assert await repo.balance(7) == 0
+    await repo.grant_credits(7, 3, now)
+    assert await repo.balance(7) == 3

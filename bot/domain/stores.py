@@ -112,6 +112,20 @@ class JobStore(Protocol):
         ...
 
 
+class CreditStore(Protocol):
+    """Persistent balances (bought, granted, won) and their ledger: every movement is named by
+    (reason, ref) and happens once, however often it is recorded."""
+
+    async def balance(self, payer_id: int) -> int: ...
+
+    async def move_credits(
+        self, payer_id: int, delta: int, *, reason: str, ref: str, now: float
+    ) -> int | None:
+        """Add `delta` (negative: take away, never below 0); the new balance, or None if this
+        (reason, ref) moved before."""
+        ...
+
+
 class QuotaStore(Protocol):
     """Quota and credits: a job is accepted (and its unit reserved) in one transaction."""
 
