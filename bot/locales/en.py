@@ -268,6 +268,7 @@ EN: Final[dict[str, str]] = {
     "extend_placeholder": "What happens next…",
     "button_extend": "➕ Extend",
     "button_again": "🔁 Again",
+    "button_buy": "🛒 Buy credits",
     "channel_admins_only": "Only the channel's admins can use these buttons.",
     "button_invalid": "This button no longer works.",
     "answer_again": "Making it again…",

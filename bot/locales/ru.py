@@ -277,6 +277,7 @@ RU: Final[dict[str, str]] = {
     "extend_placeholder": "Что будет дальше…",
     "button_extend": "➕ Продолжить",
     "button_again": "🔁 Ещё раз",
+    "button_buy": "🛒 Купить кредиты",
     "channel_admins_only": "Эти кнопки работают только для администраторов канала.",
     "button_invalid": "Эта кнопка больше не работает.",
     "answer_again": "Делаю ещё раз…",

@@ -150,3 +150,34 @@ def history_buttons(
     if navigation:
         rows.append(navigation)
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+# Buying credits: `buy` shows the packs (in a private chat), `buy:<credits>` asks for one pack's
+# invoice. In a group or channel the offer is a link into the private chat (`start=buy`).
+BUY = "buy"
+_BUY_PACK = re.compile(r"^buy:([0-9]{1,9})$")
+
+
+def is_buy(data: str | None) -> bool:
+    return data == BUY or _BUY_PACK.match(data or "") is not None
+
+
+def buy_pack_of(data: str | None) -> int | None:
+    """The pack (its credits) a `buy:<credits>` button names; None for `buy` itself."""
+    match = _BUY_PACK.match(data or "")
+    return int(match.group(1)) if match else None
+
+
+def buy_pack_data(credits: int) -> str:
+    return f"{BUY}:{credits}"
+
+
+def buy_button(language: str | None, *, bot_username: str | None = None) -> InlineKeyboardMarkup:
+    """ "Buy credits": in a private chat a button showing the packs; elsewhere (`bot_username`
+    given) a link that opens the private chat on them."""
+    label = text("button_buy", language)
+    if bot_username is not None:
+        button = InlineKeyboardButton(label, url=f"https://t.me/{bot_username}?start=buy")
+    else:
+        button = InlineKeyboardButton(label, callback_data=BUY)
+    return InlineKeyboardMarkup([[button]])
