@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.domain.access import AccessPolicy
 from bot.domain.albums import AlbumCollector
 from bot.domain.generations import GenerationService
+from bot.domain.pricing import Prices
 from bot.links import LinkSigner, derive_signing_key
 from bot.logs import install_redaction
 from bot.luma import Wakeups, create_client
@@ -180,6 +181,11 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
         ),
         generation_timeout=settings.generation_timeout,
         wake_worker=worker.wake,
+        prices=Prices(
+            resolution=settings.cost_resolution,
+            duration=settings.cost_duration,
+            model=settings.cost_model,
+        ),
     )
     updates = HandledUpdates(repository)
     webhook = (

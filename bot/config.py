@@ -10,10 +10,25 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.logs import MIN_SECRET_LENGTH
+from bot.luma.models import DURATIONS, MODELS, RESOLUTIONS
+
+# What each price setting may name: the options a request can carry.
+PRICED_OPTIONS: dict[str, tuple[str, ...]] = {
+    "cost_resolution": RESOLUTIONS,
+    "cost_duration": tuple(f"{seconds}s" for seconds in DURATIONS),
+    "cost_model": MODELS,
+}
 
 # BotFather tokens look like "123456789:AAH...": a numeric bot id, a colon, a secret.
 BOT_TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
@@ -61,6 +76,17 @@ class Settings(BaseSettings):
     # posts): their daily allowance. Unset: as DAILY_QUOTA; 0: credits only.
     chat_identity_daily_quota: int | None = Field(default=None, ge=0)
     global_daily_quota: int = Field(default=0, ge=0)
+    # Prices in credits (issue 17): a generation costs the product of its options' factors; an
+    # option not given (or not listed) counts 1, so a request with no options costs 1.
+    cost_resolution: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: {"540p": 1, "720p": 1, "1080p": 2, "4k": 4}
+    )
+    cost_duration: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: {"5s": 1, "9s": 2}
+    )
+    cost_model: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: {"ray-2": 1, "ray-flash-2": 1}
+    )
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -203,6 +229,24 @@ class Settings(BaseSettings):
                 raise ValueError("must be comma-separated numeric Telegram ids")
             return frozenset(int(part) for part in parts)
         return value
+
+    @field_validator("cost_resolution", "cost_duration", "cost_model", mode="before")
+    @classmethod
+    def _price_factors(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        known = PRICED_OPTIONS[info.field_name or ""]
+        factors: dict[str, int] = {}
+        for part in (part.strip() for part in value.split(",") if part.strip()):
+            option, _, factor = part.partition(":")
+            option = option.strip().lower()
+            if option not in known or not re.fullmatch(r"[1-9][0-9]{0,3}", factor.strip()):
+                raise ValueError(
+                    f"must be comma-separated option:factor pairs (options: {', '.join(known)}; "
+                    "factors 1 to 9999), e.g. " + ",".join(f"{o}:1" for o in known)
+                )
+            factors[option] = int(factor)
+        return factors
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -19,8 +19,11 @@ async def quota_command(update: Update, context: BotContext) -> None:
         lines = [
             text("quota_self", language, left=quota.daily_left, used=quota.used, limit=quota.limit)
         ]
-        if quota.credits:
-            lines.append(text("quota_credits", language, credits=quota.credits))
+    if quota.credits:
+        lines.append(text("quota_credits", language, credits=quota.credits))
+    if priced := context.runtime.service.prices.listed():
+        prices = ", ".join(f"{option} ×{factor}" for option, factor in priced)
+        lines.append(text("quota_prices", language, prices=prices))
     if quota.chat_left is not None:
         lines.append(text("quota_chat", language, left=quota.chat_left, limit=quota.chat_limit))
     resets_in = duration_words(quota.resets_in, language)

@@ -51,7 +51,8 @@ from storage import ledger
 _ACTIVE = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
 
 # Jobs paid from payer $1's daily allowance on day $2 (refunds excluded).
-_CHARGED = "payer_id = $1 AND charged_day = $2 AND paid_with = 'daily' AND NOT refunded"
+# The payer's free daily credits used that day: what each of its jobs took from the allowance.
+_CHARGED = "payer_id = $1 AND charged_day = $2 AND NOT refunded"
 # What a day's totals count: a chat's (CHAT_DAILY_QUOTA) is an allowance, so it gives back what
 # its payers got back; the whole bot's (GLOBAL_DAILY_QUOTA) stands for the provider's bill, so it
 # keeps every job the provider billed or may have billed (`billable`), refunded or not.
@@ -185,24 +186,32 @@ class SqlRepository(ABC):
                 active = await _count_active(db, rules.payer_id)
                 if active >= rules.active_limit:
                     return TooManyActive(active=active, limit=rules.active_limit)
-            paid_with = "exempt" if rules.exempt else "daily"
+            paid_with, paid_daily, paid_credits = "exempt", 0, 0
             if not rules.exempt:
-                refusal = await _over_total(db, new.chat_id, day, rules)
+                refusal = await _over_total(db, new.chat_id, day, rules, new.cost)
                 if refusal is not None:
                     return refusal
                 used = await _count_charged(db, rules.payer_id, day)
-                if rules.payer_daily is not None and used >= rules.payer_daily:
-                    if not await _spend_credit(db, rules.payer_id, now):
-                        return QuotaExhausted(
-                            scope=QuotaScope.USER, used=used, limit=rules.payer_daily
-                        )
-                    paid_with = "credit"
+                free = new.cost if rules.payer_daily is None else max(rules.payer_daily - used, 0)
+                paid_daily = min(free, new.cost)
+                paid_credits = new.cost - paid_daily
+                balance = await ledger.balance_of(db, rules.payer_id) if paid_credits else 0
+                if paid_credits > balance:
+                    return QuotaExhausted(
+                        scope=QuotaScope.USER,
+                        used=used,
+                        limit=rules.payer_daily or 0,
+                        cost=new.cost,
+                        balance=balance,
+                    )
+                paid_with = "credit" if paid_credits else "daily"
             row = await db.fetch_one(
                 """INSERT INTO generations (family, kind, user_id, chat_id, thread_id,
                        request_message_id, request_key, parent_job_id, prompt, params, state,
-                       charged_day, payer_id, paid_with, deadline_at, created_at, updated_at)
+                       charged_day, payer_id, paid_with, deadline_at, created_at, updated_at,
+                       cost, paid_daily, paid_credits)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                           $16, $16)
+                           $16, $16, $17, $18, $19)
                    RETURNING *""",
                 new.family,
                 new.kind,
@@ -220,9 +229,17 @@ class SqlRepository(ABC):
                 paid_with,
                 new.deadline_at,
                 now,
+                new.cost,
+                paid_daily,
+                paid_credits,
             )
             assert row is not None
-            return Accepted(job=_job(row))
+            job = _job(row)
+            if paid_credits:  # the balance's part, with its ledger row
+                await ledger.move_credits(
+                    db, rules.payer_id, -paid_credits, reason="job", ref=str(job.id), now=now
+                )
+            return Accepted(job=job)
 
     async def quota_used(self, payer_id: int, day: str) -> int:
         async with self._reading() as db:
@@ -231,10 +248,11 @@ class SqlRepository(ABC):
     async def quota_usage(self, payer_id: int, chat_id: int, day: str) -> QuotaUsage:
         # One statement, so one snapshot: the four numbers agree.
         row = await self._one(
-            f"""SELECT (SELECT COUNT(*) FROM generations WHERE {_CHARGED}) AS payer_daily,
-                       (SELECT COUNT(*) FROM generations
+            f"""SELECT (SELECT COALESCE(SUM(paid_daily), 0) FROM generations
+                        WHERE {_CHARGED}) AS payer_daily,
+                       (SELECT COALESCE(SUM(cost), 0) FROM generations
                         WHERE charged_day = $2 AND chat_id = $3 AND NOT refunded) AS chat,
-                       (SELECT COUNT(*) FROM generations
+                       (SELECT COALESCE(SUM(cost), 0) FROM generations
                         WHERE charged_day = $2 AND billable) AS everyone,
                        COALESCE((SELECT balance FROM credits WHERE payer_id = $1), 0) AS credits""",
             payer_id,
@@ -642,7 +660,7 @@ class SqlRepository(ABC):
                         billable = $9, finished_at = $4, updated_at = $4, lease_owner = NULL,
                         lease_until = NULL, notice_pending = $5, next_attempt_at = $6
                     WHERE id = $7 AND state IN ({states})
-                    RETURNING paid_with, payer_id""",
+                    RETURNING paid_credits, payer_id""",
                 JobState.FAILED.value,
                 code,
                 reason,
@@ -655,11 +673,14 @@ class SqlRepository(ABC):
             )
             if row is None:
                 return False
-            if refunded and row["paid_with"] == "credit":  # back like a daily allowance
-                await db.execute(
-                    "UPDATE credits SET balance = balance + 1, updated_at = $1 WHERE payer_id = $2",
-                    now,
+            if refunded and row["paid_credits"]:  # the balance's part goes back to the balance
+                await ledger.move_credits(
+                    db,
                     row["payer_id"],
+                    int(row["paid_credits"]),
+                    reason="job_refund",
+                    ref=str(job_id),
+                    now=now,
                 )
             return True
 
@@ -724,13 +745,13 @@ async def _count_active(db: Session, payer_id: int) -> int:
 
 
 async def _count_charged(db: Session, payer_id: int, day: str) -> int:
-    return await _count(db, _CHARGED, payer_id, day)
+    return await _sum(db, "paid_daily", _CHARGED, payer_id, day)
 
 
 async def _over_total(
-    db: Session, chat_id: int, day: str, rules: QuotaRules
+    db: Session, chat_id: int, day: str, rules: QuotaRules, cost: int
 ) -> QuotaExhausted | None:
-    """The first of the global and chat totals that is used up, if any."""
+    """The first of the global and chat totals that `cost` more credits would exceed, if any."""
     checks: list[tuple[QuotaScope, int | None, str, tuple[Any, ...]]] = [
         (QuotaScope.GLOBAL, rules.global_daily, _BILL_TOTAL, (day,)),
         (QuotaScope.CHAT, rules.chat_daily, _CHAT_TOTAL, (day, chat_id)),
@@ -738,20 +759,17 @@ async def _over_total(
     for scope, limit, where, values in checks:
         if limit is None:
             continue
-        used = await _count(db, where, *values)
-        if used >= limit:
-            return QuotaExhausted(scope=scope, used=used, limit=limit)
+        used = await _sum(db, "cost", where, *values)
+        if used + cost > limit:
+            return QuotaExhausted(scope=scope, used=used, limit=limit, cost=cost)
     return None
 
 
-async def _spend_credit(db: Session, payer_id: int, now: float) -> bool:
-    changed = await db.execute(
-        """UPDATE credits SET balance = balance - 1, updated_at = $1
-           WHERE payer_id = $2 AND balance > 0""",
-        now,
-        payer_id,
+async def _sum(db: Session, column: str, where: str, *values: Any) -> int:
+    row = await db.fetch_one(
+        f"SELECT COALESCE(SUM({column}), 0) AS total FROM generations WHERE {where}", *values
     )
-    return changed == 1
+    return int(row["total"]) if row is not None else 0
 
 
 def _job(row: Row) -> Job:

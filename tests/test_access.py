@@ -38,7 +38,7 @@ async def test_the_users_daily_quota_says_when_it_resets(
     tg.user_sends("/video one")
     await tg.wait_for_video(timeout=15)
     tg.user_sends("/video two")
-    refusal = await reply_containing(tg, "used all 1 videos for today")
+    refusal = await reply_containing(tg, "used all 1 free credits for today")
     assert "resets at 00:00 UTC, in" in refusal.params["text"]
     assert len(creates(emulator)) == 1
 
@@ -51,7 +51,7 @@ async def test_the_chats_quota_applies_to_everyone_in_it(
     tg.user_sends("/video first in the group", user_id=USER, **group)
     await tg.wait_for_video(timeout=15)
     tg.user_sends("/video second in the group", user_id=OTHER, **group)
-    refusal = await reply_containing(tg, "This chat has used all 1 videos", GROUP)
+    refusal = await reply_containing(tg, "This chat has used all 1 credits", GROUP)
     assert "00:00 UTC" in refusal.params["text"]
     tg.user_sends("/video but privately is fine", user_id=OTHER, chat_id=OTHER)
     await tg.wait_for_video(lambda c: str(c.params["chat_id"]) == str(OTHER), timeout=15)
@@ -64,7 +64,7 @@ async def test_the_global_cap_protects_the_bill_but_not_admins(
     tg.user_sends("/video the only one today", user_id=USER)
     await tg.wait_for_video(timeout=15)
     tg.user_sends("/video one more", user_id=OTHER)
-    await reply_containing(tg, "I've made all 1 videos I can today", OTHER)
+    await reply_containing(tg, "I've spent all 1 credits I can today", OTHER)
     tg.user_sends("/video the admin may", user_id=ADMIN)
     await tg.wait_for_video(lambda c: str(c.params["chat_id"]) == str(ADMIN), timeout=15)
 
@@ -78,8 +78,8 @@ async def test_granted_credits_go_beyond_the_daily_allowance(
     tg.user_sends("/grant @ann 2", user_id=ADMIN)
     await reply_containing(tg, "@ann now has <b>2</b> extra credits", ADMIN)
     tg.user_sends("/quota", user_id=USER)
-    quota = await reply_containing(tg, "Extra credits", USER)
-    assert "2 more videos today" not in quota.params["text"]  # daily: 0 left, credits: 2
+    quota = await reply_containing(tg, "Your credits", USER)
+    assert "Free credits left today: <b>2</b>" not in quota.params["text"]  # 0 free, 2 own
     assert "<b>2</b>" in quota.params["text"]
     tg.user_sends("/video paid with a credit", user_id=USER)
     await tg.wait_for_video(count=2, timeout=15)
@@ -93,8 +93,8 @@ async def test_quota_command_in_a_group_shows_the_chat_too(
 ) -> None:
     await start_bot(daily_quota=3, chat_daily_quota=10)
     tg.user_sends("/quota@LumaTestBot", chat_id=GROUP, chat_type="supergroup")
-    reply = await reply_containing(tg, "more videos today", GROUP)
-    assert "3</b> more videos today (0 of 3 used)" in reply.params["text"]
+    reply = await reply_containing(tg, "Free credits left today", GROUP)
+    assert "today: <b>3</b> (0 of 3 used)" in reply.params["text"]
     assert "This chat: <b>10</b> of 10" in reply.params["text"]
     assert "reset at 00:00 UTC" in reply.params["text"]
 
@@ -106,10 +106,10 @@ async def test_quota_for_an_admin_says_there_is_no_daily_limit(
     tg.user_sends("/quota", user_id=ADMIN)
     reply = await reply_containing(tg, "Daily limits reset", ADMIN)
     assert "You have no daily limit." in reply.params["text"]
-    assert "more videos today" not in reply.params["text"]
+    assert "Free credits left today" not in reply.params["text"]
     tg.user_sends("/quota", user_id=USER)  # everyone else has one
     reply = await reply_containing(tg, "Daily limits reset", USER)
-    assert "3</b> more videos today (0 of 3 used)" in reply.params["text"]
+    assert "today: <b>3</b> (0 of 3 used)" in reply.params["text"]
 
 
 async def test_allowlists_admit_listed_users_and_chats_only(
@@ -212,6 +212,6 @@ async def test_a_russian_speaking_user_gets_russian(
     assert "В очереди" in status.params["text"]
     await tg.wait_for_video(timeout=15)
     tg.user_sends("/video два", language_code="ru-RU")
-    await reply_containing(tg, "Вы исчерпали дневной лимит")
+    await reply_containing(tg, "Вы потратили все бесплатные кредиты")
     tg.user_sends("/quota", language_code="ru")
     await reply_containing(tg, "Дневные лимиты обновляются")

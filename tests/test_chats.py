@@ -105,7 +105,7 @@ async def test_the_channel_quota_is_the_channels_own(
     await tg.wait_for_video(timeout=15)
     tg.channel_posts("/video two", chat_id=CHANNEL)
     refusal = await tg.wait_for_call(
-        "sendMessage", lambda c: "used all 1 videos" in c.params["text"], timeout=15
+        "sendMessage", lambda c: "used all 1 free credits" in c.params["text"], timeout=15
     )
     assert str(refusal.params["chat_id"]) == str(CHANNEL)
 

@@ -125,7 +125,7 @@ async def test_a_user_posting_as_their_channel_in_a_group_is_charged_to_the_chan
     assert await used(bot, CHANNEL) == 1 and await used(bot, PUBLIC_GROUP) == 0
     # The channel's one video is spent; the group's own anonymous admin still has theirs.
     tg.chat_sends("/video another", chat_id=PUBLIC_GROUP, sender_chat_id=CHANNEL)
-    await reply_containing(tg, "used all 1 videos for today", PUBLIC_GROUP)
+    await reply_containing(tg, "used all 1 free credits for today", PUBLIC_GROUP)
     tg.chat_sends("/video the group's own", chat_id=PUBLIC_GROUP, sender_chat_id=PUBLIC_GROUP)
     await tg.wait_for_video(count=2, timeout=15)
     assert len(creates(emulator)) == 2
@@ -193,7 +193,7 @@ async def test_the_chat_identity_allowance_defaults_to_the_daily_quota(
     tg.channel_posts("/video one", chat_id=CHANNEL)
     await tg.wait_for_video(timeout=15)
     tg.channel_posts("/video two", chat_id=CHANNEL)
-    await reply_containing(tg, "used all 1 videos for today", CHANNEL)
+    await reply_containing(tg, "used all 1 free credits for today", CHANNEL)
     # Credits granted to the channel's id come on top, as for a user.
     tg.user_sends(f"/grant {CHANNEL} 1", user_id=ADMIN)
     await reply_containing(tg, "now has <b>1</b> extra credits", ADMIN)
@@ -219,11 +219,11 @@ async def test_quota_shows_the_payers_numbers(
 ) -> None:
     await start_bot(daily_quota=3, chat_identity_daily_quota=1)
     tg.chat_sends("/quota", chat_id=PUBLIC_GROUP, sender_chat_id=CHANNEL)
-    reply = await reply_containing(tg, "more videos today", PUBLIC_GROUP)
-    assert "<b>1</b> more videos today (0 of 1 used)" in reply.params["text"]
+    reply = await reply_containing(tg, "Free credits left today", PUBLIC_GROUP)
+    assert "today: <b>1</b> (0 of 1 used)" in reply.params["text"]
     tg.user_sends("/quota", user_id=USER, chat_id=PUBLIC_GROUP, chat_type="supergroup")
     await tg.wait_for_call(
-        "sendMessage", lambda c: "<b>3</b> more videos today (0 of 3 used)" in c.params["text"]
+        "sendMessage", lambda c: "today: <b>3</b> (0 of 3 used)" in c.params["text"]
     )
 
 

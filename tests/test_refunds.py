@@ -37,7 +37,7 @@ async def failed(bot: Any, job_id: int = 1) -> str:
 async def global_cap_refuses(tg: FakeTelegram) -> None:
     tg.user_sends("/video may I?", user_id=OTHER)
     await tg.wait_for_call(
-        "sendMessage", lambda c: "I've made all 1 videos I can today" in c.params["text"]
+        "sendMessage", lambda c: "I've spent all 1 credits I can today" in c.params["text"]
     )
 
 

@@ -26,6 +26,7 @@ from bot.domain.model import (
     UserRecord,
     refund_for,
 )
+from bot.domain.pricing import Prices
 from bot.domain.specs import GenerationSpec, ParentVideo, TelegramImage
 from bot.domain.stores import GenerationStore
 from bot.links import LinkSigner
@@ -136,7 +137,9 @@ class GenerationService:
         policy: AccessPolicy,
         generation_timeout: float,
         wake_worker: Callable[[], None] = lambda: None,
+        prices: Prices | None = None,
     ) -> None:
+        self.prices = prices or Prices()
         self._repo = repository
         self._wake_worker = wake_worker
         self._client = client
@@ -222,6 +225,7 @@ class GenerationService:
                 prompt=spec.prompt,
                 params=spec.params(),
                 deadline_at=now + self._timeout,
+                cost=self.prices.cost(spec),
             ),
             day=utc_day(now),
             rules=self._rules_for(who),

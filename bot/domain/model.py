@@ -64,6 +64,7 @@ class NewJob(BaseModel):
     prompt: str
     params: dict[str, Any]
     deadline_at: float
+    cost: int = 1  # credits (bot/domain/pricing.py)
 
 
 class Job(BaseModel):
@@ -93,8 +94,11 @@ class Job(BaseModel):
     video_file_id: str | None
     charged_day: str | None
     payer_id: int | None
-    paid_with: str  # daily | credit | exempt
-    refunded: bool  # the payer got the unit back
+    paid_with: str  # daily | credit (the balance paid some of it) | exempt
+    cost: int  # credits: the free daily ones paid `paid_daily`, the balance `paid_credits`
+    paid_daily: int
+    paid_credits: int
+    refunded: bool  # the payer got its credits back
     billable: bool  # counts toward GLOBAL_DAILY_QUOTA: the provider billed it, or may have
     attempts: int
     next_attempt_at: float | None
@@ -151,8 +155,10 @@ class QuotaRules(BaseModel):
 
 class QuotaExhausted(BaseModel):
     scope: QuotaScope
-    used: int
+    used: int  # credits of the limit already used today
     limit: int
+    cost: int = 1  # what the refused request costs
+    balance: int = 0  # the payer's persistent credits (scope USER)
 
 
 class QuotaUsage(BaseModel):
@@ -278,6 +284,17 @@ class Refusal(BaseModel):
         if isinstance(outcome, TooManyActive):
             return cls(
                 key="too_many_active", values={"active": outcome.active, "limit": outcome.limit}
+            )
+        if outcome.scope is QuotaScope.USER and (outcome.cost > 1 or outcome.balance > 0):
+            # Credits would pay for it, but not enough of them: say what it costs and what is had.
+            return cls(
+                key="quota_not_enough_credits",
+                values={
+                    "cost": outcome.cost,
+                    "free": max(outcome.limit - outcome.used, 0),
+                    "balance": outcome.balance,
+                    "resets_in": resets_in,
+                },
             )
         if outcome.scope is QuotaScope.USER and outcome.limit == 0:
             # Only a group or channel acting as itself has no free allowance (0 = credits only).

@@ -73,25 +73,31 @@ EN: Final[dict[str, str]] = {
     ),
     "prompt_too_short": "Your prompt is too short. Describe the scene in a few words.",
     "quota_exhausted_user": (
-        "You've used all {limit} videos for today. "
+        "You've used all {limit} free credits for today. "
         "Your allowance resets at 00:00 UTC, in {resets_in}."
     ),
+    "quota_not_enough_credits": (
+        "This video costs <b>{cost}</b> credits; you have {free} free today and {balance} of "
+        "your own. Choose cheaper options, or wait for tomorrow's free credits "
+        "(00:00 UTC, in {resets_in})."
+    ),
     "quota_exhausted_chat": (
-        "This chat has used all {limit} videos for today. It resets at 00:00 UTC, in {resets_in}."
+        "This chat has used all {limit} credits for today. It resets at 00:00 UTC, in {resets_in}."
     ),
     "quota_credits_only": (
         "Videos asked for on behalf of a group or channel need credits from the bot's admins. "
         "Send the request from your own account instead."
     ),
     "quota_exhausted_global": (
-        "I've made all {limit} videos I can today. Please try again after 00:00 UTC, "
+        "I've spent all {limit} credits I can today. Please try again after 00:00 UTC, "
         "in {resets_in}."
     ),
     "banned": "Sorry, you can't make videos with this bot.",
-    "quota_self": "🎟 You can make <b>{left}</b> more videos today ({used} of {limit} used).",
+    "quota_self": "🎟 Free credits left today: <b>{left}</b> ({used} of {limit} used).",
     "quota_self_unlimited": "🎟 You have no daily limit.",
-    "quota_credits": "Extra credits: <b>{credits}</b> (used after the daily allowance; they keep).",
-    "quota_chat": "This chat: <b>{left}</b> of {limit} videos left today.",
+    "quota_credits": "💎 Your credits: <b>{credits}</b> (used after the free ones; they keep).",
+    "quota_chat": "This chat: <b>{left}</b> of {limit} credits left today.",
+    "quota_prices": "A video costs 1 credit; these options multiply it: {prices}.",
     "duration_hours": "{hours}h {minutes}m",
     "duration_minutes": "{minutes}m",
     "duration_seconds": "{seconds}s",
