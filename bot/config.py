@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # posts): their daily allowance. Unset: as DAILY_QUOTA; 0: credits only.
     chat_identity_daily_quota: int | None = Field(default=None, ge=0)
     global_daily_quota: int = Field(default=0, ge=0)
+    # Credits a referrer gets when someone who started the bot with their link first buys
+    # credits; 0: no referral bonus (and /invite says so).
+    referral_credits: int = Field(default=0, ge=0)
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
