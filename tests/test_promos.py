@@ -208,6 +208,9 @@ async def test_a_referral_link_counts_for_a_new_user_only_first_link_winning(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], database: BotDatabase
 ) -> None:
     await start_bot(referral_credits=3)
+    assert len(tg.commands) == 2  # English and Russian
+    for menu in tg.commands.values():  # every language's menu offers /invite
+        assert "invite" in [command["command"] for command in menu]
     invite = await reply_to(tg, tg.user_sends("/invite", user_id=USER))
     assert f"https://t.me/LumaTestBot?start=ref{USER}" in invite
     assert "you get <b>3</b> credits" in invite
@@ -232,6 +235,8 @@ async def test_invitations_are_personal_and_off_without_a_bonus(
     assert "Invitation links are personal" in await reply_to(tg, as_group)
     await bot.stop()
     await start_bot()  # REFERRAL_CREDITS=0
+    for menu in tg.commands.values():
+        assert "invite" not in [command["command"] for command in menu]
     assert "no invitation bonus" in await reply_to(tg, tg.user_sends("/invite"))
     assert "/invite" not in await reply_to(tg, tg.user_sends("/help"))
     # Links are still recorded (the bonus may be switched on later); /invite is not shown.
