@@ -230,9 +230,10 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
         albums=albums,
     )
     # The menu in every catalog language; Telegram shows the one matching the user's app.
+    menu = (*MENU_COMMANDS, "invite") if settings.referral_credits else MENU_COMMANDS
     for language in CATALOGS:
         await application.bot.set_my_commands(
-            [BotCommand(name, text(f"command_{name}", language)) for name in MENU_COMMANDS],
+            [BotCommand(name, text(f"command_{name}", language)) for name in menu],
             language_code=None if language == "en" else language,
         )
     await web.start()

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     cost_model: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=lambda: {"ray-2": 1, "ray-flash-2": 1}
     )
+    # Credits a referrer gets when someone who started the bot with their link first buys
+    # credits; 0: no referral bonus (and /invite says so).
+    referral_credits: int = Field(default=0, ge=0)
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()

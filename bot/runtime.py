@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.domain.admin import AdminService
 from bot.domain.albums import AlbumCollector
 from bot.domain.generations import GenerationService
+from bot.domain.promos import PromoService
 from bot.links import LinkSigner
 from bot.luma import VideoApiClient
 from bot.metrics import Metrics
@@ -48,6 +49,10 @@ class Runtime:
     @property
     def admin(self) -> AdminService:
         return AdminService(self.repository, self.service.policy)
+
+    @property
+    def promos(self) -> PromoService:
+        return PromoService(self.repository, access=self.service.access_refusal)
 
 
 class BotData:

@@ -27,6 +27,13 @@ from handlers.errors import on_error
 from handlers.extend import extend
 from handlers.help import help_command
 from handlers.history import history_command
+from handlers.promos import (
+    StartParameter,
+    invite_command,
+    promo_command,
+    redeem_command,
+    start_with_parameter,
+)
 from handlers.quota import quota_command
 from handlers.video import video
 
@@ -65,6 +72,8 @@ def register(application: Application) -> None:
     # Order matters: the first matching handler wins. Album items are collected before any
     # command handling, since the album is acted on only once it is complete.
     application.add_handler(MessageHandler(_FRESH & InAlbum() & _MEDIA, album_item))
+    # `/start <code>` and `/start ref<user id>`; any other `/start` is the greeting.
+    application.add_handler(MessageHandler(_FRESH & StartParameter(), start_with_parameter))
     application.add_handler(MessageHandler(_FRESH & BotCommand("start", "help"), help_command))
     application.add_handler(MessageHandler(_FRESH & BotCommand("video"), video))
     application.add_handler(MessageHandler(_FRESH & BotCommand("extend"), extend))
@@ -74,6 +83,9 @@ def register(application: Application) -> None:
     application.add_handler(
         MessageHandler(_FRESH & BotCommand("stats", "grant", "ban", "unban"), admin_command)
     )
+    application.add_handler(MessageHandler(_FRESH & BotCommand("promo"), promo_command))
+    application.add_handler(MessageHandler(_FRESH & BotCommand("redeem"), redeem_command))
+    application.add_handler(MessageHandler(_FRESH & BotCommand("invite"), invite_command))
     application.add_handler(
         MessageHandler(
             _FRESH & filters.REPLY & ((filters.TEXT & ~filters.COMMAND) | filters.PHOTO),

@@ -13,6 +13,7 @@ from bot.numbers import parse_int
 from bot.runtime import BotContext
 from bot.texts import text
 from handlers.commands import extract_command
+from handlers.promos import promo_stats
 from handlers.replies import answer, requester_of, say
 
 MAX_GRANT = 10_000
@@ -30,7 +31,8 @@ async def admin_command(update: Update, context: BotContext) -> None:
         return
     args = command.args.split()
     if command.name == "stats":
-        await say(context.bot, who, await _stats_text(admin, who.language_code))
+        promos = await promo_stats(context, who.language_code)
+        await say(context.bot, who, f"{await _stats_text(admin, who.language_code)}\n\n{promos}")
         return
     key, values = await _change(admin, command.name, args, who.user_id)
     await answer(context.bot, who, key, **values)

@@ -19,6 +19,10 @@ async def help_command(update: Update, context: BotContext) -> None:
         quota_line = text(
             "quota_line_limited", who.language_code, left=quota.left, limit=quota.limit
         )
+    referral_credits = context.runtime.settings.referral_credits
+    if referral_credits:  # /invite, while a referral earns something
+        invite = text("help_invite", who.language_code, credits=referral_credits)
+        quota_line = f"{quota_line}\n{invite}"
     # --model, --res and --dur only where the configured video service has them.
     more_options = text("help_more_options", who.language_code) if service.has_options else ""
     await answer(

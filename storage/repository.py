@@ -12,11 +12,19 @@ from bot.domain.stores import (
     CreditStore,
     GenerationStore,
     HealthProbe,
+    PromoStore,
 )
 from bot.telegram.updates import UpdateLog
 
 
 class Repository(
-    GenerationStore, CreditStore, AlbumStore, AdminQueries, HealthProbe, UpdateLog, Protocol
+    GenerationStore,
+    CreditStore,
+    PromoStore,
+    AlbumStore,
+    AdminQueries,
+    HealthProbe,
+    UpdateLog,
+    Protocol,
 ):
     async def close(self) -> None: ...

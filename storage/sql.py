@@ -47,6 +47,7 @@ from bot.domain.model import (
     UserRecord,
 )
 from storage import ledger
+from storage.promos import PromoQueries
 
 _ACTIVE = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
 
@@ -107,8 +108,9 @@ class Session(Protocol):
         ...
 
 
-class SqlRepository(ABC):
-    """`Repository` on SQL. Subclasses provide the sessions and the claim statement."""
+class SqlRepository(PromoQueries, ABC):
+    """`Repository` on SQL. Subclasses provide the sessions and the claim statement; each
+    feature's own operations come from a part it inherits (storage/promos.py)."""
 
     # When this process next deletes records of updates too old to be re-sent.
     _next_prune_at: float = 0.0

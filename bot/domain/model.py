@@ -126,6 +126,35 @@ class ExtendPrompt(BaseModel):
     user_id: int | None
 
 
+class PromoCode(BaseModel):
+    """A promo code (/promo): `credits` for each identity that redeems it, `uses_left` more
+    redemptions in all (None: no limit), until `expires_at` (None: never)."""
+
+    code: str  # upper case: codes are case-insensitive
+    credits: int
+    uses_left: int | None = None
+    expires_at: float | None = None
+    created_by: int | None = None
+    created_at: float
+    redeemed: int = 0  # identities that redeemed it so far (as read back)
+
+
+class PromoOutcome(StrEnum):
+    REDEEMED = "redeemed"
+    UNKNOWN = "unknown"
+    ALREADY_REDEEMED = "already_redeemed"  # by this identity
+    EXPIRED = "expired"
+    USED_UP = "used_up"
+
+
+class Redemption(BaseModel):
+    """What redeeming a code came to: on REDEEMED, the credits added and the new balance."""
+
+    outcome: PromoOutcome
+    credits: int = 0
+    balance: int | None = None
+
+
 class Accepted(BaseModel):
     job: Job
     duplicate: bool = False  # the same request message was already turned into this job

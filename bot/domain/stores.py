@@ -18,9 +18,11 @@ from bot.domain.model import (
     Job,
     JobState,
     NewJob,
+    PromoCode,
     QuotaExhausted,
     QuotaRules,
     QuotaUsage,
+    Redemption,
     Refund,
     TooManyActive,
     UserRecord,
@@ -123,6 +125,30 @@ class CreditStore(Protocol):
     ) -> int | None:
         """Add `delta` (negative: take away, never below 0); the new balance, or None if this
         (reason, ref) moved before."""
+        ...
+
+
+class PromoStore(Protocol):
+    """Promo codes (/promo, /redeem) and who referred whom."""
+
+    async def create_promo(self, promo: PromoCode) -> bool:
+        """Store a new code; False (and nothing changed) if the code exists already."""
+        ...
+
+    async def redeem_promo(self, code: str, payer_id: int, *, now: float) -> Redemption:
+        """In ONE transaction: check the code exists, this identity has not redeemed it, it has
+        not expired and has uses left; record the redemption, take a use and add its credits
+        (a ledger row `promo`, `<code>:<payer>`)."""
+        ...
+
+    async def active_promos(self, now: float, *, limit: int) -> list[PromoCode]:
+        """Codes neither expired nor used up, newest first, with how often each was redeemed."""
+        ...
+
+    async def record_referral(self, user_id: int, referrer_id: int, *, now: float) -> bool:
+        """Record that `referrer_id` referred `user_id`, only if the user never used the bot
+        (no video, no credits ever moved, no purchase) and was not referred before; whether it
+        was recorded."""
         ...
 
 

@@ -130,6 +130,57 @@ EN: Final[dict[str, str]] = {
     "admin_stats_today": "Today (since 00:00 UTC)",
     "admin_stats_week": "Last 7 days",
     "admin_stats_none": "none",
+    # Promo codes (/promo, /redeem, deep links) and invitations (/invite)
+    "promo_usage": (
+        "Usage: <code>/promo &lt;code&gt; &lt;credits&gt; [uses] [days]</code>, e.g. "
+        "<code>/promo SPRING25 5 100 30</code>: 5 credits for each of the first 100 to redeem "
+        "it, for 30 days. The code is 3 to 32 letters A–Z, digits, _ or -, not "
+        "<code>BUY</code> and not starting with <code>REF</code>; credits 1 to 10000; "
+        "uses and days left out or 0: no limit."
+    ),
+    "promo_exists": (
+        "The code <code>{code}</code> exists already and stays as it is. Pick another name."
+    ),
+    "promo_created": (
+        "🎁 Promo code <code>{code}</code>: <b>{credits}</b> credits for each person, group "
+        "or channel that redeems it · {uses} · {expires}.\n"
+        "Link: {link}\nOr send <code>/redeem {code}</code>."
+    ),
+    "promo_uses_left": "{uses} uses left",
+    "promo_uses_unlimited": "no limit on uses",
+    "promo_expires": "valid until {date} UTC",
+    "promo_no_expiry": "no expiry",
+    "redeem_usage": (
+        "Send the promo code you were given after the command, e.g. "
+        "<code>/redeem SPRING25</code> (letters, digits, _ and -)."
+    ),
+    "promo_redeemed": (
+        "🎁 Code <code>{code}</code> redeemed: <b>{credits}</b> credits added. "
+        "Your balance: <b>{balance}</b> credits (used after the daily allowance; see /quota)."
+    ),
+    "promo_unknown": "I don't know the code <code>{code}</code>. Check its spelling.",
+    "promo_already_redeemed": (
+        "You have already redeemed <code>{code}</code>: each code works once for each person "
+        "(or group or channel)."
+    ),
+    "promo_expired": "Sorry, the code <code>{code}</code> has expired.",
+    "promo_used_up": "Sorry, the code <code>{code}</code> has been used up.",
+    "admin_stats_promos": "🎁 <b>Active promo codes</b>:",
+    "admin_stats_promo": (
+        "<code>{code}</code>: {credits} credits · redeemed {redeemed} · {uses} · {expires}"
+    ),
+    "invite": (
+        "👥 Your invitation link:\n{link}\n"
+        "When someone starts the bot with it for the first time and then buys credits, "
+        "you get <b>{credits}</b> credits."
+    ),
+    "invite_off": "There is no invitation bonus on this bot at the moment.",
+    "invite_per_user": (
+        "Invitation links are personal: send /invite from your own account "
+        "(not as a channel or an anonymous admin)."
+    ),
+    "help_invite": "👥 /invite: your link for friends; you get {credits} credits when one buys.",
+    "command_invite": "Invite friends and earn credits",
     "extend_in_channel": (
         "In a channel, reply to the video post with /extend and what should happen next."
     ),
