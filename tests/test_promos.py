@@ -74,7 +74,7 @@ async def test_a_code_is_redeemed_once_per_person_and_by_everyone_else_once_too(
     repository = bot.runtime.repository
     assert (await repository.balance(USER), await repository.balance(OTHER)) == (5, 5)
     quota = await reply_to(tg, tg.user_sends("/quota"))
-    assert "Extra credits: <b>5</b>" in quota
+    assert "Your credits: <b>5</b>" in quota
 
 
 async def test_a_group_or_channel_acting_as_itself_redeems_as_itself(
