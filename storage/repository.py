@@ -12,11 +12,19 @@ from bot.domain.stores import (
     CreditStore,
     GenerationStore,
     HealthProbe,
+    PaymentStore,
 )
 from bot.telegram.updates import UpdateLog
 
 
 class Repository(
-    GenerationStore, CreditStore, AlbumStore, AdminQueries, HealthProbe, UpdateLog, Protocol
+    GenerationStore,
+    CreditStore,
+    PaymentStore,
+    AlbumStore,
+    AdminQueries,
+    HealthProbe,
+    UpdateLog,
+    Protocol,
 ):
     async def close(self) -> None: ...

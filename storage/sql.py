@@ -47,6 +47,7 @@ from bot.domain.model import (
     UserRecord,
 )
 from storage import ledger
+from storage.payments import PaymentsSql
 
 _ACTIVE = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
 
@@ -106,8 +107,9 @@ class Session(Protocol):
         ...
 
 
-class SqlRepository(ABC):
-    """`Repository` on SQL. Subclasses provide the sessions and the claim statement."""
+class SqlRepository(PaymentsSql, ABC):
+    """`Repository` on SQL. Subclasses provide the sessions and the claim statement; each
+    feature's mixin (storage/payments.py) shares them."""
 
     # When this process next deletes records of updates too old to be re-sent.
     _next_prune_at: float = 0.0
