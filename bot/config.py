@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # posts): their daily allowance. Unset: as DAILY_QUOTA; 0: credits only.
     chat_identity_daily_quota: int | None = Field(default=None, ge=0)
     global_daily_quota: int = Field(default=0, ge=0)
+    # Credits a referrer gets when someone who started the bot with their link first buys
+    # credits; 0: no referral bonus (and /invite says so).
+    referral_credits: int = Field(default=0, ge=0)
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -120,11 +123,9 @@ class Settings(BaseSettings):
 
     # Selling credits for Telegram Stars (README, "Selling credits"): the packs for sale
     # (`credits:stars,…`; empty: nothing is for sale), where buyers get help (/paysupport,
-    # /terms), a referrer's bonus on the first purchase of someone they invited (0: none), and
-    # how often the bot checks Telegram's list of Stars payments for one whose update was lost.
+    # /terms), and how often the bot checks Telegram's list of Stars payments for one whose update was lost.
     credit_packs: Annotated[tuple[CreditPack, ...], NoDecode] = ()
     support_contact: str | None = None
-    referral_credits: int = Field(default=0, ge=0, le=MAX_PACK_CREDITS)
     payments_reconcile_seconds: float = Field(default=600.0, ge=1)
 
     @field_validator("telegram_bot_token")
