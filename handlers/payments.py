@@ -35,7 +35,7 @@ from bot.domain.stars import (
     StarTransaction,
     TransactionKind,
 )
-from bot.runtime import BotContext, runtime_of
+from bot.runtime import BotContext, Runtime, runtime_of
 from bot.telegram.buttons import buy_button, buy_pack_data, buy_pack_of
 from bot.texts import strip_html, text
 from handlers.commands import extract_command
@@ -76,11 +76,15 @@ async def buy_command(update: Update, context: BotContext) -> None:
             reply_markup=buy_button(who.language_code, bot_username=context.bot.username),
         )
         return
-    await show_packs(context.bot, context.runtime.payments, who)
+    await show_packs(context.bot, context.runtime, who)
 
 
-async def show_packs(bot: Bot, payments: PaymentService, who: Requester) -> None:
+async def show_packs(bot: Bot, runtime: Runtime, who: Requester) -> None:
     assert who.user_id is not None  # a private chat always has its person
+    # Remembered (name, language) for what the bot tells a buyer later: a recovered purchase,
+    # a refund, a referral bonus, and the admin's /refund answer.
+    await runtime.service.remember_user(who)
+    payments = runtime.payments
     refusal = await payments.may_buy(who.user_id)
     if refusal is not None:
         await answer(bot, who, refusal.key, **refusal.values)
@@ -118,7 +122,7 @@ async def buy_pressed(update: Update, context: BotContext) -> None:
     credits = buy_pack_of(query.data)
     if credits is None:
         await query.answer()
-        await show_packs(context.bot, payments, who)
+        await show_packs(context.bot, context.runtime, who)
         return
     invoice = await payments.invoice(query.from_user.id, credits)
     if isinstance(invoice, Refusal):
@@ -130,7 +134,7 @@ async def buy_pressed(update: Update, context: BotContext) -> None:
 
 
 async def send_invoice(bot: Bot, who: Requester, invoice: InvoicePayload) -> Message:
-    """One pack's invoice in Stars: no payment provider, one price."""
+    """One pack's invoice in Stars: no payment provider (no provider_token), one price."""
     language = who.language_code
     return await bot.send_invoice(
         chat_id=who.chat_id,
@@ -141,7 +145,9 @@ async def send_invoice(bot: Bot, who: Requester, invoice: InvoicePayload) -> Mes
         prices=[
             LabeledPrice(text("invoice_label", language, credits=invoice.credits), invoice.stars)
         ],
-        provider_token="",
+        # No provider for Stars: the token is left out, which the Bot API takes as the empty
+        # one. Not provider_token="": with Defaults, PTB 22.8's ExtBot turns an empty string
+        # into [] (an empty Sequence of poll options, to its eyes), and Telegram refuses "[]".
     )
 
 
@@ -167,6 +173,7 @@ async def paid(update: Update, context: BotContext) -> None:
     payment = message.successful_payment
     who = requester_of(update)
     runtime = context.runtime
+    await runtime.service.remember_user(who)
     outcome = await runtime.payments.record(
         charge_id=payment.telegram_payment_charge_id,
         payload=payment.invoice_payload,
