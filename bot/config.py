@@ -123,7 +123,8 @@ class Settings(BaseSettings):
 
     # Selling credits for Telegram Stars (README, "Selling credits"): the packs for sale
     # (`credits:stars,…`; empty: nothing is for sale), where buyers get help (/paysupport,
-    # /terms), and how often the bot checks Telegram's list of Stars payments for one whose update was lost.
+    # /terms), and how often the bot reads Telegram's list of Stars transactions for a payment
+    # whose update was lost.
     credit_packs: Annotated[tuple[CreditPack, ...], NoDecode] = ()
     support_contact: str | None = None
     payments_reconcile_seconds: float = Field(default=600.0, ge=1)

@@ -95,6 +95,8 @@ async def all_handled(tg: FakeTelegram, bot: Any) -> None:
     else:
         await tg.wait_until(lambda: tg.pending_updates() == 0, timeout=15)
     await asyncio.sleep(0.2)  # the last handler's reply, if any, is on its way
+    apologies = [c for c in tg.calls_of("sendMessage") if "went wrong" in str(c.params["text"])]
+    assert apologies == [], "a handler failed"
 
 
 async def ledger(database: BotDatabase) -> list[tuple[int, int, str, str]]:

@@ -176,7 +176,11 @@ class PaymentService:
         recorded = await self._store.record_purchase(
             payment, referral_credits=self._referral_credits, now=time.time()
         )
-        if recorded is not None:
+        if recorded is None:
+            log.info(
+                "payment %s was recorded before (from the %s): nothing moved", charge_id, source
+            )
+        else:
             log.info(
                 "payment %s (%d Stars) credited %d to %d (from the %s); balance %d",
                 charge_id,
