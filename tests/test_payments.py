@@ -481,3 +481,32 @@ async def test_an_invoice_from_a_pack_taken_off_sale_is_not_sent(
     await tg.wait_until(lambda: len(tg.calls_of("answerCallbackQuery")) == 2)
     assert "private chat" in tg.calls_of("answerCallbackQuery")[1].params["text"]
     assert not tg.calls_of("sendInvoice")
+
+
+async def test_a_payment_for_no_invoice_of_ours_is_not_credited_and_points_to_support(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], database: BotDatabase
+) -> None:
+    # Telegram would only send this for an invoice of ours; the bot must not guess whom to credit.
+    bot = await start_selling(start_bot)
+    tg.user_sends("/buy", user_id=BUYER)  # the private chat exists
+    foreign = {
+        "message_id": 500,
+        "from": {"id": BUYER, "is_bot": False, "first_name": "Ann", "username": "ann"},
+        "chat": {"id": BUYER, "type": "private", "first_name": "Ann", "username": "ann"},
+        "date": int(time.time()),
+        "successful_payment": {
+            "currency": "XTR",
+            "total_amount": 100,
+            "invoice_payload": "someone else's",
+            "telegram_payment_charge_id": "stx-foreign",
+            "provider_payment_charge_id": "",
+        },
+    }
+    tg.inject_update({"message": foreign})
+    reply = await tg.wait_for_call(
+        "sendMessage", lambda c: c.ok and "stx-foreign" in c.result["text"]
+    )
+    assert SUPPORT in reply.result["text"]
+    await all_handled(tg, bot)
+    assert (await database.tables())["payments"] == []
+    assert await bot.runtime.repository.balance(BUYER) == 0
