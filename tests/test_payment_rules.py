@@ -250,3 +250,20 @@ async def test_reconciliation_reads_every_page_back_to_the_horizon(newest_first:
         assert listing.pages == [0, 100, 200]
         assert recorded == 250
     assert "c0" in store.payments
+    # The next pass: newest first, the first page again; oldest first, the pages wholly past
+    # the horizon are not read again.
+    listing.pages.clear()
+    assert await reconciler.reconcile() == 0
+    assert listing.pages == ([0] if newest_first else [200])
+
+
+async def test_a_list_that_ignores_its_offset_is_read_once() -> None:
+    page = [transaction(f"c{n}") for n in range(100)]
+
+    async def same_page(offset: int, limit: int) -> list[StarTransaction]:
+        return page
+
+    reconciler = PaymentReconciler(
+        service=service(MemoryStore()), fetch=same_page, on_recorded=ignore, every=60
+    )
+    assert await reconciler.reconcile() == 100

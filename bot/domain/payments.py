@@ -288,7 +288,6 @@ class PaymentReconciler:
     the one that records a payment tells its buyer."""
 
     PAGE = 100  # getStarTransactions' largest page
-    MAX_PAGES = 1000
 
     def __init__(
         self,
@@ -304,6 +303,7 @@ class PaymentReconciler:
         self._on_recorded = on_recorded
         self._every = every
         self._horizon = horizon
+        self._skip = 0  # leading transactions (oldest first) known to be past the horizon
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -341,16 +341,26 @@ class PaymentReconciler:
         return len(recorded)
 
     async def _transactions(self) -> list[StarTransaction]:
-        """Every transaction Telegram lists, or (when it lists the newest first) those since
-        the horizon: older ones were reconciled by earlier passes."""
+        """Every transaction Telegram lists since the horizon, whichever order it lists them in
+        (its documented order is the oldest first): older ones were reconciled by earlier
+        passes. Oldest first, the leading pages that are wholly older than the horizon are
+        skipped from then on (the list only grows at its end); newest first, reading stops at
+        the first page that reaches past the horizon."""
         found: list[StarTransaction] = []
         oldest = time.time() - self._horizon
-        for page_number in range(self.MAX_PAGES):
-            page = await self._fetch(page_number * self.PAGE, self.PAGE)
+        offset = self._skip
+        previous: StarTransaction | None = None
+        while True:
+            page = await self._fetch(offset, self.PAGE)
+            if page and page[0] == previous:  # the same page again: the offset went unheard
+                log.warning("getStarTransactions ignores its offset; reconciled what it showed")
+                return found
             found.extend(page)
             if len(page) < self.PAGE:
-                break
-            newest_first = page[0].date >= page[-1].date
-            if newest_first and page[-1].date < oldest:
-                break
-        return found
+                return found
+            previous = page[0]
+            if page[-1].date < oldest:
+                if page[0].date > page[-1].date:
+                    return found  # newest first: the rest is older still
+                self._skip = offset + len(page)  # oldest first: never read these again
+            offset += len(page)
