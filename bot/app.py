@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.domain.access import AccessPolicy
 from bot.domain.albums import AlbumCollector
 from bot.domain.generations import GenerationService
+from bot.domain.payments import PaymentReconciler, PaymentService
 from bot.domain.pricing import Prices
 from bot.links import LinkSigner, derive_signing_key
 from bot.logs import install_redaction
@@ -46,7 +47,9 @@ from storage import open_repository
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
+# pre_checkout_query: Telegram asks before taking Stars (handlers/payments.py); a successful
+# payment arrives as a message.
+ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "pre_checkout_query"]
 MENU_COMMANDS = ("video", "extend", "cancel", "quota", "history", "help")
 
 
@@ -217,6 +220,24 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
         wait=settings.album_wait_seconds,
         on_complete=lambda items: handlers.album_complete(application, items),
     )
+    payments = PaymentService(
+        store=repository,
+        packs=settings.credit_packs,
+        policy=service.policy,
+        referral_credits=settings.referral_credits,
+        metrics=metrics,
+    )
+    # Payments whose update never arrived, found in Telegram's list of Stars transactions.
+    reconciler = (
+        PaymentReconciler(
+            service=payments,
+            fetch=lambda offset, limit: handlers.star_transactions(application.bot, offset, limit),
+            on_recorded=lambda purchase: handlers.confirm_recovered(application, purchase),
+            every=settings.payments_reconcile_seconds,
+        )
+        if payments.for_sale
+        else None
+    )
     runtime = Runtime(
         settings=settings,
         repository=repository,
@@ -228,9 +249,15 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
         signer=signer,
         web=web,
         albums=albums,
+        payments=payments,
+        reconciler=reconciler,
     )
     # The menu in every catalog language; Telegram shows the one matching the user's app.
-    menu = (*MENU_COMMANDS, "invite") if settings.referral_credits else MENU_COMMANDS
+    menu = (
+        *MENU_COMMANDS,
+        *(["invite"] if settings.referral_credits else []),
+        *(["buy"] if payments.for_sale else []),
+    )
     for language in CATALOGS:
         await application.bot.set_my_commands(
             [BotCommand(name, text(f"command_{name}", language)) for name in menu],
@@ -242,6 +269,9 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
     services.push_async_callback(worker.stop)
     await albums.start()  # also sweeps up albums whose collecting process died
     services.push_async_callback(albums.stop)
+    if reconciler is not None:
+        await reconciler.start()  # its first pass runs now, in the background
+        services.push_async_callback(reconciler.stop)
     log.info(
         "bot @%s started (%s): family %s at %s, database %s",
         application.bot.username,

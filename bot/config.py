@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import (
     Field,
@@ -50,6 +50,20 @@ class ApiFamily(StrEnum):
 AIML_URL = "https://api.aimlapi.com"
 WEBHOOK_PATH = "/telegram/webhook"
 LUMA_URL = "https://api.lumalabs.ai/dream-machine/v1"
+
+
+class CreditPack(NamedTuple):
+    """One pack for sale (`CREDIT_PACKS`): this many credits for this many Telegram Stars."""
+
+    credits: int
+    stars: int
+
+
+# Bounds of a pack: credits fit the buttons' data (`buy:<credits>`, 9 digits at most); the
+# price is a Stars amount Telegram can take in one invoice.
+MAX_PACK_CREDITS = 1_000_000
+MAX_PACK_STARS = 100_000
+MAX_SUPPORT_CONTACT = 200
 
 
 class ConfigError(Exception):
@@ -133,6 +147,14 @@ class Settings(BaseSettings):
     # Bytes Telegram accepts per upload: 50 MB on the cloud Bot API, 2000 MB on a local server.
     telegram_upload_limit: int = Field(default=50 * 1024 * 1024, ge=1)
 
+    # Selling credits for Telegram Stars (README, "Selling credits"): the packs for sale
+    # (`credits:stars,…`; empty: nothing is for sale), where buyers get help (/paysupport,
+    # /terms), and how often the bot reads Telegram's list of Stars transactions for a payment
+    # whose update was lost.
+    credit_packs: Annotated[tuple[CreditPack, ...], NoDecode] = ()
+    support_contact: str | None = None
+    payments_reconcile_seconds: float = Field(default=600.0, ge=1)
+
     @field_validator("telegram_bot_token")
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
@@ -155,6 +177,7 @@ class Settings(BaseSettings):
         "webhook_secret",
         "metrics_token",
         "metrics_port",
+        "support_contact",
         mode="before",
     )
     @classmethod
@@ -250,6 +273,48 @@ class Settings(BaseSettings):
                 )
             factors[option] = int(factor)
         return factors
+
+    @field_validator("credit_packs", mode="before")
+    @classmethod
+    def _credit_packs(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        packs: list[CreditPack] = []
+        for part in (part.strip() for part in value.split(",")):
+            if not part:
+                continue
+            match = re.fullmatch(r"([0-9]+)\s*:\s*([0-9]+)", part)
+            if match is None:
+                raise ValueError(f"{part!r} is not credits:stars; write packs like 10:100,50:450")
+            credits, stars = int(match.group(1)), int(match.group(2))
+            if not 1 <= credits <= MAX_PACK_CREDITS or not 1 <= stars <= MAX_PACK_STARS:
+                raise ValueError(
+                    f"{part!r}: credits must be 1-{MAX_PACK_CREDITS} and stars 1-{MAX_PACK_STARS}"
+                )
+            if any(pack.credits == credits for pack in packs):
+                raise ValueError(f"two packs of {credits} credits; each size once")
+            packs.append(CreditPack(credits, stars))
+        return tuple(packs)
+
+    @field_validator("support_contact")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if "\n" in value or len(value) > MAX_SUPPORT_CONTACT:
+            raise ValueError(f"must be one line of at most {MAX_SUPPORT_CONTACT} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _sales_need_support(self) -> Settings:
+        # Telegram asks every bot that takes payments to answer /paysupport.
+        if self.credit_packs and self.support_contact is None:
+            raise ValueError(
+                "CREDIT_PACKS needs SUPPORT_CONTACT (where buyers get help: @username, "
+                "e-mail or a link)"
+            )
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod

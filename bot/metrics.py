@@ -59,6 +59,32 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Selling credits (bot/domain/payments.py).
+        self.purchases = Counter(
+            "luma_bot_purchases",
+            "Stars purchases recorded and credited, by how the bot learnt of them "
+            "(update: the successful payment; reconciliation: Telegram's list of transactions).",
+            ["source"],
+            registry=self.registry,
+        )
+        self.refunds = Counter(
+            "luma_bot_refunds",
+            "Stars payments refunded (/refund, or found refunded at Telegram).",
+            registry=self.registry,
+        )
+        self.stars = Counter(
+            "luma_bot_stars",
+            "Telegram Stars taken in purchases (in) and given back in refunds (out).",
+            ["direction"],
+            registry=self.registry,
+        )
+        self.pre_checkouts = Counter(
+            "luma_bot_pre_checkouts",
+            "Pre-checkout queries answered, by answer (ok, refused).",
+            ["answer"],
+            registry=self.registry,
+        )
+
     def api_request(self, family: str, operation: str, outcome: str, seconds: float) -> None:
         self.api_requests.labels(family, operation, outcome).inc()
         self.api_latency.labels(family, operation, outcome).observe(seconds)

@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.domain.admin import AdminService
 from bot.domain.albums import AlbumCollector
 from bot.domain.generations import GenerationService
+from bot.domain.payments import PaymentReconciler, PaymentService
 from bot.domain.promos import PromoService
 from bot.links import LinkSigner
 from bot.luma import VideoApiClient
@@ -45,6 +46,8 @@ class Runtime:
     signer: LinkSigner | None
     web: WebServer
     albums: AlbumCollector
+    payments: PaymentService
+    reconciler: PaymentReconciler | None  # None while nothing is for sale (CREDIT_PACKS)
 
     @property
     def admin(self) -> AdminService:

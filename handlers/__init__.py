@@ -13,11 +13,13 @@ from telegram.ext import (
     ApplicationHandlerStop,
     CallbackQueryHandler,
     MessageHandler,
+    PreCheckoutQueryHandler,
     TypeHandler,
     filters,
 )
 
 from bot.runtime import BotContext
+from bot.telegram.buttons import is_buy
 from handlers.admin import admin_command
 from handlers.albums import InAlbum, album_complete, album_item
 from handlers.buttons import pressed, prompt_reply
@@ -27,6 +29,19 @@ from handlers.errors import on_error
 from handlers.extend import extend
 from handlers.help import help_command
 from handlers.history import history_command
+from handlers.payments import (
+    START_BUY,
+    StartsWith,
+    buy_command,
+    buy_pressed,
+    confirm_recovered,
+    paid,
+    paysupport_command,
+    pre_checkout,
+    refund_command,
+    star_transactions,
+    terms_command,
+)
 from handlers.promos import (
     StartParameter,
     invite_command,
@@ -45,7 +60,7 @@ _FRESH = (
 ) & ~filters.IS_AUTOMATIC_FORWARD
 _MEDIA = filters.PHOTO | filters.Document.ALL
 
-__all__ = ["album_complete", "register"]
+__all__ = ["album_complete", "confirm_recovered", "register", "star_transactions"]
 
 # Handler groups run in order; only the first matching handler of a group runs. Groups between
 # 0 and this one are free for observers (tests use one).
@@ -66,14 +81,27 @@ async def mark_handled(update: object, context: BotContext) -> None:
     await context.runtime.updates.mark_handled(update.update_id)
 
 
+def _is_buy(data: object) -> bool:
+    return isinstance(data, str) and is_buy(data)
+
+
 def register(application: Application) -> None:
     application.add_handler(TypeHandler(Update, skip_handled_updates), group=-1)
     application.add_handler(TypeHandler(Update, mark_handled), group=LAST_GROUP)
     # Order matters: the first matching handler wins. Album items are collected before any
     # command handling, since the album is acted on only once it is complete.
+    # Payments first: Telegram waits for the pre-checkout answer, and a successful payment is a
+    # message with no text that nothing else would take.
+    application.add_handler(PreCheckoutQueryHandler(pre_checkout))
+    application.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & filters.SUCCESSFUL_PAYMENT, paid)
+    )
     application.add_handler(MessageHandler(_FRESH & InAlbum() & _MEDIA, album_item))
     # `/start <code>` and `/start ref<user id>`; any other `/start` is the greeting.
     application.add_handler(MessageHandler(_FRESH & StartParameter(), start_with_parameter))
+    application.add_handler(
+        MessageHandler(_FRESH & (BotCommand("buy") | StartsWith(START_BUY)), buy_command)
+    )
     application.add_handler(MessageHandler(_FRESH & BotCommand("start", "help"), help_command))
     application.add_handler(MessageHandler(_FRESH & BotCommand("video"), video))
     application.add_handler(MessageHandler(_FRESH & BotCommand("extend"), extend))
@@ -86,11 +114,15 @@ def register(application: Application) -> None:
     application.add_handler(MessageHandler(_FRESH & BotCommand("promo"), promo_command))
     application.add_handler(MessageHandler(_FRESH & BotCommand("redeem"), redeem_command))
     application.add_handler(MessageHandler(_FRESH & BotCommand("invite"), invite_command))
+    application.add_handler(MessageHandler(_FRESH & BotCommand("refund"), refund_command))
+    application.add_handler(MessageHandler(_FRESH & BotCommand("paysupport"), paysupport_command))
+    application.add_handler(MessageHandler(_FRESH & BotCommand("terms"), terms_command))
     application.add_handler(
         MessageHandler(
             _FRESH & filters.REPLY & ((filters.TEXT & ~filters.COMMAND) | filters.PHOTO),
             prompt_reply,
         )
     )
+    application.add_handler(CallbackQueryHandler(buy_pressed, pattern=_is_buy))
     application.add_handler(CallbackQueryHandler(pressed))
     application.add_error_handler(on_error)

@@ -9,6 +9,7 @@ from telegram import Update
 
 from bot.domain.admin import AdminService
 from bot.domain.model import DayStats
+from bot.domain.stars import PaymentStats
 from bot.numbers import parse_int
 from bot.runtime import BotContext
 from bot.texts import text
@@ -31,8 +32,10 @@ async def admin_command(update: Update, context: BotContext) -> None:
         return
     args = command.args.split()
     if command.name == "stats":
+        sales = await context.runtime.payments.stats()
         promos = await promo_stats(context, who.language_code)
-        await say(context.bot, who, f"{await _stats_text(admin, who.language_code)}\n\n{promos}")
+        stats = await _stats_text(admin, sales, who.language_code)
+        await say(context.bot, who, f"{stats}\n\n{promos}")
         return
     key, values = await _change(admin, command.name, args, who.user_id)
     await answer(context.bot, who, key, **values)
@@ -66,12 +69,25 @@ async def _change(
     return key, {"target": label}
 
 
-async def _stats_text(admin: AdminService, language: str | None) -> str:
+async def _stats_text(
+    admin: AdminService, sales: tuple[PaymentStats, PaymentStats], language: str | None
+) -> str:
     today, week = await admin.stats()
     blocks = [
         await _stats_block(admin, "admin_stats_today", today, language),
         await _stats_block(admin, "admin_stats_week", week, language),
     ]
+    # Each period's Stars sales under its block.
+    for index, period in enumerate(sales):
+        blocks[index] += "\n" + text(
+            "admin_stats_payments",
+            language,
+            earned=period.stars_earned,
+            purchases=period.purchases,
+            stars_in=period.stars_in,
+            refunds=period.refunds,
+            stars_out=period.stars_out,
+        )
     return "\n\n".join(blocks)
 
 

@@ -25,6 +25,13 @@ async def help_command(update: Update, context: BotContext) -> None:
         quota_line = f"{quota_line}\n{invite}"
     # --model, --res and --dur only where the configured video service has them.
     more_options = text("help_more_options", who.language_code) if service.has_options else ""
+    # /buy only when something is for sale (CREDIT_PACKS).
+    buy_line = text("help_buy", who.language_code) if context.runtime.payments.for_sale else ""
     await answer(
-        context.bot, who, "help", quota_line=Html(quota_line), more_options=Html(more_options)
+        context.bot,
+        who,
+        "help",
+        quota_line=Html(quota_line),
+        more_options=Html(more_options),
+        buy_line=Html(buy_line),
     )

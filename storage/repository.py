@@ -12,6 +12,7 @@ from bot.domain.stores import (
     CreditStore,
     GenerationStore,
     HealthProbe,
+    PaymentStore,
     PromoStore,
 )
 from bot.telegram.updates import UpdateLog
@@ -21,6 +22,7 @@ class Repository(
     GenerationStore,
     CreditStore,
     PromoStore,
+    PaymentStore,
     AlbumStore,
     AdminQueries,
     HealthProbe,

@@ -47,6 +47,7 @@ from bot.domain.model import (
     UserRecord,
 )
 from storage import ledger
+from storage.payments import PaymentsSql
 from storage.promos import PromoQueries
 
 _ACTIVE = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
@@ -108,9 +109,10 @@ class Session(Protocol):
         ...
 
 
-class SqlRepository(PromoQueries, ABC):
+class SqlRepository(PromoQueries, PaymentsSql, ABC):
     """`Repository` on SQL. Subclasses provide the sessions and the claim statement; each
-    feature's own operations come from a part it inherits (storage/promos.py)."""
+    feature's own operations come from a part it inherits (storage/promos.py,
+    storage/payments.py), sharing them."""
 
     # When this process next deletes records of updates too old to be re-sent.
     _next_prune_at: float = 0.0

@@ -141,3 +141,30 @@ def test_the_readme_documents_every_setting() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in readme]
     assert missing == [], f"add these to the README's configuration table: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("value", "packs"),
+    [("10:100,50:450", [(10, 100), (50, 450)]), (" 10 : 100 , ", [(10, 100)]), ("", [])],
+)
+def test_credit_packs_are_credits_colon_stars(value: str, packs: list[tuple[int, int]]) -> None:
+    loaded = settings(
+        telegram_bot_token=TOKEN, luma_api_key="k", credit_packs=value, support_contact="@help"
+    )
+    assert [tuple(pack) for pack in loaded.credit_packs] == packs
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"credit_packs": "10:100,ten:5"}, "CREDIT_PACKS is invalid: 'ten:5' is not credits:stars"),
+        ({"credit_packs": "10:0"}, "CREDIT_PACKS is invalid: '10:0': credits must be"),
+        ({"credit_packs": "10:1,10:2"}, "CREDIT_PACKS is invalid: two packs of 10 credits"),
+        ({"credit_packs": "10:100", "support_contact": ""}, "CREDIT_PACKS needs SUPPORT_CONTACT"),
+        ({"support_contact": "a\nb"}, "SUPPORT_CONTACT is invalid"),
+        ({"referral_credits": "-1"}, "REFERRAL_CREDITS is invalid"),
+    ],
+)
+def test_a_bad_sales_setting_names_its_variable(values: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        settings(telegram_bot_token=TOKEN, luma_api_key="k", **values)

@@ -3,7 +3,7 @@
 `jobs` holds the shared types (`Job`, `JobState`, `FailureCode` and its refund policy, quota
 outcomes, `Refusal`); `stores` the storage interfaces the domain needs, one per consumer;
 `generations` the service every entry point calls; `access`, `admin`, `albums`, `specs` the
-rules beside it.
+rules beside it; `payments` (with its records, `stars`) sells credits for Telegram Stars.
 
 May import: `bot.luma` (the video API's types and client), `bot.telegram` (button data, pure),
 and the shared leaves at `bot/`'s root (`config`, `texts`, `links`, `numbers`, `logs`,

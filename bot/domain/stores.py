@@ -27,6 +27,7 @@ from bot.domain.model import (
     TooManyActive,
     UserRecord,
 )
+from bot.domain.stars import Payment, PaymentStats, PurchaseRecorded, RefundRecorded
 
 
 class JobStore(Protocol):
@@ -150,6 +151,42 @@ class PromoStore(Protocol):
         (no video, no credits ever moved, no purchase) and was not referred before; whether it
         was recorded."""
         ...
+
+
+class PaymentStore(Protocol):
+    """Stars payments: each recorded once per charge id, its credits moved in the same
+    transaction (storage/payments.py)."""
+
+    async def record_purchase(
+        self, payment: Payment, *, referral_credits: int, now: float
+    ) -> PurchaseRecorded | None:
+        """Insert the payment and credit its buyer (ledger reason "purchase", ref = charge id);
+        on the buyer's first payment also credit the referrer named in `referrals` with
+        `referral_credits` (if > 0; reason "referral", ref = the buyer). One transaction; None
+        if this charge id was recorded before (nothing moves)."""
+        ...
+
+    async def payment(self, charge_id: str) -> Payment | None: ...
+
+    async def known_payments(self, charge_ids: list[str]) -> dict[str, Payment]:
+        """The payments recorded among these charge ids, by charge id."""
+        ...
+
+    async def record_refund(self, charge_id: str, now: float) -> RefundRecorded | None:
+        """Mark the payment refunded and take its credits back (what is left of them, never
+        below 0; reason "refund", ref = charge id) in one transaction; None if it is unknown or
+        was refunded before."""
+        ...
+
+    async def payment_stats(self, since: float) -> PaymentStats:
+        """Purchases made and refunds recorded since `since`, with their Stars."""
+        ...
+
+    async def balance(self, payer_id: int) -> int: ...
+
+    async def is_banned(self, payer_id: int) -> bool: ...
+
+    async def get_user(self, user_id: int) -> UserRecord | None: ...
 
 
 class QuotaStore(Protocol):

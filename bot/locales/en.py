@@ -28,6 +28,7 @@ EN: Final[dict[str, str]] = {
         "A video takes a minute or two; I keep you posted and send it here.\n"
         "/quota: what you can still make today · /history: your videos, to send again or "
         "extend\n"
+        "{buy_line}"
         "{quota_line}"
     ),
     "help_more_options": (
@@ -326,6 +327,76 @@ EN: Final[dict[str, str]] = {
     "button_extend": "➕ Extend",
     "button_again": "🔁 Again",
     "button_buy": "🛒 Buy credits",
+    # Selling credits for Telegram Stars (handlers/payments.py)
+    "command_buy": "Buy credits with Telegram Stars",
+    "help_buy": "/buy: more videos with credits bought with Telegram Stars\n",
+    "buy_packs": (
+        "🛒 <b>Credits</b>, paid with Telegram Stars ⭐. They are spent when your free daily "
+        "videos are used up, and they never expire. You have <b>{balance}</b>.\n"
+        "Pick a pack:"
+    ),
+    "buy_pack_button": "{credits} credits · {stars} ⭐",
+    "buy_nothing_for_sale": "Nothing is for sale right now.",
+    "buy_in_private_alert": "Credits are bought in a private chat with me, @{bot}.",
+    "support_contact_none": "the bot's operator",
+    "buy_in_private": "Credits are bought in a private chat with me: tap the button.",
+    "buy_pack_gone": "That pack is no longer offered. Send /buy for what is for sale now.",
+    "buy_banned": "Sorry, you can't buy credits with this bot.",
+    "invoice_title": "{credits} credits",
+    "invoice_description": (
+        "{credits} credits for videos: spent when your free daily videos are used up, "
+        "they never expire. Terms: /terms"
+    ),
+    "invoice_label": "{credits} credits",
+    "checkout_unknown": "This invoice is not one I can take. Send /buy for a new one.",
+    "checkout_not_yours": ("This invoice was made for someone else. Send /buy to me for your own."),
+    "checkout_price_changed": (
+        "This pack is no longer offered at this price. Nothing was charged: "
+        "send /buy for the current packs."
+    ),
+    "checkout_banned": "Sorry, you can't buy credits with this bot. Nothing was charged.",
+    "payment_received": (
+        "✅ Payment received: <b>+{credits}</b> credits. You now have <b>{balance}</b>. "
+        "Make a video with /video."
+    ),
+    "payment_unmatched": (
+        "I received your payment but could not match it to a pack. Nothing is lost: write to "
+        "{contact} with the payment id <code>{charge_id}</code>."
+    ),
+    "referral_bonus": (
+        "🎁 Someone you invited made their first purchase: <b>+{credits}</b> credits for you. "
+        "You now have <b>{balance}</b>."
+    ),
+    "paysupport": (
+        "💬 <b>Help with payments</b>\n"
+        "Write to {contact}, with the payment id from your receipt (or the time you paid). "
+        "Refunds follow the /terms."
+    ),
+    "terms": (
+        "📄 <b>Terms of sale</b>\n"
+        "• Credits are sold for Telegram Stars in the packs /buy shows. A video is paid from "
+        "your free daily allowance first, then with credits. Credits never expire.\n"
+        "• A video that fails gives its credits back; Stars are never refunded for it.\n"
+        "• The bot's operator refunds Stars on request ({contact}). A refund takes the pack's "
+        "credits back, as many as are left: credits already spent are not charged again.\n"
+        "• Packs and prices may change; a purchase keeps what it was sold for."
+    ),
+    "refund_usage": "Usage: <code>/refund &lt;telegram_payment_charge_id&gt;</code>",
+    "refund_unknown": "I have no payment <code>{charge_id}</code>.",
+    "refund_already": "Payment <code>{charge_id}</code> has already been refunded.",
+    "refund_refused": "Telegram refused the refund ({reason}). Nothing was changed.",
+    "refund_done": (
+        "↩️ Refunded {stars} ⭐ to {target}. Of the pack's {credits} credits, {taken} were "
+        "taken back; their balance is now {balance}."
+    ),
+    "refund_notice": (
+        "↩️ Your payment of {stars} ⭐ was refunded, and {taken} credits were taken back. "
+        "You now have <b>{balance}</b>."
+    ),
+    "admin_stats_payments": (
+        "Stars: {earned} ⭐ earned · {purchases} purchases ({stars_in} ⭐) · "
+        "{refunds} refunds ({stars_out} ⭐)"
+    ),
     "channel_admins_only": "Only the channel's admins can use these buttons.",
     "button_invalid": "This button no longer works.",
     "answer_again": "Making it again…",

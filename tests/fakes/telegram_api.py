@@ -6,7 +6,8 @@ What it fakes
     the webhook and command methods, ``sendMessage`` / ``sendVideo`` / ``sendDocument`` /
     ``sendPhoto``, edits, ``deleteMessage``, ``sendChatAction``, ``answerCallbackQuery``,
     ``getFile`` plus the file download route, ``getChat``, ``getChatMember``, ``close``,
-    ``logOut``.
+    ``logOut``, and Telegram Stars payments (``sendInvoice``, ``answerPreCheckoutQuery``,
+    ``refundStarPayment``, ``getStarTransactions``, ``getMyStarBalance``).
     It keeps state like Telegram does: chats, messages per chat (one id sequence per chat shared by
     user and bot messages; deletions and edits applied), files by ``file_id`` and who is what in
     each chat (``set_chat_member``; a user who wrote in a chat is a member of it).
@@ -55,7 +56,9 @@ done). A call left unanswered has ``response=None``: ``lost=True`` if it was pro
 is what the user got.
 
 Flood limits (opt-in: ``flood_limits=True``) are described in ``bot_api/flood.py``, webhook mode
-in ``bot_api/webhook.py``.
+in ``bot_api/webhook.py``, Telegram Stars payments (``sendInvoice``, pre-checkout queries,
+``user_pays``, refunds, ``getStarTransactions``; ``tg.invoices``, ``tg.star_transactions``) in
+``bot_api/payments.py``.
 
 ``FakeTelegram`` is put together from one part per concern, in ``tests/fakes/bot_api/`` (its
 ``__init__`` lists them); import it, its records and helpers from here.
@@ -74,6 +77,7 @@ from tests.fakes.bot_api.chats import ChatMethods
 from tests.fakes.bot_api.entities import command_entities, parse_html, u16len
 from tests.fakes.bot_api.inspection import Inspection
 from tests.fakes.bot_api.media import MediaMethods
+from tests.fakes.bot_api.payments import NOT_ANSWERED, STARS, PaymentMethods
 from tests.fakes.bot_api.protocol import (
     CHAT_ACTIONS,
     DEFAULT_TOKEN,
@@ -86,7 +90,15 @@ from tests.fakes.bot_api.protocol import (
     ApiError,
     _bad,
 )
-from tests.fakes.bot_api.records import Call, FloodRefusal, StoredFile, WebhookDelivery
+from tests.fakes.bot_api.records import (
+    Call,
+    FloodRefusal,
+    PaymentAttempt,
+    SentInvoice,
+    StarTransaction,
+    StoredFile,
+    WebhookDelivery,
+)
 from tests.fakes.bot_api.server import HttpServer
 from tests.fakes.bot_api.updates import GetUpdates
 from tests.fakes.bot_api.users import (
@@ -109,12 +121,17 @@ __all__ = [
     "MB",
     "MEMBER_STATUSES",
     "METHODS",
+    "NOT_ANSWERED",
+    "STARS",
     "TELEGRAM_SERVICE_USER",
     "UPDATE_TYPES",
     "ApiError",
     "Call",
     "FakeTelegram",
     "FloodRefusal",
+    "PaymentAttempt",
+    "SentInvoice",
+    "StarTransaction",
     "StoredFile",
     "WebhookDelivery",
     "command_entities",
@@ -128,6 +145,7 @@ class FakeTelegram(
     CallbackQueries,
     Inspection,
     MediaMethods,
+    PaymentMethods,
     ChatMethods,
     GetUpdates,
     WebhookMethods,

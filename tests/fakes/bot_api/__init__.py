@@ -4,7 +4,8 @@
 Each part is a mixin over the state they share (``FakeState``), one concern each:
 
 - ``protocol``: what the Bot API accepts: methods, parameters, values, error answers
-- ``records``: what the fake records and keeps: ``Call``, ``FloodRefusal``, ``StoredFile``, ...
+- ``records``: what the fake records and keeps: ``Call``, ``FloodRefusal``, ``StoredFile``,
+  ``SentInvoice``, ``StarTransaction``, ``PaymentAttempt``, ...
 - ``entities``: Telegram-HTML and bot commands as message entities, UTF-16 lengths
 - ``state``: ``FakeState``: options, chats, messages, users, files, the update queue, waiting
 - ``server``: the HTTP routes, reading and checking a request, recording and answering it
@@ -14,11 +15,13 @@ Each part is a mixin over the state they share (``FakeState``), one concern each
 - ``media``: ``sendVideo``, ``sendDocument``, ``sendPhoto``, ``editMessageMedia``, ``getFile``
 - ``chats``: ``getChat``, ``getChatMember``, who is what in a chat
 - ``callbacks``: button presses and ``answerCallbackQuery``
+- ``payments``: Telegram Stars: ``sendInvoice``, pre-checkout queries, ``user_pays``, refunds,
+  ``getStarTransactions``
 - ``updates``: ``getUpdates`` (long polling)
 - ``webhook``: the webhook methods and delivering updates by POST
 - ``users``: the test's side: what users do (``user_sends``, ``channel_posts``, ...)
 - ``inspection``: the test's side: what the bot did (``calls_of``, ``videos``, ``wait_for_*``)
 
 A part imports ``protocol``, ``records``, ``entities`` and ``state``, and no sibling but these:
-``media`` builds on ``messages``, ``server`` on ``faults`` and ``flood``.
+``media`` and ``payments`` build on ``messages``, ``server`` on ``faults`` and ``flood``.
 """

@@ -12,8 +12,8 @@ token from the overall bucket and one from its chat's bucket (a call with
 ``allow_paid_broadcast`` skips the overall one; a call without ``chat_id``, an inline edit,
 only takes the overall one). Counted (``FLOOD_COUNTED``): the send, copy, forward and edit
 methods (``sendMessage``, ``sendPhoto``, ``sendVideo``, ``sendDocument``, ``sendMediaGroup``,
-``copyMessage``, ``forwardMessage``, ``editMessageText`` / ``Caption`` / ``Media`` /
-``ReplyMarkup``), because edits are what progress bars hit limits with. Not counted:
+``sendInvoice``, ``copyMessage``, ``forwardMessage``, ``editMessageText`` / ``Caption`` /
+``Media`` / ``ReplyMarkup``), because edits are what progress bars hit limits with. Not counted:
 ``deleteMessage`` (removes, sends nothing; Telegram's message limits are about messages put
 into a chat), ``sendChatAction``, ``answerCallbackQuery``, ``getUpdates``, ``getFile``, the
 webhook and command methods, ``getMe``, ... (``setWebhook`` has its own 1 s limit: webhook.py).

@@ -24,6 +24,15 @@ _EDIT = (
     "business_connection_id chat_id message_id inline_message_id reply_markup "
     "parse_mode disable_notification protect_content "
 )
+# sendInvoice has no business_connection_id; PTB sends parse_mode to it too with
+# Defaults(parse_mode=...) (Telegram ignores it), so it is accepted.
+_INVOICE = (
+    _SEND.replace("business_connection_id ", "").replace("caption parse_mode caption_entities ", "")
+    + "parse_mode title* description* payload* provider_token currency* prices* max_tip_amount "
+    "suggested_tip_amounts start_parameter provider_data photo_url photo_size photo_width "
+    "photo_height need_name need_phone_number need_email need_shipping_address "
+    "send_phone_number_to_provider send_email_to_provider is_flexible"
+)
 _SPEC = {
     "getMe": "",
     "getUpdates": "offset limit timeout allowed_updates",
@@ -49,6 +58,11 @@ _SPEC = {
     "getFile": "file_id*",
     "getChat": "chat_id*",
     "getChatMember": "chat_id* user_id*",
+    "sendInvoice": _INVOICE,
+    "answerPreCheckoutQuery": "pre_checkout_query_id* ok* error_message",
+    "refundStarPayment": "user_id* telegram_payment_charge_id*",
+    "getStarTransactions": "offset limit",
+    "getMyStarBalance": "",
     "close": "",
     "logOut": "",
 }
@@ -60,7 +74,7 @@ METHODS: dict[str, tuple[set[str], set[str]]] = {
 _CANONICAL = {name.lower(): name for name in METHODS}
 JSON_FIELDS = set(
     "reply_parameters reply_markup entities caption_entities commands allowed_updates scope media "
-    "link_preview_options suggested_post_parameters".split()
+    "link_preview_options suggested_post_parameters prices suggested_tip_amounts".split()
 )
 CHAT_ACTIONS = set(
     "typing upload_photo record_video upload_video record_voice upload_voice upload_document "
@@ -99,8 +113,9 @@ MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "
 _MEDIA_KEYS = ("photo", "video", "document", "animation", "audio", "caption", "caption_entities")
 # Methods that count toward the flood limits (``flood_limits=True``); see the module docstring.
 FLOOD_COUNTED = frozenset(
-    "sendMessage sendPhoto sendVideo sendDocument sendMediaGroup copyMessage forwardMessage "
-    "editMessageText editMessageCaption editMessageMedia editMessageReplyMarkup".split()
+    "sendMessage sendPhoto sendVideo sendDocument sendMediaGroup sendInvoice copyMessage "
+    "forwardMessage editMessageText editMessageCaption editMessageMedia "
+    "editMessageReplyMarkup".split()
 )
 
 

@@ -1,5 +1,6 @@
 """What the fake records and keeps: calls (``Call``), flood refusals, files, webhook deliveries,
-and the scripted faults waiting for a call.
+Telegram Stars payments (``SentInvoice``, ``StarTransaction``, ``PaymentAttempt``), and the
+scripted faults waiting for a call.
 """
 
 from __future__ import annotations
@@ -110,6 +111,96 @@ class WebhookDelivery:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status <= 299
+
+
+@dataclass
+class SentInvoice:
+    """An invoice the bot sent with ``sendInvoice`` (``FakeTelegram.invoices``, in order).
+
+    ``payload``: the bot's invoice payload, which Telegram never shows the user; ``prices``: the
+    ``LabeledPrice`` list as sent; ``message``: the invoice message as it was answered to the bot.
+    ``paid_by``: the users who paid it (the user's app then shows "Receipt" instead of "Pay").
+    """
+
+    chat_id: int
+    message_id: int
+    title: str
+    description: str
+    payload: str
+    currency: str
+    prices: list[dict[str, Any]]
+    total_amount: int
+    message: dict[str, Any]
+    paid_by: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StarTransaction:
+    """One Telegram Star transaction of the bot (``FakeTelegram.star_transactions``, in order).
+
+    A payment: ``amount`` > 0 (Stars received), ``id`` = its ``telegram_payment_charge_id``.
+    A refund (``refundStarPayment``): the same ``id``, ``amount`` < 0 (Stars given back).
+    ``getStarTransactions`` shows both as the Bot API does (``to_api``): ``amount`` always
+    positive, the user as ``source`` of a payment and as ``receiver`` of a refund.
+    """
+
+    id: str
+    amount: int
+    date: int
+    user: dict[str, Any]
+    invoice_payload: str
+
+    @property
+    def charge_id(self) -> str:
+        return self.id
+
+    @property
+    def user_id(self) -> int:
+        return int(self.user["id"])
+
+    @property
+    def is_refund(self) -> bool:
+        return self.amount < 0
+
+    def to_api(self) -> dict[str, Any]:
+        """The ``StarTransaction`` object of the Bot API (fields in the server's order)."""
+        partner = {
+            "transaction_type": "invoice_payment",
+            "type": "user",
+            "user": dict(self.user),
+            "invoice_payload": self.invoice_payload,
+        }
+        side = "receiver" if self.is_refund else "source"
+        return {"id": self.id, "date": self.date, side: partner, "amount": abs(self.amount)}
+
+
+@dataclass(frozen=True)
+class PaymentAttempt:
+    """What ``FakeTelegram.user_pays`` did.
+
+    ``paid``: the user was charged (a ``StarTransaction`` was recorded), ``charge_id`` its
+    ``telegram_payment_charge_id`` (None when not paid). ``pre_checkout``: the
+    ``answerPreCheckoutQuery`` call that answered the query (None when none did in time).
+    ``error``: why it was not paid: the bot's ``error_message`` when it answered ``ok=false``,
+    or ``"the bot did not answer the pre-checkout query in time"``; None when paid.
+    ``query``: the ``pre_checkout_query`` sent; ``messages``: the ``successful_payment``
+    messages queued for the bot (none with ``deliver=False``, two with ``deliver_twice``).
+    """
+
+    paid: bool
+    charge_id: str | None
+    pre_checkout: Call | None
+    error: str | None
+    query: dict[str, Any] = field(default_factory=dict)
+    messages: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass
+class _PreCheckout:
+    """An open pre-checkout query: answerable once, until ``deadline`` (``time.monotonic()``)."""
+
+    deadline: float
+    answer: tuple[bool, str] | None = None  # (ok, error_message) once answered
 
 
 @dataclass

@@ -31,9 +31,12 @@ from tests.fakes.bot_api.protocol import (
 from tests.fakes.bot_api.records import (
     Call,
     FloodRefusal,
+    SentInvoice,
+    StarTransaction,
     StoredFile,
     WebhookDelivery,
     _Fault,
+    _PreCheckout,
     _WebhookConfig,
 )
 
@@ -144,6 +147,10 @@ class FakeState:
         self._seq = itertools.count(1)
         self._allowed_updates: set[str] | None = None
         self._open_queries: set[str] = set()
+        self.invoices: list[SentInvoice] = []  # sendInvoice, in order
+        self.star_transactions: list[StarTransaction] = []  # payments and refunds, in order
+        self._invoice_at: dict[tuple[int, int], SentInvoice] = {}  # (chat, message) -> invoice
+        self._pre_checkouts: dict[str, _PreCheckout] = {}  # open pre-checkout queries by id
         self._faults: dict[str, deque[_Fault]] = {}
         self._poll_generation = 0
         self._closing = False
