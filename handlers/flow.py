@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from bot.domain.generations import Requester
@@ -18,7 +18,7 @@ from bot.domain.model import Accepted, Refusal
 from bot.domain.specs import GenerationSpec
 from bot.luma.models import ASPECT_RATIOS, GenerationState
 from bot.runtime import Runtime
-from bot.telegram.buttons import cancel_button
+from bot.telegram.buttons import buy_button, cancel_button
 from bot.texts import duration_words, text
 from bot.worker.progress import status_text
 from handlers.replies import say
@@ -39,7 +39,8 @@ async def start_generation(
     result = await runtime.service.request(who, spec, request_key=request_key)
     if not isinstance(result, Accepted):
         if reply_refusals:
-            await say(bot, who, refusal_text(result, who.language_code))
+            offer = _buy_offer(bot, runtime, who, result)
+            await say(bot, who, refusal_text(result, who.language_code), reply_markup=offer)
         return result
     if result.duplicate:
         return result  # the same update arrived twice: one job, one status message
@@ -57,6 +58,24 @@ async def start_generation(
         status = None
     await runtime.service.announced(result.job.id, status.message_id if status else None)
     return result
+
+
+# Refusals that credits bought by the requester would lift (a group or channel acting as
+# itself pays for itself: a user's purchase would not help it).
+_LIFTED_BY_BUYING = frozenset({"quota_exhausted_user", "quota_not_enough_credits"})
+
+
+def _buy_offer(
+    bot: Bot, runtime: Runtime, who: Requester, refusal: Refusal
+) -> InlineKeyboardMarkup | None:
+    """A "Buy credits" button under a refusal that buying would lift, while packs are for sale:
+    the packs themselves in a private chat, a link to them elsewhere."""
+    if refusal.key not in _LIFTED_BY_BUYING or not runtime.payments.for_sale:
+        return None
+    if who.user_id is None or who.payer_id != who.user_id:
+        return None
+    private = who.chat_id == who.user_id
+    return buy_button(who.language_code, bot_username=None if private else bot.username)
 
 
 def refusal_text(refusal: Refusal, language: str | None) -> str:

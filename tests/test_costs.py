@@ -139,3 +139,47 @@ async def test_quota_shows_free_credits_the_balance_and_the_prices(
     assert "Free credits left today: <b>3</b>" in body
     assert "Your credits: <b>5</b>" in body
     assert "1080p ×2, 4k ×4, 9s ×2" in body
+
+
+async def test_a_refusal_credits_would_lift_offers_to_buy_them_while_packs_are_for_sale(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(daily_quota=3, credit_packs="10:100", support_contact="@help")
+    tg.user_sends("/video a jellyfish --res 4k --dur 9s", user_id=USER)
+    refusal = await tg.wait_for_call(
+        "sendMessage", lambda c: c.ok and "costs <b>8</b> credits" in c.params["text"]
+    )
+    (button,) = [b for row in refusal.result["reply_markup"]["inline_keyboard"] for b in row]
+    assert button["callback_data"] == "buy"
+    tg.press_button(refusal.result, "buy", user_id=USER)
+    packs = await tg.wait_for_call(
+        "sendMessage", lambda c: c.ok and "Pick a pack" in c.result["text"]
+    )
+    assert [
+        b["callback_data"] for row in packs.result["reply_markup"]["inline_keyboard"] for b in row
+    ] == ["buy:10"]
+    assert await bot.runtime.repository.get_job(1) is None
+    # In a group the offer is a link into the private chat.
+    tg.user_sends(
+        "/video a jellyfish --res 4k --dur 9s",
+        user_id=USER,
+        chat_id=-100555,
+        chat_type="supergroup",
+    )
+    in_group = await tg.wait_for_call(
+        "sendMessage",
+        lambda c: c.ok and str(c.params["chat_id"]) == "-100555" and "costs" in c.params["text"],
+    )
+    (link,) = in_group.result["reply_markup"]["inline_keyboard"][0]
+    assert link["url"].endswith("?start=buy")
+
+
+async def test_without_packs_for_sale_a_refusal_offers_nothing_to_buy(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot(daily_quota=3)
+    tg.user_sends("/video a jellyfish --res 4k --dur 9s", user_id=USER)
+    refusal = await tg.wait_for_call(
+        "sendMessage", lambda c: c.ok and "costs <b>8</b> credits" in c.params["text"]
+    )
+    assert "reply_markup" not in refusal.params
