@@ -137,9 +137,11 @@ async def test_a_deep_link_redeems_its_code_and_unknown_parameters_still_greet(
     link = tg.user_sends("/start WELCOME")
     assert "<code>WELCOME</code> redeemed: <b>4</b> credits added" in await reply_to(tg, link)
     assert "already redeemed" in await reply_to(tg, tg.user_sends("/start welcome"))
-    for parameter in ("nosuchcode", "buy", "ref", "x" * 65, "a!b"):
+    for parameter in ("nosuchcode", "ref", "x" * 65, "a!b"):
         greeted = await reply_to(tg, tg.user_sends(f"/start {parameter}"))
         assert HELP in greeted
+    # `buy` is never a code: it opens the shop (here: nothing for sale), not a redemption.
+    assert "Nothing is for sale" in await reply_to(tg, tg.user_sends("/start buy"))
     assert await bot.runtime.repository.balance(USER) == 4
     assert len(replies_to(tg, link)) == 1  # the answer, not the greeting too
 
