@@ -456,3 +456,50 @@ async def test_a_worker_that_lost_its_job_mid_download_stops_downloading(
         await second.delivered(sent.result)
     assert len(asked) == 2 and len(tg.messages_with_video(USER)) == 1
     assert len(creates(emulator)) == 1 and await usage(second) == (1, 1)
+
+
+async def run_sql(database: BotDatabase, sql: str, *values: Any) -> None:
+    """One write beside the bot, as another replica's would be."""
+    if database.path is not None:
+        path = database.path
+
+        def run() -> None:
+            with contextlib.closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as db:
+                db.execute(sql.replace("$1", "?1").replace("$2", "?2"), values)
+
+        await asyncio.to_thread(run)
+        return
+    connection = await asyncpg.connect(database.url)
+    try:
+        await connection.execute(sql, *values)
+    finally:
+        await connection.close()
+
+
+async def test_an_upload_that_ends_after_another_worker_delivered_the_job_tells_nobody_twice(
+    tg: FakeTelegram,
+    emulator: Any,
+    database: BotDatabase,
+    start_bot: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # This worker's upload is slow; meanwhile another worker (its lease having lapsed) took the
+    # job over, delivered it into the same message and told the user. When the slow upload ends,
+    # the job is no longer this worker's to record: no second "ready" notice.
+    tg.delay_next("editMessageMedia", 2.0)
+    bot = await start_bot()
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    await job_when(bot.runtime.repository, lambda j: j.state is JobState.DELIVERING, "delivering")
+    await tg.wait_until(lambda: tg.faults_left("editMessageMedia") == 0)  # the upload is held
+    await run_sql(
+        database,
+        "UPDATE generations SET state = 'delivered', lease_owner = NULL, lease_until = NULL,"
+        " video_message_id = $1 WHERE id = $2",
+        2,
+        1,
+    )
+    await logged(caplog, "job 1: delivered meanwhile by another worker; nothing more")
+    await asyncio.sleep(0.3)
+    assert not [c for c in tg.calls_of("sendMessage") if "ready" in c.params["text"]]
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.state is JobState.DELIVERED

@@ -74,9 +74,13 @@ class Deliver:
         except (DownloadError, TelegramError) as error:
             return await self._retry(job, error)
         file_id = message.video.file_id if message.video else None
-        await ctx.repo.mark_delivered(
+        if not await ctx.repo.mark_delivered(
             job.id, ctx.owner, message_id=message.message_id, file_id=file_id, now=time.time()
-        )
+        ):
+            # Another worker took the job over and finished it while this upload ran (into the
+            # same message: an edit): it has told the user; a second "ready" would be noise.
+            log.warning("job %d: delivered meanwhile by another worker; nothing more", job.id)
+            return False
         log.info("job %d: delivered as message %d", job.id, message.message_id)
         if ctx.metrics is not None:
             ctx.metrics.deliveries.labels("video" if message.video else "link").inc()
