@@ -15,7 +15,7 @@ from bot.runtime import BotContext
 from bot.texts import text
 from handlers.commands import extract_command
 from handlers.promos import promo_stats
-from handlers.replies import answer, requester_of, say
+from handlers.replies import answer, refused_unless_admin, requester_of, say
 
 MAX_GRANT = 10_000
 
@@ -27,8 +27,7 @@ async def admin_command(update: Update, context: BotContext) -> None:
     assert command is not None  # the handler's filter guarantees it
     who = requester_of(update)
     admin = context.runtime.admin
-    if not admin.is_admin(who.user_id):
-        await answer(context.bot, who, "admin_only")
+    if await refused_unless_admin(context.bot, who, admin.is_admin(who.user_id)):
         return
     args = command.args.split()
     if command.name == "stats":

@@ -39,7 +39,7 @@ from bot.runtime import BotContext, Runtime, runtime_of
 from bot.telegram.buttons import buy_button, buy_pack_data, buy_pack_of
 from bot.texts import strip_html, text
 from handlers.commands import extract_command
-from handlers.replies import answer, requester_of, say
+from handlers.replies import answer, refused_unless_admin, requester_of, say
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +247,7 @@ async def refund_command(update: Update, context: BotContext) -> None:
     who = requester_of(update)
     runtime = context.runtime
     admin = runtime.admin
-    if not admin.is_admin(who.user_id):
-        await answer(context.bot, who, "admin_only")
+    if await refused_unless_admin(context.bot, who, admin.is_admin(who.user_id)):
         return
     args = command.args.split()
     if len(args) != 1:

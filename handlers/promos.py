@@ -18,7 +18,7 @@ from bot.runtime import BotContext
 from bot.texts import text
 from handlers.commands import extract_command
 from handlers.help import help_command
-from handlers.replies import answer, requester_of
+from handlers.replies import answer, refused_unless_admin, requester_of
 
 
 class StartParameter(filters.MessageFilter):
@@ -98,8 +98,7 @@ async def promo_command(update: Update, context: BotContext) -> None:
     """`/promo <code> <credits> [uses] [days]`, for admins."""
     who = requester_of(update)
     runtime = context.runtime
-    if not runtime.admin.is_admin(who.user_id):
-        await answer(context.bot, who, "admin_only")
+    if await refused_unless_admin(context.bot, who, runtime.admin.is_admin(who.user_id)):
         return
     made = await runtime.promos.create(_args(update, context), by=who.user_id)
     if isinstance(made, Refusal):

@@ -53,6 +53,14 @@ async def say(bot: Bot, who: Requester, body: str, **kwargs: object) -> Message:
     )
 
 
+async def refused_unless_admin(bot: Bot, who: Requester, is_admin: bool) -> bool:
+    """Whether an admin-only command was refused (and its sender told so)."""
+    if is_admin:
+        return False
+    await answer(bot, who, "admin_only")
+    return True
+
+
 async def answer(bot: Bot, who: Requester, key: str, **values: object) -> Message:
     """Reply with catalog message `key` in the requester's language."""
     body = text(key, who.language_code, ratios=", ".join(ASPECT_RATIOS), **values)

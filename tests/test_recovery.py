@@ -114,45 +114,53 @@ def leases_of(owner: str) -> str:
     )
 
 
+async def run_sql(database: BotDatabase, sql: str, *values: Any) -> None:
+    """One statement beside the bot, as another replica's would be (SQLite in a thread: the
+    bot's own connection needs the event loop to finish a write)."""
+    if database.path is not None:
+        path = database.path
+
+        def run() -> None:
+            with contextlib.closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as db:
+                db.execute(sql.replace("$1", "?1").replace("$2", "?2"), values)
+
+        await asyncio.to_thread(run)
+        return
+    connection = await asyncpg.connect(database.url)
+    try:
+        await connection.execute(sql, *values)
+    finally:
+        await connection.close()
+
+
 @asynccontextmanager
 async def database_refusing(database: BotDatabase, when: str) -> AsyncIterator[None]:
     """While inside, every UPDATE of a job for which `when` holds (SQL over OLD and NEW, the
     same in both dialects) fails, as a database failing for a moment does: the bot gets its
     driver's own error (sqlite3.IntegrityError, asyncpg's RaiseError) saying REFUSED."""
     if database.path is not None:
-        path = database.path
-
-        def run(sql: str) -> None:
-            with contextlib.closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as db:
-                db.execute(sql)
-
-        # In a thread: the bot's own SQLite connection needs the event loop to finish a write.
-        await asyncio.to_thread(
-            run,
+        await run_sql(
+            database,
             f"CREATE TRIGGER refuse_writes BEFORE UPDATE ON generations FOR EACH ROW WHEN {when}"
             f" BEGIN SELECT RAISE(ABORT, '{REFUSED}'); END",
         )
-        try:
-            yield
-        finally:
-            await asyncio.to_thread(run, "DROP TRIGGER refuse_writes")
-        return
-    connection = await asyncpg.connect(database.url)  # the test's schema comes first
-    try:
-        await connection.execute(
+        drop = "DROP TRIGGER refuse_writes"
+    else:
+        await run_sql(
+            database,
             "CREATE OR REPLACE FUNCTION refuse_writes() RETURNS trigger LANGUAGE plpgsql"
-            f" AS $$ BEGIN RAISE EXCEPTION '{REFUSED}'; END $$"
+            f" AS $$ BEGIN RAISE EXCEPTION '{REFUSED}'; END $$",
         )
-        await connection.execute(
+        await run_sql(
+            database,
             "CREATE TRIGGER refuse_writes BEFORE UPDATE ON generations FOR EACH ROW"
-            f" WHEN ({when}) EXECUTE FUNCTION refuse_writes()"
+            f" WHEN ({when}) EXECUTE FUNCTION refuse_writes()",
         )
-        try:
-            yield
-        finally:
-            await connection.execute("DROP TRIGGER refuse_writes ON generations")
+        drop = "DROP TRIGGER refuse_writes ON generations"
+    try:
+        yield
     finally:
-        await connection.close()
+        await run_sql(database, drop)
 
 
 async def job_when(repository: Any, check: Callable[[Job], bool], what: str) -> Job:
@@ -456,24 +464,6 @@ async def test_a_worker_that_lost_its_job_mid_download_stops_downloading(
         await second.delivered(sent.result)
     assert len(asked) == 2 and len(tg.messages_with_video(USER)) == 1
     assert len(creates(emulator)) == 1 and await usage(second) == (1, 1)
-
-
-async def run_sql(database: BotDatabase, sql: str, *values: Any) -> None:
-    """One write beside the bot, as another replica's would be."""
-    if database.path is not None:
-        path = database.path
-
-        def run() -> None:
-            with contextlib.closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as db:
-                db.execute(sql.replace("$1", "?1").replace("$2", "?2"), values)
-
-        await asyncio.to_thread(run)
-        return
-    connection = await asyncpg.connect(database.url)
-    try:
-        await connection.execute(sql, *values)
-    finally:
-        await connection.close()
 
 
 async def test_an_upload_that_ends_after_another_worker_delivered_the_job_tells_nobody_twice(

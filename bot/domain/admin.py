@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
 
 from bot.domain.access import AccessPolicy
+from bot.domain.generations import report_periods
 from bot.domain.model import DayStats
 from bot.domain.stores import AdminQueries
 from bot.numbers import parse_int
@@ -42,11 +42,8 @@ class AdminService:
 
     async def stats(self, now: float | None = None) -> tuple[DayStats, DayStats]:
         """Usage since 00:00 UTC today, and over the last 7 days."""
-        now = time.time() if now is None else now
-        midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0)
-        today = await self._repo.stats(since=midnight.timestamp())
-        week = await self._repo.stats(since=now - 7 * 86_400)
-        return today, week
+        today, week = report_periods(time.time() if now is None else now)
+        return await self._repo.stats(since=today), await self._repo.stats(since=week)
 
     async def name_of(self, payer_id: int) -> str:
         """@username for a user the bot has seen, else the id (groups and channels)."""

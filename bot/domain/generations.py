@@ -96,6 +96,12 @@ def seconds_until_reset(now: float) -> float:
     return (midnight - moment).total_seconds()
 
 
+def report_periods(now: float) -> tuple[float, float]:
+    """Where /stats' two periods begin: 00:00 UTC today, and 7 days ago."""
+    midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.timestamp(), now - 7 * 86_400
+
+
 HISTORY_PAGE_SIZE = 5
 
 

@@ -25,10 +25,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 
 from bot.config import CreditPack
 from bot.domain.access import AccessPolicy
+from bot.domain.generations import report_periods
 from bot.domain.model import Refusal
 from bot.domain.stars import (
     STARS,
@@ -233,11 +233,9 @@ class PaymentService:
 
     async def stats(self, now: float | None = None) -> tuple[PaymentStats, PaymentStats]:
         """Sales since 00:00 UTC today, and over the last 7 days."""
-        now = time.time() if now is None else now
-        midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0)
-        today = await self._store.payment_stats(since=midnight.timestamp())
-        week = await self._store.payment_stats(since=now - 7 * 86_400)
-        return today, week
+        today, week = report_periods(time.time() if now is None else now)
+        stats = self._store.payment_stats
+        return await stats(since=today), await stats(since=week)
 
     async def reconcile(self, transactions: Sequence[StarTransaction]) -> list[PurchaseRecorded]:
         """Record the payments and refunds of Telegram's list that the database lacks: the
