@@ -160,6 +160,7 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
             progress_interval=settings.progress_interval,
             lease_seconds=settings.job_lease_seconds,
             delivery_grace=settings.delivery_grace_seconds,
+            deliver_by_url=settings.deliver_by_url,
         ),
         signer=signer,
         callbacks=callbacks,

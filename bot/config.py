@@ -144,8 +144,12 @@ class Settings(BaseSettings):
     # Messages one private chat may get in a burst before the bot paces it at one a second
     # (Telegram's per-chat limit, which PTB does not pace); 0 turns the pacing off.
     telegram_private_chat_burst: int = Field(default=3, ge=0)
-    # Bytes Telegram accepts per upload: 50 MB on the cloud Bot API, 2000 MB on a local server.
-    telegram_upload_limit: int = Field(default=50 * 1024 * 1024, ge=1)
+    # Bytes Telegram accepts per upload: 50 MB on the cloud Bot API, 2000 MB on a local server
+    # (telegram-bot-api --local); a larger video is sent as a link.
+    telegram_upload_limit: int = Field(default=50 * 1024 * 1024, ge=1, le=2000 * 1024 * 1024)
+    # Send a finished video of up to 20 MB as its URL, for Telegram to fetch: the bot moves
+    # 64 KB instead of the video twice; an upload whenever Telegram cannot fetch it.
+    deliver_by_url: bool = False
 
     # Selling credits for Telegram Stars (README, "Selling credits"): the packs for sale
     # (`credits:stars,…`; empty: nothing is for sale), where buyers get help (/paysupport,

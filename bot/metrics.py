@@ -37,8 +37,14 @@ class Metrics:
         )
         self.deliveries = Counter(
             "luma_bot_deliveries",
-            "Videos delivered, as a video or as a link (too large to upload).",
+            "Videos delivered: uploaded (video), fetched by Telegram from the result URL (url),"
+            " or as a link (too large to upload).",
             ["kind"],
+            registry=self.registry,
+        )
+        self.url_refusals = Counter(
+            "luma_bot_url_refusals",
+            "Videos Telegram could not fetch from their URL (DELIVER_BY_URL), uploaded instead.",
             registry=self.registry,
         )
         self.failures = Counter(

@@ -3,13 +3,21 @@ malformed, makes reading its metadata raise (hypothesis over random, cut and alt
 
 from __future__ import annotations
 
+import io
 import struct
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.worker.mp4 import HEAD_BYTES, VideoInfo, is_video, read_video_info
+from bot.worker.mp4 import (
+    HEAD_BYTES,
+    MAX_MOOV_BYTES,
+    VideoInfo,
+    is_video,
+    read_file_video_info,
+    read_video_info,
+)
 from emulator.assets import VIDEO_FILE, sample_bytes
 
 pytestmark = pytest.mark.unit
@@ -71,4 +79,52 @@ def test_cut_or_altered_videos_never_raise(cut: int, changes: list[tuple[int, in
     for position, value in changes:
         data[position] = value
     info = read_video_info(bytes(data[:cut]))
+    assert isinstance(info, VideoInfo)
+
+
+# --- from a file, reading only the moov box (issue 18) ----------------------------------------
+
+
+def top_level_boxes(data: bytes) -> list[bytes]:
+    boxes, position = [], 0
+    while position < len(data):
+        (size,) = struct.unpack_from(">I", data, position)
+        boxes.append(data[position : position + size])
+        position += size
+    return boxes
+
+
+def test_a_file_is_read_for_its_moov_box_wherever_it_is() -> None:
+    ftyp, moov, _free, mdat = top_level_boxes(SAMPLE)
+    assert moov[4:8] == b"moov" and mdat[4:8] == b"mdat"
+    padding = box(b"free", b"\x00" * 100_000)
+    expected = VideoInfo(width=320, height=180, duration=2)
+    for layout in (SAMPLE + padding, ftyp + mdat + padding + moov):  # faststart, and moov last
+        assert read_file_video_info(io.BytesIO(layout)) == expected
+
+
+def test_a_file_with_a_64_bit_box_before_its_moov_is_read() -> None:
+    ftyp, moov, _free, mdat = top_level_boxes(SAMPLE)
+    large_mdat = struct.pack(">I4sQ", 1, b"mdat", len(mdat) + 8) + mdat[8:]
+    assert read_file_video_info(io.BytesIO(ftyp + large_mdat + moov)).width == 320
+
+
+def test_a_file_without_a_readable_moov_box_gives_no_metadata() -> None:
+    ftyp, moov, _free, mdat = top_level_boxes(SAMPLE)
+    huge_moov = struct.pack(">I4s", MAX_MOOV_BYTES + 1, b"moov") + moov[8:]
+    for data in (
+        ftyp + mdat,  # none at all
+        ftyp + box(b"mdat", size=0) + moov,  # a box "to the end of the file" hides the rest
+        ftyp + box(b"free", size=3) + moov,  # a box shorter than its header
+        ftyp + huge_moov,  # more than the bot reads
+        ftyp[:5],
+        b"",
+    ):
+        assert read_file_video_info(io.BytesIO(data)) == VideoInfo()
+
+
+@settings(max_examples=200, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=len(SAMPLE)), data=st.binary(max_size=64))
+def test_cut_files_never_raise(cut: int, data: bytes) -> None:
+    info = read_file_video_info(io.BytesIO(SAMPLE[:cut] + data))
     assert isinstance(info, VideoInfo)

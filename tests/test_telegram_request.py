@@ -8,14 +8,15 @@ Bot API's own suite, which drives it alongside PTB's default transport
 from __future__ import annotations
 
 import asyncio
+import tempfile
 
 import aiohttp
 import pytest
 from aiohttp import web
 from telegram import Bot, InputFile
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, RetryAfter, TimedOut
 
-from bot.telegram.transport import AiohttpRequest
+from bot.telegram.transport import AiohttpRequest, StreamedBody
 from tests.conftest import free_port
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -72,6 +73,34 @@ async def test_an_upload_arrives_byte_for_byte_with_its_fields() -> None:
     assert call.params["caption"] == "Ünïcode & <b>markup</b> stay as sent"
     assert tg.file(sent.document.file_id).data == data
     assert sent.document.file_name == "clip %22one%22.bin"
+
+
+async def test_a_file_handle_is_streamed_whole_from_its_start_each_time_it_is_sent() -> None:
+    data = bytes(range(256)) * 5000  # 1.28 MB: several STREAM_CHUNKs
+    with tempfile.TemporaryFile() as file:
+        file.write(data)  # the handle is left at the end, as after a download
+        async with FakeTelegram(token=TOKEN) as tg:
+            tg.user_sends("hi")
+            # PTB's rate limiter sends a request refused with 429 again: the same file, whole.
+            tg.fail_next("sendVideo", 429, retry_after=1, count=1)
+            upload = InputFile(file, filename="clip.mp4", read_file_handle=False)
+            async with Bot(TOKEN, base_url=f"{tg.root}/bot", request=AiohttpRequest()) as bot:
+                with pytest.raises(RetryAfter):
+                    await bot.send_video(ANN, upload, caption="first try")
+                sent = await bot.send_video(ANN, upload, caption="second try", width=3)
+        first, second = tg.calls_of("sendVideo")
+    assert first.files["video"] == second.files["video"] == data
+    assert tg.file(sent.video.file_id).data == data
+    assert second.params["caption"] == "second try" and second.params["width"] == "3"
+
+
+def test_a_streamed_body_knows_its_length_and_has_no_text() -> None:
+    with tempfile.TemporaryFile() as file:
+        file.write(b"x" * 1000)
+        body = StreamedBody([b"head", file, b"tail"], "multipart/form-data; boundary=b")
+        assert body.size == 1008
+        with pytest.raises(TypeError):
+            body.decode()
 
 
 async def test_used_before_initialize_says_so() -> None:

@@ -6,6 +6,10 @@ as one body, built in memory, over one aiohttp connection pool. The contract is 
 `BaseRequest.do_request`: return the status and the raw body; raise `TimedOut` for timeouts and
 `NetworkError` for everything else that kept the request from completing (PTB maps HTTP statuses
 to its own errors).
+
+A file given as a file object (PTB's `InputFile(..., read_file_handle=False)`, as the worker
+uploads videos) is not read into the body: it is read from its file while the request is sent,
+so an upload of any size costs the bot one chunk of memory.
 """
 
 from __future__ import annotations
@@ -19,11 +23,15 @@ from typing import IO, Any
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
+import aiohttp.payload
+from aiohttp.abc import AbstractStreamWriter
 from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# Read from a file per write while streaming an upload.
+STREAM_CHUNK = 256 * 1024
 
 
 class AiohttpRequest(BaseRequest):
@@ -149,22 +157,61 @@ class AiohttpRequest(BaseRequest):
         return aiohttp.ClientTimeout(total=total, connect=connect, sock_read=read)
 
 
-def _encode(request_data: RequestData | None) -> tuple[bytes | None, str | None]:
-    """The request body and its content type: a form, or multipart when files go along."""
+def _encode(
+    request_data: RequestData | None,
+) -> tuple[bytes | StreamedBody | None, str | None]:
+    """The request body and its content type: a form, or multipart when files go along (one
+    bytes object, or a StreamedBody when a file is to be read while sending)."""
     if request_data is None:
         return None, None
     fields = request_data.json_parameters
     if not request_data.contains_files:
         return urlencode(fields).encode(), FORM_CONTENT_TYPE
     boundary = secrets.token_hex(16)
-    parts: list[bytes] = []
+    pieces: list[bytes | IO[bytes]] = []
     for name, value in fields.items():
-        parts.append(_part_head(boundary, name) + b"\r\n\r\n" + value.encode() + b"\r\n")
+        pieces.append(_part_head(boundary, name) + b"\r\n\r\n" + value.encode() + b"\r\n")
     for name, (filename, content, mimetype) in request_data.multipart_data.items():
         head = _part_head(boundary, name, filename) + f"\r\nContent-Type: {mimetype}".encode()
-        parts.append(head + b"\r\n\r\n" + _bytes(content) + b"\r\n")
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+        pieces.extend((head + b"\r\n\r\n", content, b"\r\n"))
+    pieces.append(f"--{boundary}--\r\n".encode())
+    content_type = f"multipart/form-data; boundary={boundary}"
+    if all(isinstance(piece, bytes) for piece in pieces):
+        return b"".join(pieces), content_type  # type: ignore[arg-type]
+    return StreamedBody(pieces, content_type), content_type
+
+
+class StreamedBody(aiohttp.payload.Payload):
+    """A multipart body whose files are read while it is sent, in STREAM_CHUNK pieces; its
+    length is known up front (Content-Length, as Telegram expects of an upload).
+
+    Each file is sent whole, from its start: a request sent again (PTB's rate limiter retries
+    after a 429) reads it again. Reads are from the worker's temporary file, which the page
+    cache holds, so they run on the event loop (a thread per chunk would cost more CPU)."""
+
+    def __init__(self, pieces: list[bytes | IO[bytes]], content_type: str) -> None:
+        super().__init__(pieces, content_type=content_type)
+        self._pieces = pieces
+        self._size = sum(
+            len(piece) if isinstance(piece, bytes) else _file_size(piece) for piece in pieces
+        )
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        for piece in self._pieces:
+            if isinstance(piece, bytes):
+                await writer.write(piece)
+                continue
+            piece.seek(0)
+            while chunk := piece.read(STREAM_CHUNK):
+                await writer.write(chunk)  # waits while the socket's buffer is full
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        raise TypeError("a streamed upload has no text form")
+
+
+def _file_size(file: IO[bytes]) -> int:
+    file.seek(0, 2)
+    return file.tell()
 
 
 def _part_head(boundary: str, name: str, filename: str | None = None) -> bytes:
@@ -177,7 +224,3 @@ def _part_head(boundary: str, name: str, filename: str | None = None) -> bytes:
 def _quoted(value: str) -> str:
     # RFC 7578: quotes and line breaks in names are percent-encoded, as browsers (and httpx) do.
     return value.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _bytes(content: bytes | IO[bytes]) -> bytes:
-    return content if isinstance(content, bytes) else content.read()

@@ -35,6 +35,8 @@ class WorkerSettings:
     submit_backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=60.0))
     delivery_backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=60.0))
     delivery_grace: float = DELIVERY_GRACE_SECONDS
+    # Send a small enough video as its URL for Telegram to fetch (DELIVER_BY_URL).
+    deliver_by_url: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,22 @@
 `delivery` moves the bytes; this step decides what a failure means. A chat that blocked the bot
 and a result that is not a video end the job; any other failure is tried again with backoff
 until the deadline plus the grace (a finished video is worth waiting for).
+
+With `DELIVER_BY_URL`, a video Telegram can fetch itself (it says its size, up to 20 MB) is sent
+as its URL first; whenever that does not work out (the probe fails, Telegram refuses the URL)
+the video is downloaded and uploaded as usual.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from telegram import Message
 from telegram.error import Forbidden, TelegramError
 
 from bot.domain.model import FailureCode, Job
@@ -20,9 +26,12 @@ from bot.luma import errors
 from bot.worker.context import WorkerContext
 from bot.worker.delivery import (
     SHOW_SLOW_STEP_AFTER,
+    TELEGRAM_URL_LIMIT,
     Delivery,
     DownloadError,
     NotAVideo,
+    UrlRefused,
+    VideoFile,
     VideoTooLarge,
 )
 
@@ -58,13 +67,11 @@ class Deliver:
         interrupted = False
         try:
             try:
-                data = await self._download_showing_delivery(job, language)
-                message, interrupted = await _finish_even_if_cancelled(
-                    self._delivery.send_video(job, data, language)
-                )
+                message, interrupted, kind = await self._send_video(job, language)
             except VideoTooLarge as too_large:
                 current = await ctx.repo.get_job(job.id)  # the URL may have been refreshed
                 message = await self._delivery.send_link(current or job, too_large.size, language)
+                kind = "link"
         except Forbidden as error:
             log.warning("job %d: chat %d unreachable: %s", job.id, job.chat_id, error)
             return await ctx.fail(job, FailureCode.CHAT_UNREACHABLE, str(error))
@@ -83,13 +90,46 @@ class Deliver:
             return False
         log.info("job %d: delivered as message %d", job.id, message.message_id)
         if ctx.metrics is not None:
-            ctx.metrics.deliveries.labels("video" if message.video else "link").inc()
+            ctx.metrics.deliveries.labels(kind).inc()
         if interrupted:
             raise asyncio.CancelledError  # the shutdown waited for the upload; now stop
         await ctx.notices.after_delivery(job, message, language)
         return False
 
-    async def _download_showing_delivery(self, job: Job, language: str | None) -> bytes:
+    async def _send_video(self, job: Job, language: str | None) -> tuple[Message, bool, str]:
+        """The video in the chat: by URL when that is on and works, else uploaded. Returns the
+        message, whether a shutdown arrived meanwhile, and how it went ("url" or "video")."""
+        if self._ctx.settings.deliver_by_url:
+            sent = await self._send_by_url(job, language)
+            if sent is not None:
+                return *sent, "url"
+        video = await self._download_showing_delivery(job, language)
+        with contextlib.closing(video):
+            sent = await _finish_even_if_cancelled(self._delivery.send_video(job, video, language))
+        return *sent, "video"
+
+    async def _send_by_url(self, job: Job, language: str | None) -> tuple[Message, bool] | None:
+        """None when the URL is not to be used (the upload decides then, with its own checks
+        and a fresh URL if this one fails)."""
+        assert job.video_url is not None
+        try:
+            probe = await self._delivery.probe(job.video_url)
+        except DownloadError as error:
+            log.info("job %d: result not probed (%s); uploading it", job.id, error)
+            return None
+        if probe.size is None or probe.size > TELEGRAM_URL_LIMIT:
+            return None
+        try:
+            return await _finish_even_if_cancelled(
+                self._delivery.send_video_by_url(job, probe, language)
+            )
+        except UrlRefused as error:
+            log.info("job %d: Telegram could not fetch the video (%s); uploading it", job.id, error)
+            if self._ctx.metrics is not None:
+                self._ctx.metrics.url_refusals.inc()
+            return None
+
+    async def _download_showing_delivery(self, job: Job, language: str | None) -> VideoFile:
         """The download; one that takes a while shows "Uploading your video…" meanwhile. Most
         are quick, and the video itself then replaces the status: one Telegram call fewer."""
         download = asyncio.ensure_future(self._download(job))
@@ -103,7 +143,7 @@ class Deliver:
                 download.cancel()
                 await asyncio.gather(download, return_exceptions=True)
 
-    async def _download(self, job: Job) -> bytes:
+    async def _download(self, job: Job) -> VideoFile:
         """The result's bytes. On failure ask the API again: result URLs expire, and a fresh
         one replaces the stored one; either way the download is tried once more."""
         ctx = self._ctx

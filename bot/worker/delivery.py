@@ -16,6 +16,14 @@ video) rather than arriving as a new message. Editing is idempotent: when an upl
 lost (timeout, dropped connection, a crash mid-upload) the retry edits the same message again,
 so the video can never appear twice. Only when there is no status message to edit (never sent,
 or deleted by the user) is a new message sent, as a reply to the request.
+
+Memory does not grow with the video: a download is spooled to an unnamed temporary file (gone
+when closed, or when the process ends) in chunks, and the upload is read from that file while it
+is sent (`bot/telegram/transport.py`). A file rather than a pipe from download to upload: the
+size is known before the upload starts (a video over the limit is never half-uploaded), the
+`moov` box may come last, and an upload that fails can be sent again without a new download.
+Delivery by URL (`DELIVER_BY_URL`) moves even fewer bytes: only the first PROBE_BYTES are read,
+to check that the result is a video and learn its size, and Telegram fetches the rest itself.
 """
 
 from __future__ import annotations
@@ -23,8 +31,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import IO, TypeVar
 
 import aiohttp
 from telegram import (
@@ -41,11 +53,18 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 from bot.domain.model import Job
 from bot.telegram.buttons import video_buttons
 from bot.texts import Html, excerpt, text
-from bot.worker.mp4 import HEAD_BYTES, is_video, read_video_info
+from bot.worker.mp4 import HEAD_BYTES, VideoInfo, is_video, read_file_video_info, read_video_info
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TELEGRAM_UPLOAD_LIMIT = 50 * 1024 * 1024
+# Telegram fetches a file sent by URL itself, up to this size (its documented limit).
+TELEGRAM_URL_LIMIT = 20 * 1024 * 1024
+# Read before sending a video by URL: its `ftyp` box, and usually its `moov` box (5-10 s clips
+# from a "faststart" encoder keep it within the first few KB).
+PROBE_BYTES = 64 * 1024
+DOWNLOAD_CHUNK = 256 * 1024
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, connect=15, sock_read=60)
 CAPTION_PROMPT_CHARS = 300
 # Storage may send a download on to a CDN once or twice; a longer chain is not a video link.
@@ -74,6 +93,39 @@ class VideoTooLarge(Exception):
         self.size = size
 
 
+class UrlRefused(Exception):
+    """Telegram could not fetch the video from its URL (the upload then carries it)."""
+
+
+# What Telegram answers when it cannot use a URL it was given for a file.
+_URL_REFUSALS = re.compile(
+    r"failed to get http url content|wrong type of the web page content"
+    r"|wrong file identifier/http url specified",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class VideoFile:
+    """A downloaded video in an unnamed temporary file; close it when done."""
+
+    file: IO[bytes]
+    size: int
+    info: VideoInfo
+
+    def close(self) -> None:
+        self.file.close()
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the first bytes of a result told: its size (None: the server did not say) and its
+    width/height/duration (when the `moov` box was among them)."""
+
+    size: int | None
+    info: VideoInfo
+
+
 class Delivery:
     def __init__(
         self,
@@ -86,46 +138,103 @@ class Delivery:
         self._session = session
         self._upload_limit = upload_limit
 
-    async def download(self, url: str) -> bytes:
-        """The video's bytes; NotAVideo if they are something else, VideoTooLarge as soon as
-        it exceeds the upload limit."""
+    async def download(self, url: str) -> VideoFile:
+        """The video, spooled to a temporary file; NotAVideo if it is something else,
+        VideoTooLarge as soon as it exceeds the upload limit (nothing more is read)."""
+        spool = tempfile.TemporaryFile(prefix="luma-bot-")
         try:
-            async with self._session.get(
-                url, timeout=DOWNLOAD_TIMEOUT, max_redirects=MAX_REDIRECTS
-            ) as response:
+            async with self._get(url) as response:
                 if response.status != 200:
                     raise DownloadError(f"HTTP {response.status}")
-                head = await _head(response.content)
+                head = await _head(response.content, HEAD_BYTES)
                 if not is_video(head):
                     raise NotAVideo(f"the result is not a video ({response.content_type[:60]})")
                 if (response.content_length or 0) > self._upload_limit:
                     raise VideoTooLarge(response.content_length or 0)
-                chunks, total = [head], len(head)
-                async for chunk in response.content.iter_chunked(256 * 1024):
+                # Page-cache writes of a chunk take microseconds: no thread for them.
+                spool.write(head)
+                total = len(head)
+                async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
                     total += len(chunk)
                     if total > self._upload_limit:
                         raise VideoTooLarge(total)
-                    chunks.append(chunk)
-                return b"".join(chunks)
+                    spool.write(chunk)
+            spool.flush()
+            return VideoFile(spool, total, read_file_video_info(spool))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            spool.close()
+            raise DownloadError(str(error) or type(error).__name__) from None
+        except BaseException:
+            spool.close()
+            raise
+
+    async def probe(self, url: str) -> Probe:
+        """The first PROBE_BYTES of the result (a range request; a server that ignores it is
+        hung up on after them): NotAVideo if they are not a video's."""
+        try:
+            async with self._get(url, {"Range": f"bytes=0-{PROBE_BYTES - 1}"}) as response:
+                if response.status == 206:
+                    size = _range_total(response.headers.get("Content-Range", ""))
+                elif response.status == 200:
+                    size = response.content_length
+                else:
+                    raise DownloadError(f"HTTP {response.status}")
+                head = await _head(response.content, PROBE_BYTES)
         except (aiohttp.ClientError, TimeoutError) as error:
             raise DownloadError(str(error) or type(error).__name__) from None
+        if not is_video(head):
+            raise NotAVideo("the result is not a video")
+        return Probe(size=size, info=read_video_info(head))
 
-    async def send_video(self, job: Job, data: bytes, language: str | None) -> Message:
-        """The video in place of the status message, or as a new message if there is none."""
-        info = read_video_info(data)
+    def _get(
+        self, url: str, headers: dict[str, str] | None = None
+    ) -> aiohttp.client._RequestContextManager:
+        return self._session.get(
+            url, headers=headers, timeout=DOWNLOAD_TIMEOUT, max_redirects=MAX_REDIRECTS
+        )
+
+    async def send_video(self, job: Job, video: VideoFile, language: str | None) -> Message:
+        """The video, uploaded from its file, in place of the status message (or as a new
+        message if there is none)."""
+
+        def upload(attach: bool) -> InputFile:
+            # read_file_handle=False: the transport reads the file while sending, not before.
+            return InputFile(
+                video.file, filename=f"luma-{job.id}.mp4", attach=attach, read_file_handle=False
+            )
+
+        with _too_large_as(video.size):
+            return await self._send(job, upload(True), upload(False), video.info, language)
+
+    async def send_video_by_url(self, job: Job, probe: Probe, language: str | None) -> Message:
+        """The video, fetched by Telegram from its result URL; UrlRefused if Telegram could not
+        use the URL (the caller uploads it instead)."""
+        assert job.video_url is not None
+        return await self._send(job, job.video_url, job.video_url, probe.info, language)
+
+    async def _send(
+        self,
+        job: Job,
+        media: InputFile | str,
+        new_media: InputFile | str,
+        info: VideoInfo,
+        language: str | None,
+    ) -> Message:
+        """`media` in place of the status message, else `new_media` in a new message (the
+        same video, each as its method takes it)."""
         video_caption = caption(job, language)
-        filename = f"luma-{job.id}.mp4"
         buttons = video_buttons(job.id, language)
+        # A URL Telegram refuses is not a missing status message: no new message for it.
+        guard = _refusing_url if isinstance(media, str) else _as_is
         async with self._uploading(job):
-            with _too_large_as(len(data)):
-                edited = await self._in_place(
-                    job,
-                    lambda status_id: self._bot.edit_message_media(
+            edited = await self._in_place(
+                job,
+                lambda status_id: guard(
+                    self._bot.edit_message_media(
                         chat_id=job.chat_id,
                         message_id=status_id,
                         media=InputMediaVideo(
-                            media=data,
-                            filename=filename,
+                            media=media,
                             caption=video_caption,
                             supports_streaming=True,
                             width=info.width,
@@ -135,13 +244,15 @@ class Delivery:
                         reply_markup=buttons,
                         read_timeout=UPLOAD_READ_TIMEOUT,
                         write_timeout=UPLOAD_WRITE_TIMEOUT,
-                    ),
-                )
-                if edited is not None:
-                    return edited
-                return await self._bot.send_video(
+                    )
+                ),
+            )
+            if edited is not None:
+                return edited
+            return await guard(
+                self._bot.send_video(
                     chat_id=job.chat_id,
-                    video=InputFile(data, filename=filename),
+                    video=new_media,
                     message_thread_id=job.thread_id,
                     reply_parameters=reply_to(job),
                     reply_markup=buttons,
@@ -153,6 +264,7 @@ class Delivery:
                     read_timeout=UPLOAD_READ_TIMEOUT,
                     write_timeout=UPLOAD_WRITE_TIMEOUT,
                 )
+            )
 
     async def _in_place(
         self, job: Job, edit: Callable[[int], Awaitable[Message | bool]]
@@ -234,12 +346,32 @@ class Delivery:
         )
 
 
-async def _head(content: aiohttp.StreamReader) -> bytes:
-    """The first HEAD_BYTES of a body (fewer if it is shorter)."""
+async def _head(content: aiohttp.StreamReader, size: int) -> bytes:
+    """The first `size` bytes of a body (fewer if it is shorter)."""
     try:
-        return await content.readexactly(HEAD_BYTES)
+        return await content.readexactly(size)
     except asyncio.IncompleteReadError as short:
         return short.partial
+
+
+async def _refusing_url(call: Awaitable[T]) -> T:
+    """`call`, with Telegram's refusal of a URL it was given raised as UrlRefused."""
+    try:
+        return await call
+    except BadRequest as error:
+        if _URL_REFUSALS.search(str(error)):
+            raise UrlRefused(str(error)) from None
+        raise
+
+
+async def _as_is(call: Awaitable[T]) -> T:
+    return await call
+
+
+def _range_total(content_range: str) -> int | None:
+    """The total size in `Content-Range: bytes 0-65535/10485760` (None for `*/...` or junk)."""
+    total = content_range.rpartition("/")[2].strip()
+    return int(total) if total.isdigit() else None
 
 
 @contextlib.contextmanager

@@ -12,10 +12,13 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO
 
 _CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"}
 # Enough of the start of a file to see its `ftyp` box and major brand.
 HEAD_BYTES = 12
+# A `moov` box larger than this is not read (a 10-minute video's is well under 1 MB).
+MAX_MOOV_BYTES = 16 * 1024 * 1024
 # ISO-BMFF brands of still images (HEIF, AVIF): an `ftyp` box, yet not a video.
 _IMAGE_BRANDS = {b"mif1", b"msf1", b"heic", b"heix", b"heim", b"heis", b"avif", b"avis"}
 
@@ -69,6 +72,30 @@ def read_video_info(data: bytes) -> VideoInfo:
                 if track_width and track_height:
                     width, height = track_width, track_height
     return VideoInfo(width=width, height=height, duration=duration)
+
+
+def read_file_video_info(file: IO[bytes]) -> VideoInfo:
+    """`read_video_info` of a whole file without reading it whole: only its `moov` box, found
+    by the top-level box headers (wherever it is: encoders without "faststart" put it last)."""
+    file.seek(0)
+    position = 0
+    while header := file.read(16):
+        if len(header) < 8:
+            break
+        size, kind = struct.unpack_from(">I4s", header)
+        header_size = 8
+        if size == 1 and len(header) == 16:
+            size, header_size = struct.unpack_from(">Q", header, 8)[0], 16
+        if kind == b"moov":
+            if size < header_size or size > MAX_MOOV_BYTES:
+                break
+            file.seek(position)
+            return read_video_info(file.read(size))
+        if size < header_size:  # 0 ("to the end of the file") or malformed: no moov after it
+            break
+        position += size
+        file.seek(position)
+    return VideoInfo()
 
 
 def _mvhd_seconds(data: bytes, payload: int, box_end: int) -> int | None:
