@@ -9,9 +9,6 @@ On SQLite and on PostgreSQL (conftest's `database`).
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -23,70 +20,25 @@ from bot.domain.generations import utc_day
 from bot.domain.model import Job, JobState
 from storage import open_repository
 from storage.repository import Repository
-from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase, free_port
+from tests.conftest import BotDatabase, free_port
 from tests.fakes.telegram_api import FakeTelegram
+from tests.processes import BotProcess, bot_environment
 
 USER = 1001
-ROOT = Path(__file__).parent.parent
-
-
-class BotProcess:
-    """One `python -m bot` process on a shared database."""
-
-    def __init__(self, environment: dict[str, str], log: Path) -> None:
-        self._environment = environment
-        self.log = log
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log.open("ab") as sink:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                env=self._environment,
-                cwd=ROOT,
-                stdout=sink,
-                stderr=sink,
-            )
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(20):
-                    await self.process.wait()
-            except TimeoutError:
-                await self.kill()
 
 
 @pytest.fixture
 async def crashable(
     tg: FakeTelegram, emulator: Any, database: BotDatabase, tmp_path: Path
 ) -> AsyncIterator[tuple[Callable[[], Awaitable[BotProcess]], Repository]]:
-    environment = {
-        **{
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("TELEGRAM_", "LUMA_", "DATABASE_", "DAILY_", "ADMIN_"))
-        },
-        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-        "TELEGRAM_API_URL": tg.root,
-        "LUMA_API_KEY": API_KEY,
-        "LUMA_API_URL": emulator.url,
-        "DATABASE_URL": database.url,
-        "LUMA_LONG_POLL_SECONDS": "0.5",
-        "LUMA_POLL_INTERVAL": "0.05",
-        "PROGRESS_INTERVAL": "0.3",
-        "JOB_LEASE_SECONDS": "2",
-        "GENERATION_TIMEOUT": "60",
-        "MEDIA_LINK_TTL": "120",
-    }
+    environment = bot_environment(
+        tg.root,
+        emulator.url,
+        database.url,
+        JOB_LEASE_SECONDS="2",
+        GENERATION_TIMEOUT="60",
+        MEDIA_LINK_TTL="120",
+    )
     started: list[BotProcess] = []
 
     async def start() -> BotProcess:

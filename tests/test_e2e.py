@@ -4,7 +4,6 @@ fake Bot API and the emulator: what an operator following the README gets."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -14,31 +13,17 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests import processes
 from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase, free_port
 from tests.fakes.telegram_api import FakeTelegram
-
-ROOT = Path(__file__).parent.parent
+from tests.processes import ROOT
 
 
 def bot_environment(tg: FakeTelegram, emulator: Any, tmp_path: Path, **extra: str) -> dict:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TELEGRAM_", "LUMA_", "DATABASE_", "DAILY_", "ADMIN_"))
-    }
-    environment.update(
-        TELEGRAM_BOT_TOKEN=BOT_TOKEN,
-        TELEGRAM_API_URL=tg.root,
-        LUMA_API_KEY=API_KEY,
-        LUMA_API_URL=emulator.url,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'data' / 'bot.sqlite3'}",
-        LOG_LEVEL="DEBUG",
-        LUMA_LONG_POLL_SECONDS="0.5",
-        LUMA_POLL_INTERVAL="0.05",
-        PROGRESS_INTERVAL="0.2",
+    database = f"sqlite:///{tmp_path / 'data' / 'bot.sqlite3'}"
+    return processes.bot_environment(
+        tg.root, emulator.url, database, LOG_LEVEL="DEBUG", PROGRESS_INTERVAL="0.2", **extra
     )
-    environment.update(extra)
-    return environment
 
 
 async def run_bot(environment: dict, cwd: Path) -> asyncio.subprocess.Process:
@@ -147,11 +132,7 @@ async def test_bad_configuration_is_one_clear_line_and_exit_code_2(tmp_path: Pat
             "WEBHOOK_SECRET is invalid: must be 16-256 characters",
         ),
     }
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TELEGRAM_", "LUMA_", "DATABASE_", "DAILY_", "ADMIN_"))
-    }
+    base = processes.without_bot_settings()
     for variables, expected in cases.values():
         process = await run_bot({**base, **variables}, cwd=tmp_path)
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import signal
 import sqlite3
@@ -26,7 +25,7 @@ from storage.repository import Repository
 from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase, became_healthy, free_port
 from tests.fakes.load_balancer import LoadBalancer
 from tests.fakes.telegram_api import Call, FakeTelegram
-from tests.test_crash import ROOT, BotProcess
+from tests.processes import ROOT, BotProcess, bot_environment
 from tests.test_replicas import (
     TEST_DATABASE_URL,
     Replica,
@@ -80,20 +79,9 @@ def confirmations(tg: FakeTelegram, chat_id: int) -> list[Call]:
 async def sellers(
     tg: FakeTelegram, emulator: Any, database: BotDatabase, tmp_path: Path
 ) -> AsyncIterator[tuple[Callable[[], Awaitable[BotProcess]], Repository]]:
-    environment = {
-        **{
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("TELEGRAM_", "LUMA_", "DATABASE_", "CREDIT_", "SUPPORT_"))
-        },
-        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-        "TELEGRAM_API_URL": tg.root,
-        "LUMA_API_KEY": API_KEY,
-        "LUMA_API_URL": emulator.url,
-        "DATABASE_URL": database.url,
-        "CREDIT_PACKS": PACKS,
-        "SUPPORT_CONTACT": SUPPORT,
-    }
+    environment = bot_environment(
+        tg.root, emulator.url, database.url, CREDIT_PACKS=PACKS, SUPPORT_CONTACT=SUPPORT
+    )
     started: list[BotProcess] = []
 
     async def start() -> BotProcess:

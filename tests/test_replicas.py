@@ -25,8 +25,8 @@ from emulator import EmulatorConfig, run_emulator
 from tests.conftest import API_KEY, BOT_TOKEN, became_healthy, free_port
 from tests.fakes.load_balancer import LoadBalancer
 from tests.fakes.telegram_api import FakeTelegram
+from tests.processes import ROOT, without_bot_settings
 
-ROOT = Path(__file__).parent.parent
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 pytestmark = pytest.mark.skipif(
     not TEST_DATABASE_URL, reason="TEST_DATABASE_URL not set: PostgreSQL tests skipped"
@@ -78,20 +78,7 @@ def key_of(message: dict[str, Any]) -> tuple[int, int]:
 
 
 def replica_environment(**values: str) -> dict[str, str]:
-    keep = (
-        "TELEGRAM_",
-        "LUMA_",
-        "DATABASE_",
-        "DAILY_",
-        "ADMIN_",
-        "PUBLIC_",
-        "WEBHOOK_",
-        "PORT",
-        "MAX_",
-    )
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(keep)}
-    environment.update(values)
-    return environment
+    return {**without_bot_settings(), **values}
 
 
 async def start_replica(environment: dict[str, str], tmp_path: Path, number: int) -> Replica:
