@@ -38,6 +38,7 @@ EDIT_METHODS = (
     "editMessageReplyMarkup",
 )
 SEND_METHODS = ("sendMessage", "sendVideo", "sendPhoto")
+LINK_METHODS = ("editMessageMedia", "editMessageText", "sendPhoto", "sendMessage")
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,17 @@ class Scenario:
     settle_timeout: float = 300.0
     sample_every: float = 0.5
     profile: Path | None = None  # run the bot under cProfile, writing its stats here
+    # Run the bot from another checkout (an earlier commit, for before/after figures).
+    bot_root: Path = ROOT
     # "throughput": every generation is waited for and judged against the targets;
-    # "inflight": generations outlast the run; what counts is the bot's footprint meanwhile.
+    # "inflight": generations outlast the run; what counts is the bot's footprint meanwhile;
+    # "burst": many videos finishing at once, judged on memory; "oversize": videos over the
+    # upload limit, each delivered as a link.
     kind: str = "throughput"
+    # Bytes of each result video (None: the emulator's 9 KB sample).
+    video_size: int | None = None
+    deliver_by_url: bool = False
+    cpu_target_ms: float = 20.0
 
 
 @dataclass
@@ -91,6 +100,13 @@ class Result:
     telegram_429s: int = 0
     peak_rss_mb: float = 0.0
     cpu_seconds: float = 0.0
+    # Bytes the bot moved: downloaded from the API's storage, uploaded to Telegram.
+    bytes_downloaded: int = 0
+    bytes_uploaded: int = 0
+    uploads: int = 0  # videos the bot uploaded
+    by_url: int = 0  # videos Telegram fetched from their URL
+    url_refused: int = 0  # URLs Telegram could not fetch (then uploaded)
+    links: int = 0  # videos too large to upload, sent as a link
     wall_seconds: float = 0.0
     samples: list[Sample] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -105,6 +121,10 @@ class Result:
 
     def per_generation(self, value: float) -> float:
         return value / self.delivered if self.delivered else float("nan")
+
+    @property
+    def bytes_moved(self) -> int:
+        return self.bytes_downloaded + self.bytes_uploaded
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -134,6 +154,7 @@ def _environment(
         LUMA_MAX_CONNECTIONS=str(scenario.max_connections),
         LOG_LEVEL="WARNING",
         PORT=str(port),
+        DELIVER_BY_URL=str(scenario.deliver_by_url).lower(),
     )
     if scenario.mode == "webhook":
         environment.update(
@@ -152,17 +173,17 @@ async def run(scenario: Scenario) -> Result:
         dream_seconds_max=scenario.gen_max,
         error_seed=1,
         max_batch=100,
+        video_size=scenario.video_size,
     )
     with tempfile.TemporaryDirectory(prefix="bench-") as temp:
         folder = Path(temp)
-        fake_options: dict[str, Any] = {"token": BOT_TOKEN, "bot_username": "BenchBot"}
-        if scenario.flood_limits:
-            fake_options["flood_limits"] = True
-        try:
-            tg_context = FakeTelegram(**fake_options)
-        except TypeError:  # a fake without flood limits
-            tg_context = FakeTelegram(token=BOT_TOKEN, bot_username="BenchBot")
-            result.notes.append("the fake Bot API had no flood limits")
+        # Uploads are counted, not kept: 1,000 videos of 5 MB would fill this process.
+        tg_context = FakeTelegram(
+            token=BOT_TOKEN,
+            bot_username="BenchBot",
+            flood_limits=scenario.flood_limits,
+            keep_uploads=False,
+        )
         async with run_emulator(config) as emulator, tg_context as tg:
             await _drive(scenario, result, emulator, tg, folder)
     return result
@@ -177,7 +198,7 @@ async def _drive(
     with log_path.open("wb") as log_file:
         profiling = ["-m", "cProfile", "-o", str(scenario.profile)] if scenario.profile else []
         process = await asyncio.create_subprocess_exec(
-            sys.executable, *profiling, "-m", "bot", env=environment, cwd=ROOT,
+            sys.executable, *profiling, "-m", "bot", env=environment, cwd=scenario.bot_root,
             stdout=log_file, stderr=log_file,
         )  # fmt: skip
     try:
@@ -185,7 +206,7 @@ async def _drive(
             raise RuntimeError("the bot exited or never became healthy during start-up")
         if scenario.mode == "webhook":
             deploy = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "set-webhook", env=environment, cwd=ROOT
+                sys.executable, "-m", "bot", "set-webhook", env=environment, cwd=scenario.bot_root
             )
             await deploy.wait()
         watched = psutil.Process(process.pid)
@@ -205,7 +226,7 @@ async def _drive(
         result.sent = scenario.generations
         deadline = time.monotonic() + scenario.settle_timeout
         # Polled twice a second: waking on every call (the fake's wait_until) costs O(calls²).
-        while time.monotonic() < deadline and _distinct_videos(tg) < scenario.generations:
+        while time.monotonic() < deadline and _deliveries(tg) < scenario.generations:
             if process.returncode is not None:
                 break
             await asyncio.sleep(0.5)
@@ -269,8 +290,39 @@ def _about_a_generation(request: Any) -> bool:
     )
 
 
-def _distinct_videos(tg: FakeTelegram) -> int:
-    return len({(v.result["chat"]["id"], v.result["message_id"]) for v in tg.videos()})
+def _deliveries(tg: FakeTelegram) -> int:
+    """Messages that deliver a generation: a video, or the link to one too large to upload."""
+    return len(_delivered_messages(tg))
+
+
+def _delivered_messages(tg: FakeTelegram) -> dict[str, set[tuple[int, int]]]:
+    """By generation id (the caption or text ends with it): the messages that delivered it."""
+    found: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    for video in tg.videos():
+        found[_generation_id(video.params.get("caption"))].add(_message_key(video.result))
+    for call in tg.calls:
+        if call.ok and call.method in LINK_METHODS and _is_link(call):
+            text = call.params.get("caption") or call.params.get("text")
+            if text is None and isinstance(call.params.get("media"), dict):
+                text = call.params["media"].get("caption")
+            found[_generation_id(text)].add(_message_key(call.result))
+    return found
+
+
+def _is_link(call: Any) -> bool:
+    media = call.params.get("media")
+    text = str(call.params.get("caption") or call.params.get("text") or "")
+    if isinstance(media, dict):
+        text = str(media.get("caption") or "")
+    return "/files/" in text  # the link message names the result URL
+
+
+def _generation_id(text: Any) -> str:
+    return re.sub(r"<[^>]+>", "", str(text or "")).rsplit(" ", 1)[-1].strip()
+
+
+def _message_key(message: dict) -> tuple[int, int]:
+    return message["chat"]["id"], message["message_id"]
 
 
 def _measure(
@@ -286,19 +338,16 @@ def _measure(
             replies.setdefault(key, call.at)
     result.first_reply = [replies[key] - sent for key, sent in sent_at.items() if key in replies]
     result.accepted = len(emulator.generations)
-    # Deliveries: one video message per generation, matched by the id in the caption.
-    videos_by_generation: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    # Deliveries: one message per generation (its video, or its link), matched by the id that
+    # ends the caption; the time is when its first such message arrived.
+    delivered = _delivered_messages(tg)
     delivered_at: dict[str, float] = {}
     for video in tg.videos():
-        caption = re.sub(r"<[^>]+>", "", str(video.params.get("caption", "")))
-        generation_id = caption.rsplit(" ", 1)[-1]  # the caption ends with the id
-        videos_by_generation[generation_id].add(
-            (video.result["chat"]["id"], video.result["message_id"])
-        )
-        delivered_at.setdefault(generation_id, video.at)
-    result.delivered = len(videos_by_generation)
-    result.duplicated = sum(1 for messages in videos_by_generation.values() if len(messages) > 1)
+        delivered_at.setdefault(_generation_id(video.params.get("caption")), video.at)
+    result.delivered = len(delivered)
+    result.duplicated = sum(1 for messages in delivered.values() if len(messages) > 1)
     result.lost = result.sent - result.delivered
+    _count_bytes(result, emulator, tg)
     for generation in emulator.generations.values():
         completed = [at for state, at in generation.history if state is State.COMPLETED]
         if completed and generation.id in delivered_at:
@@ -312,6 +361,32 @@ def _measure(
     result.telegram_sends = sum(methods[m] for m in SEND_METHODS)
     result.telegram_edits = sum(methods[m] for m in EDIT_METHODS)
     result.telegram_429s = int(getattr(tg, "flood_refusal_count", 0))
+
+
+def _count_bytes(result: Result, emulator: Any, tg: FakeTelegram) -> None:
+    """What the bot moved (the fake's own URL fetches from the emulator are not the bot's), and
+    how each video went: uploaded, fetched by Telegram from its URL, or sent as a link."""
+    result.bytes_downloaded = emulator.bytes_served - tg.bytes_fetched
+    result.bytes_uploaded = tg.bytes_received
+    for video in tg.videos():
+        if str(video.params.get("video", "")).startswith("http"):
+            result.by_url += 1
+        else:
+            result.uploads += 1
+    result.url_refused = sum(
+        1
+        for call in tg.calls
+        if not call.ok and call.method in ("sendVideo", "editMessageMedia") and _names_url(call)
+    )
+    result.links = len(_delivered_messages(tg)) - len(
+        {_generation_id(v.params.get("caption")) for v in tg.videos()}
+    )
+
+
+def _names_url(call: Any) -> bool:
+    media = call.params.get("media")
+    value = media.get("media") if isinstance(media, dict) else call.params.get("video")
+    return str(value or "").startswith("http")
 
 
 def _quota_exact(database: Path, scenario: Scenario) -> bool | None:
