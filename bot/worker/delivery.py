@@ -94,13 +94,16 @@ class VideoTooLarge(Exception):
 
 
 class UrlRefused(Exception):
-    """Telegram could not fetch the video from its URL (the upload then carries it)."""
+    """Telegram did not take the video from its URL (the upload then carries it)."""
 
 
-# What Telegram answers when it cannot use a URL it was given for a file.
+# Telegram's answers to a video sent by URL that call for the upload instead: it could not
+# fetch or use the URL; or "not modified", the message already shows that URL (an earlier
+# try whose answer was lost; Telegram may reuse the file it fetched then), whereas an upload
+# always makes a new file, so retrying the edit with it cannot show the video twice.
 _URL_REFUSALS = re.compile(
     r"failed to get http url content|wrong type of the web page content"
-    r"|wrong file identifier/http url specified",
+    r"|wrong file identifier/http url specified|message is not modified",
     re.IGNORECASE,
 )
 
