@@ -10,6 +10,10 @@ point ``LUMA_API_URL`` at it (``<url>/dream-machine/v1`` for Luma direct), or in
 
 Luma callbacks are recorded in ``emu.callbacks`` (:class:`CallbackAttempt`).
 
+Videos are the 9 KB sample unless ``EmulatorConfig(video_size=...)`` / ``video_sizes`` pad it
+to real sizes; ``/files/`` streams them with Range support, and counts ``emu.bytes_served`` and
+``emu.downloads``.
+
 Image keyframe URLs are fetched like Luma does (``emu.image_fetches``); pass
 ``EmulatorConfig(fetch_images=False)`` to only validate them as URIs.
 """

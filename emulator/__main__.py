@@ -9,7 +9,7 @@ import logging
 import signal
 from collections.abc import Sequence
 
-from emulator.config import EmulatorConfig
+from emulator.config import EmulatorConfig, parse_video_sizes
 from emulator.luma_direct import PREFIX as LUMA_PREFIX
 from emulator.server import run_emulator
 
@@ -23,6 +23,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description=(
             "Local emulator of the Luma video APIs: AIML v2, v1 legacy and universal, and Luma's "
             "own /dream-machine/v1 (no credits spent)."
+        ),
+        epilog=(
+            "Results are served under /files/, streamed with Content-Length and single Range "
+            "requests (206/416). Faults, also on downloads, are injected at run time with POST "
+            "/_emulator/faults, e.g. a download that breaks mid-way: "
+            '{"route": "download", "kind": "truncate", "after_bytes": 1000000}. '
+            "emulator/README.md has the details."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -77,10 +84,49 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=defaults.credit_balance,
         help="what Luma GET /credits answers",
     )
+    parser.add_argument(
+        "--video-size",
+        action="append",
+        default=[],
+        type=_video_sizes,
+        metavar="SIZE|RES=SIZE,...",
+        help=(
+            "serve real-size videos: the sample padded to exactly SIZE bytes with a trailing "
+            "MP4 free box (it still probes as 320x180, 2 s). SIZE is bytes or has a unit: 10MB, "
+            "1.5MB (MB = 10^6), 5MiB (MiB = 2^20), also KB/GB/KiB/GiB; at least the sample's "
+            "size. RES=SIZE sizes one requested resolution (540p, 720p, 1080p, 4k), e.g. "
+            "--video-size 10MB,720p=5MB,4k=60MB; other generations get the plain SIZE, or the "
+            "9 KB sample without one (repeatable, later wins)"
+        ),
+    )
+    parser.add_argument(
+        "--no-download-ranges",
+        dest="download_ranges",
+        action="store_false",
+        help="ignore Range headers on /files/ (always 200 with the whole file)",
+    )
+    parser.add_argument(
+        "--no-download-length",
+        dest="download_length",
+        action="store_false",
+        help="send /files/ without Content-Length (chunked), like storage that doesn't say",
+    )
     return parser.parse_args(argv)
 
 
+def _video_sizes(text: str) -> tuple[int | None, dict[str, int]]:
+    try:
+        return parse_video_sizes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    video_size: int | None = None
+    video_sizes: dict[str, int] = {}
+    for default, sizes in args.video_size:
+        video_size = video_size if default is None else default
+        video_sizes.update(sizes)
     return EmulatorConfig(
         api_keys=frozenset(args.api_key) if args.api_key else None,
         no_credits_keys=frozenset(args.no_credits_key),
@@ -99,6 +145,10 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
             int(status): float(rate)
             for status, _, rate in (item.partition("=") for item in args.error_rate)
         },
+        video_size=video_size,
+        video_sizes=video_sizes,
+        download_ranges=args.download_ranges,
+        download_length=args.download_length,
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import field_validator
 
-from emulator.assets import base_url, image_url, video_size, video_url
+from emulator.assets import base_url, image_url, video_dimensions, video_url
 from emulator.core import RouteDef, api_key_of, emulator_of
 from emulator.errors import MSG_SOURCE_NOT_COMPLETED, ApiError
 from emulator.state import Family, Generation, State
@@ -54,7 +54,7 @@ def render(gen: Generation, base: str) -> dict[str, Any]:
     """Legacy ``GenerateVideoResultDTO``; ``video`` is filled only once completed."""
     video = None
     if gen.state is State.COMPLETED:
-        width, height = video_size()
+        width, height = video_dimensions()
         video = {
             "url": video_url(base, gen.id),
             "width": width,

@@ -8,25 +8,34 @@ made once with ffmpeg::
     ffmpeg -f lavfi -i testsrc=size=320x180 -frames:v 1 -q:v 8 -map_metadata -1 sample.jpg
 
 ffmpeg is not needed at run time: the video size is read from the MP4's own ``tkhd`` box.
+
+Real-size videos (``EmulatorConfig.video_size`` / ``video_sizes``) are the sample padded to the
+exact size with a trailing ISO-BMFF ``free`` box. The sample is faststart (``ftyp``, ``moov``,
+``mdat``), so a box after ``mdat`` moves no offset: width, height and duration still probe, and
+the video still plays. Each size is built once and shared by every download of it.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+if TYPE_CHECKING:  # config imports this module (to check sizes); only the type is needed here
+    from aiohttp import web
 
-from emulator.config import EmulatorConfig
-from emulator.errors import ApiError
-from emulator.state import GenerationStore, State
+    from emulator.config import EmulatorConfig
 
 VIDEO_FILE = "sample.mp4"
 IMAGE_FILE = "sample.jpg"
 FILES_PREFIX = "/files"
 _CONTAINERS = {b"moov", b"trak"}
+# The smallest ISO-BMFF box: a 32-bit size and the type.
+_BOX_HEADER = 8
+# Padded videos kept at once (a run uses a few sizes; a config PATCH may bring new ones).
+_PADDED_CACHE = 8
 
 
 @cache
@@ -74,8 +83,57 @@ def mp4_dimensions(data: bytes) -> tuple[int, int]:
 
 
 @cache
-def video_size() -> tuple[int, int]:
+def video_dimensions() -> tuple[int, int]:
+    """Width and height of every served video (the sample's; padding does not change them)."""
     return mp4_dimensions(sample_bytes(VIDEO_FILE))
+
+
+def sample_video_size() -> int:
+    """Bytes of the sample video as shipped: the smallest ``video_size`` there is."""
+    return len(sample_bytes(VIDEO_FILE))
+
+
+def check_video_size(size: int) -> None:
+    """Raise ValueError unless the sample can be padded to exactly ``size`` bytes."""
+    sample = sample_video_size()
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise ValueError(f"a video size must be a whole number of bytes, got {size!r}")
+    if size < sample:
+        raise ValueError(f"a video size must be at least the sample's {sample} bytes, got {size}")
+    if 0 < size - sample < _BOX_HEADER:
+        raise ValueError(
+            f"a video size must be the sample's {sample} bytes or at least {sample + _BOX_HEADER} "
+            f"(room for a free box), got {size}"
+        )
+
+
+def _free_box_header(size: int) -> bytes:
+    """The header of an ISO-BMFF ``free`` box of ``size`` bytes, header included."""
+    if size <= 0xFFFF_FFFF:
+        return struct.pack(">I4s", size, b"free")
+    return struct.pack(">I4sQ", 1, b"free", size)  # "largesize": size 1, then 64 bits
+
+
+@lru_cache(maxsize=_PADDED_CACHE)
+def _padded_video(size: int) -> bytes:
+    sample = sample_bytes(VIDEO_FILE)
+    header = _free_box_header(size - len(sample))
+    body = bytearray(size)  # zeros: the free box's content
+    body[: len(sample)] = sample
+    body[len(sample) : len(sample) + len(header)] = header
+    return bytes(body)
+
+
+def video_bytes(size: int | None = None) -> bytes:
+    """The served video: the sample, or the sample padded to exactly ``size`` bytes (cached).
+
+    Raises ValueError for a size the sample cannot be padded to (see ``check_video_size``).
+    """
+    sample = sample_bytes(VIDEO_FILE)
+    if size is None or size == len(sample):
+        return sample
+    check_video_size(size)
+    return _padded_video(size)
 
 
 def base_url(request: web.Request, config: EmulatorConfig) -> str:
@@ -91,20 +149,3 @@ def video_url(base: str, stem: str) -> str:
 
 def image_url(base: str, stem: str) -> str:
     return f"{base}{FILES_PREFIX}/{stem}.jpg"
-
-
-_MEDIA = {".mp4": (VIDEO_FILE, "video/mp4"), ".jpg": (IMAGE_FILE, "image/jpeg")}
-
-
-def file_response(store: GenerationStore, name: str) -> web.Response:
-    """Serve ``<stem>.mp4`` / ``<stem>.jpg`` for completed generations; anything else is 404.
-
-    ``stem`` is ``Generation.file_stem`` (the id, minus a universal id's ":<model>").
-    """
-    stem, dot, ext = name.rpartition(".")
-    media = _MEDIA.get(f"{dot}{ext}".lower())
-    gen = store.by_file_stem(stem) if media else None
-    if media is None or gen is None or gen.state is not State.COMPLETED:
-        raise ApiError(404, "File not found")
-    filename, content_type = media
-    return web.Response(body=sample_bytes(filename), content_type=content_type)

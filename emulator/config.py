@@ -2,7 +2,63 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal
+
+from emulator.assets import check_video_size
+
+# The resolutions a request can name (every family that has the field).
+RESOLUTIONS = ("540p", "720p", "1080p", "4k")
+# Size units: decimal (MB = 10^6, as storage and Telegram's limits are quoted) and binary
+# (MiB = 2^20). Case-insensitive; no unit means bytes.
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+}
+_SIZE_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
+
+
+def parse_byte_size(text: str) -> int:
+    """``"10MB"`` -> 10_000_000, ``"5MiB"`` -> 5_242_880, ``"1.5MB"``, ``"1234"`` (bytes).
+
+    Raises ValueError for anything else (a fraction of a byte included)."""
+    match = _SIZE_RE.fullmatch(text)
+    unit = _UNITS.get(match.group(2).lower()) if match else None
+    if match is None or unit is None:
+        raise ValueError(
+            f"not a size: {text!r} (a number of bytes, or with a unit: B, KB, MB, GB = 10^3.., "
+            "KiB, MiB, GiB = 2^10..; e.g. 10MB, 5MiB, 1.5MB)"
+        )
+    value = Decimal(match.group(1)) * unit  # exact: 1.1MB is 1_100_000, not 1_100_000.0000002
+    if value != int(value):
+        raise ValueError(f"not a whole number of bytes: {text!r}")
+    return int(value)
+
+
+def parse_video_sizes(text: str) -> tuple[int | None, dict[str, int]]:
+    """``"10MB"``, ``"720p=5MB,4k=60MB"`` or both (``"10MB,4k=60MB"``) -> (video_size,
+    video_sizes); the default is None when the text names none. Raises ValueError, also for a
+    size the sample can't be padded to."""
+    default: int | None = None
+    sizes: dict[str, int] = {}
+    for item in text.split(","):
+        resolution, equals, size_text = item.strip().rpartition("=")
+        size = parse_byte_size(size_text)
+        check_video_size(size)
+        if not equals:
+            default = size
+        elif resolution.strip().lower() in RESOLUTIONS:
+            sizes[resolution.strip().lower()] = size
+        else:
+            raise ValueError(f"unknown resolution {resolution.strip()!r}: one of {RESOLUTIONS}")
+    return default, sizes
 
 
 @dataclass
@@ -57,6 +113,19 @@ class EmulatorConfig:
     drop_callbacks: bool = False
     # Luma `GET /credits` answer (USD cents).
     credit_balance: float = 100_000.0
+    # Bytes of every served video: the sample (320x180, 2 s) padded to exactly this size with a
+    # trailing `free` box, so it still probes. None: the sample as it is (about 9 KB). Sizes
+    # below the sample's own are an error.
+    video_size: int | None = None
+    # Per requested resolution ("540p", "720p", "1080p", "4k"), e.g. {"720p": 5_000_000}: a
+    # generation whose request names a listed resolution gets that size, others video_size.
+    video_sizes: dict[str, int] = field(default_factory=dict)
+    # /files/ honours a single `Range: bytes=...` (206, or 416 past the end). False: Range is
+    # ignored and every download is a 200 with the whole file.
+    download_ranges: bool = True
+    # /files/ says the size (Content-Length). False: chunked transfer, no size up front, like
+    # storage that doesn't tell.
+    download_length: bool = True
 
     def __post_init__(self) -> None:
         for name in ("queue_seconds", "dream_seconds", "long_poll_seconds", "callback_retry_delay"):
@@ -84,7 +153,19 @@ class EmulatorConfig:
             raise ValueError("max_batch must be >= 1")
         if self.max_concurrent is not None and self.max_concurrent < 1:
             raise ValueError("max_concurrent must be >= 1 or None")
+        unknown = sorted(set(self.video_sizes) - set(RESOLUTIONS))
+        if unknown:
+            raise ValueError(f"video_sizes keys must be resolutions {RESOLUTIONS}, got {unknown}")
+        for size in (self.video_size, *self.video_sizes.values()):
+            if size is not None:
+                check_video_size(size)
         # Accept any iterable of keys from callers, store frozensets.
         if self.api_keys is not None:
             self.api_keys = frozenset(self.api_keys)
         self.no_credits_keys = frozenset(self.no_credits_keys)
+
+    def video_size_for(self, resolution: str | None) -> int | None:
+        """The size of a video generated at ``resolution`` (None: the sample as it is)."""
+        if resolution is not None and resolution in self.video_sizes:
+            return self.video_sizes[resolution]
+        return self.video_size

@@ -61,6 +61,10 @@ class Emulator:
         self.store.on_state(self.callback_sender.on_state)
         # Set by run_emulator once listening: the value for LUMA_API_URL.
         self.url: str | None = None
+        # The /files/ route's own accounting (see files.py): body bytes actually written, over
+        # every request (whole, ranged, cut off), and requests answered 200/206 with a file.
+        self.bytes_served = 0
+        self.downloads = 0
 
     @property
     def generations(self) -> dict[str, Generation]:
@@ -79,9 +83,11 @@ class Emulator:
         location: str | None = None,
         body: str | bytes | None = None,
         content_type: str = "text/plain",
+        after_bytes: int | None = None,
     ) -> Fault:
         """Make the next ``count`` requests on ``route`` fail, drop, stall, redirect to
-        ``location`` or answer ``body`` (§7.10; see Fault)."""
+        ``location``, answer ``body`` or (downloads) break after ``after_bytes`` (§7.10; see
+        Fault)."""
         fault = Fault(
             route=route,
             status=status,
@@ -93,6 +99,7 @@ class Emulator:
             location=location,
             body=body,
             content_type=content_type,
+            after_bytes=after_bytes,
         )
         return self.faults.add(fault)
 
@@ -124,9 +131,11 @@ class Emulator:
         self.callback_sender.drop_next(count)
 
     def reset(self, *, generations: bool = False) -> None:
-        """Forget recorded requests, image fetches, callbacks and pending faults and drops
-        (optionally generations, which also stops their callbacks)."""
+        """Forget recorded requests, image fetches, callbacks, pending faults and drops, and
+        zero the download counters (optionally drop generations, which also stops their
+        callbacks)."""
         self.requests.clear()
+        self.bytes_served = self.downloads = 0
         self.image_fetches.clear()
         self.callbacks.clear()
         self.faults.clear()

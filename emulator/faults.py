@@ -11,17 +11,21 @@ from typing import Literal, get_args
 # "download" is /files/, "delete" only Luma's DELETE of a generation (a "fetch" route too: a
 # fetch fault hits it as well), "any" is every non-admin request.
 FaultRoute = Literal["create", "fetch", "download", "delete", "any"]
-FaultKind = Literal["status", "drop", "delay", "redirect", "body"]
+FaultKind = Literal["status", "drop", "delay", "redirect", "body", "truncate"]
 
 
 @dataclass
 class Fault:
     """The next ``count`` matching requests answer with ``status``, are dropped, delayed,
-    redirected (302 to ``location``) or answered 200 with ``body`` as ``content_type``.
+    redirected (302 to ``location``), answered 200 with ``body`` as ``content_type``, or (a
+    download only) cut off after ``after_bytes`` of the body.
 
     A result URL that redirects to a text page: ``kind="redirect", location=".../page"``; a chain
     of redirects: ``location`` pointing back at the same route, with ``count`` hops; a result
-    that is something else: ``kind="body", body=b"...", content_type="video/mp4"``."""
+    that is something else: ``kind="body", body=b"...", content_type="video/mp4"``; a download
+    that breaks mid-way: ``route="download", kind="truncate", after_bytes=1_000_000`` (the headers
+    as usual, full Content-Length included, then that many body bytes, then the connection
+    closes)."""
 
     route: FaultRoute = "any"
     status: int | None = None
@@ -33,6 +37,7 @@ class Fault:
     location: str | None = None
     body: str | bytes | None = None
     content_type: str = "text/plain"
+    after_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.route not in get_args(FaultRoute):
@@ -50,6 +55,15 @@ class Fault:
             raise ValueError("a redirect fault needs a location")
         if self.kind == "body" and self.body is None:
             raise ValueError("a body fault needs a body")
+        if self.kind == "truncate":
+            if self.route != "download":
+                raise ValueError("a truncate fault applies to downloads only: route='download'")
+            if (
+                isinstance(self.after_bytes, bool)
+                or not isinstance(self.after_bytes, int)
+                or self.after_bytes < 0
+            ):
+                raise ValueError("a truncate fault needs after_bytes, a whole number >= 0")
         if self.count < 1:
             raise ValueError("count must be >= 1")
         if self.retry_after is not None and self.retry_after < 0:
@@ -75,6 +89,7 @@ class Fault:
             "location": self.location,
             "body": self.body if not isinstance(self.body, bytes) else f"<{len(self.body)} bytes>",
             "content_type": self.content_type,
+            "after_bytes": self.after_bytes,
         }
 
 

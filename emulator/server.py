@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from emulator import admin, aiml_universal, aiml_v1, aiml_v2, luma_direct
-from emulator.assets import FILES_PREFIX, file_response
+from emulator.assets import FILES_PREFIX, video_bytes
 from emulator.config import EmulatorConfig
 from emulator.core import API_KEY, EMULATOR_KEY, Emulator, Handler, RouteDef, emulator_of
 from emulator.errors import AIML_ERRORS, DETAIL_ERRORS, ApiError, ErrorStyle
 from emulator.faults import Fault, random_fault
+from emulator.files import TRUNCATE_AFTER, serve_file
 from emulator.recording import RecordedRequest
 from emulator.state import Family
 
@@ -70,7 +71,8 @@ def authenticate(request: web.Request, config: EmulatorConfig) -> str:
 
 
 async def _apply_fault(request: web.Request, fault: Fault, emu: Emulator) -> web.Response | None:
-    """Answer per the fault, or None to carry on normally (after a delay)."""
+    """Answer per the fault, or None to carry on normally (after a delay; a truncate fault is
+    carried out by the file route)."""
     if fault.kind == "drop":
         log.info("fault: dropping %s %s", request.method, request.path)
         if request.transport is not None:
@@ -84,6 +86,9 @@ async def _apply_fault(request: web.Request, fault: Fault, emu: Emulator) -> web
     if fault.kind == "redirect":
         log.info("fault: redirecting %s %s to %s", request.method, request.path, fault.location)
         return web.Response(status=302, headers={"Location": fault.location or "/"})
+    if fault.kind == "truncate":
+        request[TRUNCATE_AFTER] = fault.after_bytes or 0
+        return None
     if fault.kind == "body":
         log.info("fault: answering %s %s with another body", request.method, request.path)
         body = fault.body.encode() if isinstance(fault.body, str) else fault.body
@@ -125,10 +130,6 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
             recorded.answered_at = time.time()
 
 
-async def _serve_file(request: web.Request) -> web.Response:
-    return file_response(emulator_of(request).store, request.match_info["name"])
-
-
 async def _close(app: web.Application) -> None:
     # Release held long-polls and stop clocks so shutdown is prompt.
     await app[EMULATOR_KEY].close()
@@ -137,10 +138,13 @@ async def _close(app: web.Application) -> None:
 def create_app(config: EmulatorConfig | None = None) -> web.Application:
     """The emulator as an aiohttp app; its state is ``app[EMULATOR_KEY]``."""
     app = web.Application(middlewares=[pipeline])
-    app[EMULATOR_KEY] = Emulator(config)
+    emu = app[EMULATOR_KEY] = Emulator(config)
+    # Build the configured video sizes now rather than during the first download.
+    for size in {emu.config.video_size, *emu.config.video_sizes.values()}:
+        video_bytes(size)
     for route in FAMILY_ROUTES:
         app.router.add_route(route.method, route.path, route.handler, name=route.name)
-    app.router.add_get(f"{FILES_PREFIX}/{{name}}", _serve_file, name="download.files.get")
+    app.router.add_get(f"{FILES_PREFIX}/{{name}}", serve_file, name="download.files.get")
     admin.register(app.router)
     app.on_shutdown.append(_close)
     return app

@@ -150,6 +150,12 @@ class Generation:
         return self.deleted_at is not None
 
     @property
+    def resolution(self) -> str | None:
+        """The resolution the request named (universal fills in its default 1080p), if any."""
+        value = self.request.get("resolution")
+        return value if isinstance(value, str) else None
+
+    @property
     def file_stem(self) -> str:
         """Name of its files under /files/: the id up to any ":<model>" (universal ids hold "/")."""
         return self.id.partition(":")[0]

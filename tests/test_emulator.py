@@ -23,7 +23,7 @@ from aiohttp import web
 
 from emulator import EmulatorConfig, ImageFetch, run_emulator
 from emulator.__main__ import config_from_args, parse_args
-from emulator.assets import mp4_dimensions, sample_bytes
+from emulator.assets import mp4_dimensions, sample_bytes, video_bytes
 
 V2 = "/v2/generate/video/luma-ai"
 KEY = "test-key"
@@ -479,19 +479,36 @@ async def test_files_are_404_until_completed_and_for_unknown_ids(env) -> None:
 
 
 @pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe not installed")
-def test_sample_video_size_matches_ffprobe(tmp_path) -> None:
-    path = tmp_path / "sample.mp4"
-    path.write_bytes(sample_bytes("sample.mp4"))
-    command = "ffprobe -v error -select_streams v:0 -show_entries stream=width,height,codec_name"
+@pytest.mark.parametrize("size", [None, 9_000, 5_000_000])
+def test_sample_video_size_matches_ffprobe(tmp_path, size: int | None) -> None:
+    """The sample, and the sample padded to a real size (a trailing free box), probe alike."""
+    data = video_bytes(size)
+    path = tmp_path / "video.mp4"
+    path.write_bytes(data)
+    command = (
+        "ffprobe -v error -select_streams v:0 -show_entries "
+        "stream=width,height,codec_name:format=duration,size"
+    )
     out = subprocess.run(
         [*command.split(), "-of", "json", str(path)],
         capture_output=True,
         check=True,
         text=True,
     )
-    stream = json.loads(out.stdout)["streams"][0]
+    probed = json.loads(out.stdout)
+    stream = probed["streams"][0]
     assert stream["codec_name"] == "h264"
-    assert (stream["width"], stream["height"]) == mp4_dimensions(sample_bytes("sample.mp4"))
+    assert (stream["width"], stream["height"]) == mp4_dimensions(data) == (320, 180)
+    assert float(probed["format"]["duration"]) == pytest.approx(2.0, abs=0.1)
+    assert int(probed["format"]["size"]) == len(data) == (size or len(sample_bytes("sample.mp4")))
+    if shutil.which("ffmpeg"):  # and it decodes without a complaint
+        decoded = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
+            capture_output=True,
+            check=True,
+            text=True,
+        )
+        assert decoded.stderr == ""
 
 
 async def test_public_url_is_used_for_assets() -> None:

@@ -56,6 +56,13 @@ def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PTB_TIMEDELTA", "1")
 
 
+def local_url(tg: FakeTelegram, data: bytes, file_path: str) -> str:
+    """A URL on this machine serving ``data`` (the fake's own file route), for media sent by
+    URL: the fake fetches it as Telegram would, and it never reaches the internet."""
+    tg.add_file(data, file_path)
+    return f"{tg.root}/file/bot{TOKEN}/{file_path}"
+
+
 @pytest.fixture
 async def tg() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram(token=TOKEN, bot_username="LumaTestBot") as fake:
@@ -267,7 +274,7 @@ async def test_edit_message_media_turns_a_text_message_into_a_video(
 
 async def test_edit_message_media_errors(tg: FakeTelegram, bot: Bot) -> None:
     tg.user_sends("hi")
-    photo = InputMediaPhoto("https://example.com/a.jpg", caption="a photo")
+    photo = InputMediaPhoto(local_url(tg, b"\xff\xd8jpeg", "photos/a.jpg"), caption="a photo")
     with pytest.raises(BadRequest, match="Message to edit not found"):
         await bot.edit_message_media(photo, ANN, 999)
     with pytest.raises(BadRequest, match="Message can't be edited"):
@@ -517,7 +524,8 @@ async def test_edits_threads_and_replies_in_updates(tg: FakeTelegram, bot: Bot) 
     group = -100300
     first = tg.user_sends("/video a", chat_id=group, chat_type="supergroup", message_thread_id=5)
     tg.user_edits(first, "/video b")
-    video = await bot.send_video(group, "https://example.com/a.mp4", message_thread_id=5)
+    url = local_url(tg, b"\x00\x00\x00\x18ftypmp42", "videos/a.mp4")
+    video = await bot.send_video(group, url, message_thread_id=5)
     tg.user_sends(
         "/extend more", chat_id=group, chat_type="supergroup", reply_to_message_id=video.message_id
     )
@@ -799,7 +807,8 @@ async def test_user_deletes_a_message(tg: FakeTelegram, bot: Bot) -> None:
     with pytest.raises(BadRequest, match="Message to be replied not found"):
         await bot.send_message(ANN, "Done", reply_parameters=ReplyParameters(status.message_id))
     lenient = ReplyParameters(status.message_id, allow_sending_without_reply=True)
-    fallback = await bot.send_video(ANN, "https://example.com/v.mp4", reply_parameters=lenient)
+    url = local_url(tg, b"\x00\x00\x00\x18ftypmp42", "videos/v.mp4")
+    fallback = await bot.send_video(ANN, url, reply_parameters=lenient)
     assert fallback.reply_to_message is None
     with pytest.raises(ValueError, match="not found"):
         tg.press_button(removed, "c:1")

@@ -20,9 +20,13 @@ How strict it is (so that bugs show up in tests)
     Like Telegram, ``editMessageText`` without ``reply_markup`` removes the inline keyboard.
     ``reply_markup`` other than an inline keyboard (``force_reply``, reply keyboards) is checked
     against the field rules, then (like Telegram) not shown on the returned message.
+    Media given as an http(s) URL is fetched like Telegram does (``fetch_urls=True``: redirects,
+    a timeout, the 20 MB limit, Telegram's "failed to get HTTP URL content" and "wrong type of
+    the web page content"; ``tg.url_fetches``), from this machine only (``bot_api/media.py``).
     Deliberate deviations: Markdown/MarkdownV2 are stored verbatim (not parsed), ``setWebhook``
-    accepts ``http://`` URLs, URL media are recorded but never fetched, thumbnails of injected
-    photos are byte prefixes of the photo, text limits count UTF-16 code units.
+    accepts ``http://`` URLs, URLs to other hosts than localhost fail without a connection,
+    thumbnails of injected photos are byte prefixes of the photo, text limits count UTF-16 code
+    units.
 
 Usage::
 
@@ -54,6 +58,10 @@ done) and ``answer_oddly_next`` (a success whose result is not what PTB expects;
 done). A call left unanswered has ``response=None``: ``lost=True`` if it was processed,
 ``False`` if its client gave up during a delay or got a garbled answer. ``messages_with_video``
 is what the user got.
+
+Benchmarks that push thousands of uploads through one fake pass ``keep_uploads=False``: the bytes
+are dropped once a call is done, their sizes kept (``Call.sizes``, ``tg.bytes_received``,
+``tg.bytes_fetched``).
 
 Flood limits (opt-in: ``flood_limits=True``) are described in ``bot_api/flood.py``, webhook mode
 in ``bot_api/webhook.py``, Telegram Stars payments (``sendInvoice``, pre-checkout queries,
@@ -97,6 +105,7 @@ from tests.fakes.bot_api.records import (
     SentInvoice,
     StarTransaction,
     StoredFile,
+    UrlFetch,
     WebhookDelivery,
 )
 from tests.fakes.bot_api.server import HttpServer
@@ -133,6 +142,7 @@ __all__ = [
     "SentInvoice",
     "StarTransaction",
     "StoredFile",
+    "UrlFetch",
     "WebhookDelivery",
     "command_entities",
     "parse_html",
@@ -173,6 +183,9 @@ class FakeTelegram(
         self._closing = True  # pending long polls answer [] right away
         self._notify()
         await self._stop_webhook()
+        if self._url_session is not None:
+            await self._url_session.close()
+            self._url_session = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

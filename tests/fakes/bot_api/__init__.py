@@ -5,14 +5,15 @@ Each part is a mixin over the state they share (``FakeState``), one concern each
 
 - ``protocol``: what the Bot API accepts: methods, parameters, values, error answers
 - ``records``: what the fake records and keeps: ``Call``, ``FloodRefusal``, ``StoredFile``,
-  ``SentInvoice``, ``StarTransaction``, ``PaymentAttempt``, ...
+  ``UrlFetch``, ``SentInvoice``, ``StarTransaction``, ``PaymentAttempt``, ...
 - ``entities``: Telegram-HTML and bot commands as message entities, UTF-16 lengths
 - ``state``: ``FakeState``: options, chats, messages, users, files, the update queue, waiting
 - ``server``: the HTTP routes, reading and checking a request, recording and answering it
 - ``faults``: scripted faults (``fail_next``, ``delay_next``, ``lose_response_next``, ...)
 - ``flood``: Telegram's flood limits (opt-in)
 - ``messages``: ``sendMessage``, the edits, ``deleteMessage``, ``sendChatAction``
-- ``media``: ``sendVideo``, ``sendDocument``, ``sendPhoto``, ``editMessageMedia``, ``getFile``
+- ``media``: ``sendVideo``, ``sendDocument``, ``sendPhoto``, ``editMessageMedia``, ``getFile``,
+  and fetching media URLs like Telegram
 - ``chats``: ``getChat``, ``getChatMember``, who is what in a chat
 - ``callbacks``: button presses and ``answerCallbackQuery``
 - ``payments``: Telegram Stars: ``sendInvoice``, pre-checkout queries, ``user_pays``, refunds,

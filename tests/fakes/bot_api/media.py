@@ -1,26 +1,94 @@
 """Media and files: ``sendVideo``, ``sendDocument``, ``sendPhoto``, ``editMessageMedia`` (also a
 text message turned into a video), ``getFile``; uploads (50 MB -> 413), ``attach://`` parts, URLs
-(recorded, never fetched) and known file ids; downloads over 20 MB refused.
+and known file ids; downloads over 20 MB refused.
+
+Media given as an http(s) URL is fetched, as Telegram does (``fetch_urls=True``, the default):
+a GET that follows up to 5 redirects, within ``url_fetch_timeout`` (10 s) for the whole of it,
+reading at most ``url_download_limit`` bytes (20 MB, Telegram's limit for files sent by URL;
+reading stops just past it). The answers are Telegram's:
+
+- unreachable, a non-2xx status, too many redirects, a timeout, an empty body, over the limit
+  (by ``Content-Length`` or by what arrived), a body cut off: 400 "Bad Request: failed to get
+  HTTP URL content"
+- a ``text/html`` page (by ``Content-Type``) for a video or a photo: 400 "Bad Request: wrong type
+  of the web page content"
+- otherwise the file is stored with the fetched bytes (``StoredFile.data``; its MIME type from the
+  answer's ``Content-Type``, or guessed from the URL), so ``getFile``, the file route and the
+  test's inspection see what Telegram got. A video's width/height/duration are the call's
+  parameters, as for an upload; a photo gets its PhotoSizes as for an upload.
+
+Only this machine is reached: a URL (or a redirect) to any host but ``localhost`` or a loopback
+address fails like an unreachable one, without a connection (``error="not a local address"``).
+Every fetch is recorded in ``url_fetches`` (``UrlFetch``); its body bytes count in
+``bytes_fetched``. ``fetch_urls=False``: URL media are only recorded (``StoredFile.data`` None).
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import ipaddress
 import mimetypes
 import re
 import time
 from typing import Any
 
+import aiohttp
+from aiohttp import hdrs
+from yarl import URL
+
 from tests.fakes.bot_api.messages import MessageMethods
 from tests.fakes.bot_api.protocol import (
     _MEDIA_KEYS,
     _NOT_MODIFIED,
+    _URL_FAILED,
+    _URL_WRONG_TYPE,
     _WRONG_FILE,
     ApiError,
     _as_int,
     _bad,
 )
-from tests.fakes.bot_api.records import StoredFile, _Upload
+from tests.fakes.bot_api.records import StoredFile, UrlFetch, _Upload
+
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_READ_CHUNK = 256 * 1024
+# Where a web page is refused (Telegram: "wrong type of the web page content").
+_NOT_A_PAGE = frozenset({"video", "photo"})
+
+
+def _is_local(url: URL) -> bool:
+    """True for ``localhost`` and loopback addresses: the only hosts the fake fetches from."""
+    host = (url.host or "").strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Received:
+    """What a URL answered so far: the last status and content type, and the body bytes
+    (always counted, kept only when asked to)."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep, self.count, self.data = keep, 0, bytearray()
+        self.status: int | None = None
+        self.content_type: str | None = None
+
+    def add(self, chunk: bytes) -> None:
+        self.count += len(chunk)
+        if self.keep:
+            self.data += chunk
+
+
+class _Refused(Exception):
+    """Why a fetched URL can't be used: the description and the recorded error."""
+
+    def __init__(self, description: str, error: str) -> None:
+        super().__init__(error)
+        self.description, self.error = description, error
 
 
 class MediaMethods(MessageMethods):
@@ -29,7 +97,7 @@ class MediaMethods(MessageMethods):
     async def _m_sendVideo(self, p: dict, uploads: dict) -> dict:
         self._chat(p["chat_id"])
         caption = self._caption(p)
-        stored, _ = self._media(p, uploads, "video", "video")
+        stored, _ = await self._media(p, uploads, "video", "video")
         for key in ("width", "height", "duration"):
             if p.get(key) is not None:
                 stored.meta[key] = _as_int(p[key], key)
@@ -41,16 +109,16 @@ class MediaMethods(MessageMethods):
     async def _m_sendDocument(self, p: dict, uploads: dict) -> dict:
         self._chat(p["chat_id"])
         caption = self._caption(p)
-        stored, _ = self._media(p, uploads, "document", "document")
+        stored, _ = await self._media(p, uploads, "document", "document")
         return self._send(p, {"document": self._file_json(stored), **caption})
 
     async def _m_sendPhoto(self, p: dict, uploads: dict) -> dict:
         self._chat(p["chat_id"])
         caption = self._caption(p)
-        stored, new = self._media(p, uploads, "photo", "photo")
-        if new and stored.data is not None:  # a fresh upload: Telegram builds the sizes
+        stored, new = await self._media(p, uploads, "photo", "photo")
+        if new and stored.size is not None:  # a fresh upload or fetch: Telegram builds the sizes
             del self._files[stored.file_id]
-            sizes = self._photo_sizes(stored.data, 1280, 720)
+            sizes = self._photo_sizes(stored.data, 1280, 720, size=stored.size)
         else:
             stored.meta.setdefault("width", 1280)
             stored.meta.setdefault("height", 720)
@@ -70,7 +138,7 @@ class MediaMethods(MessageMethods):
         if kind not in ("photo", "video", "document"):
             raise _bad("can't parse InputMedia: unsupported media type")
         caption = self._caption(media)
-        file, _ = self._media({"file": media["media"]}, uploads, "file", kind)
+        file, _ = await self._media({"file": media["media"]}, uploads, "file", kind)
         if kind == "video":
             for key in ("width", "height", "duration"):
                 if media.get(key) is not None:
@@ -106,8 +174,10 @@ class MediaMethods(MessageMethods):
         stored = self._files.get(str(p["file_id"]))
         if stored is None:
             raise _bad("invalid file_id")
-        if stored.data is not None and len(stored.data) > self.download_limit:
+        if stored.size is not None and stored.size > self.download_limit:
             raise _bad("file is too big")
+        if stored.dropped:
+            raise _bad("the fake kept no bytes of this file (keep_uploads=False)")
         if stored.data is not None and stored.file_path is None:
             ext = mimetypes.guess_extension(stored.mime_type or "") or ".bin"
             if stored.file_name and "." in stored.file_name:
@@ -117,10 +187,10 @@ class MediaMethods(MessageMethods):
             self._paths[stored.file_path] = stored
         out = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
         if stored.data is not None:
-            out.update(file_size=len(stored.data), file_path=stored.file_path)
+            out.update(file_size=stored.size, file_path=stored.file_path)
         return out
 
-    def _media(
+    async def _media(
         self, p: dict, uploads: dict[str, _Upload], name: str, kind: str
     ) -> tuple[StoredFile, bool]:
         """Resolve an upload, an ``attach://`` part, a URL or a known file_id -> (file, new?)."""
@@ -138,16 +208,107 @@ class MediaMethods(MessageMethods):
             mime = upload.content_type
             if not mime or mime == "application/octet-stream":
                 mime = mimetypes.guess_type(upload.filename or "")[0] or mime
-            stored = self._register(upload.data, kind, mime_type=mime, file_name=upload.filename)
+            stored = self._register(
+                upload.data,
+                kind,
+                mime_type=mime,
+                file_name=upload.filename,
+                keep=self.keep_uploads,
+            )
             return stored, True
-        if isinstance(ref, str) and re.match(r"https?://", ref):
-            return self._register(None, kind, mime_type=mimetypes.guess_type(ref)[0]), True
+        if isinstance(ref, str) and re.match(r"https?://", ref, re.IGNORECASE):
+            guessed = mimetypes.guess_type(URL(ref).path)[0]
+            if not self.fetch_urls:
+                return self._register(None, kind, mime_type=guessed), True
+            data, size, content_type = await self._fetch_url(ref, kind)
+            mime = content_type if content_type not in (None, "application/octet-stream") else None
+            stored = self._register(
+                data, kind, mime_type=mime or guessed, size=size, keep=self.keep_uploads
+            )
+            return stored, True
         stored = self._files.get(str(ref))
         if stored is None:
             raise _bad(_WRONG_FILE)
         if {stored.kind, kind} == {"photo", "video"}:
             raise _bad(f"can't use file of type {stored.kind.title()} as {kind.title()}")
         return stored, False
+
+    async def _fetch_url(self, url: str, kind: str) -> tuple[bytes | None, int, str | None]:
+        """GET a media URL as Telegram does -> (body, or None when not kept; its size; its
+        content type without parameters). Raises Telegram's 400 when the URL can't be used."""
+        started = time.monotonic()
+        redirects: list[str] = []
+        body = _Received(self.keep_uploads)
+        error: str | None = None
+        description = _URL_FAILED
+        try:
+            async with asyncio.timeout(self.url_fetch_timeout):
+                await self._get_url(URL(url), kind, body, redirects)
+        except _Refused as exc:
+            error, description = exc.error, exc.description
+        except TimeoutError:
+            error = f"timed out after {self.url_fetch_timeout:g}s"
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        if error is None and not body.count:
+            error = "empty body"
+        self.bytes_fetched += body.count
+        self.url_fetches.append(
+            UrlFetch(
+                url=url,
+                status=body.status,
+                error=error,
+                bytes_read=body.count,
+                at=started,
+                elapsed=time.monotonic() - started,
+                content_type=body.content_type,
+                redirects=tuple(redirects),
+            )
+        )
+        self._notify()
+        if error is not None:
+            raise _bad(description)
+        content_type = body.content_type
+        mime = content_type.partition(";")[0].strip().lower() if content_type else None
+        return (bytes(body.data) if body.keep else None), body.count, mime
+
+    async def _get_url(self, target: URL, kind: str, body: _Received, redirects: list[str]) -> None:
+        """Follow ``target`` through up to MAX_REDIRECTS redirects and read its body into
+        ``body``, at most ``url_download_limit`` + 1 bytes; raise _Refused when unusable."""
+        if self._url_session is None:
+            self._url_session = aiohttp.ClientSession(
+                cookie_jar=aiohttp.DummyCookieJar(),
+                connector=aiohttp.TCPConnector(limit=0),
+                trust_env=False,
+            )
+        limit = self.url_download_limit
+        for hop in range(MAX_REDIRECTS + 1):
+            if not _is_local(target):
+                raise _Refused(_URL_FAILED, "not a local address")
+            async with self._url_session.get(target, allow_redirects=False) as resp:
+                body.status = resp.status
+                body.content_type = resp.headers.get(hdrs.CONTENT_TYPE)
+                location = resp.headers.get(hdrs.LOCATION)
+                if resp.status in _REDIRECTS and location:
+                    if hop == MAX_REDIRECTS:
+                        raise _Refused(_URL_FAILED, f"more than {MAX_REDIRECTS} redirects")
+                    target = target.join(URL(location))
+                    redirects.append(str(target))
+                    continue
+                if not 200 <= resp.status <= 299:
+                    raise _Refused(_URL_FAILED, f"HTTP {resp.status}")
+                if kind in _NOT_A_PAGE and resp.content_type == "text/html":
+                    raise _Refused(_URL_WRONG_TYPE, "a text/html page")
+                if resp.content_length is not None and resp.content_length > limit:
+                    raise _Refused(_URL_FAILED, f"over the {limit}-byte limit")
+                while body.count <= limit:
+                    chunk = await resp.content.read(min(_READ_CHUNK, limit + 1 - body.count))
+                    if not chunk:
+                        break
+                    body.add(chunk)
+                if body.count > limit:
+                    raise _Refused(_URL_FAILED, f"over the {limit}-byte limit")
+                return
 
     def add_file(self, data: bytes, file_path: str = "photos/file_1.jpg") -> str:
         """Register downloadable bytes; returns the new ``file_id``."""

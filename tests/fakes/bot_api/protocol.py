@@ -108,6 +108,10 @@ _NOT_MODIFIED = (
     "exactly the same as a current content and reply markup of the message"
 )
 _WRONG_FILE = "wrong file identifier/HTTP URL specified"
+# Telegram's answers when it cannot use a media URL: unreachable, an error status, too slow, too
+# large (20 MB for files sent by URL); and a web page where a video or photo was expected.
+_URL_FAILED = "failed to get HTTP URL content"
+_URL_WRONG_TYPE = "wrong type of the web page content"
 # ChatMember.status values (the Bot API's ChatMemberOwner ... ChatMemberBanned).
 MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
 _MEDIA_KEYS = ("photo", "video", "document", "animation", "audio", "caption", "caption_entities")

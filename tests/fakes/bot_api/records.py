@@ -1,6 +1,6 @@
-"""What the fake records and keeps: calls (``Call``), flood refusals, files, webhook deliveries,
-Telegram Stars payments (``SentInvoice``, ``StarTransaction``, ``PaymentAttempt``), and the
-scripted faults waiting for a call.
+"""What the fake records and keeps: calls (``Call``), flood refusals, files, the URLs it fetched
+(``UrlFetch``), webhook deliveries, Telegram Stars payments (``SentInvoice``,
+``StarTransaction``, ``PaymentAttempt``), and the scripted faults waiting for a call.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ class Call:
 
     ``params``: form/multipart values stay strings (``"1001"``, ``"true"``), JSON-string fields
     (``reply_markup``, ``reply_parameters``, ``entities``, ...) are decoded; a JSON request body
-    keeps its native types. ``files`` / ``filenames``: multipart file parts by part name.
+    keeps its native types. ``files`` / ``filenames``: multipart file parts by part name (with
+    ``keep_uploads=False`` each is ``b""`` once the call is recorded); ``sizes``: their sizes in
+    bytes, always kept.
     ``response`` is None when no answer was delivered: ``lost`` = processed anyway
     (``lose_response_next``); not ``lost`` = the client gave up during a ``delay_next``.
     ``at`` / ``answered_at``: ``time.monotonic()`` when the call arrived and when the fake was done
@@ -29,6 +31,7 @@ class Call:
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
     filenames: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
     token: str = ""
     path: str = ""
     at: float = 0.0
@@ -60,14 +63,58 @@ class FloodRefusal(NamedTuple):
 
 @dataclass
 class StoredFile:
+    """A file Telegram holds: uploaded, fetched from a URL, or added by the test.
+
+    ``data``: its bytes; None for URL media the fake did not fetch (``fetch_urls=False``) and for
+    bytes it did not keep (``keep_uploads=False``). ``size``: how many bytes Telegram got, kept
+    or not (None only for URL media not fetched); ``file_size`` in the Bot API's answers.
+    """
+
     file_id: str
     file_unique_id: str
     kind: str  # photo | video | document
-    data: bytes | None  # None for URL media (never fetched)
+    data: bytes | None
     file_path: str | None = None
     mime_type: str | None = None
     file_name: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # width/height/duration
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.size is None and self.data is not None:
+            self.size = len(self.data)
+
+    @property
+    def dropped(self) -> bool:
+        """Received, but its bytes were not kept (``keep_uploads=False``)."""
+        return self.data is None and self.size is not None
+
+
+@dataclass(frozen=True)
+class UrlFetch:
+    """One media URL the fake fetched as Telegram does (``FakeTelegram.url_fetches``, in order).
+
+    ``url``: as the bot gave it; ``redirects``: the URLs it was sent on to, in order. ``status``:
+    the last HTTP status (None when no answer came). ``error``: None when the file was taken,
+    else why not, e.g. ``"HTTP 404"``, ``"timed out after 10s"``, ``"over the 20971520-byte
+    limit"``, ``"a text/html page"``, ``"more than 5 redirects"``, ``"empty body"``, ``"not a
+    local address"`` (the fake never reaches the internet), or the connection error.
+    ``bytes_read``: body bytes read (reading stops just past the limit). ``content_type``: as
+    answered. ``at``: ``time.monotonic()`` when the fetch started; ``elapsed``: its duration.
+    """
+
+    url: str
+    status: int | None
+    error: str | None
+    bytes_read: int
+    at: float
+    elapsed: float = 0.0
+    content_type: str | None = None
+    redirects: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 @dataclass

@@ -81,6 +81,8 @@ class HttpServer(FaultScript, FloodLimits):
         return web.json_response(body, status=status)
 
     def _record(self, call: Call) -> None:
+        if not self.keep_uploads:  # the sizes stay in call.sizes
+            call.files = dict.fromkeys(call.files, b"")
         call.answered_at = time.monotonic()
         self.calls.append(call)
         self._notify()
@@ -118,9 +120,12 @@ class HttpServer(FaultScript, FloodLimits):
             elif request.can_read_body:
                 for name, value in (await request.post()).items():
                     if isinstance(value, web.FileField):
-                        data = value.file.read()
+                        with value.file:  # a spooled temporary file: closed once read
+                            data = value.file.read()
                         uploads[name] = _Upload(data, value.filename, value.content_type)
                         call.files[name], call.filenames[name] = data, value.filename
+                        call.sizes[name] = len(data)
+                        self.bytes_received += len(data)
                     else:
                         params[name] = value
         except web.HTTPRequestEntityTooLarge:

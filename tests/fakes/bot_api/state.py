@@ -34,6 +34,7 @@ from tests.fakes.bot_api.records import (
     SentInvoice,
     StarTransaction,
     StoredFile,
+    UrlFetch,
     WebhookDelivery,
     _Fault,
     _PreCheckout,
@@ -75,8 +76,24 @@ class FakeState:
         flood_group_per_minute: float = 20,
         flood_slack: float = 0.1,
         flood_clock: Callable[[], float] = time.monotonic,
+        fetch_urls: bool = True,
+        url_fetch_timeout: float = 10.0,
+        url_download_limit: int = 20 * MB,
+        keep_uploads: bool = True,
     ) -> None:
-        """Webhook options (all but ``seed`` are also plain attributes, read at each use):
+        """Media options (plain attributes too, read at each use): ``upload_limit`` (50 MB:
+        larger uploads get 413) and ``download_limit`` (20 MB: ``getFile`` refuses larger files).
+        ``fetch_urls``: media given as an http(s) URL is fetched like Telegram does (see
+        ``bot_api/media.py``; only this machine's loopback addresses are reached); False: the URL
+        is only recorded. ``url_fetch_timeout``: seconds one fetch may take, redirects and body
+        included. ``url_download_limit``: the most a URL may deliver (Telegram: 20 MB for files
+        sent by URL). ``keep_uploads``: False drops uploaded and fetched bytes once a call is
+        done (``Call.files`` values become ``b""``, ``StoredFile.data`` None, ``getFile`` of such
+        a file is a 400), for benchmarks that push thousands of videos through one fake; sizes
+        are still recorded (``Call.sizes``, ``StoredFile.size``, ``bytes_received``,
+        ``bytes_fetched``).
+
+        Webhook options (all but ``seed`` are also plain attributes, read at each use):
         ``webhook_targets``: base URLs (``http://127.0.0.1:PORT``) of replicas behind a load
         balancer; deliveries go round robin to target + the path and query of the registered URL
         instead of to that URL, and a refused connection moves on to the next target at once.
@@ -96,6 +113,14 @@ class FakeState:
         self.bot_id = int(token.split(":", 1)[0])
         self.host, self.port = host, port
         self.upload_limit, self.download_limit = upload_limit, download_limit
+        self.fetch_urls = fetch_urls
+        self.url_fetch_timeout = url_fetch_timeout
+        self.url_download_limit = url_download_limit
+        self.keep_uploads = keep_uploads
+        self.url_fetches: list[UrlFetch] = []  # every media URL fetched, in order
+        self.bytes_received = 0  # multipart file bytes over all calls
+        self.bytes_fetched = 0  # body bytes read from media URLs, failed fetches included
+        self._url_session: aiohttp.ClientSession | None = None
         self.root = ""
         self.calls: list[Call] = []
         self.downloads: list[str] = []  # file paths served by the file route
@@ -263,24 +288,43 @@ class FakeState:
         mime_type: str | None = None,
         file_name: str | None = None,
         file_path: str | None = None,
+        size: int | None = None,
+        keep: bool = True,
     ) -> StoredFile:
+        """A new file of ``size`` bytes (default: ``len(data)``); ``keep=False`` records the size
+        but not the bytes (uploads and fetches with ``keep_uploads=False``)."""
         n = next(self._seq)
+        if size is None and data is not None:
+            size = len(data)
         stored = StoredFile(
-            f"fake-{kind}-{n}-AgADBAAD", f"AQAD{n}", kind, data, file_path, mime_type, file_name
+            f"fake-{kind}-{n}-AgADBAAD",
+            f"AQAD{n}",
+            kind,
+            data if keep else None,
+            file_path,
+            mime_type,
+            file_name,
+            size=size,
         )
         self._files[stored.file_id] = stored
         if file_path:
             self._paths[file_path] = stored
         return stored
 
-    def _photo_sizes(self, data: bytes, width: int, height: int) -> list[dict]:
+    def _photo_sizes(
+        self, data: bytes | None, width: int, height: int, *, size: int | None = None
+    ) -> list[dict]:
+        """PhotoSizes of a photo: the largest holds ``data``, smaller ones byte prefixes. With
+        ``data`` None (bytes not kept) only the sizes, from ``size``."""
         sizes, longest = [], max(width, height)
+        total = len(data) if data is not None else size or 0
         for side in (90, 320, longest):
             if side > longest:
                 continue
             w, h = round(width * side / longest), round(height * side / longest)
-            blob = data if side == longest else data[: max(1, len(data) * side // longest)]
-            stored = self._register(blob, "photo", mime_type="image/jpeg")
+            part = total if side == longest else max(1, total * side // longest)
+            blob = None if data is None else data[:part]
+            stored = self._register(blob, "photo", mime_type="image/jpeg", size=part)
             stored.meta = {"width": w, "height": h}
             sizes.append(
                 {
@@ -288,7 +332,7 @@ class FakeState:
                     "file_unique_id": stored.file_unique_id,
                     "width": w,
                     "height": h,
-                    "file_size": len(blob),
+                    "file_size": part,
                 }
             )
         return sizes
@@ -301,8 +345,8 @@ class FakeState:
         for key in ("file_name", "mime_type"):
             if getattr(f, key):
                 out[key] = getattr(f, key)
-        if f.data is not None:
-            out["file_size"] = len(f.data)
+        if f.size is not None:
+            out["file_size"] = f.size
         return out
 
     def _chat(self, chat_id: Any) -> dict:
