@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from emulator.assets import video_bytes
 from tests.conftest import became_healthy, free_port
 from tests.fakes.telegram_api import FakeTelegram
 from tests.processes import BotProcess, bot_environment
 from tests.test_delivery import result_host
-from tests.test_delivery_sizes import video_of
 
 MB = 1024 * 1024
 VIDEO_SIZE = 40 * MB
@@ -37,7 +37,7 @@ def memory_kb(pid: int, field: str) -> int:
 async def test_three_40_mb_videos_at_once_grow_the_peak_rss_by_less_than_one_video(
     tg: FakeTelegram, emulator: Any, tmp_path: Path
 ) -> None:
-    video = video_of(VIDEO_SIZE)
+    video = video_bytes(VIDEO_SIZE)
 
     async def serve(request: web.Request, hit: int) -> web.StreamResponse:
         return web.Response(body=video, content_type="video/mp4")

@@ -5,7 +5,6 @@ its URL (DELIVER_BY_URL), with the upload as the fallback."""
 
 from __future__ import annotations
 
-import struct
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -14,7 +13,7 @@ from aiohttp import web
 
 from bot.domain.model import JobState
 from bot.worker.delivery import PROBE_BYTES, TELEGRAM_URL_LIMIT
-from emulator.assets import VIDEO_FILE, sample_bytes
+from emulator.assets import IMAGE_FILE, VIDEO_FILE, sample_bytes, video_bytes
 from tests.conftest import BOT_TOKEN
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_delivery import delivered, downloads, result_host, upload_or_notice, uploads
@@ -24,15 +23,10 @@ MB = 1024 * 1024
 SAMPLE = sample_bytes(VIDEO_FILE)
 
 
-def video_of(size: int) -> bytes:
-    """The sample video grown to `size` bytes by a trailing `free` box: still a valid MP4."""
-    return SAMPLE + struct.pack(">I4s", size - len(SAMPLE), b"free") + bytes(size - len(SAMPLE) - 8)
-
-
 async def test_a_large_video_arrives_byte_for_byte_with_its_metadata(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    video = video_of(12 * MB)
+    video = video_bytes(12 * MB)
 
     async def serve(request: web.Request, hit: int) -> web.StreamResponse:
         return web.Response(body=video, content_type="video/mp4")
@@ -45,6 +39,10 @@ async def test_a_large_video_arrives_byte_for_byte_with_its_metadata(
         await delivered(bot)
     assert sent.files["video"] == video
     assert (sent.params["width"], sent.params["height"], sent.params["duration"]) == (320, 180, 2)
+
+
+def thumbnail() -> web.Response:
+    return web.Response(body=sample_bytes(IMAGE_FILE), content_type="image/jpeg")
 
 
 async def streamed(request: web.Request, video_size: int, chunks: list[int]) -> web.StreamResponse:
@@ -74,6 +72,8 @@ async def test_a_video_that_grows_past_the_limit_is_cut_off_there_and_sent_as_a_
     chunks: list[int] = []
 
     async def serve(request: web.Request, hit: int) -> web.StreamResponse:
+        if request.path.endswith(".jpg"):
+            return thumbnail()
         return await streamed(request, 200 * MB, chunks)
 
     async with result_host(serve) as (cdn, asked):
@@ -84,7 +84,8 @@ async def test_a_video_that_grows_past_the_limit_is_cut_off_there_and_sent_as_a_
     assert uploads(tg) == [] and tg.videos() == []
     (link,) = tg.bot_messages(USER)[:1]
     assert link["message_id"] == job.video_message_id and "/files/" in link["caption"]
-    assert len(asked) == 1  # one download, abandoned at the limit (not read on, not retried)
+    # One download, abandoned at the limit (not read on, not retried).
+    assert len([path for path in asked if path.endswith(".mp4")]) == 1
     # The host wrote what the socket buffers took before the bot hung up: nowhere near 200 MB.
     assert sum(chunks) < 40 * MB
 
@@ -99,9 +100,11 @@ async def strict_tg() -> AsyncIterator[FakeTelegram]:
 async def test_telegram_answering_413_during_the_upload_gets_the_link(
     strict_tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    video = video_of(30 * MB)  # past the fake's request limit (its upload limit + 8 MB)
+    video = video_bytes(30 * MB)  # past the fake's request limit (its upload limit + 8 MB)
 
     async def serve(request: web.Request, hit: int) -> web.StreamResponse:
+        if request.path.endswith(".jpg"):
+            return thumbnail()
         return web.Response(body=video, content_type="video/mp4")
 
     async with result_host(serve) as (cdn, _):
@@ -144,7 +147,7 @@ async def test_by_url_telegram_fetches_the_video_and_the_bot_reads_only_its_firs
 async def test_a_url_telegram_cannot_fetch_is_uploaded_instead(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:
-    video = video_of(2 * MB)
+    video = video_bytes(2 * MB)
 
     async def serve(request: web.Request, hit: int) -> web.StreamResponse:
         if hit == 2:  # Telegram's own fetch (after the bot's probe) fails
