@@ -51,6 +51,13 @@ SCENARIOS = {
         generations=100, rate=100, users=100, gen_min=20, gen_max=20, video_size=10 * MB,
         kind="burst", settle_timeout=120, deliver_by_url=True,
     ),
+    # The fallback: storage failing one download in ten (the bot's probes and Telegram's
+    # fetches alike); what Telegram could not fetch is uploaded.
+    "burst-url-faults": Scenario(
+        name="burst by URL, storage failing 10% of downloads",
+        generations=100, rate=100, users=100, gen_min=20, gen_max=20, video_size=10 * MB,
+        kind="burst", settle_timeout=120, deliver_by_url=True, download_error_rate=0.1,
+    ),
     "realsize": Scenario(
         name="real size: 1,000 generations of 5 MB at 10/s",
         generations=1000, rate=10, users=200, gen_min=20, gen_max=60, video_size=5 * MB,

@@ -216,6 +216,11 @@ def write(results: list[Result], out: Path, command: str) -> None:
             f"uniform in {s.gen_min:g}–{s.gen_max:g} s, "
             + (f"{_mb(s.video_size)} videos, " if s.video_size else "9 KB videos, ")
             + ("delivered by URL (`DELIVER_BY_URL=true`), " if s.deliver_by_url else "")
+            + (
+                f"{s.download_error_rate:.0%} of downloads failing, "
+                if s.download_error_rate
+                else ""
+            )
             + f"family `{s.family}`, {s.mode}, "
             f"`LUMA_MAX_CONNECTIONS={s.max_connections}`, "
             f"`MAX_CONCURRENT_GENERATIONS={s.max_concurrent}`"

@@ -68,6 +68,8 @@ class Scenario:
     # Bytes of each result video (None: the emulator's 9 KB sample).
     video_size: int | None = None
     deliver_by_url: bool = False
+    # Share of result downloads the emulator fails with 503 (storage that fails now and then).
+    download_error_rate: float = 0.0
     cpu_target_ms: float = 20.0
 
 
@@ -174,6 +176,9 @@ async def run(scenario: Scenario) -> Result:
         error_seed=1,
         max_batch=100,
         video_size=scenario.video_size,
+        download_error_rates={503: scenario.download_error_rate}
+        if scenario.download_error_rate
+        else {},
     )
     with tempfile.TemporaryDirectory(prefix="bench-") as temp:
         folder = Path(temp)
@@ -295,17 +300,19 @@ def _deliveries(tg: FakeTelegram) -> int:
     return len(_delivered_messages(tg))
 
 
-def _delivered_messages(tg: FakeTelegram) -> dict[str, set[tuple[int, int]]]:
-    """By generation id (the caption or text ends with it): the messages that delivered it."""
-    found: dict[str, set[tuple[int, int]]] = defaultdict(set)
+def _delivered_messages(tg: FakeTelegram) -> dict[str, dict[tuple[int, int], float]]:
+    """By generation id (the caption or text ends with it): the messages that delivered it,
+    each with when the fake received it."""
+    found: dict[str, dict[tuple[int, int], float]] = defaultdict(dict)
     for video in tg.videos():
-        found[_generation_id(video.params.get("caption"))].add(_message_key(video.result))
+        messages = found[_generation_id(video.params.get("caption"))]
+        messages.setdefault(_message_key(video.result), video.at)
     for call in tg.calls:
         if call.ok and call.method in LINK_METHODS and _is_link(call):
             text = call.params.get("caption") or call.params.get("text")
             if text is None and isinstance(call.params.get("media"), dict):
                 text = call.params["media"].get("caption")
-            found[_generation_id(text)].add(_message_key(call.result))
+            found[_generation_id(text)].setdefault(_message_key(call.result), call.at)
     return found
 
 
@@ -341,9 +348,7 @@ def _measure(
     # Deliveries: one message per generation (its video, or its link), matched by the id that
     # ends the caption; the time is when its first such message arrived.
     delivered = _delivered_messages(tg)
-    delivered_at: dict[str, float] = {}
-    for video in tg.videos():
-        delivered_at.setdefault(_generation_id(video.params.get("caption")), video.at)
+    delivered_at = {key: min(messages.values()) for key, messages in delivered.items()}
     result.delivered = len(delivered)
     result.duplicated = sum(1 for messages in delivered.values() if len(messages) > 1)
     result.lost = result.sent - result.delivered

@@ -68,6 +68,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="answer this share of API requests with STATUS, e.g. 500=0.2 (repeatable)",
     )
     parser.add_argument(
+        "--download-error-rate",
+        action="append",
+        default=[],
+        metavar="STATUS=RATE",
+        help="answer this share of result downloads (/files/) with STATUS, e.g. 503=0.1",
+    )
+    parser.add_argument(
         "--drop-callbacks",
         action="store_true",
         help="never send Luma callbacks (they are only recorded as dropped)",
@@ -141,10 +148,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         drop_callbacks=args.drop_callbacks,
         callback_repeats=args.callback_repeats,
         credit_balance=args.credit_balance,
-        error_rates={
-            int(status): float(rate)
-            for status, _, rate in (item.partition("=") for item in args.error_rate)
-        },
+        error_rates=_rates(args.error_rate),
+        download_error_rates=_rates(args.download_error_rate),
         video_size=video_size,
         video_sizes=video_sizes,
         download_ranges=args.download_ranges,
@@ -165,6 +170,10 @@ async def serve(config: EmulatorConfig, host: str, port: int) -> None:
         log.info("Luma direct API (lumaai SDK base_url): %s%s", emu.url, LUMA_PREFIX)
         await stop.wait()
         log.info("stopping")
+
+
+def _rates(items: list[str]) -> dict[int, float]:
+    return {int(status): float(rate) for status, _, rate in (i.partition("=") for i in items)}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -97,6 +97,8 @@ class EmulatorConfig:
     # a fifth of them with 500 and one in twenty with 429 (Retry-After: 1). Seeded for repeatable
     # chaos runs.
     error_rates: dict[int, float] = field(default_factory=dict)
+    # The same for result downloads (/files/): storage that fails now and then.
+    download_error_rates: dict[int, float] = field(default_factory=dict)
     error_seed: int | None = None
     # Legacy family: fill the DTO's `estimate_wait_seconds` (seconds until the planned end)
     # while a generation runs. Upstream mostly sends null, so off by default.
@@ -142,13 +144,12 @@ class EmulatorConfig:
             raise ValueError("callback_repeats must be >= 1")
         if self.max_prompt_length < 3:
             raise ValueError("max_prompt_length must be >= 3")
-        if any(not 400 <= status <= 599 for status in self.error_rates):
-            raise ValueError("error_rates keys must be HTTP error statuses (400-599)")
-        if (
-            any(rate < 0 for rate in self.error_rates.values())
-            or sum(self.error_rates.values()) > 1
-        ):
-            raise ValueError("error_rates must be >= 0 and add up to at most 1")
+        for name in ("error_rates", "download_error_rates"):
+            rates: dict[int, float] = getattr(self, name)
+            if any(not 400 <= status <= 599 for status in rates):
+                raise ValueError(f"{name} keys must be HTTP error statuses (400-599)")
+            if any(rate < 0 for rate in rates.values()) or sum(rates.values()) > 1:
+                raise ValueError(f"{name} must be >= 0 and add up to at most 1")
         if self.max_batch < 1:
             raise ValueError("max_batch must be >= 1")
         if self.max_concurrent is not None and self.max_concurrent < 1:

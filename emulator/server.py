@@ -114,6 +114,8 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         fault = emu.faults.take(kind, operation)
         if fault is None and kind in API_KINDS and emu.config.error_rates:
             fault = random_fault(emu.config.error_rates, emu.random, kind)
+        elif fault is None and kind == "download" and emu.config.download_error_rates:
+            fault = random_fault(emu.config.download_error_rates, emu.random, kind)
         if fault is not None:
             response = await _apply_fault(request, fault, emu)
             if response is not None:

@@ -1165,6 +1165,28 @@ async def test_error_rates_answer_a_seeded_share_of_api_requests() -> None:
     assert statuses.count(404) == 200 - statuses.count(500) - statuses.count(429)
 
 
+async def test_download_error_rates_fail_a_seeded_share_of_result_downloads() -> None:
+    import random
+
+    async with serve(download_error_rates={503: 0.25}) as (emu, http):
+        emu.random = random.Random(5)
+        gen = await create(http)
+        emu.force_state(gen["id"], "completed")
+        statuses = []
+        for _ in range(200):
+            async with http.get(f"/files/{gen['id']}.mp4") as response:
+                statuses.append(response.status)
+        # API requests are left alone: only error_rates touches them.
+        status, _ = await fetch(http, gen["id"])
+    assert 30 <= statuses.count(503) <= 75
+    assert statuses.count(200) == 200 - statuses.count(503)
+    assert status == 200
+    with pytest.raises(ValueError, match="download_error_rates"):
+        EmulatorConfig(download_error_rates={200: 0.1})
+    with pytest.raises(ValueError, match="download_error_rates"):
+        EmulatorConfig(download_error_rates={503: 0.7, 500: 0.5})
+
+
 async def test_dream_times_can_vary_within_a_range() -> None:
     from emulator.state import Family, Generation, GenerationStore, State
 
