@@ -197,13 +197,21 @@ class StreamedBody(aiohttp.payload.Payload):
         )
 
     async def write(self, writer: AbstractStreamWriter) -> None:
+        # Pieces are gathered into STREAM_CHUNK writes: a socket write per small piece (each
+        # field is one) would cost more CPU than the copying saves.
+        pending = bytearray()
         for piece in self._pieces:
             if isinstance(piece, bytes):
-                await writer.write(piece)
+                pending += piece
                 continue
             piece.seek(0)
             while chunk := piece.read(STREAM_CHUNK):
-                await writer.write(chunk)  # waits while the socket's buffer is full
+                pending += chunk
+                if len(pending) >= STREAM_CHUNK:
+                    await writer.write(bytes(pending))  # waits while the socket's buffer is full
+                    pending.clear()
+        if pending:
+            await writer.write(bytes(pending))
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         raise TypeError("a streamed upload has no text form")

@@ -17,9 +17,9 @@ lost (timeout, dropped connection, a crash mid-upload) the retry edits the same 
 so the video can never appear twice. Only when there is no status message to edit (never sent,
 or deleted by the user) is a new message sent, as a reply to the request.
 
-Memory does not grow with the video: a download is spooled to an unnamed temporary file (gone
-when closed, or when the process ends) in chunks, and the upload is read from that file while it
-is sent (`bot/telegram/transport.py`). A file rather than a pipe from download to upload: the
+Memory does not grow with the video: a download is spooled in chunks (past SPOOL_IN_MEMORY, to an
+unnamed temporary file, gone when closed or when the process ends), and the upload is read from
+it while it is sent (`bot/telegram/transport.py`). A file rather than a pipe from download to upload: the
 size is known before the upload starts (a video over the limit is never half-uploaded), the
 `moov` box may come last, and an upload that fails can be sent again without a new download.
 Delivery by URL (`DELIVER_BY_URL`) moves even fewer bytes: only the first PROBE_BYTES are read,
@@ -65,6 +65,9 @@ TELEGRAM_URL_LIMIT = 20 * 1024 * 1024
 # from a "faststart" encoder keep it within the first few KB).
 PROBE_BYTES = 64 * 1024
 DOWNLOAD_CHUNK = 256 * 1024
+# A download is kept in memory up to this size, then moves to its temporary file: a file costs
+# a few system calls, worth it only for real videos (megabytes), not for short clips.
+SPOOL_IN_MEMORY = 256 * 1024
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, connect=15, sock_read=60)
 CAPTION_PROMPT_CHARS = 300
 # Storage may send a download on to a CDN once or twice; a longer chain is not a video link.
@@ -110,7 +113,8 @@ _URL_REFUSALS = re.compile(
 
 @dataclass
 class VideoFile:
-    """A downloaded video in an unnamed temporary file; close it when done."""
+    """A downloaded video, spooled (a short one in memory, else in an unnamed temporary file);
+    close it when done."""
 
     file: IO[bytes]
     size: int
@@ -144,7 +148,7 @@ class Delivery:
     async def download(self, url: str) -> VideoFile:
         """The video, spooled to a temporary file; NotAVideo if it is something else,
         VideoTooLarge as soon as it exceeds the upload limit (nothing more is read)."""
-        spool = tempfile.TemporaryFile(prefix="luma-bot-")
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, prefix="luma-bot-")
         try:
             async with self._get(url) as response:
                 if response.status != 200:
