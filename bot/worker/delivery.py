@@ -17,11 +17,12 @@ lost (timeout, dropped connection, a crash mid-upload) the retry edits the same 
 so the video can never appear twice. Only when there is no status message to edit (never sent,
 or deleted by the user) is a new message sent, as a reply to the request.
 
-Memory does not grow with the video: a download is spooled in chunks (past SPOOL_IN_MEMORY, to an
-unnamed temporary file, gone when closed or when the process ends), and the upload is read from
-it while it is sent (`bot/telegram/transport.py`). A file rather than a pipe from download to upload: the
-size is known before the upload starts (a video over the limit is never half-uploaded), the
-`moov` box may come last, and an upload that fails can be sent again without a new download.
+Memory does not grow with the video: a download is spooled in chunks (past SPOOL_IN_MEMORY, to
+an unnamed temporary file, gone when closed or when the process ends), and the upload is read
+from it while it is sent (`bot/telegram/transport.py`). A file rather than a pipe from download
+to upload: the size is known before the upload starts (a video over the limit is never
+half-uploaded), the `moov` box may come last, and an upload that fails can be sent again
+without a new download.
 Delivery by URL (`DELIVER_BY_URL`) moves even fewer bytes: only the first PROBE_BYTES are read,
 to check that the result is a video and learn its size, and Telegram fetches the rest itself.
 """
