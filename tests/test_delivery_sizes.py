@@ -245,3 +245,16 @@ async def test_by_url_a_message_already_showing_the_url_gets_the_upload_in_its_p
     assert len(sent.files["video"]) == MB  # uploaded, into the status message: no second message
     assert job.video_message_id == job.status_message_id
     assert len(tg.messages_with_video(USER)) == 1
+
+
+async def test_a_large_download_that_breaks_midway_is_fetched_again_whole(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.config.video_size = 3 * MB  # past what stays in memory: a temporary file
+    emulator.inject_fault(route="download", kind="truncate", after_bytes=MB)
+    bot = await start_bot()
+    tg.user_sends("/video an interrupted jellyfish", user_id=USER)
+    sent = await tg.wait_for_video(timeout=15)
+    job = await delivered(bot)
+    assert sent.files["video"] == video_bytes(3 * MB)  # the second download, nothing of the first
+    assert len(downloads(emulator)) == 2 and job.attempts == 1
