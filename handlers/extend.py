@@ -122,5 +122,6 @@ async def start_extend(
         model=options.model,
         resolution=options.resolution,
         duration_seconds=options.duration_seconds,
+        camera=options.camera,
     )
     await start_generation(bot, runtime, who, spec, request_key=request_key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
+from bot.luma.camera import CAMERA_MOVES
 from bot.runtime import BotContext
 from bot.texts import Html, text
 from handlers.replies import answer, requester_of
@@ -34,4 +35,5 @@ async def help_command(update: Update, context: BotContext) -> None:
         quota_line=Html(quota_line),
         more_options=Html(more_options),
         buy_line=Html(buy_line),
+        camera_moves=", ".join(CAMERA_MOVES),
     )

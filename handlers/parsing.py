@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from bot.domain.model import Refusal
+from bot.luma.camera import CAMERA_MOVES, camera_move, prompt_with_camera
 from bot.luma.models import (
     ASPECT_RATIOS,
     DURATIONS,
@@ -51,9 +52,10 @@ _OPTIONS: dict[str, bool] = {
     "model": True,
     "res": True,
     "dur": True,
+    "camera": True,
 }
-VIDEO_OPTIONS = ("ar", "loop", "end", "model", "res", "dur")
-EXTEND_OPTIONS = ("ar", "loop", "reverse", "model", "res", "dur")
+VIDEO_OPTIONS = ("ar", "loop", "end", "model", "res", "dur", "camera")
+EXTEND_OPTIONS = ("ar", "loop", "reverse", "model", "res", "dur", "camera")
 # A generation id as the API returns it (the universal family appends ":luma/<model>").
 _GENERATION_ID = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?::[\w/.-]+)?$"
@@ -71,6 +73,7 @@ class VideoOptions(BaseModel):
     model: Model | None = None
     resolution: Resolution | None = None
     duration_seconds: DurationSeconds | None = None
+    camera: str | None = None  # a key of CAMERA_MOVES
 
 
 class ParseError(Exception):
@@ -140,7 +143,9 @@ def parse_video_args(
         raise ParseError("usage")
     if visible_length(prompt) < MIN_PROMPT_LENGTH:
         raise ParseError("prompt_too_short")
-    if (length := prompt_length(prompt)) > max_prompt_length:
+    camera = _valid_camera(values["camera"]) if "camera" in values else None
+    # Families without camera concepts get the move's phrase in the prompt: it counts too.
+    if (length := prompt_length(prompt_with_camera(prompt, camera))) > max_prompt_length:
         raise ParseError("prompt_too_long", length=length, limit=max_prompt_length)
     return VideoOptions(
         prompt=prompt,
@@ -151,6 +156,7 @@ def parse_video_args(
         model=_valid_model(values["model"]) if "model" in values else None,
         resolution=_valid_resolution(values["res"]) if "res" in values else None,
         duration_seconds=_valid_duration(values["dur"]) if "dur" in values else None,
+        camera=camera,
     )
 
 
@@ -216,6 +222,13 @@ def _valid_duration(value: str) -> DurationSeconds:
         valid = ", ".join(f"{seconds}s" for seconds in DURATIONS)
         raise ParseError("invalid_duration", value=value, valid=valid)
     return int(match.group(1))  # type: ignore[return-value]
+
+
+def _valid_camera(value: str) -> str:
+    move = camera_move(value)
+    if move is None:
+        raise ParseError("invalid_camera", value=value, valid=", ".join(CAMERA_MOVES))
+    return move
 
 
 def _without(raw: str, spans: list[re.Match[str]]) -> str:

@@ -64,6 +64,7 @@ async def start_video(
         model=options.model,
         resolution=options.resolution,
         duration_seconds=options.duration_seconds,
+        camera=options.camera,
         aspect_ratio=options.aspect_ratio or DEFAULT_ASPECT_RATIO,
     )
     await start_generation(bot, runtime, who, spec, request_key=request_key)

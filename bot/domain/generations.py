@@ -348,6 +348,7 @@ class GenerationService:
         model: str | None = None,
         resolution: str | None = None,
         duration_seconds: int | None = None,
+        camera: str | None = None,
     ) -> GenerationSpec:
         """Forward: the new video starts where the parent ends (toward `image` if given).
         Reverse: the new video leads into the parent (from `image` if given). The shape and
@@ -367,6 +368,7 @@ class GenerationService:
                 "model": model or parent.params.get("model"),
                 "resolution": resolution or parent.params.get("resolution"),
                 "duration_seconds": duration_seconds,
+                "camera": camera,
             }
         )
 

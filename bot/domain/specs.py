@@ -42,7 +42,7 @@ Frame = Annotated[TelegramImage | ParentVideo, Field(discriminator="type")]
 
 
 # Choices stored only when made, so rows from before they existed look the same.
-_OPTIONAL_CHOICES = ("model", "resolution", "duration_seconds")
+_OPTIONAL_CHOICES = ("model", "resolution", "duration_seconds", "camera")
 
 
 class GenerationSpec(BaseModel):
@@ -60,6 +60,7 @@ class GenerationSpec(BaseModel):
     model: Model | None = None
     resolution: Resolution | None = None
     duration_seconds: DurationSeconds | None = None
+    camera: str | None = None  # a key of bot.luma.camera.CAMERA_MOVES
 
     @property
     def kind(self) -> str:
@@ -97,6 +98,7 @@ class GenerationSpec(BaseModel):
             model=self.model,
             resolution=self.resolution,
             duration_seconds=self.duration_seconds,
+            camera=self.camera,
             callback_url=callback_url,
         )
 

@@ -24,6 +24,7 @@ EN: Final[dict[str, str]] = {
         "• <code>--ar 9:16</code> or just <code>9:16</code> at the start or end: aspect ratio, "
         "one of {ratios} (default 16:9)\n"
         "• <code>--loop</code>: a seamless loop\n"
+        "• <code>--camera orbit_left</code>: a camera move, one of {camera_moves}\n"
         "{more_options}\n"
         "A video takes a minute or two; I keep you posted and send it here.\n"
         "/quota: what you can still make today · /history: your videos, to send again or "
@@ -61,6 +62,10 @@ EN: Final[dict[str, str]] = {
         "<code>{value}</code> is not a resolution I can ask for. Use one of: {valid}."
     ),
     "invalid_duration": "<code>{value}</code> is not a length I can make. Use {valid}.",
+    "invalid_camera": (
+        "<code>{value}</code> is not a camera move I know. Use one of: {valid}. Nothing was "
+        "charged."
+    ),
     "option_unsupported": (
         "The video service this bot uses ({family}) has no <code>{option}</code> option. "
         "Send the request again without it; nothing was charged."

@@ -49,7 +49,10 @@ def batch_interval(interval: float, waiting: int) -> float:
 
 def build_create(request: VideoRequest) -> tuple[str, dict[str, Any]]:
     """The route and body for a request, or UnsupportedRequestError if v1 cannot express it."""
-    body: dict[str, Any] = {"user_prompt": request.prompt, "aspect_ratio": request.aspect_ratio}
+    body: dict[str, Any] = {
+        "user_prompt": request.prompt_with_camera,
+        "aspect_ratio": request.aspect_ratio,
+    }
     if request.loop:
         raise UnsupportedRequestError("the legacy API has no loop option")
     if isinstance(request.frame1, GenerationKeyframe):

@@ -10,19 +10,27 @@ a public address Luma POSTs every state change to the job's `callback_url`, whic
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from bot.luma.client import VideoApiClient, parse_generation
+from bot.luma.errors import LumaError
 from bot.luma.models import DEFAULT_MODEL, Generation, VideoRequest
 from bot.luma.wire import create_body, seconds_text
 
 DEFAULT_BASE_URL = "https://api.lumalabs.ai/dream-machine/v1"
+log = logging.getLogger(__name__)
 
 
-def build_create_body(request: VideoRequest, model: str | None = None) -> dict[str, Any]:
+def build_create_body(
+    request: VideoRequest, model: str | None = None, *, camera_concept: bool = False
+) -> dict[str, Any]:
     # The model is required here (SDK >= 1.11).
     return create_body(
-        request, model=request.model or model or DEFAULT_MODEL, duration=seconds_text(request)
+        request,
+        model=request.model or model or DEFAULT_MODEL,
+        duration=seconds_text(request),
+        camera_concept=camera_concept,
     )
 
 
@@ -33,10 +41,24 @@ class LumaClient(VideoApiClient):
     options = frozenset({"model", "res", "dur"})
     accepts_callbacks = True
     can_delete = True
+    _concepts: frozenset[str] | None = None
 
     async def create(self, request: VideoRequest) -> Generation:
-        body = build_create_body(request, self.model)
+        concept = request.camera is not None and request.camera in await self.concepts()
+        body = build_create_body(request, self.model, camera_concept=concept)
         return parse_generation(await self._request("POST", "/generations/video", body=body))
+
+    async def concepts(self) -> frozenset[str]:
+        """Luma's camera concept keys, read once. Unreadable: none (the move then goes as a
+        phrase in the prompt, and the list is asked for again next time)."""
+        if self._concepts is None:
+            try:
+                listed = await self._request("GET", "/generations/concepts/list")
+            except LumaError as error:
+                log.info("camera concepts not listed (%s); moves go into the prompt", error)
+                return frozenset()
+            self._concepts = frozenset(str(key) for key in listed if isinstance(key, str))
+        return self._concepts
 
     async def fetch(self, generation_id: str) -> Generation:
         return parse_generation(await self._request("GET", f"/generations/{generation_id}"))

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bot.luma.camera import CAMERA_MOVES, prompt_with_camera
+
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"]
 ASPECT_RATIOS: tuple[AspectRatio, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
 DEFAULT_ASPECT_RATIO: AspectRatio = "16:9"
@@ -63,6 +65,8 @@ class VideoRequest(BaseModel):
     model: Model | None = None
     resolution: Resolution | None = None
     duration_seconds: DurationSeconds | None = None
+    # A key of bot.luma.camera.CAMERA_MOVES: a concept on Luma, a phrase elsewhere.
+    camera: str | None = None
     # Where the provider should POST state changes (families that offer callbacks).
     callback_url: str | None = None
 
@@ -75,6 +79,17 @@ class VideoRequest(BaseModel):
             "dur": f"{self.duration_seconds}s" if self.duration_seconds else None,
         }
         return {name: value for name, value in given.items() if value is not None}
+
+    @property
+    def prompt_with_camera(self) -> str:
+        """The prompt as a family without camera concepts gets it."""
+        return prompt_with_camera(self.prompt, self.camera)
+
+    @model_validator(mode="after")
+    def _camera_is_known(self) -> VideoRequest:
+        if self.camera is not None and self.camera not in CAMERA_MOVES:
+            raise ValueError(f"unknown camera move {self.camera!r}")
+        return self
 
     @model_validator(mode="after")
     def _loop_rules(self) -> VideoRequest:

@@ -2,7 +2,8 @@
 
 They agree on `prompt`, `aspect_ratio`, `loop`, `keyframes` and `resolution`, and differ in how
 they name the model (`ray-2` or `luma/ray-2`, optional or required) and write the duration
-(`"9s"` or `9`): each family decides those two and calls `create_body`.
+(`"9s"` or `9`): each family decides those two and calls `create_body`. A camera move goes as a
+concept where the family takes it (Luma's own API), else as a phrase before the prompt.
 """
 
 from __future__ import annotations
@@ -13,10 +14,17 @@ from bot.luma.models import GenerationKeyframe, Keyframe, VideoRequest
 
 
 def create_body(
-    request: VideoRequest, *, model: str | None, duration: str | int | None
+    request: VideoRequest,
+    *,
+    model: str | None,
+    duration: str | int | None,
+    camera_concept: bool = False,
 ) -> dict[str, Any]:
     """Only what was asked for: older schema variants reject fields they do not know."""
-    body: dict[str, Any] = {"prompt": request.prompt, "aspect_ratio": request.aspect_ratio}
+    prompt = request.prompt if camera_concept else request.prompt_with_camera
+    body: dict[str, Any] = {"prompt": prompt, "aspect_ratio": request.aspect_ratio}
+    if camera_concept and request.camera:
+        body["concepts"] = [{"key": request.camera}]
     if model:
         body["model"] = model
     if request.loop:

@@ -405,6 +405,7 @@ def caption(job: Job, language: str | None) -> str:
             params.get("model"),
             params.get("resolution"),
             f"{duration}s" if duration else None,
+            params.get("camera"),
         )
         if part
     )
