@@ -325,7 +325,8 @@ def _is_link(call: Any) -> bool:
 
 
 def _generation_id(text: Any) -> str:
-    return re.sub(r"<[^>]+>", "", str(text or "")).rsplit(" ", 1)[-1].strip()
+    words = re.sub(r"<[^>]+>", "", str(text or "")).split()
+    return words[-1] if words else ""
 
 
 def _message_key(message: dict) -> tuple[int, int]:
