@@ -35,5 +35,5 @@ async def help_command(update: Update, context: BotContext) -> None:
         quota_line=Html(quota_line),
         more_options=Html(more_options),
         buy_line=Html(buy_line),
-        camera_moves=", ".join(CAMERA_MOVES),
+        camera_moves=Html(", ".join(CAMERA_MOVES)),
     )

@@ -29,6 +29,7 @@ from bot.luma.models import (
     Resolution,
     prompt_length,
 )
+from bot.texts import Html
 
 # Visible characters a prompt needs at least (the API's own minimum is 3 of any kind).
 MIN_PROMPT_LENGTH = 3
@@ -227,7 +228,8 @@ def _valid_duration(value: str) -> DurationSeconds:
 def _valid_camera(value: str) -> str:
     move = camera_move(value)
     if move is None:
-        raise ParseError("invalid_camera", value=value, valid=", ".join(CAMERA_MOVES))
+        # The list is ours and longer than a user's value may be echoed: as it is, unescaped.
+        raise ParseError("invalid_camera", value=value, valid=Html(", ".join(CAMERA_MOVES)))
     return move
 
 
