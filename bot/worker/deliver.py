@@ -138,6 +138,11 @@ class Deliver:
             if not download.done():
                 await self._ctx.progress(job, language).show_delivering()
             return await download
+        except BaseException:
+            # Stopped while showing progress: a download that finished meanwhile is let go.
+            if download.done() and not download.cancelled() and download.exception() is None:
+                download.result().close()
+            raise
         finally:
             if not download.done():
                 download.cancel()
