@@ -113,6 +113,9 @@ class EmulatorConfig:
     # Lose every callback: recorded in emu.callbacks as dropped, never sent (see also
     # Emulator.drop_next_callbacks for one-shot losses).
     drop_callbacks: bool = False
+    # Chat completions: the answer to an exact user message, instead of the deterministic one
+    # (emulator/chat.py); "" answers an empty completion.
+    chat_answers: dict[str, str] = field(default_factory=dict)
     # Luma `GET /credits` answer (USD cents).
     credit_balance: float = 100_000.0
     # Bytes of every served video: the sample (320x180, 2 s) padded to exactly this size with a

@@ -22,7 +22,7 @@ from emulator.recording import RecordedRequest
 from emulator.state import Generation, GenerationStore, State
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-RouteKind = Literal["create", "fetch"]
+RouteKind = Literal["create", "fetch", "chat"]
 
 
 @dataclass(frozen=True)

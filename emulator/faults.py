@@ -9,8 +9,8 @@ from typing import Literal, get_args
 
 # Which requests a fault applies to. "create"/"fetch" are the contract routes of every family,
 # "download" is /files/, "delete" only Luma's DELETE of a generation (a "fetch" route too: a
-# fetch fault hits it as well), "any" is every non-admin request.
-FaultRoute = Literal["create", "fetch", "download", "delete", "any"]
+# fetch fault hits it as well), "chat" the chat completions, "any" is every non-admin request.
+FaultRoute = Literal["create", "fetch", "download", "delete", "chat", "any"]
 FaultKind = Literal["status", "drop", "delay", "redirect", "body", "truncate"]
 
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from emulator import admin, aiml_universal, aiml_v1, aiml_v2, luma_direct
+from emulator import admin, aiml_universal, aiml_v1, aiml_v2, chat, luma_direct
 from emulator.assets import FILES_PREFIX, video_bytes
 from emulator.config import EmulatorConfig
 from emulator.core import API_KEY, EMULATOR_KEY, Emulator, Handler, RouteDef, emulator_of
@@ -27,13 +27,14 @@ FAMILY_ROUTES: tuple[RouteDef, ...] = (
     *aiml_v1.ROUTES,
     *aiml_universal.ROUTES,
     *luma_direct.ROUTES,
+    *chat.ROUTES,
 )
 _ROUTES_BY_NAME = {route.name: route for route in FAMILY_ROUTES}
 # The one place that decides error bodies: by the matched route's family, else (unknown
 # route or wrong method) by path prefix; AIML bodies for everything else.
 ERROR_STYLES: dict[str, ErrorStyle] = {Family.LUMA: DETAIL_ERRORS}
 _PREFIX_FAMILIES = ((luma_direct.PREFIX, Family.LUMA),)
-API_KINDS = frozenset({"create", "fetch"})
+API_KINDS = frozenset({"create", "fetch", "chat"})
 SHUTDOWN_TIMEOUT = 1.0
 
 
