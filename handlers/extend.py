@@ -16,7 +16,7 @@ from bot.runtime import BotContext, Runtime
 from bot.texts import Html, text
 from handlers.flow import start_generation
 from handlers.parsing import EXTEND_OPTIONS, ParseError, parse_video_args, split_generation_id
-from handlers.replies import answer, incoming_command, say
+from handlers.replies import answer, incoming_command, refuse, say
 
 
 async def extend(update: Update, context: BotContext) -> None:
@@ -102,7 +102,7 @@ async def start_extend(
         who, video_message_id=video_message_id, generation_id=generation_id, job_id=job_id
     )
     if isinstance(parent, Refusal):
-        await answer(bot, who, parent.key, **parent.values)
+        await refuse(bot, who, parent)
         return
     try:
         options = parse_video_args(

@@ -39,7 +39,7 @@ from bot.runtime import BotContext, Runtime, runtime_of
 from bot.telegram.buttons import buy_button, buy_pack_data, buy_pack_of
 from bot.texts import strip_html, text
 from handlers.commands import extract_command
-from handlers.replies import answer, refused_unless_admin, requester_of, say
+from handlers.replies import answer, command_args, refuse, refused_unless_admin, requester_of, say
 
 log = logging.getLogger(__name__)
 
@@ -240,16 +240,12 @@ async def _tell(bot: Bot, user_id: int, body: str) -> None:
 
 async def refund_command(update: Update, context: BotContext) -> None:
     """Admins: `/refund <telegram_payment_charge_id>`."""
-    message = update.effective_message
-    assert message is not None
-    command = extract_command(message, context.bot.username)
-    assert command is not None  # the handler's filter guarantees it
     who = requester_of(update)
     runtime = context.runtime
     admin = runtime.admin
     if await refused_unless_admin(context.bot, who, admin.is_admin(who.user_id)):
         return
-    args = command.args.split()
+    args = command_args(update, context.bot)
     if len(args) != 1:
         await answer(context.bot, who, "refund_usage")
         return
@@ -264,7 +260,7 @@ async def refund_command(update: Update, context: BotContext) -> None:
 
     outcome = await runtime.payments.refund(args[0], give_back)
     if isinstance(outcome, Refusal):
-        await answer(context.bot, who, outcome.key, **outcome.values)
+        await refuse(context.bot, who, outcome)
         return
     payment = outcome.payment
     await answer(

@@ -18,7 +18,7 @@ from bot.runtime import BotContext
 from bot.texts import text
 from handlers.commands import extract_command
 from handlers.help import help_command
-from handlers.replies import answer, refused_unless_admin, requester_of
+from handlers.replies import answer, command_args, refuse, refused_unless_admin, requester_of
 
 
 class StartParameter(filters.MessageFilter):
@@ -39,14 +39,6 @@ def _start_parameter(message: Message, bot_username: str) -> StartPromo | StartR
     return read_start_parameter(words[0]) if len(words) == 1 else None
 
 
-def _args(update: Update, context: BotContext) -> list[str]:
-    message = update.effective_message
-    assert message is not None
-    command = extract_command(message, context.bot.username)
-    assert command is not None  # the handler's filter guarantees it
-    return command.args.split()
-
-
 async def start_with_parameter(update: Update, context: BotContext) -> None:
     """A deep link: redeem its code, or record its referral and greet as /start does. A code
     nobody made gets the greeting too, as any other unknown parameter does."""
@@ -63,7 +55,7 @@ async def start_with_parameter(update: Update, context: BotContext) -> None:
 
 
 async def redeem_command(update: Update, context: BotContext) -> None:
-    args = _args(update, context)
+    args = command_args(update, context.bot)
     if len(args) != 1:
         await answer(context.bot, requester_of(update), "redeem_usage")
         return
@@ -75,7 +67,7 @@ async def _redeem(update: Update, context: BotContext, typed: str, *, quiet_unkn
     who = requester_of(update)
     outcome = await context.runtime.promos.redeem(who, typed)
     if isinstance(outcome, Refusal):
-        await answer(context.bot, who, outcome.key, **outcome.values)
+        await refuse(context.bot, who, outcome)
         return True
     if outcome.outcome is PromoOutcome.UNKNOWN and quiet_unknown:
         return False
@@ -100,9 +92,9 @@ async def promo_command(update: Update, context: BotContext) -> None:
     runtime = context.runtime
     if await refused_unless_admin(context.bot, who, runtime.admin.is_admin(who.user_id)):
         return
-    made = await runtime.promos.create(_args(update, context), by=who.user_id)
+    made = await runtime.promos.create(command_args(update, context.bot), by=who.user_id)
     if isinstance(made, Refusal):
-        await answer(context.bot, who, made.key, **made.values)
+        await refuse(context.bot, who, made)
         return
     language = who.language_code
     await answer(

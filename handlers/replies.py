@@ -8,6 +8,7 @@ from telegram import Bot, Message, ReplyParameters, Update
 
 from bot.domain.access import payer_of
 from bot.domain.generations import Requester
+from bot.domain.model import Refusal
 from bot.domain.specs import TelegramImage
 from bot.links import IMAGE_TYPES
 from bot.luma.models import ASPECT_RATIOS
@@ -65,6 +66,20 @@ async def answer(bot: Bot, who: Requester, key: str, **values: object) -> Messag
     """Reply with catalog message `key` in the requester's language."""
     body = text(key, who.language_code, ratios=", ".join(ASPECT_RATIOS), **values)
     return await say(bot, who, body)
+
+
+async def refuse(bot: Bot, who: Requester, refusal: Refusal) -> Message:
+    """Tell the requester why the domain said no."""
+    return await answer(bot, who, refusal.key, **refusal.values)
+
+
+def command_args(update: Update, bot: Bot) -> list[str]:
+    """The words after the command (the handler's filter guarantees a command)."""
+    message = update.effective_message
+    assert message is not None
+    command = extract_command(message, bot.username)
+    assert command is not None
+    return command.args.split()
 
 
 @dataclass(frozen=True)
