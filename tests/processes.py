@@ -7,10 +7,14 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.config import Settings
-from tests.conftest import API_KEY, BOT_TOKEN
+from storage import open_repository
+from storage.repository import Repository
+from tests.conftest import API_KEY, BOT_TOKEN, free_port
 
 ROOT = Path(__file__).parent.parent
 _SETTINGS = {name.upper() for name in Settings.model_fields}
@@ -71,3 +75,28 @@ class BotProcess:
                     await self.process.wait()
             except TimeoutError:
                 await self.kill()
+
+
+@asynccontextmanager
+async def bot_processes(
+    environment: dict[str, str], database_url: str, logs: Path
+) -> AsyncIterator[tuple[Callable[[], Awaitable[BotProcess]], Repository]]:
+    """`start()` starts one more bot on its own port (logs in `logs/bot-N.log`), all on one
+    database; the repository reads it beside them. Every bot is stopped at the end."""
+    started: list[BotProcess] = []
+
+    async def start() -> BotProcess:
+        log = logs / f"bot-{len(started) + 1}.log"
+        bot = BotProcess({**environment, "PORT": str(free_port())}, log)
+        await bot.start()
+        started.append(bot)
+        return bot
+
+    # Opening the database first creates the schema; the bots then share it (WAL on SQLite).
+    repository = await open_repository(database_url)
+    try:
+        yield start, repository
+    finally:
+        for bot in started:
+            await bot.stop()
+        await repository.close()

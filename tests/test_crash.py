@@ -18,11 +18,10 @@ import pytest
 
 from bot.domain.generations import utc_day
 from bot.domain.model import Job, JobState
-from storage import open_repository
 from storage.repository import Repository
-from tests.conftest import BotDatabase, free_port
+from tests.conftest import BotDatabase
 from tests.fakes.telegram_api import FakeTelegram
-from tests.processes import BotProcess, bot_environment
+from tests.processes import BotProcess, bot_environment, bot_processes
 
 USER = 1001
 
@@ -39,23 +38,8 @@ async def crashable(
         GENERATION_TIMEOUT="60",
         MEDIA_LINK_TTL="120",
     )
-    started: list[BotProcess] = []
-
-    async def start() -> BotProcess:
-        log = tmp_path / f"bot-{len(started) + 1}.log"
-        bot = BotProcess({**environment, "PORT": str(free_port())}, log)
-        await bot.start()
-        started.append(bot)
-        return bot
-
-    # Opening the database first creates the schema; the bots then share it (WAL on SQLite).
-    repository = await open_repository(database.url)
-    try:
-        yield start, repository
-    finally:
-        for bot in started:
-            await bot.stop()
-        await repository.close()
+    async with bot_processes(environment, database.url, tmp_path) as pair:
+        yield pair
 
 
 async def job_when(repository: Repository, check: Callable[[Job], bool], what: str) -> Job:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import signal
 import sqlite3
 import sys
 import time
@@ -20,18 +19,18 @@ import asyncpg
 import pytest
 
 from bot.domain.stars import InvoicePayload
-from storage import open_repository
 from storage.repository import Repository
-from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase, became_healthy, free_port
+from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase, became_healthy
 from tests.fakes.load_balancer import LoadBalancer
 from tests.fakes.telegram_api import Call, FakeTelegram
-from tests.processes import ROOT, BotProcess, bot_environment
+from tests.processes import ROOT, BotProcess, bot_environment, bot_processes
 from tests.test_replicas import (
     TEST_DATABASE_URL,
     Replica,
     database_url,  # noqa: F401 - a fixture
     replica_environment,
     start_replica,
+    stop_replicas,
 )
 
 BUYER = 1001
@@ -82,22 +81,8 @@ async def sellers(
     environment = bot_environment(
         tg.root, emulator.url, database.url, CREDIT_PACKS=PACKS, SUPPORT_CONTACT=SUPPORT
     )
-    started: list[BotProcess] = []
-
-    async def start() -> BotProcess:
-        log = tmp_path / f"bot-{len(started) + 1}.log"
-        bot = BotProcess({**environment, "PORT": str(free_port())}, log)
-        await bot.start()
-        started.append(bot)
-        return bot
-
-    repository = await open_repository(database.url)  # creates the schema first
-    try:
-        yield start, repository
-    finally:
-        for bot in started:
-            await bot.stop()
-        await repository.close()
+    async with bot_processes(environment, database.url, tmp_path) as pair:
+        yield pair
 
 
 @contextlib.asynccontextmanager
@@ -265,12 +250,4 @@ async def test_two_replicas_receiving_the_same_payments_credit_each_once(
         finally:
             if database is not None:
                 await database.close()
-            for replica in replicas:
-                if replica.process.returncode is None:
-                    replica.process.send_signal(signal.SIGTERM)
-            for replica in replicas:
-                try:
-                    async with asyncio.timeout(30):
-                        await replica.process.wait()
-                except TimeoutError:
-                    replica.process.kill()
+            await stop_replicas(replicas)

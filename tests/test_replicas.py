@@ -92,6 +92,19 @@ async def start_replica(environment: dict[str, str], tmp_path: Path, number: int
     return Replica(port, process, log)
 
 
+async def stop_replicas(replicas: list[Replica]) -> None:
+    """SIGTERM to all at once (they stop together), then each gets 30 s before SIGKILL."""
+    for replica in replicas:
+        if replica.process.returncode is None:
+            replica.process.send_signal(signal.SIGTERM)
+    for replica in replicas:
+        try:
+            async with asyncio.timeout(30):
+                await replica.process.wait()
+        except TimeoutError:
+            replica.process.kill()
+
+
 async def until(predicate: Any, timeout: float) -> None:  # noqa: ASYNC109
     async with asyncio.timeout(timeout):
         while not await predicate():  # noqa: ASYNC110 - polling another process's database
@@ -243,15 +256,7 @@ async def test_three_replicas_one_killed_every_job_once_and_quota_exact(
         finally:
             if database is not None:
                 await database.close()
-            for replica in replicas:
-                if replica.process.returncode is None:
-                    replica.process.send_signal(signal.SIGTERM)
-            for replica in replicas:
-                try:
-                    async with asyncio.timeout(30):
-                        await replica.process.wait()
-                except TimeoutError:
-                    replica.process.kill()
+            await stop_replicas(replicas)
     for replica in replicas:
         text = replica.log.read_text(errors="replace")
         assert BOT_TOKEN not in text and BOT_TOKEN.split(":")[1] not in text
