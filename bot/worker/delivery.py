@@ -169,9 +169,6 @@ class Delivery:
                     spool.write(chunk)
             spool.flush()
             return VideoFile(spool, total, read_file_video_info(spool))
-        except (aiohttp.ClientError, TimeoutError) as error:
-            spool.close()
-            raise DownloadError(str(error) or type(error).__name__) from None
         except BaseException:
             spool.close()
             raise
@@ -179,27 +176,31 @@ class Delivery:
     async def probe(self, url: str) -> Probe:
         """The first PROBE_BYTES of the result (a range request; a server that ignores it is
         hung up on after them): NotAVideo if they are not a video's."""
-        try:
-            async with self._get(url, {"Range": f"bytes=0-{PROBE_BYTES - 1}"}) as response:
-                if response.status == 206:
-                    size = _range_total(response.headers.get("Content-Range", ""))
-                elif response.status == 200:
-                    size = response.content_length
-                else:
-                    raise DownloadError(f"HTTP {response.status}")
-                head = await _head(response.content, PROBE_BYTES)
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise DownloadError(str(error) or type(error).__name__) from None
+        async with self._get(url, {"Range": f"bytes=0-{PROBE_BYTES - 1}"}) as response:
+            if response.status == 206:
+                size = _range_total(response.headers.get("Content-Range", ""))
+            elif response.status == 200:
+                size = response.content_length
+            else:
+                raise DownloadError(f"HTTP {response.status}")
+            head = await _head(response.content, PROBE_BYTES)
         if not is_video(head):
             raise NotAVideo("the result is not a video")
         return Probe(size=size, info=read_video_info(head))
 
-    def _get(
+    @asynccontextmanager
+    async def _get(
         self, url: str, headers: dict[str, str] | None = None
-    ) -> aiohttp.client._RequestContextManager:
-        return self._session.get(
-            url, headers=headers, timeout=DOWNLOAD_TIMEOUT, max_redirects=MAX_REDIRECTS
-        )
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """GET a result URL; a failure to fetch it, in the request or while its body is read
+        inside the block, is a DownloadError."""
+        try:
+            async with self._session.get(
+                url, headers=headers, timeout=DOWNLOAD_TIMEOUT, max_redirects=MAX_REDIRECTS
+            ) as response:
+                yield response
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise DownloadError(str(error) or type(error).__name__) from None
 
     async def send_video(self, job: Job, video: VideoFile, language: str | None) -> Message:
         """The video, uploaded from its file, in place of the status message (or as a new

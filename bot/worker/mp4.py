@@ -39,16 +39,21 @@ def is_video(head: bytes) -> bool:
     return size >= HEAD_BYTES and head[8:12] not in _IMAGE_BRANDS
 
 
+def _box_header(header: bytes) -> tuple[int, bytes, int]:
+    """(size, type, header length) of the box that `header` (its first 8 to 16 bytes) opens.
+    Size 0 means "to the end of the parent"; a 64-bit size needs all 16 bytes."""
+    size, kind = struct.unpack_from(">I4s", header)
+    if size == 1 and len(header) >= 16:
+        return struct.unpack_from(">Q", header, 8)[0], kind, 16
+    return size, kind, 8
+
+
 def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
     """(type, payload_start, box_end) for each box in data[start:end]."""
     position = start
     while position + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, position)
-        header = 8
-        if size == 1 and position + 16 <= end:
-            size = struct.unpack_from(">Q", data, position + 8)[0]
-            header = 16
-        elif size == 0:
+        size, kind, header = _box_header(data[position : min(position + 16, end)])
+        if size == 0:
             size = end - position
         if size < header or position + size > end:
             return
@@ -79,13 +84,8 @@ def read_file_video_info(file: IO[bytes]) -> VideoInfo:
     by the top-level box headers (wherever it is: encoders without "faststart" put it last)."""
     file.seek(0)
     position = 0
-    while header := file.read(16):
-        if len(header) < 8:
-            break
-        size, kind = struct.unpack_from(">I4s", header)
-        header_size = 8
-        if size == 1 and len(header) == 16:
-            size, header_size = struct.unpack_from(">Q", header, 8)[0], 16
+    while len(header := file.read(16)) >= 8:
+        size, kind, header_size = _box_header(header)
         if kind == b"moov":
             if size < header_size or size > MAX_MOOV_BYTES:
                 break
