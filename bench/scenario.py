@@ -308,20 +308,18 @@ def _delivered_messages(tg: FakeTelegram) -> dict[str, dict[tuple[int, int], flo
         messages = found[_generation_id(video.params.get("caption"))]
         messages.setdefault(_message_key(video.result), video.at)
     for call in tg.calls:
-        if call.ok and call.method in LINK_METHODS and _is_link(call):
-            text = call.params.get("caption") or call.params.get("text")
-            if text is None and isinstance(call.params.get("media"), dict):
-                text = call.params["media"].get("caption")
+        # A link message names the result URL.
+        if call.ok and call.method in LINK_METHODS and "/files/" in (text := _text(call)):
             found[_generation_id(text)].setdefault(_message_key(call.result), call.at)
     return found
 
 
-def _is_link(call: Any) -> bool:
+def _text(call: Any) -> str:
+    """What a message call shows: its text or caption, or its new media's caption."""
     media = call.params.get("media")
-    text = str(call.params.get("caption") or call.params.get("text") or "")
     if isinstance(media, dict):
-        text = str(media.get("caption") or "")
-    return "/files/" in text  # the link message names the result URL
+        return str(media.get("caption") or "")
+    return str(call.params.get("caption") or call.params.get("text") or "")
 
 
 def _generation_id(text: Any) -> str:
@@ -353,7 +351,7 @@ def _measure(
     result.delivered = len(delivered)
     result.duplicated = sum(1 for messages in delivered.values() if len(messages) > 1)
     result.lost = result.sent - result.delivered
-    _count_bytes(result, emulator, tg)
+    _count_bytes(result, emulator, tg, delivered)
     for generation in emulator.generations.values():
         completed = [at for state, at in generation.history if state is State.COMPLETED]
         if completed and generation.id in delivered_at:
@@ -369,7 +367,9 @@ def _measure(
     result.telegram_429s = int(getattr(tg, "flood_refusal_count", 0))
 
 
-def _count_bytes(result: Result, emulator: Any, tg: FakeTelegram) -> None:
+def _count_bytes(
+    result: Result, emulator: Any, tg: FakeTelegram, delivered: dict[str, Any]
+) -> None:
     """What the bot moved (the fake's own URL fetches from the emulator are not the bot's), and
     how each video went: uploaded, fetched by Telegram from its URL, or sent as a link."""
     result.bytes_downloaded = emulator.bytes_served - tg.bytes_fetched
@@ -384,7 +384,7 @@ def _count_bytes(result: Result, emulator: Any, tg: FakeTelegram) -> None:
         for call in tg.calls
         if not call.ok and call.method in ("sendVideo", "editMessageMedia") and _names_url(call)
     )
-    result.links = len(_delivered_messages(tg)) - len(
+    result.links = len(delivered) - len(
         {_generation_id(v.params.get("caption")) for v in tg.videos()}
     )
 
