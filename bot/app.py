@@ -27,6 +27,7 @@ from bot.domain.generations import GenerationService
 from bot.domain.payments import PaymentReconciler, PaymentService
 from bot.domain.pricing import Prices
 from bot.links import LinkSigner, derive_signing_key
+from bot.llm import ChatClient, PromptHelper
 from bot.logs import install_redaction
 from bot.luma import Wakeups, create_client
 from bot.metrics import Metrics
@@ -63,6 +64,21 @@ def link_signer(settings: Settings) -> LinkSigner | None:
         else derive_signing_key(settings.telegram_bot_token.get_secret_value())
     )
     return LinkSigner(public_url=settings.public_url, key=key, ttl=settings.media_link_ttl)
+
+
+def prompt_helper(settings: Settings, http: aiohttp.ClientSession) -> PromptHelper | None:
+    """The prompt helper, where an LLM is configured (Settings.llm)."""
+    endpoint = settings.llm
+    if endpoint is None:
+        return None
+    chat = ChatClient(
+        base_url=endpoint.url,
+        api_key=endpoint.key.get_secret_value(),
+        model=settings.llm_model,
+        session=http,
+        timeout=settings.llm_timeout,
+    )
+    return PromptHelper(chat, translate=settings.translate_prompts == "auto")
 
 
 def build_application(settings: Settings) -> Application:
@@ -150,6 +166,7 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
         if signer is not None and client.accepts_callbacks
         else None
     )
+    helper = prompt_helper(settings, http)
     worker = Worker(
         repository=repository,
         client=client,
@@ -167,6 +184,7 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
         alerts=OperatorAlerts(application.bot, settings.admin_user_ids),
         metrics=metrics,
         telegram_room=data.limiter.has_room,
+        prompt_helper=helper,
     )
     service = GenerationService(
         repository=repository,
@@ -189,7 +207,9 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
             resolution=settings.cost_resolution,
             duration=settings.cost_duration,
             model=settings.cost_model,
+            enhance=settings.cost_enhance,
         ),
+        can_enhance=helper is not None,
     )
     updates = HandledUpdates(repository)
     webhook = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from typing import Annotated, Literal, NamedTuple
+from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -20,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.llm.client import CHAT_ROUTE
 from bot.logs import MIN_SECRET_LENGTH
 from bot.luma.models import DURATIONS, MODELS, RESOLUTIONS
 
@@ -64,6 +66,21 @@ class CreditPack(NamedTuple):
 MAX_PACK_CREDITS = 1_000_000
 MAX_PACK_STARS = 100_000
 MAX_SUPPORT_CONTACT = 200
+
+
+# LLM_API_URL=off turns the prompt helper off.
+LLM_OFF = "off"
+
+
+class LlmEndpoint(NamedTuple):
+    """Where the prompt helper's requests go (`Settings.llm`)."""
+
+    url: str  # the OpenAI-style base, e.g. https://api.aimlapi.com/v1
+    key: SecretStr
+
+
+def _host(url: str | None) -> str:
+    return urlsplit(url or "").netloc.lower()
 
 
 class ConfigError(Exception):
@@ -159,6 +176,20 @@ class Settings(BaseSettings):
     support_contact: str | None = None
     payments_reconcile_seconds: float = Field(default=600.0, ge=1)
 
+    # The prompt helper (README, "Prompt helper"): an OpenAI-compatible chat-completions API
+    # (`<LLM_API_URL>/chat/completions`). Unset: AI/ML API's own at the video API's root, with
+    # the video key, on the aiml-* families; none on `luma`. "off": no helper.
+    llm_api_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = Field(default="gpt-4o-mini", min_length=1, max_length=200)
+    # The helper never holds a video up longer than this; then the prompt goes as typed.
+    llm_timeout: float = Field(default=20.0, gt=0, le=120)
+    # auto: a prompt not in English is translated before it is sent (when a helper exists).
+    translate_prompts: Literal["auto", "off"] = "auto"
+    # Credits `--enhance` (or the Improve button) adds to a video's cost; never charged when
+    # the helper failed.
+    cost_enhance: int = Field(default=0, ge=0, le=9999)
+
     @field_validator("telegram_bot_token")
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
@@ -182,6 +213,8 @@ class Settings(BaseSettings):
         "metrics_token",
         "metrics_port",
         "support_contact",
+        "llm_api_url",
+        "llm_api_key",
         mode="before",
     )
     @classmethod
@@ -204,6 +237,21 @@ class Settings(BaseSettings):
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("llm_api_url")
+    @classmethod
+    def _llm_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() == LLM_OFF:
+            return None if value is None else LLM_OFF
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"must be an http(s) URL, or {LLM_OFF}")
+        # Taken with or without the route itself: the base is what is kept.
+        return value.rstrip("/").removesuffix(CHAT_ROUTE).rstrip("/")
+
+    @field_validator("translate_prompts", mode="before")
+    @classmethod
+    def _lower_choice(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod
@@ -353,6 +401,35 @@ class Settings(BaseSettings):
         """LUMA_API_URL, or the family's own address."""
         return self.luma_api_url or self.luma_api_family.default_url
 
+    @property
+    def llm(self) -> LlmEndpoint | None:
+        """Where the prompt helper's chat completions go, with which key; None: no helper."""
+        if self.llm_api_url == LLM_OFF:
+            return None
+        if self.llm_api_url is None:
+            if self.luma_api_family is ApiFamily.LUMA:
+                return None  # Luma sells no chat completions: LLM_API_URL must say where
+            # AI/ML API (and its resellers) sell them at the video API's own root.
+            return LlmEndpoint(f"{self.api_url}/v1", self._llm_key())
+        return LlmEndpoint(self.llm_api_url, self._llm_key())
+
+    def _llm_key(self) -> SecretStr:
+        return self.llm_api_key or self.luma_api_key
+
+    @model_validator(mode="after")
+    def _llm_key_stays_home(self) -> Settings:
+        # The video key goes to the video API's own host only, never to a third party's.
+        if (
+            self.llm_api_url not in (None, LLM_OFF)
+            and self.llm_api_key is None
+            and _host(self.llm_api_url) != _host(self.api_url)
+        ):
+            raise ValueError(
+                "LLM_API_URL points to another host than the video API: set LLM_API_KEY "
+                "(the video API's key is never sent elsewhere)"
+            )
+        return self
+
     @model_validator(mode="after")
     def _links_outlive_jobs(self) -> Settings:
         # A photo link is signed when the job is submitted; the API may fetch it any time before
@@ -366,7 +443,12 @@ class Settings(BaseSettings):
         it is the secret, whatever comes before it)."""
         token = self.telegram_bot_token.get_secret_value()
         values = [token, token.split(":", 1)[1], self.luma_api_key.get_secret_value()]
-        for optional in (self.media_signing_key, self.webhook_secret, self.metrics_token):
+        for optional in (
+            self.media_signing_key,
+            self.webhook_secret,
+            self.metrics_token,
+            self.llm_api_key,
+        ):
             if optional is not None:
                 values.append(optional.get_secret_value())
         return values

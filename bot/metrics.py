@@ -53,6 +53,13 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.prompt_help = Counter(
+            "luma_bot_prompt_help",
+            "Prompts the prompt helper worked on, by outcome (enhanced, translated, unchanged,"
+            " failed: sent as typed).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.telegram_retries = Counter(
             "luma_bot_telegram_retries",
             "Telegram requests answered 429 (flood control) and retried after the wait.",

@@ -1,11 +1,11 @@
 """The "Extend" and "Again" buttons under each video, and replies to the "Extend" prompt.
 
-"Again" runs the same request once more; "Extend" asks (with a ForceReply prompt) what should
-happen next, and a reply to that prompt starts the extension. Whoever presses or replies pays
-from their own quota. In a channel, where every subscriber sees the buttons, only its admins may
-use those that make the bot post (all but Cancel, which stays with the job's payer). Button data
-only names a job; it is checked against the chat it was pressed in, so crafted data cannot reach
-another chat's videos. The buttons under a /history list go to handlers/history.py.
+"Again" runs the same request once more (the prompt helper runs afresh); "Extend" asks (with a
+ForceReply prompt) what should happen next, and a reply to that prompt starts the extension.
+Whoever presses or replies pays from their own quota. In a channel, where every subscriber sees
+the buttons, only its admins may use those that make the bot post (all but Cancel and Improve,
+which stay with the job's payer). Button data only names a job; it is checked against the chat
+it was pressed in, so crafted data cannot reach another chat's videos. The buttons under a /history list go to handlers/history.py.
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ from bot.domain.specs import GenerationSpec
 from bot.runtime import BotContext
 from bot.telegram.buttons import Action, decode, is_history
 from bot.telegram.members import may_post_by_button
-from bot.texts import excerpt, strip_html, text
+from bot.texts import text
 from handlers.cancel import cancel_pressed
 from handlers.extend import ask_for_extension, start_extend
-from handlers.flow import refusal_text, start_generation
+from handlers.flow import refusal_alert, start_generation
 from handlers.history import history_pressed
+from handlers.improve import improve_pressed
 from handlers.replies import images_of, requester_of
-
-ALERT_CHARS = 200
 
 
 async def pressed(update: Update, context: BotContext) -> None:
@@ -37,8 +36,9 @@ async def pressed(update: Update, context: BotContext) -> None:
         await query.answer(text("button_invalid", language), show_alert=True)
         return
     press = decode(query.data)
-    stops_only = press is not None and press.action is Action.CANCEL
-    if not stops_only and not await may_post_by_button(
+    # Cancel and Improve act on a job in progress, for its payer only (checked by the service).
+    payers_own = press is not None and press.action in (Action.CANCEL, Action.IMPROVE)
+    if not payers_own and not await may_post_by_button(
         context.bot, query.message.chat, query.from_user.id
     ):
         language = query.from_user.language_code
@@ -47,31 +47,33 @@ async def pressed(update: Update, context: BotContext) -> None:
     if is_history(query.data):
         await history_pressed(update, context)
         return
+    if press is not None and press.action is Action.CANCEL:
+        await cancel_pressed(update, context, press.job_id)
+        return
+    if press is not None and press.action is Action.IMPROVE:
+        await improve_pressed(update, context, press.job_id)
+        return
     who = requester_of(update)
     language = who.language_code
     runtime = context.runtime
     job = (
         await runtime.service.job_for_button(who.chat_id, press.job_id)
-        if press is not None and press.action is not Action.CANCEL
+        if press is not None
         else Refusal(key="button_invalid")
     )
-    if press is not None and press.action is Action.CANCEL:
-        await cancel_pressed(update, context, press.job_id)
-        return
     if isinstance(job, Refusal) or press is None:
         await query.answer(text("button_invalid", language), show_alert=True)
         return
 
     if press.action is Action.AGAIN:
-        spec = GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id)
+        spec = GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id).fresh()
         outcome = await start_generation(
             context.bot, runtime, who, spec, request_key=f"cb:{query.id}", reply_refusals=False
         )
         if isinstance(outcome, Accepted):
             await query.answer(text("answer_again", language))
-        else:  # an alert holds at most 200 characters
-            notice = excerpt(strip_html(refusal_text(outcome, language)), ALERT_CHARS)
-            await query.answer(notice, show_alert=True)
+        else:
+            await query.answer(refusal_alert(outcome, language), show_alert=True)
         return
 
     await ask_for_extension(query, context.bot, runtime, who, job)

@@ -123,5 +123,6 @@ async def start_extend(
         resolution=options.resolution,
         duration_seconds=options.duration_seconds,
         camera=options.camera,
+        enhance=options.enhance,
     )
     await start_generation(bot, runtime, who, spec, request_key=request_key)

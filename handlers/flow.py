@@ -19,7 +19,7 @@ from bot.domain.specs import GenerationSpec
 from bot.luma.models import ASPECT_RATIOS, GenerationState
 from bot.runtime import Runtime
 from bot.telegram.buttons import buy_button, cancel_button
-from bot.texts import duration_words, text
+from bot.texts import duration_words, excerpt, strip_html, text
 from bot.worker.progress import status_text
 from handlers.replies import say
 
@@ -50,7 +50,9 @@ async def start_generation(
             bot,
             who,
             status_text(spec.prompt, GenerationState.QUEUED, 0, who.language_code, ahead=ahead),
-            reply_markup=cancel_button(result.job.id, who.language_code),
+            reply_markup=cancel_button(
+                result.job.id, who.language_code, improve=runtime.service.offers_improve(spec)
+            ),
         )
     except TelegramError as error:
         # The job is accepted and will run; its result (or failure) is sent as a reply later.
@@ -76,6 +78,15 @@ def _buy_offer(
         return None
     private = who.chat_id == who.user_id
     return buy_button(who.language_code, bot_username=None if private else bot.username)
+
+
+# What a button's alert (a callback answer) holds.
+ALERT_CHARS = 200
+
+
+def refusal_alert(refusal: Refusal, language: str | None) -> str:
+    """A refusal as a button's alert: plain text, cut to fit."""
+    return excerpt(strip_html(refusal_text(refusal, language)), ALERT_CHARS)
 
 
 def refusal_text(refusal: Refusal, language: str | None) -> str:

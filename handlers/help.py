@@ -26,6 +26,7 @@ async def help_command(update: Update, context: BotContext) -> None:
         quota_line = f"{quota_line}\n{invite}"
     # --model, --res and --dur only where the configured video service has them.
     more_options = text("help_more_options", who.language_code) if service.has_options else ""
+    more_options += _prompt_helper_lines(context, who.language_code)
     # /buy only when something is for sale (CREDIT_PACKS).
     buy_line = text("help_buy", who.language_code) if context.runtime.payments.for_sale else ""
     await answer(
@@ -37,3 +38,16 @@ async def help_command(update: Update, context: BotContext) -> None:
         buy_line=Html(buy_line),
         camera_moves=Html(", ".join(CAMERA_MOVES)),
     )
+
+
+def _prompt_helper_lines(context: BotContext, language: str | None) -> str:
+    """--enhance (with its price) and translation, where a prompt helper is configured."""
+    runtime = context.runtime
+    if not runtime.service.can_enhance:
+        return ""
+    price = runtime.service.prices.enhance
+    cost = text("help_enhance_cost", language, cost=price) if price else ""
+    lines = text("help_enhance", language, cost=Html(cost))
+    if runtime.settings.translate_prompts == "auto":
+        lines += text("help_translate", language)
+    return lines

@@ -54,9 +54,10 @@ _OPTIONS: dict[str, bool] = {
     "res": True,
     "dur": True,
     "camera": True,
+    "enhance": False,
 }
-VIDEO_OPTIONS = ("ar", "loop", "end", "model", "res", "dur", "camera")
-EXTEND_OPTIONS = ("ar", "loop", "reverse", "model", "res", "dur", "camera")
+VIDEO_OPTIONS = ("ar", "loop", "end", "model", "res", "dur", "camera", "enhance")
+EXTEND_OPTIONS = ("ar", "loop", "reverse", "model", "res", "dur", "camera", "enhance")
 # A generation id as the API returns it (the universal family appends ":luma/<model>").
 _GENERATION_ID = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?::[\w/.-]+)?$"
@@ -75,6 +76,7 @@ class VideoOptions(BaseModel):
     resolution: Resolution | None = None
     duration_seconds: DurationSeconds | None = None
     camera: str | None = None  # a key of CAMERA_MOVES
+    enhance: bool = False  # the prompt helper rewrites the prompt before it is sent
 
 
 class ParseError(Exception):
@@ -158,6 +160,7 @@ def parse_video_args(
         resolution=_valid_resolution(values["res"]) if "res" in values else None,
         duration_seconds=_valid_duration(values["dur"]) if "dur" in values else None,
         camera=camera,
+        enhance="enhance" in flags,
     )
 
 

@@ -24,6 +24,8 @@ async def quota_command(update: Update, context: BotContext) -> None:
     if priced := context.runtime.service.prices.listed():
         prices = ", ".join(f"{option} ×{factor}" for option, factor in priced)
         lines.append(text("quota_prices", language, prices=prices))
+    if (enhance := context.runtime.service.prices.enhance) and context.runtime.service.can_enhance:
+        lines.append(text("quota_enhance_price", language, cost=enhance))
     if quota.chat_left is not None:
         lines.append(text("quota_chat", language, left=quota.chat_left, limit=quota.chat_limit))
     resets_in = duration_words(quota.resets_in, language)

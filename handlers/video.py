@@ -6,7 +6,7 @@ from __future__ import annotations
 from telegram import Bot, Update
 
 from bot.domain.generations import Requester
-from bot.domain.specs import GenerationSpec, TelegramImage
+from bot.domain.specs import GenerationSpec, PromptHelp, TelegramImage
 from bot.luma.models import DEFAULT_ASPECT_RATIO
 from bot.runtime import BotContext, Runtime
 from handlers.flow import start_generation
@@ -65,6 +65,7 @@ async def start_video(
         resolution=options.resolution,
         duration_seconds=options.duration_seconds,
         camera=options.camera,
+        helper=PromptHelp(enhance=True) if options.enhance else None,
         aspect_ratio=options.aspect_ratio or DEFAULT_ASPECT_RATIO,
     )
     await start_generation(bot, runtime, who, spec, request_key=request_key)

@@ -60,6 +60,8 @@ _CHARGED = "payer_id = $1 AND charged_day = $2 AND NOT refunded"
 # keeps every job the provider billed or may have billed (`billable`), refunded or not.
 _CHAT_TOTAL = "charged_day = $1 AND chat_id = $2 AND NOT refunded"
 _BILL_TOTAL = "charged_day = $1 AND billable"
+# A job in the queue that no worker holds (a worker that claims one sends it on at once).
+_UNCLAIMED = f"state = '{JobState.QUEUED.value}' AND lease_owner IS NULL"
 
 # The jobs a worker may lease at $3 (at most $4), oldest due first: active ones, and failed ones
 # whose user has not been told yet. Each backend's `_CLAIM_DUE` wraps it.
@@ -190,25 +192,10 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
                 active = await _count_active(db, rules.payer_id)
                 if active >= rules.active_limit:
                     return TooManyActive(active=active, limit=rules.active_limit)
-            paid_with, paid_daily, paid_credits = "exempt", 0, 0
-            if not rules.exempt:
-                refusal = await _over_total(db, new.chat_id, day, rules, new.cost)
-                if refusal is not None:
-                    return refusal
-                used = await _count_charged(db, rules.payer_id, day)
-                free = new.cost if rules.payer_daily is None else max(rules.payer_daily - used, 0)
-                paid_daily = min(free, new.cost)
-                paid_credits = new.cost - paid_daily
-                balance = await ledger.balance_of(db, rules.payer_id) if paid_credits else 0
-                if paid_credits > balance:
-                    return QuotaExhausted(
-                        scope=QuotaScope.USER,
-                        used=used,
-                        limit=rules.payer_daily or 0,
-                        cost=new.cost,
-                        balance=balance,
-                    )
-                paid_with = "credit" if paid_credits else "daily"
+            charge = await _charge(db, new.chat_id, day, rules, new.cost)
+            if isinstance(charge, QuotaExhausted):
+                return charge
+            paid_with, paid_daily, paid_credits = charge
             row = await db.fetch_one(
                 """INSERT INTO generations (family, kind, user_id, chat_id, thread_id,
                        request_message_id, request_key, parent_job_id, prompt, params, state,
@@ -696,6 +683,95 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
             job_id,
         )
 
+    # --- the prompt helper --------------------------------------------------------------------
+
+    async def request_enhance(
+        self, job_id: int, *, help: dict[str, Any], rules: QuotaRules, now: float
+    ) -> bool | QuotaExhausted:
+        """Ask for an enhanced prompt on a job still waiting in the queue, no worker holding it
+        (so none can be sending it meanwhile), and charge `help["cost"]` for it as a request
+        is charged. False if the job has moved on."""
+        async with self._accepting() as db:
+            row = await db.fetch_one(
+                f"SELECT * FROM generations WHERE id = $1 AND {_UNCLAIMED}", job_id
+            )
+            if row is None:
+                return False
+            job = _job(row)
+            cost = int(help.get("cost", 0))
+            charge = await _charge(db, job.chat_id, job.charged_day or "", rules, cost)
+            if isinstance(charge, QuotaExhausted):
+                return charge
+            paid_with, paid_daily, paid_credits = charge
+            if job.paid_with != "daily" or paid_with == "exempt":
+                paid_with = job.paid_with
+            updated = await db.execute(
+                f"""UPDATE generations
+                    SET params = $1, cost = cost + $2, paid_daily = paid_daily + $3,
+                        paid_credits = paid_credits + $4, paid_with = $5, updated_at = $6
+                    WHERE id = $7 AND {_UNCLAIMED}""",
+                json.dumps({**job.params, "helper": help}),
+                cost,
+                paid_daily,
+                paid_credits,
+                paid_with,
+                now,
+                job_id,
+            )
+            if updated != 1:
+                return False
+            if paid_credits:
+                await ledger.move_credits(
+                    db, job.payer_id or 0, -paid_credits, reason="enhance", ref=str(job_id), now=now
+                )
+            return True
+
+    async def settle_prompt(
+        self, job_id: int, owner: str, *, help: dict[str, Any], give_back: int, now: float
+    ) -> bool:
+        """Record what the prompt helper did for a queued job this worker holds, and give back
+        `give_back` credits of its cost (an enhancement that failed): the balance's part first,
+        with its ledger row, then the daily allowance's. False if the job has moved on."""
+        async with self._transaction() as db:
+            row = await db.fetch_one(
+                """SELECT * FROM generations
+                   WHERE id = $1 AND lease_owner = $2 AND state = $3""",
+                job_id,
+                owner,
+                JobState.QUEUED.value,
+            )
+            if row is None:
+                return False
+            job = _job(row)
+            credits = min(give_back, job.paid_credits)
+            daily = min(give_back - credits, job.paid_daily)
+            updated = await db.execute(
+                """UPDATE generations
+                   SET params = $1, cost = cost - $2, paid_credits = paid_credits - $3,
+                       paid_daily = paid_daily - $4, updated_at = $5
+                   WHERE id = $6 AND lease_owner = $7 AND state = $8""",
+                json.dumps({**job.params, "helper": help}),
+                min(give_back, job.cost),
+                credits,
+                daily,
+                now,
+                job_id,
+                owner,
+                JobState.QUEUED.value,
+            )
+            if updated != 1:
+                return False
+            if credits:
+                await ledger.move_credits(
+                    db,
+                    job.payer_id or 0,
+                    credits,
+                    reason="enhance_refund",
+                    ref=str(job_id),
+                    now=now,
+                )
+            return True
+
     # --- helpers ------------------------------------------------------------------------------
 
     async def _fenced(
@@ -767,6 +843,32 @@ async def _over_total(
         if used + cost > limit:
             return QuotaExhausted(scope=scope, used=used, limit=limit, cost=cost)
     return None
+
+
+async def _charge(
+    db: Session, chat_id: int, day: str, rules: QuotaRules, cost: int
+) -> tuple[str, int, int] | QuotaExhausted:
+    """Who pays `cost` more credits today, as (paid_with, from the daily allowance, from the
+    balance); or the limit it would break. Inside `_accepting()`."""
+    if rules.exempt:
+        return "exempt", 0, 0
+    refusal = await _over_total(db, chat_id, day, rules, cost)
+    if refusal is not None:
+        return refusal
+    used = await _count_charged(db, rules.payer_id, day)
+    free = cost if rules.payer_daily is None else max(rules.payer_daily - used, 0)
+    paid_daily = min(free, cost)
+    paid_credits = cost - paid_daily
+    balance = await ledger.balance_of(db, rules.payer_id) if paid_credits else 0
+    if paid_credits > balance:
+        return QuotaExhausted(
+            scope=QuotaScope.USER,
+            used=used,
+            limit=rules.payer_daily or 0,
+            cost=cost,
+            balance=balance,
+        )
+    return ("credit" if paid_credits else "daily"), paid_daily, paid_credits
 
 
 async def _sum(db: Session, column: str, where: str, *values: Any) -> int:

@@ -27,7 +27,13 @@ from bot.domain.model import (
     refund_for,
 )
 from bot.domain.pricing import Prices
-from bot.domain.specs import GenerationSpec, ParentVideo, TelegramImage
+from bot.domain.specs import (
+    GENERATION_KINDS,
+    GenerationSpec,
+    ParentVideo,
+    PromptHelp,
+    TelegramImage,
+)
 from bot.domain.stores import GenerationStore
 from bot.links import LinkSigner
 from bot.luma import VideoApiClient
@@ -132,6 +138,16 @@ class CancelResult(StrEnum):
         return self in (CancelResult.CANCELLED, CancelResult.DELETED)
 
 
+class ImproveResult(StrEnum):
+    """What pressing ✨ Improve came to (values are catalog keys)."""
+
+    IMPROVING = "improve_started"  # the prompt will be enhanced before it is sent
+    ALREADY = "improve_already"
+    TOO_LATE = "improve_too_late"  # already on its way to the video service
+    NOT_YOURS = "improve_not_yours"
+    UNAVAILABLE = "enhance_unavailable"
+
+
 class GenerationService:
     def __init__(
         self,
@@ -144,8 +160,11 @@ class GenerationService:
         generation_timeout: float,
         wake_worker: Callable[[], None] = lambda: None,
         prices: Prices | None = None,
+        can_enhance: bool = False,
     ) -> None:
         self.prices = prices or Prices()
+        # A prompt helper is configured (bot/llm): --enhance and ✨ Improve mean something.
+        self.can_enhance = can_enhance
         self._repo = repository
         self._wake_worker = wake_worker
         self._client = client
@@ -198,6 +217,8 @@ class GenerationService:
             return Refusal(key="loop_with_reverse")
         if spec.loop and spec.frame1 is not None:
             return Refusal(key="loop_with_end_frame")
+        if spec.enhance and not self.can_enhance:
+            return Refusal(key="enhance_unavailable")
         try:
             self._client.check(spec.video_request(self._signer))
         except UnsupportedOptionError as error:
@@ -218,6 +239,8 @@ class GenerationService:
             return refusal
         now = time.time()
         await self.remember_user(who)
+        if spec.enhance:  # what the enhancement costs, to give back if the helper fails
+            spec = spec.helped(PromptHelp(enhance=True, cost=self.prices.enhance))
         outcome = await self._repo.accept_job(
             NewJob(
                 family=self.family,
@@ -300,6 +323,42 @@ class GenerationService:
             only_if=JobState.WAITING if submitted else JobState.QUEUED,
         )
 
+    # --- the prompt helper ----------------------------------------------------------------------
+
+    def offers_improve(self, spec: GenerationSpec) -> bool:
+        """Whether a queued job's status message offers ✨ Improve."""
+        return self.can_enhance and not spec.enhance
+
+    async def improve(self, who: Requester, job_id: int) -> ImproveResult | Refusal:
+        """✨ Improve on a status message: enhance the prompt of a job still waiting in the
+        queue, charged COST_ENHANCE like a request. Only its payer (or an admin) may."""
+        job = await self._repo.get_job(job_id)
+        if job is None or job.chat_id != who.chat_id:
+            return Refusal(key="button_invalid")
+        if not self.can_enhance or job.kind not in GENERATION_KINDS:
+            return ImproveResult.UNAVAILABLE
+        if job.payer_id != who.payer_id and not self.policy.is_admin(who.user_id):
+            return ImproveResult.NOT_YOURS
+        spec = GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id)
+        if spec.enhance:
+            return ImproveResult.ALREADY
+        if job.state is not JobState.QUEUED:
+            return ImproveResult.TOO_LATE
+        help = PromptHelp(enhance=True, cost=self.prices.enhance)
+        now = time.time()
+        outcome = await self._repo.request_enhance(
+            job.id,
+            help=help.model_dump(mode="json"),
+            rules=self.policy.rules_for(job.user_id, job.payer_id or who.payer_id, job.chat_id),
+            now=now,
+        )
+        if outcome is True:
+            self._wake_worker()
+            return ImproveResult.IMPROVING
+        if outcome is False:
+            return ImproveResult.TOO_LATE
+        return Refusal.of_quota(outcome, resets_in=timedelta(seconds=seconds_until_reset(now)))
+
     # --- extending ----------------------------------------------------------------------------
 
     async def find_parent(
@@ -349,6 +408,7 @@ class GenerationService:
         resolution: str | None = None,
         duration_seconds: int | None = None,
         camera: str | None = None,
+        enhance: bool = False,
     ) -> GenerationSpec:
         """Forward: the new video starts where the parent ends (toward `image` if given).
         Reverse: the new video leads into the parent (from `image` if given). The shape and
@@ -369,6 +429,7 @@ class GenerationService:
                 "resolution": resolution or parent.params.get("resolution"),
                 "duration_seconds": duration_seconds,
                 "camera": camera,
+                "helper": PromptHelp(enhance=True) if enhance else None,
             }
         )
 

@@ -1,6 +1,7 @@
 """What a generation costs in credits: the product of its options' factors (COST_RESOLUTION,
 COST_DURATION, COST_MODEL); an option not given counts 1, so a request with no options costs 1.
-An extension costs what a video with its options costs."""
+An extension costs what a video with its options costs. An enhanced prompt (`--enhance`) adds
+COST_ENHANCE on top."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class Prices:
     resolution: Mapping[str, int] = field(default_factory=dict)
     duration: Mapping[str, int] = field(default_factory=dict)  # "5s", "9s"
     model: Mapping[str, int] = field(default_factory=dict)
+    enhance: int = 0  # credits added for the prompt helper's enhancement (COST_ENHANCE)
 
     def cost(self, spec: GenerationSpec) -> int:
         factors = (
@@ -25,7 +27,7 @@ class Prices:
         cost = 1
         for factor in factors:
             cost *= factor
-        return cost
+        return cost + (self.enhance if spec.enhance else 0)
 
     def listed(self) -> list[tuple[str, int]]:
         """Every option whose price is not 1, as (option, factor): what /quota shows."""

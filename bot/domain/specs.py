@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.links import LinkSigner, MediaRef
+from bot.llm import HelpOutcome
 from bot.luma.models import (
     DEFAULT_ASPECT_RATIO,
     AspectRatio,
@@ -41,8 +42,27 @@ class ParentVideo(BaseModel):
 Frame = Annotated[TelegramImage | ParentVideo, Field(discriminator="type")]
 
 
+class PromptHelp(BaseModel):
+    """The prompt helper's part in a job (bot/llm): whether the user asked for an enhanced
+    prompt, and at what price; once the helper ran, what came of it and what was sent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enhance: bool = False  # --enhance, or the Improve button
+    cost: int = 0  # credits charged for the enhancement: given back if the helper failed
+    outcome: HelpOutcome | None = None  # None: the helper has not run yet
+    sent: str | None = None  # the prompt the API got, when the helper changed it
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+
+# The kinds of job a GenerationSpec makes: each has a prompt of the user's to send.
+GENERATION_KINDS = frozenset({"text", "image", "extend"})
+
 # Choices stored only when made, so rows from before they existed look the same.
-_OPTIONAL_CHOICES = ("model", "resolution", "duration_seconds", "camera")
+_OPTIONAL_CHOICES = ("model", "resolution", "duration_seconds", "camera", "helper")
 
 
 class GenerationSpec(BaseModel):
@@ -61,6 +81,26 @@ class GenerationSpec(BaseModel):
     resolution: Resolution | None = None
     duration_seconds: DurationSeconds | None = None
     camera: str | None = None  # a key of bot.luma.camera.CAMERA_MOVES
+    helper: PromptHelp | None = None  # None: the helper was not asked, and has not run
+
+    @property
+    def enhance(self) -> bool:
+        return self.helper is not None and self.helper.enhance
+
+    @property
+    def sent_prompt(self) -> str:
+        """The prompt the API gets: the helper's, once it rewrote it; else the user's."""
+        return self.helper.sent if self.helper is not None and self.helper.sent else self.prompt
+
+    def fresh(self) -> GenerationSpec:
+        """The same request as the user made it, before the helper ran (Again)."""
+        if self.helper is None:
+            return self
+        asked = PromptHelp(enhance=True) if self.helper.enhance else None
+        return self.model_copy(update={"helper": asked})
+
+    def helped(self, help: PromptHelp) -> GenerationSpec:
+        return self.model_copy(update={"helper": help})
 
     @property
     def kind(self) -> str:
@@ -90,7 +130,7 @@ class GenerationSpec(BaseModel):
     ) -> VideoRequest:
         """The API request, with photos as fresh signed links (ValueError without a signer)."""
         return VideoRequest(
-            prompt=self.prompt,
+            prompt=self.sent_prompt,
             aspect_ratio=self.aspect_ratio,
             loop=self.loop,
             frame0=_keyframe(self.frame0, signer),

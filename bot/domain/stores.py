@@ -7,7 +7,7 @@ its end. Transitions a worker makes are fenced by its lease.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.domain.model import (
     Accepted,
@@ -114,6 +114,13 @@ class JobStore(Protocol):
         """The user was told about the failure."""
         ...
 
+    async def settle_prompt(
+        self, job_id: int, owner: str, *, help: dict[str, Any], give_back: int, now: float
+    ) -> bool:
+        """Store what the prompt helper did (params' `helper`) on a queued job `owner` holds,
+        and give back `give_back` credits of its cost, in one transaction."""
+        ...
+
 
 class CreditStore(Protocol):
     """Persistent balances (bought, granted, won) and their ledger: every movement is named by
@@ -208,6 +215,14 @@ class QuotaStore(Protocol):
 
     async def count_active(self, payer_id: int) -> int:
         """Jobs of this payer not yet delivered or failed."""
+        ...
+
+    async def request_enhance(
+        self, job_id: int, *, help: dict[str, Any], rules: QuotaRules, now: float
+    ) -> bool | QuotaExhausted:
+        """Ask for an enhanced prompt (params' `helper` := `help`) on a job in the queue that no
+        worker holds, and charge `help["cost"]` as a request is charged, in one transaction.
+        False if the job has moved on."""
         ...
 
 

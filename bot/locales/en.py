@@ -213,7 +213,7 @@ EN: Final[dict[str, str]] = {
     ),
     "status_delivering": "📤 <b>Uploading</b> your video…",
     "video_ready": "✅ Your video is ready.",
-    "caption": "🎬 {prompt}\n{details} · <code>{generation_id}</code>",
+    "caption": "🎬 {prompt}\n{helped}{details} · <code>{generation_id}</code>",
     "video_link": (
         "🎬 {prompt}\nYour video is ready but too large to upload here ({size_mb} MB). "
         "Download it within the hour: {url}\n<code>{generation_id}</code>"
@@ -470,4 +470,25 @@ EN: Final[dict[str, str]] = {
     "history_answer_resent": "Sent again.",
     "history_answer_resending": "Already on its way.",
     "history_resend_failed": "I couldn't send this video again.",
+    "enhance_unavailable": (
+        "<code>--enhance</code> needs a prompt helper, and this bot has none configured. "
+        "Send the request without it; nothing was charged."
+    ),
+    "button_improve": "✨ Improve",
+    "improve_started": "✨ I'll turn your prompt into a detailed one before sending it.",
+    "improve_already": "This prompt is already being improved.",
+    "improve_too_late": "Too late: the request is already on its way to the video service.",
+    "improve_not_yours": "Only the person who asked for this video can change it.",
+    "caption_enhanced": "✨ {prompt}\n",
+    "caption_translated": "🌐 {prompt}\n",
+    "caption_helper_failed": (
+        "⚠️ The prompt helper didn't answer, so your prompt was sent as you wrote it.\n"
+    ),
+    "help_enhance": (
+        "• <code>--enhance</code>: I first rewrite your idea as a detailed cinematic prompt "
+        "(or tap ✨ Improve while it waits){cost}\n"
+    ),
+    "help_enhance_cost": " for {cost} more credits, only if it works",
+    "help_translate": "Write in any language: I put prompts into English for the video service.\n",
+    "quota_enhance_price": "<code>--enhance</code> adds {cost} credits.",
 }

@@ -222,7 +222,7 @@ RU: Final[dict[str, str]] = {
     ),
     "status_delivering": "📤 <b>Загружаю</b> ваше видео…",
     "video_ready": "✅ Ваше видео готово.",
-    "caption": "🎬 {prompt}\n{details} · <code>{generation_id}</code>",
+    "caption": "🎬 {prompt}\n{helped}{details} · <code>{generation_id}</code>",
     "video_link": (
         "🎬 {prompt}\nВидео готово, но оно слишком большое, чтобы загрузить его сюда "
         "({size_mb} МБ). Скачайте его в течение часа: {url}\n<code>{generation_id}</code>"
@@ -491,4 +491,25 @@ RU: Final[dict[str, str]] = {
     "history_answer_resent": "Отправлено ещё раз.",
     "history_answer_resending": "Уже отправляю.",
     "history_resend_failed": "Не удалось отправить это видео ещё раз.",
+    "enhance_unavailable": (
+        "Для <code>--enhance</code> нужен помощник с промптами, а в этом боте он не настроен. "
+        "Отправьте запрос без этой опции; ничего не списано."
+    ),
+    "button_improve": "✨ Улучшить",
+    "improve_started": "✨ Перед отправкой я превращу ваш промпт в подробный.",
+    "improve_already": "Этот промпт уже улучшается.",
+    "improve_too_late": "Поздно: запрос уже отправлен видеосервису.",
+    "improve_not_yours": "Изменить это видео может только тот, кто его заказал.",
+    "caption_enhanced": "✨ {prompt}\n",
+    "caption_translated": "🌐 {prompt}\n",
+    "caption_helper_failed": (
+        "⚠️ Помощник с промптами не ответил, поэтому промпт отправлен так, как вы его написали.\n"
+    ),
+    "help_enhance": (
+        "• <code>--enhance</code>: сначала я перепишу идею в подробный кинематографичный промпт "
+        "(или нажмите ✨ Улучшить, пока видео ждёт){cost}\n"
+    ),
+    "help_enhance_cost": " за {cost} доп. кредитов, только если получилось",
+    "help_translate": "Пишите на любом языке: я переведу промпт на английский для видеосервиса.\n",
+    "quota_enhance_price": "<code>--enhance</code> добавляет {cost} кредитов.",
 }

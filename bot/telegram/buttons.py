@@ -22,9 +22,10 @@ class Action(StrEnum):
     EXTEND = "x"
     AGAIN = "a"
     CANCEL = "c"
+    IMPROVE = "i"  # the prompt helper enhances a queued job's prompt
 
 
-_DATA = re.compile(r"^([xac]):([0-9]{1,18})$")
+_DATA = re.compile(r"^([xaci]):([0-9]{1,18})$")
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,20 @@ def video_buttons(job_id: int, language: str | None) -> InlineKeyboardMarkup:
     )
 
 
-def cancel_button(job_id: int, language: str | None) -> InlineKeyboardMarkup:
-    """On a status message while the job waits to be submitted; progress edits remove it."""
-    label = text("button_cancel", language)
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=encode(Action.CANCEL, job_id))]]
-    )
+def cancel_button(
+    job_id: int, language: str | None, *, improve: bool = False
+) -> InlineKeyboardMarkup:
+    """On a status message while the job waits to be submitted; progress edits remove it.
+    `improve`: "✨ Improve" beside it (a prompt helper exists and was not asked yet)."""
+    buttons = [
+        InlineKeyboardButton(
+            text("button_cancel", language), callback_data=encode(Action.CANCEL, job_id)
+        )
+    ]
+    if improve:
+        label = text("button_improve", language)
+        buttons.append(InlineKeyboardButton(label, callback_data=encode(Action.IMPROVE, job_id)))
+    return InlineKeyboardMarkup([buttons])
 
 
 class HistoryAction(StrEnum):

@@ -11,6 +11,7 @@ from telegram import Bot
 
 from bot.domain.model import FailureCode, Job, refund_for
 from bot.domain.stores import JobStore
+from bot.llm import PromptHelper
 from bot.logs import redact
 from bot.luma import VideoApiClient
 from bot.luma.retry import Backoff
@@ -54,6 +55,8 @@ class WorkerContext:
     # Shared by every job's status message.
     edit_budget: EditBudget
     metrics: Metrics | None = None
+    # Enhances and translates prompts before the create (None: no LLM configured).
+    prompt_helper: PromptHelper | None = None
 
     def progress(self, job: Job, language: str | None) -> Progress:
         """The job's status message, kept current while a step runs."""

@@ -37,7 +37,7 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 import aiohttp
 from telegram import (
@@ -52,6 +52,8 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.domain.model import Job
+from bot.domain.specs import PromptHelp
+from bot.llm import HelpOutcome
 from bot.telegram.buttons import video_buttons
 from bot.texts import Html, excerpt, text
 from bot.worker.mp4 import HEAD_BYTES, VideoInfo, is_video, read_file_video_info, read_video_info
@@ -414,9 +416,26 @@ def caption(job: Job, language: str | None) -> str:
         "caption",
         language,
         prompt=excerpt(job.prompt, CAPTION_PROMPT_CHARS),
+        helped=Html(_helped_line(params.get("helper"), language)),
         details=Html(details),
         generation_id=job.remote_id or "",
     )
+
+
+# What the prompt helper did, as the caption's second line (the API got `sent`).
+_HELPED_KEYS = {
+    HelpOutcome.ENHANCED: "caption_enhanced",
+    HelpOutcome.TRANSLATED: "caption_translated",
+    HelpOutcome.FAILED: "caption_helper_failed",
+}
+
+
+def _helped_line(stored: dict[str, Any] | None, language: str | None) -> str:
+    help = PromptHelp.model_validate(stored) if stored else None
+    key = _HELPED_KEYS.get(help.outcome) if help is not None and help.outcome else None
+    if help is None or key is None:
+        return ""
+    return text(key, language, prompt=excerpt(help.sent or "", CAPTION_PROMPT_CHARS))
 
 
 def reply_to(job: Job) -> ReplyParameters:

@@ -11,6 +11,7 @@ the request (429, 503, a connection that never opened) put the job back in the q
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from typing import Protocol
@@ -18,10 +19,12 @@ from typing import Protocol
 from telegram.error import TelegramError
 
 from bot.domain.model import FailureCode, Job
-from bot.domain.specs import GenerationSpec
+from bot.domain.specs import GENERATION_KINDS, GenerationSpec, PromptHelp
 from bot.links import LinkSigner
+from bot.llm import HelpOutcome, Rewrite
 from bot.luma import errors
-from bot.luma.models import GenerationState
+from bot.luma.camera import prompt_with_camera
+from bot.luma.models import GenerationState, prompt_length
 from bot.telegram.buttons import cancel_button
 from bot.worker.alerts import Problem
 from bot.worker.context import WorkerContext
@@ -59,6 +62,13 @@ class Submit:
             return await ctx.fail(job, FailureCode.TIMEOUT)
         try:
             spec = GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id)
+        except ValueError as error:
+            return await ctx.fail(job, FailureCode.UNSUPPORTED, str(error))
+        helped = await self._prompt_help(job, spec)
+        if helped is None:
+            return False  # cancelled (or taken over) while the helper worked
+        spec = helped
+        try:
             callback_url = (
                 self._callbacks.link_for(job.id, job.deadline_at) if self._callbacks else None
             )
@@ -99,6 +109,56 @@ class Submit:
             remote_state=generation.state.value,
             now=time.time(),
         )
+
+    async def _prompt_help(self, job: Job, spec: GenerationSpec) -> GenerationSpec | None:
+        """The spec with the prompt helper's work done and recorded, before the create: an
+        enhanced or translated prompt, or (whatever went wrong) the user's own, with the
+        enhancement's cost given back. None if the job moved on meanwhile."""
+        ctx = self._ctx
+        helper = ctx.prompt_helper
+        asked = spec.helper or PromptHelp()
+        if asked.done:
+            return spec  # done before a restart: never asked (or charged) twice
+        if helper is not None and helper.needed(spec.prompt, enhance=asked.enhance):
+            rewrite = await helper.rewrite(
+                spec.prompt, enhance=asked.enhance, fits=functools.partial(self._fits, spec)
+            )
+        elif asked.enhance:  # asked for, but the operator has turned the helper off since
+            rewrite = Rewrite(HelpOutcome.FAILED, reason="no prompt helper configured")
+        else:
+            return spec
+        if rewrite.outcome is HelpOutcome.FAILED:
+            log.warning(
+                "job %d: prompt helper failed (%s); sending the prompt as typed",
+                job.id,
+                rewrite.reason,
+            )
+        else:
+            log.info("job %d: prompt %s", job.id, rewrite.outcome.value)
+        help = asked.model_copy(update={"outcome": rewrite.outcome, "sent": rewrite.prompt})
+        give_back = asked.cost if rewrite.outcome is HelpOutcome.FAILED else 0
+        if ctx.metrics is not None:
+            ctx.metrics.prompt_help.labels(rewrite.outcome.value).inc()
+        settled = await ctx.repo.settle_prompt(
+            job.id,
+            ctx.owner,
+            help=help.model_dump(mode="json"),
+            give_back=give_back,
+            now=time.time(),
+        )
+        return spec.helped(help) if settled else None
+
+    def _offers_improve(self, job: Job) -> bool:
+        """✨ Improve stays on a job pushed back to the queue while it can still be asked."""
+        if self._ctx.prompt_helper is None or job.kind not in GENERATION_KINDS:
+            return False
+        return not GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id).enhance
+
+    def _fits(self, spec: GenerationSpec, prompt: str) -> bool:
+        """Whether the video API takes `prompt` (with the camera move's phrase, where the
+        family adds one to the prompt)."""
+        limit = self._ctx.client.max_prompt_length
+        return prompt_length(prompt_with_camera(prompt, spec.camera)) <= limit
 
     async def interrupted(self, job: Job) -> bool:
         """A job found SUBMITTING: its create may have reached the API before the process
@@ -142,5 +202,5 @@ class Submit:
                 chat_id=job.chat_id,
                 message_id=job.status_message_id,
                 text=message,
-                reply_markup=cancel_button(job.id, language),
+                reply_markup=cancel_button(job.id, language, improve=self._offers_improve(job)),
             )

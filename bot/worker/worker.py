@@ -22,6 +22,7 @@ from telegram import Bot
 from bot.domain.model import Job, JobState
 from bot.domain.stores import JobStore
 from bot.links import LinkSigner
+from bot.llm import PromptHelper
 from bot.luma import VideoApiClient
 from bot.metrics import Metrics
 from bot.worker.alerts import OperatorAlerts
@@ -59,6 +60,7 @@ class Worker:
         owner: str | None = None,
         metrics: Metrics | None = None,
         telegram_room: Callable[[int], bool] | None = None,
+        prompt_helper: PromptHelper | None = None,
     ) -> None:
         self._ctx = WorkerContext(
             repo=repository,
@@ -70,6 +72,7 @@ class Worker:
             notices=Notices(repository, bot, telegram_room=telegram_room),
             edit_budget=EditBudget(private_interval=settings.progress_interval, room=telegram_room),
             metrics=metrics,
+            prompt_helper=prompt_helper,
         )
         submit = Submit(self._ctx, signer=signer, callbacks=callbacks)
         # Each step returns True to go on with the next step now.
