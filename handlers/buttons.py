@@ -5,7 +5,8 @@ ForceReply prompt) what should happen next, and a reply to that prompt starts th
 Whoever presses or replies pays from their own quota. In a channel, where every subscriber sees
 the buttons, only its admins may use those that make the bot post (all but Cancel and Improve,
 which stay with the job's payer). Button data only names a job; it is checked against the chat
-it was pressed in, so crafted data cannot reach another chat's videos. The buttons under a /history list go to handlers/history.py.
+it was pressed in, so crafted data cannot reach another chat's videos. The buttons under a
+/history list go to handlers/history.py.
 """
 
 from __future__ import annotations
