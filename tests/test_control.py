@@ -33,8 +33,8 @@ async def test_cancel_before_submission_refunds_and_never_calls_the_api(
     tg.user_sends("/video a queued jellyfish", user_id=USER)
     await tg.wait_until(lambda: len(creates(emulator)) == 1)
     status = tg.calls_of("sendMessage")[0]
-    (cancel,) = status.params["reply_markup"]["inline_keyboard"][0]
-    assert cancel["text"] == "✖ Cancel"
+    cancel, improve = status.params["reply_markup"]["inline_keyboard"][0]
+    assert (cancel["text"], improve["text"]) == ("✖ Cancel", "✨ Improve")
     tg.press_button(status.result, cancel["callback_data"], user_id=USER)
     notice = await tg.wait_for_call("editMessageText", lambda c: "Cancelled" in c.params["text"])
     assert "refunded" in notice.params["text"]
@@ -230,7 +230,7 @@ async def test_a_stale_cancel_button_after_submission_is_answered_too_late(
     bot = await start_bot()
     tg.user_sends("/video an unstoppable jellyfish [stuck]", user_id=USER)
     status = await tg.wait_for_call("sendMessage", lambda c: "Queued" in c.result["text"])
-    (cancel,) = status.params["reply_markup"]["inline_keyboard"][0]
+    cancel = status.params["reply_markup"]["inline_keyboard"][0][0]
     await tg.wait_until(lambda: len(creates(emulator)) == 1)
     await tg.wait_for_call("editMessageText", lambda c: "reply_markup" not in c.params)
     # The user's app still showed the button when it was pressed.

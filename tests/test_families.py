@@ -141,7 +141,7 @@ async def test_cancel_before_submission_refunds(
     tg.user_sends("/video a queued jellyfish", user_id=USER)
     await tg.wait_until(lambda: len(creates(emulator)) == 1)
     status = tg.calls_of("sendMessage")[0]
-    (cancel,) = status.params["reply_markup"]["inline_keyboard"][0]
+    cancel = status.params["reply_markup"]["inline_keyboard"][0][0]
     tg.press_button(status.result, cancel["callback_data"], user_id=USER)
     await tg.wait_for_call("editMessageText", lambda c: "Cancelled" in c.params["text"])
     job = await bot.runtime.repository.get_job(1)

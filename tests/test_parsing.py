@@ -64,7 +64,7 @@ def test_unknown_option_is_named() -> None:
         parse("a dog \u2014fps 30")
     assert caught.value.values == {
         "option": "--fps",
-        "valid": "--ar, --loop, --end, --model, --res, --dur, --camera",
+        "valid": "--ar, --loop, --end, --model, --res, --dur, --camera, --enhance",
     }
 
 
