@@ -294,12 +294,13 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
         await reconciler.start()  # its first pass runs now, in the background
         services.push_async_callback(reconciler.stop)
     log.info(
-        "bot @%s started (%s): family %s at %s, database %s",
+        "bot @%s started (%s): family %s at %s, database %s, prompt helper %s",
         application.bot.username,
         "webhook" if settings.telegram_webhook else "polling",
         family,
         settings.api_url,
         _without_password(settings.database_url),
+        f"{settings.llm_model} at {settings.llm.url}" if settings.llm else "off",
     )
     return runtime
 
