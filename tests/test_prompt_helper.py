@@ -444,3 +444,22 @@ async def test_help_and_quota_tell_of_the_helper_and_its_price(
     assert "any language" in help_text.params["text"]
     tg.user_sends("/quota", user_id=USER)
     await tg.wait_for_call("sendMessage", lambda c: "adds 2 credits" in c.params["text"])
+
+
+async def test_an_enhancement_asked_before_the_helper_was_turned_off_is_given_back(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # Accepted (and charged) while the helper was on; the operator restarts without it before
+    # the request is sent: the video is made from the prompt as typed, the enhancement refunded.
+    first = await start_bot(cost_enhance=2, daily_quota=10)
+    await first.runtime.worker.stop()  # the job waits in the bot's queue meanwhile
+    tg.user_sends("/video a fox --enhance", user_id=USER)
+    await tg.wait_for_call("sendMessage", lambda c: "Queued" in c.params["text"])
+    assert await used(first) == 3
+    await first.stop()
+    second = await start_bot(cost_enhance=2, daily_quota=10, llm_api_url="off")
+    video = await tg.wait_for_video(timeout=15)
+    assert chats(emulator) == []
+    assert [c.json["prompt"] for c in creates(emulator)] == ["a fox"]
+    assert "sent as you wrote it" in video.params["caption"]
+    assert await used(second) == 1
