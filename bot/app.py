@@ -26,6 +26,7 @@ from bot.domain.albums import AlbumCollector
 from bot.domain.generations import GenerationService
 from bot.domain.payments import PaymentReconciler, PaymentService
 from bot.domain.pricing import Prices
+from bot.domain.upgrades import Upgrades
 from bot.links import LinkSigner, derive_signing_key
 from bot.logs import install_redaction
 from bot.luma import Wakeups, create_client
@@ -154,7 +155,12 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
         repository=repository,
         client=client,
         bot=application.bot,
-        delivery=Delivery(application.bot, http, upload_limit=settings.telegram_upload_limit),
+        delivery=Delivery(
+            application.bot,
+            http,
+            upload_limit=settings.telegram_upload_limit,
+            upgrades=Upgrades.of(client),
+        ),
         settings=WorkerSettings(
             max_concurrent=settings.max_concurrent_generations,
             progress_interval=settings.progress_interval,
@@ -189,6 +195,8 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
             resolution=settings.cost_resolution,
             duration=settings.cost_duration,
             model=settings.cost_model,
+            upscale=settings.cost_upscale,
+            audio=settings.cost_audio,
         ),
     )
     updates = HandledUpdates(repository)

@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from bot.domain.generations import Requester
 from bot.domain.model import Accepted, Refusal
-from bot.domain.specs import GenerationSpec
+from bot.domain.specs import JobSpec
 from bot.luma.models import ASPECT_RATIOS, GenerationState
 from bot.runtime import Runtime
 from bot.telegram.buttons import buy_button, cancel_button
-from bot.texts import duration_words, text
+from bot.texts import duration_words, excerpt, strip_html, text
 from bot.worker.progress import status_text
 from handlers.replies import say
 
@@ -30,7 +30,7 @@ async def start_generation(
     bot: Bot,
     runtime: Runtime,
     who: Requester,
-    spec: GenerationSpec,
+    spec: JobSpec,
     *,
     request_key: str,
     reply_refusals: bool = True,
@@ -58,6 +58,31 @@ async def start_generation(
         status = None
     await runtime.service.announced(result.job.id, status.message_id if status else None)
     return result
+
+
+# A button's alert holds at most 200 characters.
+ALERT_CHARS = 200
+
+
+async def start_by_button(
+    query: CallbackQuery, bot: Bot, runtime: Runtime, who: Requester, spec: JobSpec, answer: str
+) -> bool:
+    """A job a button asked for (Again, an upscale, a soundtrack): its status message replies
+    to the message the button is under; a refusal is the button's alert. True if accepted."""
+    outcome = await start_generation(
+        bot, runtime, who, spec, request_key=f"cb:{query.id}", reply_refusals=False
+    )
+    if isinstance(outcome, Accepted):
+        await query.answer(text(answer, who.language_code))
+        return True
+    await alert(query, outcome, who.language_code)
+    return False
+
+
+async def alert(query: CallbackQuery, refusal: Refusal, language: str | None) -> None:
+    """Why a button press did nothing, as an alert (plain text, ALERT_CHARS at most)."""
+    notice = excerpt(strip_html(refusal_text(refusal, language)), ALERT_CHARS)
+    await query.answer(notice, show_alert=True)
 
 
 # Refusals that credits bought by the requester would lift (a group or channel acting as
