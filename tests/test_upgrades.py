@@ -219,10 +219,8 @@ async def test_a_failed_upscale_is_refunded(
     )
     tg.user_sends("a scream", user_id=USER, reply_to_message_id=prompt.result["message_id"])
     await tg.wait_until(lambda: len(posts(emulator, "/audio")) == 1)
-    generation_id = emulator.requests[-1].path  # the upscale fault aside, the last POST
-    assert generation_id.endswith("/audio")
-    sound = [g for g in emulator.generations.values() if g.request.get("generation_type")]
-    emulator.force_state(sound[-1].id, "failed", "Job failed")
+    (sound,) = [g for g in emulator.generations.values() if g.parent_id == source.remote_id]
+    emulator.force_state(sound.id, "failed", "Job failed")
     job = await settled(bot, 3)
     assert (job.kind, job.failure_code, job.refunded) == ("audio", "generation_failed", True)
     assert await credits_used(bot) == 1
