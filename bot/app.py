@@ -26,6 +26,7 @@ from bot.domain.albums import AlbumCollector
 from bot.domain.generations import GenerationService
 from bot.domain.payments import PaymentReconciler, PaymentService
 from bot.domain.pricing import Prices
+from bot.domain.upgrades import Upgrades
 from bot.links import LinkSigner, derive_signing_key
 from bot.llm import ChatClient, PromptHelper
 from bot.logs import install_redaction
@@ -171,7 +172,12 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
         repository=repository,
         client=client,
         bot=application.bot,
-        delivery=Delivery(application.bot, http, upload_limit=settings.telegram_upload_limit),
+        delivery=Delivery(
+            application.bot,
+            http,
+            upload_limit=settings.telegram_upload_limit,
+            upgrades=Upgrades.of(client),
+        ),
         settings=WorkerSettings(
             max_concurrent=settings.max_concurrent_generations,
             progress_interval=settings.progress_interval,
@@ -208,6 +214,8 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
             duration=settings.cost_duration,
             model=settings.cost_model,
             enhance=settings.cost_enhance,
+            upscale=settings.cost_upscale,
+            audio=settings.cost_audio,
         ),
         can_enhance=helper is not None,
     )

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     cost_model: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=lambda: {"ray-2": 1, "ray-flash-2": 1}
     )
+    # Flat prices in credits of ⬆ Upscale (either size) and 🔊 Add sound, where the family
+    # has them.
+    cost_upscale: int = Field(default=1, ge=1, le=9999)
+    cost_audio: int = Field(default=1, ge=1, le=9999)
     # Credits a referrer gets when someone who started the bot with their link first buys
     # credits; 0: no referral bonus (and /invite says so).
     referral_credits: int = Field(default=0, ge=0)

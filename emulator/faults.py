@@ -9,8 +9,12 @@ from typing import Literal, get_args
 
 # Which requests a fault applies to. "create"/"fetch" are the contract routes of every family,
 # "download" is /files/, "delete" only Luma's DELETE of a generation (a "fetch" route too: a
-# fetch fault hits it as well), "chat" the chat completions, "any" is every non-admin request.
-FaultRoute = Literal["create", "fetch", "download", "delete", "chat", "any"]
+# fetch fault hits it as well), "upscale" and "audio" only Luma's POST /generations/{id}/upscale
+# and /audio (both "create" routes too), "chat" the chat completions, "any" is every non-admin
+# request.
+FaultRoute = Literal["create", "fetch", "download", "delete", "upscale", "audio", "chat", "any"]
+# Fault routes that name one operation of a wider route kind.
+_OPERATION_ROUTES = frozenset({"delete", "upscale", "audio"})
 FaultKind = Literal["status", "drop", "delay", "redirect", "body", "truncate"]
 
 
@@ -70,7 +74,9 @@ class Fault:
             raise ValueError("retry_after must be >= 0")
 
     def matches(self, route_kind: str, operation: str = "") -> bool:
-        return self.route in ("any", route_kind) or (self.route == "delete" == operation)
+        return self.route in ("any", route_kind) or (
+            self.route in _OPERATION_ROUTES and self.route == operation
+        )
 
     def retry_after_header(self) -> dict[str, str]:
         if self.retry_after is None:

@@ -6,7 +6,14 @@ What the ``lumaai`` SDK (1.21) and the Luma docs call:
   ``POST /generations`` (docs and older SDKs; ``model`` defaults to ray-2);
 - ``GET /generations/{id}``, ``GET /generations?limit=&offset=`` (newest first, the caller's
   own generations only), ``DELETE /generations/{id}`` (204, then gone);
-- ``GET /ping``, ``GET /credits``, ``GET /generations/concepts/list``.
+- ``GET /ping``, ``GET /credits``, ``GET /generations/concepts/list``;
+- ``POST /generations/{id}/upscale`` (``resolution``) and ``POST /generations/{id}/audio``
+  (``prompt``, ``negative_prompt``): each answers 200 with a NEW generation (its own id,
+  ``request.generation_type`` "upscale_video" / "add_audio") that runs like a create's. The
+  source must be a completed generation of the caller's (404 otherwise, as for GET; 400 while
+  it is not completed). An upscale goes up only: a resolution not above the source's (a
+  source that named none counts as 720p) is a 400. The result's size follows ``video_sizes``
+  for the target resolution (a soundtrack keeps the source's).
 
 Errors are ``{"detail": "<message>"}`` (the server renders them by family). Bodies are read
 like a FastAPI/pydantic server would: unknown keys are ignored (the SDK's ``extra_body`` can
@@ -144,6 +151,28 @@ class CreateGeneration(CreateVideo):
     model: Model = DEFAULT_MODEL
 
 
+class Upscale(LenientModel):
+    """``POST /generations/{id}/upscale`` (GenerationUpscaleParams)."""
+
+    resolution: Resolution = "1080p"
+    callback_url: Uri | None = None
+    generation_type: Literal["upscale_video"] | None = None
+
+
+class AddAudio(LenientModel):
+    """``POST /generations/{id}/audio`` (GenerationAudioParams); no prompt: any sound."""
+
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    callback_url: Uri | None = None
+    generation_type: Literal["add_audio"] | None = None
+
+
+# Upscales go up this ladder only; a source that named no resolution is Luma's default.
+_RESOLUTION_LADDER: tuple[str, ...] = ("540p", "720p", "1080p", "4k")
+SOURCE_DEFAULT_RESOLUTION = "720p"
+
+
 def _invalid(issues: list[str]) -> ApiError:
     return ApiError(400, "; ".join(issues) or "Invalid request body")
 
@@ -195,6 +224,75 @@ def render(gen: Generation, base: str) -> dict[str, Any]:
         "model": gen.model,
         "request": gen.request,
     }
+
+
+def _completed_source(request: web.Request, what: str) -> Generation:
+    """The generation an upscale or a soundtrack starts from: the caller's, and finished."""
+    source = _found(request)
+    if source.state is not State.COMPLETED:
+        raise ApiError(400, f"Generation must be completed before {what}")
+    return source
+
+
+def _start(
+    request: web.Request,
+    source: Generation,
+    *,
+    prompt: str,
+    echo: dict[str, Any],
+    callback_url: str | None,
+) -> web.Response:
+    """A generation made from ``source`` (an upscale, a soundtrack), clocked like a create's."""
+    emu = emulator_of(request)
+    key = api_key_of(request)
+    emu.check_capacity(key)
+    gen = Generation(
+        family=FAMILY,
+        prompt=prompt,
+        api_key=key,
+        request={name: value for name, value in echo.items() if value is not None},
+        model=source.model,
+        aspect_ratio=source.aspect_ratio,
+        parent_id=source.id,
+        callback_url=callback_url,
+        inherited_resolution=source.resolution,
+    )
+    base = base_url(request, emu.config)
+    if callback_url:
+        emu.watch_callbacks(gen, callback_url, lambda: render(gen, base))
+    emu.store.add(gen)
+    return web.json_response(render(gen, base))
+
+
+async def upscale(request: web.Request) -> web.Response:
+    body, _ = await parse_body(request, Upscale, invalid=_invalid)
+    source = _completed_source(request, "it can be upscaled")
+    current = source.resolution or SOURCE_DEFAULT_RESOLUTION
+    if _RESOLUTION_LADDER.index(body.resolution) <= _RESOLUTION_LADDER.index(current):
+        raise ApiError(400, f"Cannot upscale a {current} generation to {body.resolution}")
+    echo = {
+        "generation_type": "upscale_video",
+        "resolution": body.resolution,
+        "callback_url": body.callback_url,
+    }
+    return _start(request, source, prompt="", echo=echo, callback_url=body.callback_url)
+
+
+async def add_audio(request: web.Request) -> web.Response:
+    body, _ = await parse_body(request, AddAudio, invalid=_invalid)
+    source = _completed_source(request, "audio can be added")
+    if body.prompt and (problem := prompt_problem(body.prompt, MAX_PROMPT_LENGTH)):
+        raise ApiError(400, problem)
+    echo = {
+        "generation_type": "add_audio",
+        "prompt": body.prompt,
+        "negative_prompt": body.negative_prompt,
+        "callback_url": body.callback_url,
+    }
+    # The sound prompt scripts the outcome, as a create's prompt does ("[fail]").
+    return _start(
+        request, source, prompt=body.prompt or "", echo=echo, callback_url=body.callback_url
+    )
 
 
 def _visible(emu: Emulator, key: str, generation_id: str) -> Generation | None:
@@ -320,6 +418,10 @@ ROUTES = (
         "GET", f"{PREFIX}/generations/concepts/list", list_concepts, "fetch", FAMILY, "concepts"
     ),
     RouteDef("GET", _GENERATION, get_generation, "fetch", FAMILY, "get"),
+    # They make a generation: "create" routes (auth, capacity, create faults), with their own
+    # fault routes too ("upscale", "audio").
+    RouteDef("POST", f"{_GENERATION}/upscale", upscale, "create", FAMILY, "upscale"),
+    RouteDef("POST", f"{_GENERATION}/audio", add_audio, "create", FAMILY, "audio"),
     RouteDef("DELETE", _GENERATION, delete_generation, "fetch", FAMILY, "delete"),
     RouteDef("GET", f"{PREFIX}/generations", list_generations, "fetch", FAMILY, "list"),
     RouteDef("GET", f"{PREFIX}/ping", ping, "fetch", FAMILY, "ping"),

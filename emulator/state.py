@@ -125,6 +125,9 @@ class Generation:
     image_urls: tuple[str, ...] = ()
     # Luma family: where state changes are POSTed (see callbacks.py).
     callback_url: str | None = None
+    # The resolution of a video the request does not size (a soundtrack added to another
+    # generation keeps that generation's).
+    inherited_resolution: str | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: str = field(default_factory=_now_iso)
     state: State = State.QUEUED
@@ -151,9 +154,10 @@ class Generation:
 
     @property
     def resolution(self) -> str | None:
-        """The resolution the request named (universal fills in its default 1080p), if any."""
+        """The resolution the request named (universal fills in its default 1080p), else the one
+        it inherited, if any."""
         value = self.request.get("resolution")
-        return value if isinstance(value, str) else None
+        return value if isinstance(value, str) else self.inherited_resolution
 
     @property
     def file_stem(self) -> str:

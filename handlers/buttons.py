@@ -1,7 +1,8 @@
-"""The "Extend" and "Again" buttons under each video, and replies to the "Extend" prompt.
+"""The buttons under each video, and replies to the prompts they ask with.
 
 "Again" runs the same request once more (the prompt helper runs afresh); "Extend" asks (with a
 ForceReply prompt) what should happen next, and a reply to that prompt starts the extension.
+"Upscale" and "Add sound" (where the video service has them) are handlers/upgrades.py's.
 Whoever presses or replies pays from their own quota. In a channel, where every subscriber sees
 the buttons, only its admins may use those that make the bot post (all but Cancel and Improve,
 which stay with the job's payer). Button data only names a job; it is checked against the chat
@@ -13,18 +14,25 @@ from __future__ import annotations
 
 from telegram import Message, Update
 
-from bot.domain.model import Accepted, Refusal
-from bot.domain.specs import GenerationSpec
+from bot.domain.model import PromptKind, Refusal
+from bot.domain.specs import GenerationSpec, spec_of
 from bot.runtime import BotContext
-from bot.telegram.buttons import Action, decode, is_history
+from bot.telegram.buttons import UPSCALE_TO, Action, decode, is_history
 from bot.telegram.members import may_post_by_button
 from bot.texts import text
 from handlers.cancel import cancel_pressed
 from handlers.extend import ask_for_extension, start_extend
-from handlers.flow import refusal_alert, start_generation
+from handlers.flow import start_by_button
 from handlers.history import history_pressed
 from handlers.improve import improve_pressed
 from handlers.replies import images_of, requester_of
+from handlers.upgrades import (
+    ask_for_sound,
+    show_upscale_sizes,
+    show_video_buttons,
+    start_sound,
+    start_upscale,
+)
 
 
 async def pressed(update: Update, context: BotContext) -> None:
@@ -66,22 +74,27 @@ async def pressed(update: Update, context: BotContext) -> None:
         await query.answer(text("button_invalid", language), show_alert=True)
         return
 
+    bot = context.bot
     if press.action is Action.AGAIN:
-        spec = GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id).fresh()
-        outcome = await start_generation(
-            context.bot, runtime, who, spec, request_key=f"cb:{query.id}", reply_refusals=False
-        )
-        if isinstance(outcome, Accepted):
-            await query.answer(text("answer_again", language))
-        else:
-            await query.answer(refusal_alert(outcome, language), show_alert=True)
-        return
-
-    await ask_for_extension(query, context.bot, runtime, who, job)
+        spec = spec_of(job)
+        if isinstance(spec, GenerationSpec):
+            spec = spec.fresh()  # the prompt helper runs afresh
+        await start_by_button(query, bot, runtime, who, spec, "answer_again")
+    elif press.action is Action.EXTEND:
+        await ask_for_extension(query, bot, runtime, who, job)
+    elif press.action is Action.UPSCALE:
+        await show_upscale_sizes(query, runtime, who, job)
+    elif press.action in UPSCALE_TO:
+        await start_upscale(query, bot, runtime, who, job, UPSCALE_TO[press.action])
+    elif press.action is Action.BACK:
+        await show_video_buttons(query, runtime, job)
+    elif press.action is Action.SOUND:
+        await ask_for_sound(query, bot, runtime, who, job)
 
 
 async def prompt_reply(update: Update, context: BotContext) -> None:
-    """A reply to one of our "what happens next?" prompts: extend that video."""
+    """A reply to one of our prompts: extend that video ("what happens next?"), or give it
+    sound ("what should it sound like?")."""
     message = update.effective_message
     assert message is not None and message.reply_to_message is not None
     replied = message.reply_to_message
@@ -91,14 +104,19 @@ async def prompt_reply(update: Update, context: BotContext) -> None:
     prompt = await runtime.service.find_extend_prompt(message.chat_id, replied.message_id)
     if prompt is None:
         return  # a reply to some other message of ours: not a request
-    images, _ = images_of(message)
     who = requester_of(update)
+    request_key = f"msg:{who.chat_id}:{who.message_id}"
+    reply = message.text or message.caption or ""
+    if prompt.kind is PromptKind.SOUND:
+        await start_sound(context.bot, runtime, who, reply, prompt.parent_job_id, request_key)
+        return
+    images, _ = images_of(message)
     await start_extend(
         context.bot,
         runtime,
         who,
-        message.text or message.caption or "",
+        reply,
         images[0] if images else None,  # a message holds one photo at most
-        request_key=f"msg:{who.chat_id}:{who.message_id}",
+        request_key=request_key,
         job_id=prompt.parent_job_id,
     )

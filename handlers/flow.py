@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from bot.domain.generations import Requester
 from bot.domain.model import Accepted, Refusal
-from bot.domain.specs import GenerationSpec
+from bot.domain.specs import JobSpec
 from bot.luma.models import ASPECT_RATIOS, GenerationState
 from bot.runtime import Runtime
 from bot.telegram.buttons import buy_button, cancel_button
@@ -30,7 +30,7 @@ async def start_generation(
     bot: Bot,
     runtime: Runtime,
     who: Requester,
-    spec: GenerationSpec,
+    spec: JobSpec,
     *,
     request_key: str,
     reply_refusals: bool = True,
@@ -62,6 +62,31 @@ async def start_generation(
     return result
 
 
+# A button's alert holds at most 200 characters.
+ALERT_CHARS = 200
+
+
+async def start_by_button(
+    query: CallbackQuery, bot: Bot, runtime: Runtime, who: Requester, spec: JobSpec, answer: str
+) -> bool:
+    """A job a button asked for (Again, an upscale, a soundtrack): its status message replies
+    to the message the button is under; a refusal is the button's alert. True if accepted."""
+    outcome = await start_generation(
+        bot, runtime, who, spec, request_key=f"cb:{query.id}", reply_refusals=False
+    )
+    if isinstance(outcome, Accepted):
+        await query.answer(text(answer, who.language_code))
+        return True
+    await alert(query, outcome, who.language_code)
+    return False
+
+
+async def alert(query: CallbackQuery, refusal: Refusal, language: str | None) -> None:
+    """Why a button press did nothing, as an alert (plain text, ALERT_CHARS at most)."""
+    notice = excerpt(strip_html(refusal_text(refusal, language)), ALERT_CHARS)
+    await query.answer(notice, show_alert=True)
+
+
 # Refusals that credits bought by the requester would lift (a group or channel acting as
 # itself pays for itself: a user's purchase would not help it).
 _LIFTED_BY_BUYING = frozenset({"quota_exhausted_user", "quota_not_enough_credits"})
@@ -78,15 +103,6 @@ def _buy_offer(
         return None
     private = who.chat_id == who.user_id
     return buy_button(who.language_code, bot_username=None if private else bot.username)
-
-
-# What a button's alert (a callback answer) holds.
-ALERT_CHARS = 200
-
-
-def refusal_alert(refusal: Refusal, language: str | None) -> str:
-    """A refusal as a button's alert: plain text, cut to fit."""
-    return excerpt(strip_html(refusal_text(refusal, language)), ALERT_CHARS)
 
 
 def refusal_text(refusal: Refusal, language: str | None) -> str:

@@ -11,7 +11,7 @@ from bot.domain.model import Refusal
 from bot.runtime import BotContext
 from bot.telegram.buttons import cancel_button
 from bot.texts import text
-from handlers.flow import refusal_alert
+from handlers.flow import alert
 from handlers.replies import requester_of
 
 
@@ -22,7 +22,7 @@ async def improve_pressed(update: Update, context: BotContext, job_id: int) -> N
     language = who.language_code
     result = await context.runtime.service.improve(who, job_id)
     if isinstance(result, Refusal):
-        await query.answer(refusal_alert(result, language), show_alert=True)
+        await alert(query, result, language)
         return
     if result is not ImproveResult.IMPROVING:
         await query.answer(text(result.value, language), show_alert=True)

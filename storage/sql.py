@@ -495,21 +495,22 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
     async def add_extend_prompt(self, prompt: ExtendPrompt, now: float) -> None:
         await self._write(
             """INSERT INTO extend_prompts (chat_id, message_id, parent_job_id, user_id,
-                                           created_at)
-               VALUES ($1, $2, $3, $4, $5)
+                                           created_at, kind)
+               VALUES ($1, $2, $3, $4, $5, $6)
                ON CONFLICT (chat_id, message_id) DO UPDATE
                SET parent_job_id = excluded.parent_job_id, user_id = excluded.user_id,
-                   created_at = excluded.created_at""",
+                   created_at = excluded.created_at, kind = excluded.kind""",
             prompt.chat_id,
             prompt.message_id,
             prompt.parent_job_id,
             prompt.user_id,
             now,
+            prompt.kind.value,
         )
 
     async def find_extend_prompt(self, chat_id: int, message_id: int) -> ExtendPrompt | None:
         row = await self._one(
-            """SELECT chat_id, message_id, parent_job_id, user_id FROM extend_prompts
+            """SELECT chat_id, message_id, parent_job_id, user_id, kind FROM extend_prompts
                WHERE chat_id = $1 AND message_id = $2""",
             chat_id,
             message_id,

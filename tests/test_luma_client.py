@@ -15,10 +15,12 @@ from bot.luma.aiml_v2 import build_create_body
 from bot.luma.answers import BatchAnswers
 from bot.luma.client import _parse_retry_after
 from bot.luma.models import (
+    AudioRequest,
     Generation,
     GenerationKeyframe,
     GenerationState,
     ImageKeyframe,
+    UpscaleRequest,
     VideoRequest,
     parse_generation_list,
 )
@@ -386,6 +388,53 @@ async def test_luma_errors_are_read_from_detail(emulator: Any, http: aiohttp.Cli
             VideoRequest(prompt="a cat")
         )
     assert limited.value.retry_after == 2
+
+
+async def test_luma_upscales_and_adds_sound_through_submit(
+    emulator: Any, http: aiohttp.ClientSession
+) -> None:
+    client = client_for("luma", emulator, http)
+    source = await client.create(VideoRequest(prompt="a jellyfish"))
+    await client.wait_until_done(source.id, deadline=time.time() + 10)
+    hook = "https://bot.example/callbacks/signed"
+    upscaled = await client.submit(
+        UpscaleRequest(generation_id=source.id, resolution="4k", callback_url=hook)
+    )
+    sounded = await client.submit(AudioRequest(generation_id=source.id, prompt="rain"))
+    silent_choice = await client.submit(AudioRequest(generation_id=source.id))
+    posts = [r for r in emulator.requests if r.method == "POST"][1:]
+    assert [(r.path, r.json) for r in posts] == [
+        (
+            f"/dream-machine/v1/generations/{source.id}/upscale",
+            {"generation_type": "upscale_video", "resolution": "4k", "callback_url": hook},
+        ),
+        (
+            f"/dream-machine/v1/generations/{source.id}/audio",
+            {"generation_type": "add_audio", "prompt": "rain"},
+        ),
+        (f"/dream-machine/v1/generations/{source.id}/audio", {"generation_type": "add_audio"}),
+    ]
+    # Each answer is a new generation, waited for like any other.
+    assert len({source.id, upscaled.id, sounded.id, silent_choice.id}) == 4
+    done = await client.wait_until_done(upscaled.id, deadline=time.time() + 10)
+    assert done.state is GenerationState.COMPLETED and done.video_url
+
+
+@pytest.mark.parametrize("family", ["aiml-v2", "aiml-v1", "aiml-universal"])
+async def test_families_without_upscale_or_sound_refuse_them_unsent(
+    family: str, emulator: Any, http: aiohttp.ClientSession
+) -> None:
+    client = client_for(family, emulator, http)
+    assert not client.can_upscale and not client.can_add_audio
+    for request in (
+        UpscaleRequest(generation_id="g", resolution="1080p"),
+        AudioRequest(generation_id="g"),
+    ):
+        with pytest.raises(errors.UnsupportedRequestError):
+            client.check(request)
+        with pytest.raises(errors.UnsupportedRequestError):
+            await client.submit(request)
+    assert emulator.requests == []
 
 
 async def test_universal_speaks_its_own_dialect(emulator: Any, http: aiohttp.ClientSession) -> None:

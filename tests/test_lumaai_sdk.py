@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 import lumaai
 import pytest
 from lumaai.types import Generation
@@ -318,3 +319,118 @@ async def test_sync_client_in_a_thread() -> None:
     assert video is not None and video.endswith(".mp4")
     (gen_id,) = listed
     assert emu.generations[gen_id].deleted
+
+
+# -- upscale and audio (POST /generations/{id}/upscale, /audio) -------------------------------
+
+
+async def made(client: lumaai.AsyncLumaAI, **params: Any) -> Generation:
+    """A finished video to upscale or give sound."""
+    params = {"model": "ray-2", "prompt": "A lighthouse in a storm", **params}
+    return await finished(client, (await client.generations.create(**params)).id or "")
+
+
+async def test_upscale_makes_a_new_generation_at_the_resolution(hook: Hook) -> None:
+    async with luma(video_sizes={"4k": 20_000}) as (emu, client):
+        source = await made(client)
+        gen = await client.generations.upscale(
+            source.id or "",
+            resolution="4k",
+            callback_url=hook.url(),
+            generation_type="upscale_video",
+        )
+        assert gen.id != source.id and (gen.state, gen.generation_type) == ("queued", "video")
+        assert gen.request is not None and gen.request.model_dump(exclude_none=True) == {
+            "generation_type": "upscale_video",
+            "resolution": "4k",
+            "callback_url": hook.url(),
+        }
+        done = await finished(client, gen.id or "")
+        assert done.state == "completed" and done.assets is not None
+        assert done.assets.video is not None and done.assets.video.endswith(f"/{gen.id}.mp4")
+        assert emu.generations[gen.id].parent_id == source.id
+        upscales = [r for r in emu.requests if r.path.endswith("/upscale")]
+        assert [r.path for r in upscales] == [f"{LUMA}/generations/{source.id}/upscale"]
+        await until(lambda: len(hook.received) == 2)
+        async with aiohttp.ClientSession() as http, http.get(done.assets.video) as response:
+            assert len(await response.read()) == 20_000  # sized for 4K
+    assert [Generation.model_validate(body).state for body in hook.received] == [
+        "dreaming",
+        "completed",
+    ]
+
+
+async def test_audio_with_and_without_a_prompt() -> None:
+    async with luma() as (emu, client):
+        source = await made(client, resolution="1080p")
+        gen = await client.generations.audio(
+            source.id or "", prompt="waves and thunder", negative_prompt="music"
+        )
+        assert gen.request is not None and gen.request.model_dump(exclude_none=True) == {
+            "generation_type": "add_audio",
+            "prompt": "waves and thunder",
+            "negative_prompt": "music",
+        }
+        assert (await finished(client, gen.id or "")).state == "completed"
+        assert emu.generations[gen.id].resolution == "1080p"  # the source's, kept
+        bare = await client.generations.audio(source.id or "")
+        assert emu.requests[-1].json == {}
+        assert (await finished(client, bare.id or "")).state == "completed"
+
+
+async def test_audio_prompt_markers_script_the_outcome() -> None:
+    async with luma() as (_, client):
+        source = await made(client)
+        gen = await client.generations.audio(source.id or "", prompt="a scream [fail]")
+        done = await finished(client, gen.id or "")
+        assert (done.state, done.failure_reason) == ("failed", "Advanced prompt moderation failed")
+
+
+@pytest.mark.parametrize(
+    ("resolution", "source_resolution", "detail"),
+    [
+        ("720p", None, "Cannot upscale a 720p generation to 720p"),
+        ("1080p", "1080p", "Cannot upscale a 1080p generation to 1080p"),
+        ("540p", "720p", "Cannot upscale a 720p generation to 540p"),
+    ],
+)
+async def test_upscale_goes_up_only(
+    resolution: str, source_resolution: str | None, detail: str
+) -> None:
+    async with luma() as (_, client):
+        params = {"resolution": source_resolution} if source_resolution else {}
+        source = await made(client, **params)
+        with pytest.raises(lumaai.BadRequestError) as caught:
+            await client.generations.upscale(source.id or "", resolution=resolution)
+        assert caught.value.body == {"detail": detail}
+
+
+async def test_upscale_and_audio_refusals() -> None:
+    async with luma() as (emu, client):
+        with pytest.raises(lumaai.NotFoundError):
+            await client.generations.upscale("4b7e1c2a-0000-4000-8000-000000000000")
+        queued = await client.generations.create(model="ray-2", prompt="Not yet")
+        with pytest.raises(lumaai.BadRequestError) as caught:
+            await client.generations.audio(queued.id or "")
+        assert caught.value.body == {
+            "detail": "Generation must be completed before audio can be added"
+        }
+        source = await made(client)
+        with pytest.raises(lumaai.BadRequestError):
+            await client.generations.upscale(source.id or "", resolution="8k")
+        emu.inject_fault("upscale", 500)
+        with pytest.raises(lumaai.InternalServerError):
+            await client.generations.upscale(source.id or "", resolution="4k")
+        # The fault was the upscale route's: audio (and the next upscale) go through.
+        assert (await client.generations.audio(source.id or "")).state == "queued"
+        assert (await client.generations.upscale(source.id or "", resolution="4k")).id
+    async with serve(api_keys=frozenset({KEY, "other"})) as (emu, _):
+        async with (
+            lumaai.AsyncLumaAI(auth_token=KEY, base_url=f"{emu.url}{LUMA}", max_retries=0) as mine,
+            lumaai.AsyncLumaAI(
+                auth_token="other", base_url=f"{emu.url}{LUMA}", max_retries=0
+            ) as theirs,
+        ):
+            source = await made(mine)
+            with pytest.raises(lumaai.NotFoundError):
+                await theirs.generations.upscale(source.id or "", resolution="4k")

@@ -21,6 +21,7 @@ from bot.domain.model import (
     Job,
     JobState,
     NewJob,
+    PromptKind,
     QuotaRules,
     Refusal,
     UserRecord,
@@ -30,11 +31,15 @@ from bot.domain.pricing import Prices
 from bot.domain.specs import (
     GENERATION_KINDS,
     GenerationSpec,
+    JobSpec,
     ParentVideo,
     PromptHelp,
+    SoundSpec,
     TelegramImage,
+    UpscaleSpec,
 )
 from bot.domain.stores import GenerationStore
+from bot.domain.upgrades import Upgrades
 from bot.links import LinkSigner
 from bot.luma import VideoApiClient
 from bot.luma.errors import LumaError, UnsupportedOptionError, UnsupportedRequestError
@@ -168,6 +173,8 @@ class GenerationService:
         self._repo = repository
         self._wake_worker = wake_worker
         self._client = client
+        # What the video service can do to a finished video (⬆ Upscale, 🔊 Add sound).
+        self.upgrades = Upgrades.of(client)
         self._signer = signer
         self.family = family
         self.policy = policy
@@ -209,8 +216,12 @@ class GenerationService:
 
     # --- requests -----------------------------------------------------------------------------
 
-    def check(self, spec: GenerationSpec) -> Refusal | None:
+    def check(self, spec: JobSpec) -> Refusal | None:
         """Everything that would make the API refuse the request, decided before charging."""
+        if isinstance(spec, UpscaleSpec):
+            return None if self.upgrades.upscale else Refusal(key="upscale_unavailable")
+        if isinstance(spec, SoundSpec):
+            return None if self.upgrades.sound else Refusal(key="sound_unavailable")
         if spec.has_images and self._signer is None:
             return Refusal(key="needs_public_url")
         if spec.loop and isinstance(spec.frame1, ParentVideo):
@@ -231,7 +242,7 @@ class GenerationService:
         return None
 
     async def request(
-        self, who: Requester, spec: GenerationSpec, *, request_key: str
+        self, who: Requester, spec: JobSpec, *, request_key: str
     ) -> Accepted | Refusal:
         """Validate, then reserve quota and record the job in one transaction."""
         refusal = await self.access_refusal(who) or self.check(spec)
@@ -239,7 +250,8 @@ class GenerationService:
             return refusal
         now = time.time()
         await self.remember_user(who)
-        if spec.enhance:  # what the enhancement costs, to give back if the helper fails
+        if isinstance(spec, GenerationSpec) and spec.enhance:
+            # What the enhancement costs, to give back if the helper fails.
             spec = spec.helped(PromptHelp(enhance=True, cost=self.prices.enhance))
         outcome = await self._repo.accept_job(
             NewJob(
@@ -325,9 +337,9 @@ class GenerationService:
 
     # --- the prompt helper ----------------------------------------------------------------------
 
-    def offers_improve(self, spec: GenerationSpec) -> bool:
+    def offers_improve(self, spec: JobSpec) -> bool:
         """Whether a queued job's status message offers ✨ Improve."""
-        return self.can_enhance and not spec.enhance
+        return self.can_enhance and isinstance(spec, GenerationSpec) and not spec.enhance
 
     async def improve(self, who: Requester, job_id: int) -> ImproveResult | Refusal:
         """✨ Improve on a status message: enhance the prompt of a job still waiting in the
@@ -433,6 +445,54 @@ class GenerationService:
             }
         )
 
+    # --- upscale and sound ----------------------------------------------------------------------
+
+    def upscale_sizes(self, source: Job) -> tuple[str, ...] | Refusal:
+        """The sizes `source`'s video may be upscaled to, or why it may not be at all."""
+        if not self.upgrades.upscale:
+            return Refusal(key="upscale_unavailable")
+        if (refusal := self._upgrade_source_refusal(source)) is not None:
+            return refusal
+        return self.upgrades.upscale_sizes(source) or Refusal(key="upscale_at_top")
+
+    def upscale_spec(self, source: Job, resolution: str) -> UpscaleSpec | Refusal:
+        """⬆ Upscale `source` to `resolution`: only to a size above the video's own."""
+        sizes = self.upscale_sizes(source)
+        if isinstance(sizes, Refusal):
+            return sizes
+        if resolution not in sizes:
+            return Refusal(key="upscale_at_top")
+        assert source.remote_id is not None
+        return UpscaleSpec.model_validate(
+            {
+                "prompt": source.prompt,
+                "source": ParentVideo(id=source.remote_id, job_id=source.id),
+                "resolution": resolution,
+            }
+        )
+
+    def sound_spec(self, source: Job, sound: str | None) -> SoundSpec | Refusal:
+        """🔊 Add sound to `source`, described by `sound` (None: the service chooses)."""
+        if not self.upgrades.sound:
+            return Refusal(key="sound_unavailable")
+        if (refusal := self._upgrade_source_refusal(source)) is not None:
+            return refusal
+        assert source.remote_id is not None
+        return SoundSpec(
+            prompt=source.prompt,
+            source=ParentVideo(id=source.remote_id, job_id=source.id),
+            sound=sound,
+            resolution=source.params.get("resolution"),
+        )
+
+    def _upgrade_source_refusal(self, source: Job) -> Refusal | None:
+        """A video is upscaled or given sound once delivered, by the service that made it."""
+        if source.state is not JobState.DELIVERED or source.remote_id is None:
+            return Refusal(key="upgrade_not_ready")
+        if source.family != self.family:
+            return Refusal(key="upgrade_other_family")
+        return None
+
     async def job_for_button(self, chat_id: int, job_id: int) -> Job | Refusal:
         """The finished job a button in `chat_id` names; crafted data for other chats is refused."""
         job = await self._repo.get_job(job_id)
@@ -483,11 +543,23 @@ class GenerationService:
             self._resending.discard(key)
 
     async def add_extend_prompt(
-        self, chat_id: int, message_id: int, parent: Job, user_id: int | None
+        self,
+        chat_id: int,
+        message_id: int,
+        parent: Job,
+        user_id: int | None,
+        *,
+        kind: PromptKind = PromptKind.EXTEND,
     ) -> None:
+        """Remember a ForceReply prompt: a reply to it extends `parent` or (`kind` SOUND) gives
+        it sound."""
         await self._repo.add_extend_prompt(
             ExtendPrompt(
-                chat_id=chat_id, message_id=message_id, parent_job_id=parent.id, user_id=user_id
+                chat_id=chat_id,
+                message_id=message_id,
+                parent_job_id=parent.id,
+                user_id=user_id,
+                kind=kind,
             ),
             time.time(),
         )

@@ -119,11 +119,19 @@ class AlbumItem(BaseModel):
     payload: dict[str, Any]  # what the Telegram layer needs to act on the album later
 
 
+class PromptKind(StrEnum):
+    """What a reply to one of the bot's ForceReply prompts asks for."""
+
+    EXTEND = "extend"  # ➕ Extend: what happens next
+    SOUND = "audio"  # 🔊 Add sound: what it should sound like
+
+
 class ExtendPrompt(BaseModel):
     chat_id: int
     message_id: int
     parent_job_id: int
     user_id: int | None
+    kind: PromptKind = PromptKind.EXTEND
 
 
 class PromoCode(BaseModel):

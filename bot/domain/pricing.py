@@ -1,14 +1,14 @@
 """What a generation costs in credits: the product of its options' factors (COST_RESOLUTION,
 COST_DURATION, COST_MODEL); an option not given counts 1, so a request with no options costs 1.
-An extension costs what a video with its options costs. An enhanced prompt (`--enhance`) adds
-COST_ENHANCE on top."""
+An extension costs what a video with its options costs; an enhanced prompt (`--enhance`) adds
+COST_ENHANCE on top. ⬆ Upscale and 🔊 Add sound cost a flat COST_UPSCALE and COST_AUDIO."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.domain.specs import GenerationSpec
+from bot.domain.specs import JobSpec, SoundSpec, UpscaleSpec
 
 
 @dataclass(frozen=True)
@@ -17,8 +17,14 @@ class Prices:
     duration: Mapping[str, int] = field(default_factory=dict)  # "5s", "9s"
     model: Mapping[str, int] = field(default_factory=dict)
     enhance: int = 0  # credits added for the prompt helper's enhancement (COST_ENHANCE)
+    upscale: int = 1  # COST_UPSCALE, per upscale whatever its size
+    audio: int = 1  # COST_AUDIO, per soundtrack
 
-    def cost(self, spec: GenerationSpec) -> int:
+    def cost(self, spec: JobSpec) -> int:
+        if isinstance(spec, UpscaleSpec):
+            return self.upscale
+        if isinstance(spec, SoundSpec):
+            return self.audio
         factors = (
             self.resolution.get(spec.resolution, 1) if spec.resolution else 1,
             self.duration.get(f"{spec.duration_seconds}s", 1) if spec.duration_seconds else 1,

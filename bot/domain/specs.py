@@ -2,25 +2,34 @@
 
 Photos are stored as Telegram file ids, never as URLs: a signed link is made only when the job is
 submitted (bot/links.py), so nothing token-bearing or expiring is ever persisted.
+
+Three kinds of spec, one per kind of request: `GenerationSpec` (a video from a prompt, photos or
+another video), `UpscaleSpec` (⬆ Upscale: a delivered video at a higher resolution) and
+`SoundSpec` (🔊 Add sound). Each has `kind`, `prompt`, `parent_job_id`, `params()` (what the row
+stores) and `video_request()` (the API request); `spec_of(job)` reads any job's back.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.model import Job
 from bot.links import LinkSigner, MediaRef
 from bot.llm import HelpOutcome
 from bot.luma.models import (
     DEFAULT_ASPECT_RATIO,
     AspectRatio,
+    AudioRequest,
     DurationSeconds,
     GenerationKeyframe,
     ImageKeyframe,
     Keyframe,
     Model,
     Resolution,
+    UpscaleRequest,
+    UpscaleResolution,
     VideoRequest,
 )
 
@@ -153,3 +162,79 @@ def _keyframe(
     if signer is None:
         raise ValueError("photo keyframes need PUBLIC_URL to be set")
     return ImageKeyframe(url=signer.link(MediaRef(frame.file_id, frame.mime_type)))
+
+
+class UpscaleSpec(BaseModel):
+    """⬆ Upscale: the source video made again at `resolution` (a new generation)."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: ClassVar[str] = "upscale"
+
+    prompt: str  # the source job's: captions and /history stay readable
+    source: ParentVideo
+    resolution: UpscaleResolution
+
+    @property
+    def parent_job_id(self) -> int:
+        return self.source.job_id
+
+    def params(self) -> dict[str, Any]:
+        return {"source": self.source.model_dump(mode="json"), "resolution": self.resolution}
+
+    def video_request(
+        self, signer: LinkSigner | None = None, *, callback_url: str | None = None
+    ) -> UpscaleRequest:
+        return UpscaleRequest(
+            generation_id=self.source.id, resolution=self.resolution, callback_url=callback_url
+        )
+
+
+class SoundSpec(BaseModel):
+    """🔊 Add sound: the source video with a soundtrack (a new generation); no `sound` prompt
+    lets the video service choose."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: ClassVar[str] = "audio"
+
+    prompt: str  # the source job's: captions and /history stay readable
+    source: ParentVideo
+    sound: str | None = None  # stored as params["prompt"]
+    # The source's, carried so that the video's Upscale button offers only sizes above it.
+    resolution: Resolution | None = None
+
+    @property
+    def parent_job_id(self) -> int:
+        return self.source.job_id
+
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"source": self.source.model_dump(mode="json")}
+        if self.sound:
+            params["prompt"] = self.sound
+        if self.resolution:
+            params["resolution"] = self.resolution
+        return params
+
+    def video_request(
+        self, signer: LinkSigner | None = None, *, callback_url: str | None = None
+    ) -> AudioRequest:
+        return AudioRequest(
+            generation_id=self.source.id, prompt=self.sound, callback_url=callback_url
+        )
+
+
+JobSpec = GenerationSpec | UpscaleSpec | SoundSpec
+
+
+def spec_of(job: Job) -> JobSpec:
+    """What `job` asked for, by its kind: the worker submits it, Again asks for it once more."""
+    if job.kind == UpscaleSpec.kind:
+        return UpscaleSpec.model_validate({**job.params, "prompt": job.prompt})
+    if job.kind == SoundSpec.kind:
+        params = job.params
+        return SoundSpec(
+            prompt=job.prompt,
+            source=ParentVideo.model_validate(params["source"]),
+            sound=params.get("prompt"),
+            resolution=params.get("resolution"),
+        )
+    return GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id)

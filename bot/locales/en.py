@@ -491,4 +491,41 @@ EN: Final[dict[str, str]] = {
     "help_enhance_cost": " for {cost} more credits, only if it works",
     "help_translate": "Write in any language: I put prompts into English for the video service.\n",
     "quota_enhance_price": "<code>--enhance</code> adds {cost} credits.",
+    # ⬆ Upscale and 🔊 Add sound (handlers/upgrades.py)
+    "button_upscale": "⬆ Upscale",
+    "button_sound": "🔊 Add sound",
+    "button_upscale_1080p": "⬆ 1080p",
+    "button_upscale_4k": "⬆ 4K",
+    "button_back": "↩ Back",
+    "answer_upscale_sizes": "Pick a size.",
+    "answer_upscale": "Upscaling…",
+    "answer_sound": "Reply to my message with the sound you want.",
+    "answer_sound_started": "Adding sound…",
+    "upscale_unavailable": (
+        "Upscaling isn't available with this bot's video service. Nothing was charged."
+    ),
+    "sound_unavailable": (
+        "Adding sound isn't available with this bot's video service. Nothing was charged."
+    ),
+    "upscale_at_top": "This video can't be upscaled to that size. Nothing was charged.",
+    "upgrade_not_ready": (
+        "Only a video I have delivered can be upscaled or given sound. Nothing was charged."
+    ),
+    "upgrade_other_family": (
+        "That video was made through a different video service than the one I use now, "
+        "so it can't be upscaled or given sound."
+    ),
+    "sound_prompt": (
+        "{mention}, what should it sound like? Reply to this message with a description "
+        "(for example: waves and distant thunder), or with <code>-</code> to let the video "
+        "service choose."
+    ),
+    "sound_placeholder": "Rain, footsteps, distant thunder…",
+    "sound_any_word": "auto",
+    "caption_upscaled": "⬆ upscaled to {resolution}",
+    "caption_sound": "🔊 sound: {sound}",
+    "caption_sound_any": "🔊 with sound",
+    "history_kind_upscale": "upscale",
+    "history_kind_audio": "with sound",
+    "quota_upgrade_prices": "⬆ Upscale costs {upscale} credits; 🔊 Add sound costs {audio}.",
 }

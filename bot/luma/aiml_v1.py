@@ -19,6 +19,7 @@ from bot.luma.answers import BatchAnswers
 from bot.luma.client import VideoApiClient, parse_generation, parse_generations, pause
 from bot.luma.errors import LumaError, NotFoundError, UnsupportedRequestError
 from bot.luma.models import (
+    ApiRequest,
     Generation,
     GenerationKeyframe,
     ImageKeyframe,
@@ -72,9 +73,10 @@ class AimlV1Client(VideoApiClient):
     family = "aiml-v1"
     ping_path = f"{PREFIX}/generation"
 
-    def check(self, request: VideoRequest) -> None:
+    def check(self, request: ApiRequest) -> None:
         super().check(request)
-        build_create(request)
+        if isinstance(request, VideoRequest):
+            build_create(request)
 
     async def create(self, request: VideoRequest) -> Generation:
         path, body = build_create(request)

@@ -3,7 +3,9 @@
 A family module subclasses `VideoApiClient`, implements `create` and `fetch`, and may refine
 `_wait_round`; everything about HTTP status codes, exceptions and retries lives here and in
 retry.py. A family says what it can do beyond a prompt and keyframes through class attributes
-(`options`, `accepts_callbacks`, `can_delete`); the bot asks those, never the family's name.
+(`options`, `accepts_callbacks`, `can_delete`, `can_upscale`, `can_add_audio`); the bot asks
+those, never the family's name. `submit` is the one way a job's request reaches the API: it
+sends each kind of request (a video, an upscale, a soundtrack) to the method that makes it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from typing import Any, ClassVar, TypeVar
 import aiohttp
 
 from bot.luma import errors
-from bot.luma.models import Generation, VideoRequest, parse_generation_list
+from bot.luma.models import (
+    ApiRequest,
+    AudioRequest,
+    Generation,
+    UpscaleRequest,
+    VideoRequest,
+    parse_generation_list,
+)
 from bot.luma.retry import Backoff, retry_until_deadline
 from bot.luma.wakeups import Wakeups
 
@@ -56,6 +65,10 @@ class VideoApiClient(ABC):
     accepts_callbacks: ClassVar[bool] = False
     # The family can delete (stop) a generation that is under way.
     can_delete: ClassVar[bool] = False
+    # The family makes a finished video again at a higher resolution (`upscale`), or adds a
+    # soundtrack to it (`add_audio`); each answer is a new generation, waited for as any other.
+    can_upscale: ClassVar[bool] = False
+    can_add_audio: ClassVar[bool] = False
     # A cheap GET that any answer from the API (even a 400) proves reachable (health checks).
     ping_path: ClassVar[str]
 
@@ -94,8 +107,31 @@ class VideoApiClient(ABC):
     async def create(self, request: VideoRequest) -> Generation:
         """Submit a generation. Costs money: never retried here (see retry.py)."""
 
-    def check(self, request: VideoRequest) -> None:
+    async def submit(self, request: ApiRequest) -> Generation:
+        """Send a request that makes a generation, whatever its kind. Every kind costs money:
+        never retried here (see retry.py)."""
+        if isinstance(request, UpscaleRequest):
+            return await self.upscale(request)
+        if isinstance(request, AudioRequest):
+            return await self.add_audio(request)
+        return await self.create(request)
+
+    async def upscale(self, request: UpscaleRequest) -> Generation:
+        """The finished generation at a higher resolution (families with `can_upscale`)."""
+        raise self._cannot("upscale videos")
+
+    async def add_audio(self, request: AudioRequest) -> Generation:
+        """The finished generation with sound (families with `can_add_audio`)."""
+        raise self._cannot("add sound to videos")
+
+    def check(self, request: ApiRequest) -> None:
         """Raise UnsupportedRequestError if this family cannot express `request`."""
+        if isinstance(request, UpscaleRequest) and not self.can_upscale:
+            raise self._cannot("upscale videos")
+        if isinstance(request, AudioRequest) and not self.can_add_audio:
+            raise self._cannot("add sound to videos")
+        if not isinstance(request, VideoRequest):
+            return
         for option in request.options_given:
             if option not in self.options:
                 raise errors.UnsupportedOptionError(option, family=self.family)
@@ -106,7 +142,10 @@ class VideoApiClient(ABC):
 
     async def delete(self, generation_id: str) -> None:
         """Stop and remove a generation (families with `can_delete`)."""
-        raise errors.UnsupportedRequestError(f"the {self.family} API cannot delete generations")
+        raise self._cannot("delete generations")
+
+    def _cannot(self, what: str) -> errors.UnsupportedRequestError:
+        return errors.UnsupportedRequestError(f"the {self.family} API cannot {what}")
 
     async def _wait_round(
         self, generation_id: str, round_number: int, interval: float

@@ -2,10 +2,16 @@
 `lumaai` SDK speaks it.
 
 Create at `POST /generations/video` (the model is required), read at `GET /generations/{id}`,
-stop with `DELETE /generations/{id}`. There is no long-poll: waiting polls, and where the bot has
-a public address Luma POSTs every state change to the job's `callback_url`, which wakes the wait
-(bot/luma/wakeups.py) to look at once; polling then only covers a lost callback. Errors are
-`{detail}`.
+stop with `DELETE /generations/{id}`. A finished video is upscaled with
+`POST /generations/{id}/upscale` (`resolution`) and given sound with `POST /generations/{id}/audio`
+(`prompt`, `negative_prompt`), as the SDK's `generations.upscale` and `generations.audio` send
+them. Luma does not document their answer beyond "a Generation"; we assume it is a NEW generation
+(its own id, `request.generation_type` "upscale_video" / "add_audio"), read with
+`GET /generations/{id}` like any other, whose `assets.video` is the result.
+
+There is no long-poll: waiting polls, and where the bot has a public address Luma POSTs every
+state change to the job's `callback_url`, which wakes the wait (bot/luma/wakeups.py) to look at
+once; polling then only covers a lost callback. Errors are `{detail}`.
 """
 
 from __future__ import annotations
@@ -15,7 +21,13 @@ from typing import Any
 
 from bot.luma.client import VideoApiClient, parse_generation
 from bot.luma.errors import LumaError
-from bot.luma.models import DEFAULT_MODEL, Generation, VideoRequest
+from bot.luma.models import (
+    DEFAULT_MODEL,
+    AudioRequest,
+    Generation,
+    UpscaleRequest,
+    VideoRequest,
+)
 from bot.luma.wire import create_body, seconds_text
 
 DEFAULT_BASE_URL = "https://api.lumalabs.ai/dream-machine/v1"
@@ -34,6 +46,25 @@ def build_create_body(
     )
 
 
+def build_upscale_body(request: UpscaleRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {"generation_type": "upscale_video", "resolution": request.resolution}
+    return _with_callback(body, request.callback_url)
+
+
+def build_audio_body(request: AudioRequest) -> dict[str, Any]:
+    """Only what was given: without a prompt Luma chooses the sound."""
+    body: dict[str, Any] = {"generation_type": "add_audio"}
+    if request.prompt:
+        body["prompt"] = request.prompt
+    if request.negative_prompt:
+        body["negative_prompt"] = request.negative_prompt
+    return _with_callback(body, request.callback_url)
+
+
+def _with_callback(body: dict[str, Any], callback_url: str | None) -> dict[str, Any]:
+    return {**body, "callback_url": callback_url} if callback_url else body
+
+
 class LumaClient(VideoApiClient):
     family = "luma"
     ping_path = "/ping"
@@ -41,12 +72,22 @@ class LumaClient(VideoApiClient):
     options = frozenset({"model", "res", "dur"})
     accepts_callbacks = True
     can_delete = True
+    can_upscale = True
+    can_add_audio = True
     _concepts: frozenset[str] | None = None
 
     async def create(self, request: VideoRequest) -> Generation:
         concept = request.camera is not None and request.camera in await self.concepts()
         body = build_create_body(request, self.model, camera_concept=concept)
         return parse_generation(await self._request("POST", "/generations/video", body=body))
+
+    async def upscale(self, request: UpscaleRequest) -> Generation:
+        path = f"/generations/{request.generation_id}/upscale"
+        return parse_generation(await self._request("POST", path, body=build_upscale_body(request)))
+
+    async def add_audio(self, request: AudioRequest) -> Generation:
+        path = f"/generations/{request.generation_id}/audio"
+        return parse_generation(await self._request("POST", path, body=build_audio_body(request)))
 
     async def concepts(self) -> frozenset[str]:
         """Luma's camera concept keys, read once. Unreadable: none (the move then goes as a

@@ -99,6 +99,37 @@ class VideoRequest(BaseModel):
         return self
 
 
+# Sizes a finished video can be upscaled to (POST /generations/{id}/upscale).
+UpscaleResolution = Literal["1080p", "4k"]
+UPSCALE_RESOLUTIONS: tuple[UpscaleResolution, ...] = ("1080p", "4k")
+
+
+class UpscaleRequest(BaseModel):
+    """A finished generation, made again at a higher resolution (a new generation)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    generation_id: str = Field(min_length=1)
+    resolution: UpscaleResolution
+    callback_url: str | None = None
+
+
+class AudioRequest(BaseModel):
+    """A finished generation with a soundtrack added (a new generation). No prompt: the
+    service chooses the sound."""
+
+    model_config = ConfigDict(frozen=True)
+
+    generation_id: str = Field(min_length=1)
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    callback_url: str | None = None
+
+
+# Every request that makes a generation (VideoApiClient.submit sends each where it belongs).
+ApiRequest = VideoRequest | UpscaleRequest | AudioRequest
+
+
 class GenerationState(StrEnum):
     QUEUED = "queued"
     DREAMING = "dreaming"

@@ -1,5 +1,9 @@
 """The bot's inline buttons and their callback data: `<action>:<job id>`, a few bytes (limit 64).
 
+Under a video: `x` Extend, `a` Again, and where the video service has them `u` ⬆ Upscale (which
+turns the row into the sizes: `u1` 1080p, `u4` 4K, `ub` back) and `s` 🔊 Add sound. On a status
+message: `c` Cancel.
+
 Under a /history list: `h:<owner user id>:<page>` (another page), `hr:<job id>` (send the video
 again) and `hx:<job id>` (extend it); the owner is checked against whoever presses.
 
@@ -23,9 +27,18 @@ class Action(StrEnum):
     AGAIN = "a"
     CANCEL = "c"
     IMPROVE = "i"  # the prompt helper enhances a queued job's prompt
+    UPSCALE = "u"  # show the sizes
+    UPSCALE_1080P = "u1"
+    UPSCALE_4K = "u4"
+    BACK = "ub"  # from the sizes back to the video's buttons
+    SOUND = "s"
 
 
-_DATA = re.compile(r"^([xaci]):([0-9]{1,18})$")
+# The size each upscale action asks for (bot.luma.models.UpscaleResolution).
+UPSCALE_TO: dict[Action, str] = {Action.UPSCALE_1080P: "1080p", Action.UPSCALE_4K: "4k"}
+_SIZE_ACTIONS = {size: action for action, size in UPSCALE_TO.items()}
+
+_DATA = re.compile(r"^(x|a|c|i|u|u1|u4|ub|s):([0-9]{1,18})$")
 
 
 @dataclass(frozen=True)
@@ -45,20 +58,46 @@ def decode(data: str | None) -> ButtonPress | None:
     return ButtonPress(Action(match.group(1)), int(match.group(2)))
 
 
-def video_buttons(job_id: int, language: str | None) -> InlineKeyboardMarkup:
-    """Under each video: "Extend" (continue it) and "Again" (the same request once more)."""
-    return InlineKeyboardMarkup(
+def _button(key: str, language: str | None, action: Action, job_id: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text(key, language), callback_data=encode(action, job_id))
+
+
+def video_buttons(
+    job_id: int, language: str | None, *, upscale: bool = False, sound: bool = False
+) -> InlineKeyboardMarkup:
+    """Under each video: "Extend" (continue it) and "Again" (the same request once more); a
+    second row with "Upscale" and "Add sound" where the video service can do them (`upscale`:
+    there is a size above the video's own)."""
+    rows = [
         [
-            [
-                InlineKeyboardButton(
-                    text("button_extend", language), callback_data=encode(Action.EXTEND, job_id)
-                ),
-                InlineKeyboardButton(
-                    text("button_again", language), callback_data=encode(Action.AGAIN, job_id)
-                ),
-            ]
+            _button("button_extend", language, Action.EXTEND, job_id),
+            _button("button_again", language, Action.AGAIN, job_id),
         ]
-    )
+    ]
+    upgrades = [
+        _button(key, language, action, job_id)
+        for key, action, offered in (
+            ("button_upscale", Action.UPSCALE, upscale),
+            ("button_sound", Action.SOUND, sound),
+        )
+        if offered
+    ]
+    if upgrades:
+        rows.append(upgrades)
+    return InlineKeyboardMarkup(rows)
+
+
+def upscale_buttons(
+    job_id: int, sizes: tuple[str, ...], language: str | None
+) -> InlineKeyboardMarkup:
+    """In place of a video's buttons after "Upscale": one per size offered, and "Back"."""
+    row = [
+        _button(f"button_upscale_{size}", language, _SIZE_ACTIONS[size], job_id)
+        for size in sizes
+        if size in _SIZE_ACTIONS
+    ]
+    row.append(_button("button_back", language, Action.BACK, job_id))
+    return InlineKeyboardMarkup([row])
 
 
 def cancel_button(

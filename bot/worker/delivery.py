@@ -42,6 +42,7 @@ from typing import IO, Any, TypeVar
 import aiohttp
 from telegram import (
     Bot,
+    InlineKeyboardMarkup,
     InputFile,
     InputMediaPhoto,
     InputMediaVideo,
@@ -52,7 +53,8 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.domain.model import Job
-from bot.domain.specs import PromptHelp
+from bot.domain.specs import PromptHelp, SoundSpec, UpscaleSpec
+from bot.domain.upgrades import Upgrades
 from bot.llm import HelpOutcome
 from bot.telegram.buttons import video_buttons
 from bot.texts import Html, excerpt, text
@@ -73,6 +75,8 @@ DOWNLOAD_CHUNK = 256 * 1024
 SPOOL_IN_MEMORY = 256 * 1024
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, connect=15, sock_read=60)
 CAPTION_PROMPT_CHARS = 300
+# How captions name an upscale's size.
+UPSCALE_LABELS = {"1080p": "1080p", "4k": "4K"}
 # Storage may send a download on to a CDN once or twice; a longer chain is not a video link.
 MAX_REDIRECTS = 3
 CHAT_ACTION_REFRESH = 4.0
@@ -143,8 +147,11 @@ class Delivery:
         session: aiohttp.ClientSession,
         *,
         upload_limit: int = TELEGRAM_UPLOAD_LIMIT,
+        upgrades: Upgrades | None = None,
     ) -> None:
         self._bot = bot
+        # What the video service can do to a delivered video: its buttons offer that.
+        self._upgrades = upgrades or Upgrades()
         self._session = session
         self._upload_limit = upload_limit
 
@@ -234,7 +241,7 @@ class Delivery:
         """`media` in place of the status message, else `new_media` in a new message (the
         same video, each as its method takes it)."""
         video_caption = caption(job, language)
-        buttons = video_buttons(job.id, language)
+        buttons = video_markup(job, language, self._upgrades)
         # A URL Telegram refuses is not a missing status message: no new message for it.
         guard = _refusing_url if isinstance(media, str) else _as_is
         async with self._uploading(job):
@@ -397,10 +404,37 @@ def _too_large_as(size: int) -> Iterator[None]:
         raise
 
 
+def video_markup(job: Job, language: str | None, upgrades: Upgrades) -> InlineKeyboardMarkup:
+    """The buttons under a delivered video: Upscale only while a size above its own exists."""
+    return video_buttons(
+        job.id, language, upscale=bool(upgrades.upscale_sizes(job)), sound=upgrades.sound
+    )
+
+
 def caption(job: Job, language: str | None) -> str:
+    return text(
+        "caption",
+        language,
+        prompt=excerpt(job.prompt, CAPTION_PROMPT_CHARS),
+        helped=Html(_helped_line(job.params.get("helper"), language)),
+        details=Html(_details(job, language)),
+        generation_id=job.remote_id or "",
+    )
+
+
+def _details(job: Job, language: str | None) -> str:
+    """What the video is beside its prompt: its options, or what was done to another video."""
     params = job.params
+    if job.kind == UpscaleSpec.kind:
+        size = UPSCALE_LABELS.get(params.get("resolution", ""), "")
+        return text("caption_upscaled", language, resolution=size)
+    if job.kind == SoundSpec.kind:
+        sound = params.get("prompt")
+        if not sound:
+            return text("caption_sound_any", language)
+        return text("caption_sound", language, sound=excerpt(sound, CAPTION_PROMPT_CHARS))
     duration = params.get("duration_seconds")
-    details = " · ".join(
+    return " · ".join(
         str(part)
         for part in (
             params.get("aspect_ratio", "16:9"),
@@ -411,14 +445,6 @@ def caption(job: Job, language: str | None) -> str:
             params.get("camera"),
         )
         if part
-    )
-    return text(
-        "caption",
-        language,
-        prompt=excerpt(job.prompt, CAPTION_PROMPT_CHARS),
-        helped=Html(_helped_line(params.get("helper"), language)),
-        details=Html(details),
-        generation_id=job.remote_id or "",
     )
 
 

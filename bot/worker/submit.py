@@ -1,4 +1,5 @@
-"""The submit step: QUEUED -> SUBMITTING -> WAITING, one create request per job.
+"""The submit step: QUEUED -> SUBMITTING -> WAITING, one create request per job (a video, an
+upscale or a soundtrack: `spec_of(job)` builds it, `VideoApiClient.submit` sends it).
 
 Double-charge policy: a create request costs money and is sent only from QUEUED, after the job
 was durably marked SUBMITTING. If the API's answer is lost (timeout, dropped connection,
@@ -19,7 +20,7 @@ from typing import Protocol
 from telegram.error import TelegramError
 
 from bot.domain.model import FailureCode, Job
-from bot.domain.specs import GENERATION_KINDS, GenerationSpec, PromptHelp
+from bot.domain.specs import GENERATION_KINDS, GenerationSpec, PromptHelp, spec_of
 from bot.links import LinkSigner
 from bot.llm import HelpOutcome, Rewrite
 from bot.luma import errors
@@ -61,13 +62,14 @@ class Submit:
         if now >= job.deadline_at:
             return await ctx.fail(job, FailureCode.TIMEOUT)
         try:
-            spec = GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id)
+            spec = spec_of(job)
         except ValueError as error:
             return await ctx.fail(job, FailureCode.UNSUPPORTED, str(error))
-        helped = await self._prompt_help(job, spec)
-        if helped is None:
-            return False  # cancelled (or taken over) while the helper worked
-        spec = helped
+        if isinstance(spec, GenerationSpec):
+            helped = await self._prompt_help(job, spec)
+            if helped is None:
+                return False  # cancelled (or taken over) while the helper worked
+            spec = helped
         try:
             callback_url = (
                 self._callbacks.link_for(job.id, job.deadline_at) if self._callbacks else None
@@ -79,7 +81,7 @@ class Submit:
         if not await ctx.repo.mark_submitting(job.id, ctx.owner, now):
             return False
         try:
-            generation = await ctx.client.create(request)
+            generation = await ctx.client.submit(request)
         except errors.RateLimitError as error:
             return await self._requeue(job, error.retry_after, error)
         except errors.ApiConnectionError as error:
