@@ -129,6 +129,7 @@ async def test_upscale_to_4k_is_a_paid_job_delivered_once_with_its_caption(
     assert job.params == {
         "source": {"type": "generation", "id": source.remote_id, "job_id": source.id},
         "resolution": "4k",
+        "aspect_ratio": "16:9",  # the source's, for an extension of the result
     }
     assert await credits_used(bot) == 1 + 2
     await ready_notice(tg, upscaled.result)
@@ -195,6 +196,53 @@ async def test_add_sound_with_a_reply_prompt_and_with_a_dash(
         assert labels(tg.videos()[before].result)[1] == ["⬆ Upscale", "🔊 Add sound"]
         await ready_notice(tg, tg.videos()[before].result)
     assert await credits_used(bot) == 2 + 2 + 2  # the 1080p video costs 2 by default
+
+
+async def test_an_upscaled_video_extends_in_its_own_shape(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_on_luma(start_bot, emulator, daily_quota=10)
+    video, source = await make_video(tg, bot, "/video a tall lighthouse --ar 9:16")
+    tg.press_button(video, f"u:{source.id}", user_id=USER)
+    chooser = (await tg.wait_for_call("editMessageReplyMarkup")).result
+    tg.press_button(chooser, f"u1:{source.id}", user_id=USER)
+    upscaled = (
+        await tg.wait_for_video(lambda c: "upscaled" in c.params["caption"], timeout=15)
+    ).result
+    await ready_notice(tg, upscaled)
+    before = len(tg.videos())
+    tg.user_sends(
+        "/extend the light turns on", user_id=USER, reply_to_message_id=upscaled["message_id"]
+    )
+    await tg.wait_until(lambda: len(tg.videos()) > before, timeout=15)
+    extend = posts(emulator, "/generations/video")[-1].json
+    assert extend["aspect_ratio"] == "9:16"
+    assert extend["keyframes"]["frame0"]["id"] == (await bot.delivered(upscaled)).remote_id
+
+
+async def test_in_a_channel_add_sound_starts_at_once_for_its_admins_only(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # Nobody can answer a reply prompt in a channel: Add sound lets the video service choose.
+    channel, admin, subscriber = -100777, 2002, 3003
+    bot = await start_on_luma(start_bot, emulator)
+    tg.set_chat_member(channel, admin, "administrator")
+    tg.set_chat_member(channel, subscriber, "member")
+    tg.channel_posts("/video a jellyfish for subscribers", chat_id=channel)
+    video = (await tg.wait_for_video(timeout=15)).result
+    source = await bot.delivered(video)
+    query = tg.press_button(video, f"s:{source.id}", user_id=subscriber)
+    refused = await answer_to(tg, query)
+    assert refused.params["text"] == "Only the channel's admins can use these buttons."
+    assert posts(emulator, "/audio") == []
+    query = tg.press_button(video, f"s:{source.id}", user_id=admin)
+    assert (await answer_to(tg, query)).params["text"] == "Adding sound…"
+    sound = await tg.wait_for_video(lambda c: "🔊" in c.params["caption"], timeout=15)
+    assert sound.result["chat"]["id"] == channel
+    (request,) = posts(emulator, "/audio")
+    assert "prompt" not in request.json
+    job = await bot.delivered(sound.result)
+    assert (job.kind, job.payer_id) == ("audio", admin)
 
 
 async def test_a_failed_upscale_is_refunded(

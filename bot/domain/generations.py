@@ -468,6 +468,7 @@ class GenerationService:
                 "prompt": source.prompt,
                 "source": ParentVideo(id=source.remote_id, job_id=source.id),
                 "resolution": resolution,
+                "aspect_ratio": source.params.get("aspect_ratio"),
             }
         )
 
@@ -483,6 +484,7 @@ class GenerationService:
             source=ParentVideo(id=source.remote_id, job_id=source.id),
             sound=sound,
             resolution=source.params.get("resolution"),
+            aspect_ratio=source.params.get("aspect_ratio"),
         )
 
     def _upgrade_source_refusal(self, source: Job) -> Refusal | None:

@@ -173,13 +173,21 @@ class UpscaleSpec(BaseModel):
     prompt: str  # the source job's: captions and /history stay readable
     source: ParentVideo
     resolution: UpscaleResolution
+    # The source's shape, carried so that an extension of the result keeps it.
+    aspect_ratio: AspectRatio | None = None
 
     @property
     def parent_job_id(self) -> int:
         return self.source.job_id
 
     def params(self) -> dict[str, Any]:
-        return {"source": self.source.model_dump(mode="json"), "resolution": self.resolution}
+        params: dict[str, Any] = {
+            "source": self.source.model_dump(mode="json"),
+            "resolution": self.resolution,
+        }
+        if self.aspect_ratio:
+            params["aspect_ratio"] = self.aspect_ratio
+        return params
 
     def video_request(
         self, signer: LinkSigner | None = None, *, callback_url: str | None = None
@@ -199,8 +207,10 @@ class SoundSpec(BaseModel):
     prompt: str  # the source job's: captions and /history stay readable
     source: ParentVideo
     sound: str | None = None  # stored as params["prompt"]
-    # The source's, carried so that the video's Upscale button offers only sizes above it.
+    # The source's, carried so that the video's Upscale button offers only sizes above it, and
+    # an extension of the result keeps its shape.
     resolution: Resolution | None = None
+    aspect_ratio: AspectRatio | None = None
 
     @property
     def parent_job_id(self) -> int:
@@ -212,6 +222,8 @@ class SoundSpec(BaseModel):
             params["prompt"] = self.sound
         if self.resolution:
             params["resolution"] = self.resolution
+        if self.aspect_ratio:
+            params["aspect_ratio"] = self.aspect_ratio
         return params
 
     def video_request(
@@ -236,5 +248,6 @@ def spec_of(job: Job) -> JobSpec:
             source=ParentVideo.model_validate(params["source"]),
             sound=params.get("prompt"),
             resolution=params.get("resolution"),
+            aspect_ratio=params.get("aspect_ratio"),
         )
     return GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id)
