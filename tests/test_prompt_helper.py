@@ -463,3 +463,20 @@ async def test_an_enhancement_asked_before_the_helper_was_turned_off_is_given_ba
     assert [c.json["prompt"] for c in creates(emulator)] == ["a fox"]
     assert "sent as you wrote it" in video.params["caption"]
     assert await used(second) == 1
+
+
+@pytest.mark.parametrize("family", list(FAMILY_PATHS))
+async def test_every_family_gets_the_helpers_prompt(
+    family: str, tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    # The aiml-* families find the helper at their own root; luma is given one.
+    own = {"llm_api_url": emulator.url + "/v1"} if family == "luma" else {}
+    await start_on(family, start_bot, emulator, **own)
+    tg.user_sends("/video a fox --enhance", user_id=USER)
+    await tg.wait_for_video(timeout=15)
+    tg.user_sends("/video кот", user_id=USER)
+    await tg.wait_for_video(count=2, timeout=15)
+    field = "user_prompt" if family == "aiml-v1" else "prompt"
+    sent = [c.json[field] for c in creates(emulator) if field in (c.json or {})]
+    assert sent == [enhanced("a fox"), TRANSLATED.format(text="кот")]
+    assert len(chats(emulator)) == 2
