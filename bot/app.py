@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 # pre_checkout_query: Telegram asks before taking Stars (handlers/payments.py); a successful
 # payment arrives as a message.
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "pre_checkout_query"]
-MENU_COMMANDS = ("video", "extend", "cancel", "quota", "history", "help")
+MENU_COMMANDS = ("video", "story", "extend", "cancel", "quota", "history", "help")
 
 
 def link_signer(settings: Settings) -> LinkSigner | None:
@@ -218,6 +218,7 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
             audio=settings.cost_audio,
         ),
         can_enhance=helper is not None,
+        story_max_shots=settings.story_max_shots,
     )
     updates = HandledUpdates(repository)
     webhook = (

@@ -180,6 +180,9 @@ class Settings(BaseSettings):
     support_contact: str | None = None
     payments_reconcile_seconds: float = Field(default=600.0, ge=1)
 
+    # /story (README, "Storyboards"): the most shots one story may have.
+    story_max_shots: int = Field(default=6, ge=1, le=20)
+
     # The prompt helper (README, "Prompt helper"): an OpenAI-compatible chat-completions API
     # (`<LLM_API_URL>/chat/completions`). Unset: AI/ML API's own at the video API's root, with
     # the video key, on the aiml-* families; none on `luma`. "off": no helper.

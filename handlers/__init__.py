@@ -42,6 +42,7 @@ from handlers.payments import (
     star_transactions,
     terms_command,
 )
+from handlers.story import story
 from handlers.promos import (
     StartParameter,
     invite_command,
@@ -105,6 +106,7 @@ def register(application: Application) -> None:
     application.add_handler(MessageHandler(_FRESH & BotCommand("start", "help"), help_command))
     application.add_handler(MessageHandler(_FRESH & BotCommand("video"), video))
     application.add_handler(MessageHandler(_FRESH & BotCommand("extend"), extend))
+    application.add_handler(MessageHandler(_FRESH & BotCommand("story"), story))
     application.add_handler(MessageHandler(_FRESH & BotCommand("cancel"), cancel_command))
     application.add_handler(MessageHandler(_FRESH & BotCommand("history"), history_command))
     application.add_handler(MessageHandler(_FRESH & BotCommand("quota"), quota_command))

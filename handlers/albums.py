@@ -69,8 +69,9 @@ async def album_complete(application: Application, items: list[AlbumItem]) -> No
     if odd is not None:
         await answer(bot, who, "unsupported_file", name=odd)
         return
-    if captioned.payload["command"] == "extend":
-        await answer(bot, who, "extend_one_photo")
+    if captioned.payload["command"] in ("extend", "story"):
+        # Either starts from one picture.
+        await answer(bot, who, f"{captioned.payload['command']}_one_photo")
         return
     images = [TelegramImage(**item.payload["image"]) for item in items if item.payload["image"]]
     await start_video(

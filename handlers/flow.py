@@ -15,12 +15,13 @@ from telegram.error import TelegramError
 
 from bot.domain.generations import Requester
 from bot.domain.model import Accepted, Refusal
-from bot.domain.specs import JobSpec
+from bot.domain.specs import JobSpec, StorySpec
 from bot.luma.models import ASPECT_RATIOS, GenerationState
 from bot.runtime import Runtime
 from bot.telegram.buttons import buy_button, cancel_button
 from bot.texts import duration_words, excerpt, strip_html, text
 from bot.worker.progress import status_text
+from bot.worker.story import story_status
 from handlers.replies import say
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ async def start_generation(
         status = await say(
             bot,
             who,
-            status_text(spec.prompt, GenerationState.QUEUED, 0, who.language_code, ahead=ahead),
+            _first_status(spec, who.language_code, ahead),
             reply_markup=cancel_button(
                 result.job.id, who.language_code, improve=runtime.service.offers_improve(spec)
             ),
@@ -60,6 +61,12 @@ async def start_generation(
         status = None
     await runtime.service.announced(result.job.id, status.message_id if status else None)
     return result
+
+
+def _first_status(spec: JobSpec, language: str | None, ahead: int) -> str:
+    if isinstance(spec, StorySpec):  # every shot waiting
+        return story_status(spec, [], 0, language)
+    return status_text(spec.prompt, GenerationState.QUEUED, 0, language, ahead=ahead)
 
 
 # A button's alert holds at most 200 characters.

@@ -37,6 +37,7 @@ async def help_command(update: Update, context: BotContext) -> None:
         more_options=Html(more_options),
         buy_line=Html(buy_line),
         camera_moves=Html(", ".join(CAMERA_MOVES)),
+        story_line=Html(text("help_story", who.language_code)),
     )
 
 

@@ -26,7 +26,7 @@ from handlers.extend import ask_for_extension
 from handlers.replies import answer, requester_of, say
 
 PROMPT_CHARS = 60
-_KINDS = frozenset({"text", "image", "extend", "upscale", "audio"})
+_KINDS = frozenset({"text", "image", "extend", "upscale", "audio", "story"})
 # Failures told in a few words in the list; any other shows as just "failed".
 _SIMPLE_REASONS = frozenset(
     {

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from bot.domain.model import Refusal
+from bot.domain.specs import Shot
 from bot.luma.camera import CAMERA_MOVES, camera_move, prompt_with_camera
 from bot.luma.models import (
     ASPECT_RATIOS,
@@ -96,9 +97,14 @@ class ParseError(Exception):
 
 
 def parse_video_args(
-    raw: str, *, max_prompt_length: int, allowed: tuple[str, ...] = VIDEO_OPTIONS
+    raw: str,
+    *,
+    max_prompt_length: int,
+    allowed: tuple[str, ...] = VIDEO_OPTIONS,
+    prompt_required: bool = True,
 ) -> VideoOptions:
-    """Split options from the prompt and validate both; raise ParseError on bad input."""
+    """Split options from the prompt and validate both; raise ParseError on bad input.
+    `prompt_required=False`: options alone are fine (a story's first line)."""
     tokens = list(_TOKEN.finditer(raw))
     ratios: list[AspectRatio] = []
     flags: set[str] = set()
@@ -143,8 +149,9 @@ def parse_video_args(
 
     prompt = _without(raw, [tokens[i] for i in sorted(consumed)])
     if not prompt:
-        raise ParseError("usage")
-    if visible_length(prompt) < MIN_PROMPT_LENGTH:
+        if prompt_required:
+            raise ParseError("usage")
+    elif visible_length(prompt) < MIN_PROMPT_LENGTH:
         raise ParseError("prompt_too_short")
     camera = _valid_camera(values["camera"]) if "camera" in values else None
     # Families without camera concepts get the move's phrase in the prompt: it counts too.
@@ -162,6 +169,50 @@ def parse_video_args(
         camera=camera,
         enhance="enhance" in flags,
     )
+
+
+# /story: options on the first line, for every shot; a shot line may name its camera move.
+STORY_OPTIONS = ("ar", "model", "res", "dur")
+SHOT_OPTIONS = ("camera",)
+# A line of dashes between shots is a cut (phones may turn "---" into one long dash).
+_CUT = re.compile(r"^(?:-{3,}|[\u2013\u2014\u2012\u2015][-\u2013\u2014\u2012\u2015]*)$")
+_SHOT_BREAK = re.compile(r"[\n|]")
+
+
+class StoryOptions(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    options: VideoOptions  # the first line's, for every shot
+    shots: tuple[Shot, ...]
+
+
+def parse_story(raw: str, *, max_prompt_length: int, max_shots: int) -> StoryOptions:
+    """`/story [options]` then shots, one per line or separated by `|`; `---` between two
+    shots is a cut. Raises ParseError on bad input."""
+    first_line, _, rest = raw.partition("\n")
+    options = parse_video_args(
+        first_line,
+        max_prompt_length=max_prompt_length,
+        allowed=STORY_OPTIONS,
+        prompt_required=False,
+    )
+    pieces = [piece.strip() for piece in _SHOT_BREAK.split(f"{options.prompt}\n{rest}")]
+    shots: list[Shot] = []
+    cut = False
+    for piece in pieces:
+        if _CUT.match(piece):
+            cut = bool(shots)  # a cut before the first shot means nothing
+            continue
+        if not piece:
+            continue
+        shot = parse_video_args(piece, max_prompt_length=max_prompt_length, allowed=SHOT_OPTIONS)
+        shots.append(Shot(prompt=shot.prompt, cut=cut, camera=shot.camera))
+        cut = False
+    if not shots:
+        raise ParseError("story_usage")
+    if len(shots) > max_shots:
+        raise ParseError("story_too_many_shots", count=len(shots), limit=max_shots)
+    return StoryOptions(options=options, shots=tuple(shots))
 
 
 def visible_length(text: str) -> int:

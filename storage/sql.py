@@ -304,7 +304,8 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
     async def history(
         self, user_id: int, *, chat_id: int | None, offset: int, limit: int
     ) -> tuple[list[HistoryEntry], int]:
-        where, values = "user_id = $1", [user_id]
+        # A story is one entry: its shots are not listed on their own.
+        where, values = "user_id = $1 AND story_job_id IS NULL", [user_id]
         if chat_id is not None:
             where, values = where + " AND chat_id = $2", [*values, chat_id]
         page = len(values)
@@ -613,7 +614,7 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
         )
 
     async def mark_delivered(
-        self, job_id: int, owner: str, *, message_id: int, file_id: str | None, now: float
+        self, job_id: int, owner: str, *, message_id: int | None, file_id: str | None, now: float
     ) -> bool:
         return await self._fenced(
             job_id,
@@ -731,8 +732,8 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
         self, job_id: int, owner: str, *, help: dict[str, Any], give_back: int, now: float
     ) -> bool:
         """Record what the prompt helper did for a queued job this worker holds, and give back
-        `give_back` credits of its cost (an enhancement that failed): the balance's part first,
-        with its ledger row, then the daily allowance's. False if the job has moved on."""
+        `give_back` credits of its cost (an enhancement that failed). False if the job has
+        moved on."""
         async with self._transaction() as db:
             row = await db.fetch_one(
                 """SELECT * FROM generations
@@ -744,17 +745,10 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
             if row is None:
                 return False
             job = _job(row)
-            credits = min(give_back, job.paid_credits)
-            daily = min(give_back - credits, job.paid_daily)
             updated = await db.execute(
-                """UPDATE generations
-                   SET params = $1, cost = cost - $2, paid_credits = paid_credits - $3,
-                       paid_daily = paid_daily - $4, updated_at = $5
-                   WHERE id = $6 AND lease_owner = $7 AND state = $8""",
+                """UPDATE generations SET params = $1, updated_at = $2
+                   WHERE id = $3 AND lease_owner = $4 AND state = $5""",
                 json.dumps({**job.params, "helper": help}),
-                min(give_back, job.cost),
-                credits,
-                daily,
                 now,
                 job_id,
                 owner,
@@ -762,16 +756,112 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
             )
             if updated != 1:
                 return False
-            if credits:
-                await ledger.move_credits(
-                    db,
-                    job.payer_id or 0,
-                    credits,
-                    reason="enhance_refund",
-                    ref=str(job_id),
-                    now=now,
-                )
+            await _give_back(db, job, give_back, reason="enhance_refund", now=now)
             return True
+
+    # --- stories ------------------------------------------------------------------------------
+
+    async def add_story_shot(self, story: Job, new: NewJob, now: float) -> Job:
+        """The story's shot `new.shot` as a job of its own, paid by the story (it costs
+        nothing itself). Added once: the same shot asked for again (a retry after a crash)
+        is the job made the first time."""
+        async with self._writing() as db:
+            await db.execute(
+                """INSERT INTO generations (family, kind, user_id, chat_id, thread_id,
+                       request_message_id, request_key, parent_job_id, prompt, params, state,
+                       charged_day, payer_id, paid_with, deadline_at, created_at, updated_at,
+                       cost, paid_daily, paid_credits, story_job_id, shot)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'story',
+                           $14, $15, $15, 0, 0, 0, $16, $17)
+                   ON CONFLICT (request_key) DO NOTHING""",
+                new.family,
+                new.kind,
+                new.user_id,
+                new.chat_id,
+                new.thread_id,
+                new.request_message_id,
+                new.request_key,
+                new.parent_job_id,
+                new.prompt,
+                json.dumps(new.params),
+                JobState.QUEUED.value,
+                story.charged_day,
+                story.payer_id,
+                new.deadline_at,
+                now,
+                story.id,
+                new.shot,
+            )
+            row = await db.fetch_one(
+                "SELECT * FROM generations WHERE request_key = $1", new.request_key
+            )
+        assert row is not None
+        return _job(row)
+
+    async def story_shots(self, story_id: int) -> list[Job]:
+        """The shots made for a story so far, in order."""
+        rows = await self._all(
+            "SELECT * FROM generations WHERE story_job_id = $1 ORDER BY shot", story_id
+        )
+        return [_job(row) for row in rows]
+
+    async def mark_story_waiting(self, story_id: int, owner: str, now: float) -> bool:
+        """The story's first shot is on its way: from now on it cannot be cancelled for free."""
+        return await self._fenced(
+            story_id,
+            owner,
+            {"state": JobState.WAITING.value, "submitted_at": now, "updated_at": now},
+            expect_state=JobState.QUEUED,
+        )
+
+    async def mark_story_made(
+        self,
+        story_id: int,
+        owner: str,
+        *,
+        video_url: str,
+        outcome: dict[str, Any],
+        give_back: int,
+        now: float,
+    ) -> bool:
+        """Every shot that will be made is made: the story goes on to be stitched and
+        delivered (`video_url`: its last shot's, for a link if the whole is too large; params'
+        `outcome`: the shots made, and why it stopped early), and `give_back` credits go back
+        for the shots never made, in one transaction."""
+        async with self._transaction() as db:
+            row = await db.fetch_one(
+                "SELECT params FROM generations WHERE id = $1", story_id
+            )
+            if row is None:
+                return False
+            params = {**json.loads(row["params"]), "outcome": outcome}
+            row = await db.fetch_one(
+                """UPDATE generations
+                   SET state = $1, remote_state = 'completed', video_url = $2,
+                       completed_at = $3, updated_at = $3, params = $7
+                   WHERE id = $4 AND lease_owner = $5 AND state = $6
+                   RETURNING *""",
+                JobState.DELIVERING.value,
+                video_url,
+                now,
+                story_id,
+                owner,
+                JobState.WAITING.value,
+                json.dumps(params),
+            )
+            if row is None:
+                return False
+            await _give_back(db, _job(row), give_back, reason="story_refund", now=now)
+            return True
+
+    async def wake_job(self, job_id: int, now: float) -> None:
+        """Make a job due now (a story, when one of its shots has ended)."""
+        await self._write(
+            """UPDATE generations SET next_attempt_at = $1
+               WHERE id = $2 AND lease_owner IS NULL""",
+            now,
+            job_id,
+        )
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -870,6 +960,30 @@ async def _charge(
             balance=balance,
         )
     return ("credit" if paid_credits else "daily"), paid_daily, paid_credits
+
+
+async def _give_back(db: Session, job: Job, credits: int, *, reason: str, now: float) -> None:
+    """Give back `credits` of a job's cost (part of it was not used): the balance's part first,
+    with its ledger row (`reason`, the job's id), then the daily allowance's. Inside the
+    transaction that moved the job on, so it happens once."""
+    credits = min(credits, job.cost)
+    if credits <= 0:
+        return
+    from_balance = min(credits, job.paid_credits)
+    from_daily = min(credits - from_balance, job.paid_daily)
+    await db.execute(
+        """UPDATE generations
+           SET cost = cost - $1, paid_credits = paid_credits - $2, paid_daily = paid_daily - $3
+           WHERE id = $4""",
+        credits,
+        from_balance,
+        from_daily,
+        job.id,
+    )
+    if from_balance and job.payer_id is not None:
+        await ledger.move_credits(
+            db, job.payer_id, from_balance, reason=reason, ref=str(job.id), now=now
+        )
 
 
 async def _sum(db: Session, column: str, where: str, *values: Any) -> int:

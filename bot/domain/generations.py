@@ -35,6 +35,7 @@ from bot.domain.specs import (
     ParentVideo,
     PromptHelp,
     SoundSpec,
+    StorySpec,
     TelegramImage,
     UpscaleSpec,
 )
@@ -166,10 +167,12 @@ class GenerationService:
         wake_worker: Callable[[], None] = lambda: None,
         prices: Prices | None = None,
         can_enhance: bool = False,
+        story_max_shots: int = 6,
     ) -> None:
         self.prices = prices or Prices()
         # A prompt helper is configured (bot/llm): --enhance and ✨ Improve mean something.
         self.can_enhance = can_enhance
+        self.story_max_shots = story_max_shots
         self._repo = repository
         self._wake_worker = wake_worker
         self._client = client
@@ -222,6 +225,12 @@ class GenerationService:
             return None if self.upgrades.upscale else Refusal(key="upscale_unavailable")
         if isinstance(spec, SoundSpec):
             return None if self.upgrades.sound else Refusal(key="sound_unavailable")
+        if isinstance(spec, StorySpec):
+            if len(spec.shots) > self.story_max_shots:
+                values = {"count": len(spec.shots), "limit": self.story_max_shots}
+                return Refusal(key="story_too_many_shots", values=values)
+            # Every shot asks for the same options; the first (with the photo) stands for all.
+            return self.check(spec.shot_spec(0, None))
         if spec.has_images and self._signer is None:
             return Refusal(key="needs_public_url")
         if spec.loop and isinstance(spec.frame1, ParentVideo):
@@ -401,6 +410,10 @@ class GenerationService:
                 return Refusal(key="extend_not_my_video")
         else:
             return Refusal(key="extend_usage")
+        if parent.kind == StorySpec.kind and parent.state is JobState.DELIVERED:
+            # A story goes on from its last shot.
+            made = [s for s in await self._repo.story_shots(parent.id) if s.remote_id]
+            parent = made[-1] if made else parent
         if parent.family != self.family:
             return Refusal(key="parent_other_family")
         if parent.state is not JobState.DELIVERED or parent.remote_id is None:

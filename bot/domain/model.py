@@ -65,6 +65,9 @@ class NewJob(BaseModel):
     params: dict[str, Any]
     deadline_at: float
     cost: int = 1  # credits (bot/domain/pricing.py)
+    # A story's shot: the story's job and the shot's place in it (from 0); the story paid.
+    story_job_id: int | None = None
+    shot: int | None = None
 
 
 class Job(BaseModel):
@@ -110,6 +113,8 @@ class Job(BaseModel):
     submitted_at: float | None
     completed_at: float | None
     finished_at: float | None
+    story_job_id: int | None = None  # a story's shot: the story's job
+    shot: int | None = None  # its place in the story, from 0
 
 
 class AlbumItem(BaseModel):

@@ -1,14 +1,15 @@
 """What a generation costs in credits: the product of its options' factors (COST_RESOLUTION,
 COST_DURATION, COST_MODEL); an option not given counts 1, so a request with no options costs 1.
 An extension costs what a video with its options costs; an enhanced prompt (`--enhance`) adds
-COST_ENHANCE on top. ⬆ Upscale and 🔊 Add sound cost a flat COST_UPSCALE and COST_AUDIO."""
+COST_ENHANCE on top. ⬆ Upscale and 🔊 Add sound cost a flat COST_UPSCALE and COST_AUDIO. A story
+costs what its shots cost."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.domain.specs import JobSpec, SoundSpec, UpscaleSpec
+from bot.domain.specs import JobSpec, SoundSpec, StorySpec, UpscaleSpec
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Prices:
             return self.upscale
         if isinstance(spec, SoundSpec):
             return self.audio
+        if isinstance(spec, StorySpec):  # every shot, reserved before the first starts
+            return sum(self.cost(spec.shot_spec(i, None)) for i in range(len(spec.shots)))
         factors = (
             self.resolution.get(spec.resolution, 1) if spec.resolution else 1,
             self.duration.get(f"{spec.duration_seconds}s", 1) if spec.duration_seconds else 1,

@@ -234,7 +234,73 @@ class SoundSpec(BaseModel):
         )
 
 
-JobSpec = GenerationSpec | UpscaleSpec | SoundSpec
+class Shot(BaseModel):
+    """One shot of a story: what happens, and whether it starts fresh (`cut`, after `---`)
+    instead of continuing the shot before."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt: str
+    cut: bool = False
+    camera: str | None = None  # a key of bot.luma.camera.CAMERA_MOVES
+
+
+# What a story's prompt column shows: the shots, in order.
+SHOT_SEPARATOR = " | "
+
+
+class StorySpec(BaseModel):
+    """/story: several shots made one after another (each continuing the one before, unless
+    after a cut) and delivered as one video. The story is a job of its own; each shot is a
+    child job (`story_job_id`) made by the worker when its turn comes."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: ClassVar[str] = "story"
+
+    shots: tuple[Shot, ...] = Field(min_length=1)
+    aspect_ratio: AspectRatio = DEFAULT_ASPECT_RATIO
+    model: Model | None = None
+    resolution: Resolution | None = None
+    duration_seconds: DurationSeconds | None = None
+    frame0: TelegramImage | None = None  # a photo captioned /story: shot 1's first frame
+
+    @property
+    def prompt(self) -> str:
+        return SHOT_SEPARATOR.join(shot.prompt for shot in self.shots)
+
+    @property
+    def parent_job_id(self) -> None:
+        return None
+
+    @property
+    def has_images(self) -> bool:
+        return self.frame0 is not None
+
+    def params(self) -> dict[str, Any]:
+        unset = {name for name in ("model", "resolution", "duration_seconds", "frame0")}
+        unset = {name for name in unset if getattr(self, name) is None}
+        return self.model_dump(mode="json", exclude=unset)
+
+    def shot_spec(self, index: int, previous: ParentVideo | None) -> GenerationSpec:
+        """Shot `index` as a video request: continuing `previous` (the shot before, unless
+        this one is a cut), or from the story's photo (shot 1)."""
+        shot = self.shots[index]
+        frame0: Frame | None = previous if previous is not None and not shot.cut else None
+        if index == 0:
+            frame0 = self.frame0
+        return GenerationSpec(
+            prompt=shot.prompt,
+            aspect_ratio=self.aspect_ratio,
+            frame0=frame0,
+            parent_job_id=frame0.job_id if isinstance(frame0, ParentVideo) else None,
+            model=self.model,
+            resolution=self.resolution,
+            duration_seconds=self.duration_seconds,
+            camera=shot.camera,
+        )
+
+
+JobSpec = GenerationSpec | UpscaleSpec | SoundSpec | StorySpec
 
 
 def spec_of(job: Job) -> JobSpec:
@@ -250,4 +316,6 @@ def spec_of(job: Job) -> JobSpec:
             resolution=params.get("resolution"),
             aspect_ratio=params.get("aspect_ratio"),
         )
+    if job.kind == StorySpec.kind:
+        return StorySpec.model_validate(job.params)
     return GenerationSpec.from_job(job.prompt, job.params, job.parent_job_id)

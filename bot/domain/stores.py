@@ -90,8 +90,11 @@ class JobStore(Protocol):
         ...
 
     async def mark_delivered(
-        self, job_id: int, owner: str, *, message_id: int, file_id: str | None, now: float
-    ) -> bool: ...
+        self, job_id: int, owner: str, *, message_id: int | None, file_id: str | None, now: float
+    ) -> bool:
+        """The video is in the chat as `message_id` (None: a story's shot, kept for the
+        story)."""
+        ...
 
     async def fail(
         self,
@@ -113,6 +116,29 @@ class JobStore(Protocol):
     async def notice_sent(self, job_id: int) -> None:
         """The user was told about the failure."""
         ...
+
+    async def add_story_shot(self, story: Job, new: NewJob, now: float) -> Job:
+        """A story's shot as a job it pays for, once (its request key names it)."""
+        ...
+
+    async def story_shots(self, story_id: int) -> list[Job]: ...
+
+    async def mark_story_waiting(self, story_id: int, owner: str, now: float) -> bool: ...
+
+    async def mark_story_made(
+        self,
+        story_id: int,
+        owner: str,
+        *,
+        video_url: str,
+        outcome: dict[str, Any],
+        give_back: int,
+        now: float,
+    ) -> bool:
+        """On to stitching and delivery, with `give_back` credits back for shots never made."""
+        ...
+
+    async def wake_job(self, job_id: int, now: float) -> None: ...
 
     async def settle_prompt(
         self, job_id: int, owner: str, *, help: dict[str, Any], give_back: int, now: float

@@ -20,6 +20,7 @@ EN: Final[dict[str, str]] = {
         "<code>/extend what happens next</code> (<code>--reverse</code> for what came before), "
         "or tap ➕ Extend under it. A photo captioned <code>/extend …</code> as a reply "
         "continues the video toward that picture.\n\n"
+        "{story_line}"
         "<b>Options</b> (anywhere in the prompt)\n"
         "• <code>--ar 9:16</code> or just <code>9:16</code> at the start or end: aspect ratio, "
         "one of {ratios} (default 16:9)\n"
@@ -528,4 +529,34 @@ EN: Final[dict[str, str]] = {
     "history_kind_upscale": "upscale",
     "history_kind_audio": "with sound",
     "quota_upgrade_prices": "⬆ Upscale costs {upscale} credits; 🔊 Add sound costs {audio}.",
+    # /story (handlers/story.py, bot/worker/story.py)
+    "command_story": "Several shots, one long video",
+    "story_usage": (
+        "Write the shots one per line (or separated by <code>|</code>), options on the first "
+        "line:\n<code>/story --ar 9:16\na paper boat on a puddle\nthe boat drifts into a "
+        "stream\n---\nthe stream becomes a river at sunset</code>\nEach shot continues the one "
+        "before; a line <code>---</code> is a hard cut."
+    ),
+    "story_too_many_shots": (
+        "That story has {count} shots; a story can have at most {limit}. Nothing was charged."
+    ),
+    "story_one_photo": (
+        "A story starts from one photo at most: send a single photo captioned <code>/story …</code>."
+    ),
+    "story_status": "🎞 <b>Story</b> · {count} shots · {elapsed} elapsed\n{shots}",
+    "story_shot_done": "✅ {number}. {cut}{prompt}",
+    "story_shot_making": "🎬 {number}. {cut}{prompt}",
+    "story_shot_waiting": "⏳ {number}. {cut}{prompt}",
+    "story_shot_failed": "❌ {number}. {cut}{prompt}",
+    "story_caption": "🎞 {count} shots · {details}\n{shots}{stopped}",
+    "story_caption_shot": "{number}. {prompt} · <code>{generation_id}</code>",
+    "story_stopped": (
+        "\n⚠️ Shot {shot} could not be made, so the story ends before it; the {unmade} shots "
+        "not made were refunded."
+    ),
+    "history_kind_story": "story",
+    "help_story": (
+        "<b>Tell a story</b>: <code>/story</code> with one shot per line makes them one after "
+        "another and sends one long video (<code>---</code> between two shots for a cut).\n\n"
+    ),
 }

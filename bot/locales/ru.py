@@ -18,6 +18,7 @@ RU: Final[dict[str, str]] = {
         "<code>/extend что будет дальше</code> (<code>--reverse</code>, чтобы показать, что было "
         "до него) или нажмите под ним ➕ Продолжить. Фото с подписью <code>/extend …</code>, "
         "отправленное ответом на видео, продолжит его так, чтобы оно пришло к этой картинке.\n\n"
+        "{story_line}"
         "<b>Параметры</b> (в любом месте запроса)\n"
         "• <code>--ar 9:16</code> или просто <code>9:16</code> в начале или в конце: "
         "соотношение сторон, одно из {ratios} (по умолчанию 16:9)\n"
@@ -551,5 +552,37 @@ RU: Final[dict[str, str]] = {
     "history_kind_audio": "со звуком",
     "quota_upgrade_prices": (
         "Цены: ⬆ улучшение качества — кредитов: {upscale}; 🔊 звук — кредитов: {audio}."
+    ),
+    # /story (handlers/story.py, bot/worker/story.py)
+    "command_story": "Несколько сцен — одно длинное видео",
+    "story_usage": (
+        "Напишите сцены по одной на строке (или через <code>|</code>), опции — в первой "
+        "строке:\n<code>/story --ar 9:16\nбумажный кораблик в луже\nкораблик уплывает в "
+        "ручей\n---\nручей становится рекой на закате</code>\nКаждая сцена продолжает "
+        "предыдущую; строка <code>---</code> — резкая склейка."
+    ),
+    "story_too_many_shots": (
+        "В этой истории {count} сцен, а можно не больше {limit}. Ничего не списано."
+    ),
+    "story_one_photo": (
+        "История начинается максимум с одного фото: отправьте одно фото с подписью "
+        "<code>/story …</code>."
+    ),
+    "story_status": "🎞 <b>История</b> · сцен: {count} · прошло {elapsed}\n{shots}",
+    "story_shot_done": "✅ {number}. {cut}{prompt}",
+    "story_shot_making": "🎬 {number}. {cut}{prompt}",
+    "story_shot_waiting": "⏳ {number}. {cut}{prompt}",
+    "story_shot_failed": "❌ {number}. {cut}{prompt}",
+    "story_caption": "🎞 Сцен: {count} · {details}\n{shots}{stopped}",
+    "story_caption_shot": "{number}. {prompt} · <code>{generation_id}</code>",
+    "story_stopped": (
+        "\n⚠️ Сцену {shot} не удалось сделать, поэтому история заканчивается перед ней; "
+        "несделанные сцены ({unmade}) возвращены."
+    ),
+    "history_kind_story": "история",
+    "help_story": (
+        "<b>Расскажите историю</b>: <code>/story</code> со сценами по одной на строке — я сделаю "
+        "их одну за другой и пришлю одно длинное видео (<code>---</code> между сценами — "
+        "склейка).\n\n"
     ),
 }

@@ -76,7 +76,9 @@ class WorkerContext:
         another worker claims the failed job after a lease's time and sends it."""
         now = time.time()
         refund = refund_for(code, submitted=job.remote_id is not None)
-        notice_due_at = now + self.settings.lease_seconds if FAILURE_TEXT[code] else None
+        # A story's shot is told of by its story, not on its own.
+        told = FAILURE_TEXT[code] is not None and job.story_job_id is None
+        notice_due_at = now + self.settings.lease_seconds if told else None
         reason = redact(reason) if reason else reason  # error texts may carry a token URL
         failed = await self.repo.fail(
             job.id,
@@ -86,6 +88,8 @@ class WorkerContext:
             now=now,
             notice_due_at=notice_due_at,
         )
+        if failed and job.story_job_id is not None:
+            await self.repo.wake_job(job.story_job_id, now)
         if failed:
             log.info("job %d: failed (%s: %s); refund: %s", job.id, code.value, reason, refund)
             if self.metrics is not None:

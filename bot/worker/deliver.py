@@ -22,6 +22,7 @@ from telegram import Message
 from telegram.error import Forbidden, TelegramError
 
 from bot.domain.model import FailureCode, Job
+from bot.domain.specs import StorySpec
 from bot.luma import errors
 from bot.worker.context import WorkerContext
 from bot.worker.delivery import (
@@ -34,6 +35,7 @@ from bot.worker.delivery import (
     VideoFile,
     VideoTooLarge,
 )
+from bot.worker.story import Story, StoryStitchError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,9 +57,10 @@ async def _finish_even_if_cancelled(operation: Awaitable[T]) -> tuple[T, bool]:
 
 
 class Deliver:
-    def __init__(self, context: WorkerContext, delivery: Delivery) -> None:
+    def __init__(self, context: WorkerContext, delivery: Delivery, story: Story) -> None:
         self._ctx = context
         self._delivery = delivery
+        self._story = story  # a story's video is its shots, stitched
 
     async def run(self, job: Job) -> bool:
         """Put the video into the chat (a DELIVERING job); the job ends here either way."""
@@ -99,7 +102,8 @@ class Deliver:
     async def _send_video(self, job: Job, language: str | None) -> tuple[Message, bool, str]:
         """The video in the chat: by URL when that is on and works, else uploaded. Returns the
         message, whether a shutdown arrived meanwhile, and how it went ("url" or "video")."""
-        if self._ctx.settings.deliver_by_url:
+        story = job.kind == StorySpec.kind
+        if self._ctx.settings.deliver_by_url and not story:
             sent = await self._send_by_url(job, language)
             if sent is not None:
                 return *sent, "url"
@@ -150,8 +154,14 @@ class Deliver:
 
     async def _download(self, job: Job) -> VideoFile:
         """The result's bytes. On failure ask the API again: result URLs expire, and a fresh
-        one replaces the stored one; either way the download is tried once more."""
+        one replaces the stored one; either way the download is tried once more. A story's
+        are its shots', stitched."""
         ctx = self._ctx
+        if job.kind == StorySpec.kind:
+            try:
+                return await self._story.video(job)
+            except StoryStitchError as error:
+                raise DownloadError(f"stitching failed: {error}") from None
         assert job.video_url is not None and job.remote_id is not None
         try:
             return await self._delivery.download(job.video_url)

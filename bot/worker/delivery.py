@@ -53,7 +53,7 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.domain.model import Job
-from bot.domain.specs import PromptHelp, SoundSpec, UpscaleSpec
+from bot.domain.specs import PromptHelp, SoundSpec, StorySpec, UpscaleSpec
 from bot.domain.upgrades import Upgrades
 from bot.llm import HelpOutcome
 from bot.telegram.buttons import video_buttons
@@ -154,6 +154,11 @@ class Delivery:
         self._upgrades = upgrades or Upgrades()
         self._session = session
         self._upload_limit = upload_limit
+
+    @property
+    def upload_limit(self) -> int:
+        """The largest video uploaded; a larger one is sent as a link (TELEGRAM_UPLOAD_LIMIT)."""
+        return self._upload_limit
 
     async def download(self, url: str) -> VideoFile:
         """The video, spooled to a temporary file; NotAVideo if it is something else,
@@ -405,13 +410,18 @@ def _too_large_as(size: int) -> Iterator[None]:
 
 
 def video_markup(job: Job, language: str | None, upgrades: Upgrades) -> InlineKeyboardMarkup:
-    """The buttons under a delivered video: Upscale only while a size above its own exists."""
+    """The buttons under a delivered video: Upscale only while a size above its own exists;
+    neither under a story (it is several generations)."""
+    if job.kind == StorySpec.kind:
+        return video_buttons(job.id, language)
     return video_buttons(
         job.id, language, upscale=bool(upgrades.upscale_sizes(job)), sound=upgrades.sound
     )
 
 
 def caption(job: Job, language: str | None) -> str:
+    if job.kind == StorySpec.kind:
+        return _story_caption(job, language)
     return text(
         "caption",
         language,
@@ -445,6 +455,53 @@ def _details(job: Job, language: str | None) -> str:
             params.get("camera"),
         )
         if part
+    )
+
+
+# A story's caption lists up to STORY_MAX_SHOTS shots with their ids in Telegram's 1024.
+STORY_SHOT_CHARS = 90
+
+
+def _story_caption(job: Job, language: str | None) -> str:
+    """The shots made, in order, each with its generation id (any of them can be extended);
+    and why the story stopped early, if it did."""
+    spec = StorySpec.model_validate(job.params)
+    outcome = job.params.get("outcome") or {}
+    made = {entry["shot"]: entry["id"] for entry in outcome.get("made", [])}
+    shots = [
+        text(
+            "story_caption_shot",
+            language,
+            number=index + 1,
+            prompt=excerpt(shot.prompt, STORY_SHOT_CHARS),
+            generation_id=made[index] or "",
+        )
+        for index, shot in enumerate(spec.shots)
+        if index in made
+    ]
+    stopped = outcome.get("stopped")
+    note = (
+        text("story_stopped", language, shot=stopped["shot"], unmade=stopped["unmade"])
+        if stopped
+        else ""
+    )
+    details = " · ".join(
+        str(part)
+        for part in (
+            spec.aspect_ratio,
+            spec.model,
+            spec.resolution,
+            f"{spec.duration_seconds}s" if spec.duration_seconds else None,
+        )
+        if part
+    )
+    return text(
+        "story_caption",
+        language,
+        count=len(shots),
+        details=details,
+        shots=Html("\n".join(shots)),
+        stopped=Html(note),
     )
 
 

@@ -20,7 +20,7 @@ from typing import Protocol
 from telegram.error import TelegramError
 
 from bot.domain.model import FailureCode, Job
-from bot.domain.specs import GENERATION_KINDS, GenerationSpec, PromptHelp, spec_of
+from bot.domain.specs import GENERATION_KINDS, GenerationSpec, PromptHelp, StorySpec, spec_of
 from bot.links import LinkSigner
 from bot.llm import HelpOutcome, Rewrite
 from bot.luma import errors
@@ -65,6 +65,8 @@ class Submit:
             spec = spec_of(job)
         except ValueError as error:
             return await ctx.fail(job, FailureCode.UNSUPPORTED, str(error))
+        if isinstance(spec, StorySpec):  # a story makes its shots (bot/worker/story.py)
+            return await ctx.fail(job, FailureCode.INTERNAL_ERROR, "a story is not submitted")
         if isinstance(spec, GenerationSpec):
             helped = await self._prompt_help(job, spec)
             if helped is None:

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot
 
 from bot.domain.model import Job, JobState
+from bot.domain.specs import StorySpec
 from bot.domain.stores import JobStore
 from bot.links import LinkSigner
 from bot.llm import PromptHelper
@@ -32,6 +33,7 @@ from bot.worker.delivery import Delivery
 from bot.worker.leases import UNEXPECTED_ERROR_RETRY_SECONDS, Leases
 from bot.worker.notices import Notices
 from bot.worker.progress import EditBudget
+from bot.worker.story import Story
 from bot.worker.submit import CallbackLinks, Submit
 from bot.worker.wait import Wait
 
@@ -75,12 +77,13 @@ class Worker:
             prompt_helper=prompt_helper,
         )
         submit = Submit(self._ctx, signer=signer, callbacks=callbacks)
+        self._story = Story(self._ctx, delivery)
         # Each step returns True to go on with the next step now.
         self._steps: dict[JobState, Callable[[Job], Awaitable[bool]]] = {
             JobState.QUEUED: submit.run,
             JobState.SUBMITTING: submit.interrupted,
             JobState.WAITING: Wait(self._ctx, expect_callbacks=callbacks is not None).run,
-            JobState.DELIVERING: Deliver(self._ctx, delivery).run,
+            JobState.DELIVERING: Deliver(self._ctx, delivery, self._story).run,
         }
         self._leases = Leases(self._ctx, self._advance)
 
@@ -115,5 +118,14 @@ class Worker:
                 return
             if job is None or job.state.is_final:
                 return
-            if not await self._steps[job.state](job):
+            if not await self._step(job)(job):
                 return
+
+    def _step(self, job: Job) -> Callable[[Job], Awaitable[bool]]:
+        """What moves `job` on from its state: a story makes its shots until it is delivered;
+        a story's shot is kept for it rather than sent."""
+        if job.kind == StorySpec.kind and job.state in (JobState.QUEUED, JobState.WAITING):
+            return self._story.run
+        if job.story_job_id is not None and job.state is JobState.DELIVERING:
+            return self._story.shot_made
+        return self._steps[job.state]
