@@ -1,0 +1,170 @@
+"""/story end to end (issue 20): the bot's own Application, the fake Bot API, and the emulator
+making each shot; the shots stitched into one MP4 by FFmpeg, checked by decoding it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bot.domain.generations import utc_day
+from bot.domain.model import JobState
+from tests.fakes.telegram_api import Call, FakeTelegram
+
+USER = 1001
+STORY = " --ar 9:16\na paper boat on a puddle\nthe boat drifts into a stream\nthe stream becomes a river"
+
+
+def creates(emulator: Any) -> list[Any]:
+    return [r for r in emulator.requests if r.method == "POST" and "chat/completions" not in r.path]
+
+
+async def used(bot: Any) -> int:
+    return await bot.runtime.repository.quota_used(USER, utc_day(time.time()))
+
+
+async def story_job(bot: Any, job_id: int = 1, state: JobState = JobState.DELIVERED) -> Any:
+    for _ in range(750):
+        job = await bot.runtime.repository.get_job(job_id)
+        if job is not None and job.state is state and not job.notice_pending:
+            return job
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"job {job_id} never reached {state}")
+
+
+async def the_video(tg: FakeTelegram) -> Call:
+    return await tg.wait_for_video(timeout=30)
+
+
+async def test_a_three_shot_story_is_one_video(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(daily_quota=5)
+    tg.user_sends(f"/story{STORY}", user_id=USER)
+    video = await the_video(tg)
+    story = await story_job(bot)
+    shots = await bot.runtime.repository.story_shots(story.id)
+    assert [shot.shot for shot in shots] == [0, 1, 2]
+    first, second, third = (r.json for r in creates(emulator))
+    assert first["prompt"] == "a paper boat on a puddle" and "keyframes" not in first
+    assert second["keyframes"]["frame0"] == {"type": "generation", "id": shots[0].remote_id}
+    assert third["keyframes"]["frame0"] == {"type": "generation", "id": shots[1].remote_id}
+    assert {body["aspect_ratio"] for body in (first, second, third)} == {"9:16"}
+    caption = video.params["caption"]
+    assert caption.startswith("🎞 3 shots · 9:16")
+    for number, shot in enumerate(shots, start=1):
+        assert f"{number}. {shot.prompt} · <code>{shot.remote_id}</code>" in caption
+    # One status message, one video, the story charged once for its three shots.
+    statuses = [c for c in tg.calls_of("sendMessage") if "Story" in c.params["text"]]
+    assert len(statuses) == 1 and "⏳ 1. a paper boat" in statuses[0].params["text"]
+    assert len(tg.videos()) == 1 and video.result["message_id"] == statuses[0].result["message_id"]
+    assert await used(bot) == 3 and story.cost == 3
+    assert all(shot.cost == 0 for shot in shots)
+    # The shots are not in /history on their own.
+    page = await bot.runtime.service.history_page(USER, chat_id=None, page=1)
+    assert [entry.kind for entry in page.entries] == ["story"]
+
+
+async def test_too_many_shots_or_none_are_refused_at_no_cost(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(story_max_shots=2)
+    tg.user_sends("/story\none\ntwo shots\nthree shots", user_id=USER)
+    await tg.wait_for_call("sendMessage", lambda c: "at most 2" in c.params["text"])
+    tg.user_sends("/story --ar 9:16", user_id=USER)
+    await tg.wait_for_call("sendMessage", lambda c: "one per line" in c.params["text"])
+    assert creates(emulator) == [] and await used(bot) == 0
+
+
+async def test_a_story_the_payer_cannot_cover_is_refused_whole(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(daily_quota=2)
+    tg.user_sends(f"/story{STORY}", user_id=USER)
+    await tg.wait_for_call("sendMessage", lambda c: "costs 3 credits" in c.params["text"])
+    assert creates(emulator) == [] and await used(bot) == 0
+
+
+async def test_a_failed_shot_ends_the_story_early_and_refunds_the_rest(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(daily_quota=5)
+    tg.user_sends("/story\na calm lake\n[fail] a storm\na rainbow", user_id=USER)
+    video = await the_video(tg)
+    story = await story_job(bot)
+    assert "could not be made" in video.params["caption"]
+    assert "1. a calm lake" in video.params["caption"] and "a rainbow" not in video.params["caption"]
+    assert len(creates(emulator)) == 2  # the third shot was never asked for
+    assert story.cost == 1 and await used(bot) == 1
+
+
+async def test_a_story_whose_first_shot_fails_fails_and_is_refunded(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(daily_quota=5)
+    tg.user_sends("/story\n[fail] a calm lake\na storm", user_id=USER)
+    await tg.wait_for_call("editMessageText", lambda c: "declined" in c.params["text"], timeout=30)
+    story = await story_job(bot, state=JobState.FAILED)
+    assert story.failure_code == "moderation" and await used(bot) == 0
+    assert tg.videos() == [] and len(creates(emulator)) == 1
+
+
+async def test_a_story_from_a_photo(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot(public=True)
+    tg.user_sends_photo(caption="/story\nthe photo comes alive\nit flies away", user_id=USER)
+    await the_video(tg)
+    first, second = (r.json for r in creates(emulator))
+    assert first["keyframes"]["frame0"]["type"] == "image"
+    assert second["keyframes"]["frame0"]["type"] == "generation"
+
+
+async def test_a_cut_starts_the_next_shot_fresh(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot()
+    tg.user_sends("/story a door opens | a hall beyond | --- | a garden at night", user_id=USER)
+    await the_video(tg)
+    first, second, third = (r.json for r in creates(emulator))
+    assert "keyframes" in second and "keyframes" not in third
+
+
+async def test_extend_and_again_on_a_story(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(daily_quota=10)
+    tg.user_sends("/story\na kite rises\nit loops in the wind", user_id=USER)
+    video = (await the_video(tg)).result
+    story = await bot.delivered(video)
+    last = (await bot.runtime.repository.story_shots(story.id))[-1]
+    tg.user_sends(
+        "/extend the string snaps", user_id=USER, reply_to_message_id=video["message_id"]
+    )
+    await tg.wait_for_video(count=2, timeout=30)
+    assert creates(emulator)[-1].json["keyframes"]["frame0"]["id"] == last.remote_id
+    tg.press_button(video, f"a:{story.id}", user_id=USER)
+    await tg.wait_for_video(count=3, timeout=30)
+    assert len(creates(emulator)) == 2 + 1 + 2  # the story, the extension, the story again
+    assert await used(bot) == 5
+
+
+@pytest.mark.parametrize("stop_in", ["stitching", "upload"])
+async def test_a_restart_while_the_story_is_delivered_ends_in_one_video(
+    stop_in: str, tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    if stop_in == "upload":  # Telegram hangs on the first upload: the restart comes mid-way
+        tg.delay_next("editMessageMedia", 3)
+    first = await start_bot()
+    tg.user_sends("/story\na kite rises\nit loops in the wind", user_id=USER)
+    await story_job(first, state=JobState.DELIVERING)
+    await first.stop()
+    second = await start_bot()
+    await tg.wait_for_video(timeout=30)
+    story = await story_job(second)
+    await asyncio.sleep(0.5)
+    assert len(tg.videos()) == 1 and story.video_message_id == tg.videos()[0].result["message_id"]
+    assert len(creates(emulator)) == 2
