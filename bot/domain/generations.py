@@ -274,7 +274,8 @@ class GenerationService:
                 parent_job_id=spec.parent_job_id,
                 prompt=spec.prompt,
                 params=spec.params(),
-                deadline_at=now + self._timeout,
+                # A story's shots are made one after another: each has the usual time.
+                deadline_at=now + self._timeout * _shots(spec),
                 cost=self.prices.cost(spec),
             ),
             day=utc_day(now),
@@ -613,6 +614,10 @@ class GenerationService:
         if status_message_id is not None:
             await self._repo.set_status_message(job_id, status_message_id)
         self._wake_worker()
+
+
+def _shots(spec: JobSpec) -> int:
+    return len(spec.shots) if isinstance(spec, StorySpec) else 1
 
 
 def _may_extend(who: Requester, parent: Job) -> bool:

@@ -70,12 +70,21 @@ class WorkerContext:
             cancellable=self.client.can_delete,
         )
 
-    async def fail(self, job: Job, code: FailureCode, reason: str | None = None) -> bool:
+    async def fail(
+        self,
+        job: Job,
+        code: FailureCode,
+        reason: str | None = None,
+        *,
+        submitted: bool | None = None,
+    ) -> bool:
         """Fail the job and refund once, as REFUNDS says; the next step tells the user why. The
         notice is part of the job (`notice_pending`): if this process dies before sending it,
         another worker claims the failed job after a lease's time and sends it."""
         now = time.time()
-        refund = refund_for(code, submitted=job.remote_id is not None)
+        # `submitted`: whether the provider had it (a story: whether its shot reached it).
+        reached = job.remote_id is not None if submitted is None else submitted
+        refund = refund_for(code, submitted=reached)
         # A story's shot is told of by its story, not on its own.
         told = FAILURE_TEXT[code] is not None and job.story_job_id is None
         notice_due_at = now + self.settings.lease_seconds if told else None

@@ -136,8 +136,10 @@ class Story:
         """Shots made before the failure make a shorter story; with none, the story failed."""
         made = [shot for shot in shots if shot.state is JobState.DELIVERED]
         code = FailureCode(failed.failure_code or FailureCode.GENERATION_FAILED.value)
-        if not made:
-            return await self._ctx.fail(story, code, failed.failure_reason)
+        if not made:  # refunded as the shot would be: it may have reached the provider
+            return await self._ctx.fail(
+                story, code, failed.failure_reason, submitted=failed.remote_id is not None
+            )
         unmade = spec.shots[len(made) :]
         per_shot = story.cost // len(spec.shots) if spec.shots else 0
         log.info(
