@@ -247,7 +247,8 @@ async def _run_ffmpeg(arguments: list[str], timeout: float) -> None:  # noqa: AS
     """ffmpeg with `arguments`, no shell and no standard input; StitchError unless it exits 0
     within `timeout` seconds. It is killed (and reaped) on timeout and on cancellation."""
     try:
-        executable = imageio_ffmpeg.get_ffmpeg_exe()
+        # In a thread: the first call runs `ffmpeg -version` to check the binary (then cached).
+        executable = await asyncio.to_thread(imageio_ffmpeg.get_ffmpeg_exe)
     except RuntimeError as error:
         raise StitchError(f"ffmpeg is not available ({error})") from None
     command = [executable, "-nostdin", "-hide_banner", "-loglevel", "error"]
