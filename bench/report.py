@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.scenario import Result, percentile
+from bench.stitch import kept_section, replace_section
 
 
 def _fmt(value: float, digits: int = 2) -> str:
@@ -239,7 +240,11 @@ def write(results: list[Result], out: Path, command: str) -> None:
             lines += ["", *[f"- {note}" for note in result.notes]]
         lines.append("")
     lines += [f"![runs over time]({image.name})", ""]
-    out.write_text("\n".join(lines), encoding="utf-8")
+    document = "\n".join(lines)
+    # The Stitching section is written by `python -m bench.stitch`: kept as it was.
+    if out.exists() and (stitching := kept_section(out.read_text(encoding="utf-8"))):
+        document = replace_section(document, stitching)
+    out.write_text(document, encoding="utf-8")
 
 
 def psutil_cpus() -> int:
