@@ -14,11 +14,16 @@ Videos are the 9 KB sample unless ``EmulatorConfig(video_size=...)`` / ``video_s
 to real sizes; ``/files/`` streams them with Range support, and counts ``emu.bytes_served`` and
 ``emu.downloads``.
 
+With ``EmulatorConfig(clips=True)`` every generation's video is its own real clip instead: one
+solid colour of :data:`PALETTE` per generation (red, green, blue, ...), an extension's clip
+holding its source's (``extend_includes_source``); see ``emulator/clips.py``.
+
 Image keyframe URLs are fetched like Luma does (``emu.image_fetches``); pass
 ``EmulatorConfig(fetch_images=False)`` to only validate them as URIs.
 """
 
 from emulator.callbacks import CallbackAttempt
+from emulator.clips import PALETTE, ClipSpec, Colour
 from emulator.config import EmulatorConfig
 from emulator.core import EMULATOR_KEY, Emulator
 from emulator.faults import Fault
@@ -29,7 +34,10 @@ from emulator.state import Generation, State
 
 __all__ = [
     "EMULATOR_KEY",
+    "PALETTE",
     "CallbackAttempt",
+    "ClipSpec",
+    "Colour",
     "Emulator",
     "EmulatorConfig",
     "Fault",

@@ -9,7 +9,7 @@ import logging
 import signal
 from collections.abc import Sequence
 
-from emulator.config import EmulatorConfig, parse_video_sizes
+from emulator.config import EmulatorConfig, parse_clip_seconds, parse_video_sizes
 from emulator.luma_direct import PREFIX as LUMA_PREFIX
 from emulator.server import run_emulator
 
@@ -118,7 +118,52 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="send /files/ without Content-Length (chunked), like storage that doesn't say",
     )
+    parser.add_argument(
+        "--clips",
+        action="store_true",
+        help=(
+            "serve every generation its own real clip (a solid colour per generation: red, "
+            "green, blue, ...; made with imageio-ffmpeg's FFmpeg) instead of the sample; "
+            "an extension's clip holds its source's"
+        ),
+    )
+    parser.add_argument(
+        "--clip-seconds",
+        type=_clip_seconds,
+        default=None,
+        metavar="5s=SECONDS,9s=SECONDS",
+        help=(
+            "with --clips, the seconds of footage each requested duration makes "
+            f"(default {_durations(defaults.clip_seconds)})"
+        ),
+    )
+    parser.add_argument(
+        "--clip-fps", type=int, default=defaults.clip_fps, help="with --clips, frames a second"
+    )
+    parser.add_argument(
+        "--clip-size",
+        type=int,
+        default=defaults.clip_size,
+        help="with --clips, the long side of a clip in pixels (320: 16:9 is 320x180)",
+    )
+    parser.add_argument(
+        "--extend-without-source",
+        dest="extend_includes_source",
+        action="store_false",
+        help="with --clips, an extension's video is the new part alone, not source + new part",
+    )
     return parser.parse_args(argv)
+
+
+def _clip_seconds(text: str) -> dict[str, float]:
+    try:
+        return parse_clip_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _durations(seconds: dict[str, float]) -> str:
+    return ",".join(f"{duration}={value:g}" for duration, value in seconds.items())
 
 
 def _video_sizes(text: str) -> tuple[int | None, dict[str, int]]:
@@ -154,6 +199,11 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         video_sizes=video_sizes,
         download_ranges=args.download_ranges,
         download_length=args.download_length,
+        clips=args.clips,
+        clip_seconds={**EmulatorConfig().clip_seconds, **(args.clip_seconds or {})},
+        clip_fps=args.clip_fps,
+        clip_size=args.clip_size,
+        extend_includes_source=args.extend_includes_source,
     )
 
 

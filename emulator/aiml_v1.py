@@ -50,11 +50,15 @@ class CreateGeneration(StrictModel):
     _not_null = field_validator("image_url", "image_end_url", mode="before")(reject_null)
 
 
-def render(gen: Generation, base: str) -> dict[str, Any]:
-    """Legacy ``GenerateVideoResultDTO``; ``video`` is filled only once completed."""
+def render(gen: Generation, base: str, clips: bool = False) -> dict[str, Any]:
+    """Legacy ``GenerateVideoResultDTO``; ``video`` is filled only once completed, sized as
+    the served video is (the sample's, or with ``clips`` the generation's own clip's)."""
     video = None
     if gen.state is State.COMPLETED:
-        width, height = video_dimensions()
+        if clips and gen.clip is not None:
+            width, height = gen.clip.width, gen.clip.height
+        else:
+            width, height = video_dimensions()
         video = {
             "url": video_url(base, gen.id),
             "width": width,
@@ -91,11 +95,14 @@ async def _create(request: web.Request, parent_id: str | None) -> web.Response:
             model=body.model,
             aspect_ratio=body.aspect_ratio,
             parent_id=parent_id,
+            continues=parent_id,  # an extension continues its task forward
             # Fetched like Luma does, on create and on extend alike.
             image_urls=tuple(url for url in (body.image_url, body.image_end_url) if url),
         )
     )
-    return web.json_response(render(gen, base_url(request, emu.config)), status=201)
+    return web.json_response(
+        render(gen, base_url(request, emu.config), emu.config.clips), status=201
+    )
 
 
 def _check_parent(request: web.Request, parent_id: str) -> None:
@@ -128,7 +135,7 @@ async def fetch_generations(request: web.Request) -> web.Response:
     if len(found) != len(gens):
         raise ApiError.not_found()
     base = base_url(request, emu.config)
-    return web.json_response([render(g, base) for g in found])
+    return web.json_response([render(g, base, emu.config.clips) for g in found])
 
 
 def _routes(prefix: str) -> tuple[RouteDef, ...]:

@@ -21,6 +21,7 @@ from emulator.keyframes import (
     GenerationFrameBase,
     ImageFrameBase,
     KeyframesBase,
+    extension_sources,
     image_urls,
     keyframe_issues,
     parent_id,
@@ -104,6 +105,7 @@ async def create_generation(request: web.Request) -> web.Response:
         raise ApiError.body(issues)
     key = api_key_of(request)
     emu.check_capacity(key)
+    continues, precedes = extension_sources(frames)
     gen = emu.store.add(
         Generation(
             family=FAMILY,
@@ -114,6 +116,8 @@ async def create_generation(request: web.Request) -> web.Response:
             aspect_ratio=body.aspect_ratio,
             parent_id=parent_id(frames),
             image_urls=image_urls(frames),
+            continues=continues,
+            precedes=precedes,
         )
     )
     return web.json_response(render(gen, base_url(request, emu.config)), status=201)

@@ -114,14 +114,24 @@ def _free_box_header(size: int) -> bytes:
     return struct.pack(">I4sQ", 1, b"free", size)  # "largesize": size 1, then 64 bits
 
 
+def pad_video(video: bytes, size: int) -> bytes:
+    """``video`` (a faststart MP4) with a trailing ``free`` box that makes it ``size`` bytes
+    (at least 8 more than the video's own)."""
+    header = _free_box_header(size - len(video))
+    body = bytearray(size)  # zeros: the free box's content
+    body[: len(video)] = video
+    body[len(video) : len(video) + len(header)] = header
+    return bytes(body)
+
+
+def fits_padding(video: bytes, size: int | None) -> bool:
+    """True when ``video`` can be padded to exactly ``size`` bytes (room for a free box)."""
+    return size is not None and size - len(video) >= _BOX_HEADER
+
+
 @lru_cache(maxsize=_PADDED_CACHE)
 def _padded_video(size: int) -> bytes:
-    sample = sample_bytes(VIDEO_FILE)
-    header = _free_box_header(size - len(sample))
-    body = bytearray(size)  # zeros: the free box's content
-    body[: len(sample)] = sample
-    body[len(sample) : len(sample) + len(header)] = header
-    return bytes(body)
+    return pad_video(sample_bytes(VIDEO_FILE), size)
 
 
 def video_bytes(size: int | None = None) -> bytes:

@@ -10,6 +10,8 @@ from emulator.assets import check_video_size
 
 # The resolutions a request can name (every family that has the field).
 RESOLUTIONS = ("540p", "720p", "1080p", "4k")
+# The durations a request can name (the universal family's 5 and 9 count as "5s" and "9s").
+DURATIONS = ("5s", "9s")
 # Size units: decimal (MB = 10^6, as storage and Telegram's limits are quoted) and binary
 # (MiB = 2^20). Case-insensitive; no unit means bytes.
 _UNITS = {
@@ -40,6 +42,24 @@ def parse_byte_size(text: str) -> int:
     if value != int(value):
         raise ValueError(f"not a whole number of bytes: {text!r}")
     return int(value)
+
+
+def parse_clip_seconds(text: str) -> dict[str, float]:
+    """``"5s=2,9s=3"`` -> {"5s": 2.0, "9s": 3.0}; one may be left out (it keeps its default).
+
+    Raises ValueError."""
+    seconds: dict[str, float] = {}
+    for item in text.split(","):
+        duration, equals, value = item.strip().partition("=")
+        if not equals or duration.strip() not in DURATIONS:
+            raise ValueError(f"not DURATION=SECONDS with DURATION in {DURATIONS}: {item!r}")
+        try:
+            seconds[duration.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"not a number of seconds: {value!r}") from None
+        if not seconds[duration.strip()] > 0:
+            raise ValueError(f"seconds must be > 0: {item!r}")
+    return seconds
 
 
 def parse_video_sizes(text: str) -> tuple[int | None, dict[str, int]]:
@@ -131,6 +151,20 @@ class EmulatorConfig:
     # /files/ says the size (Content-Length). False: chunked transfer, no size up front, like
     # storage that doesn't tell.
     download_length: bool = True
+    # Serve every generation its own real clip (emulator/clips.py: a solid colour per
+    # generation, made with imageio-ffmpeg's FFmpeg) instead of the shared sample, so tests can
+    # decode which video is which. Off: the sample, and FFmpeg is never run.
+    clips: bool = False
+    # Seconds of footage a request's duration ("5s", "9s") makes with clips on; the real 5 and
+    # 9 s are scaled down so tests stay fast. A request without a duration counts as "5s".
+    clip_seconds: dict[str, float] = field(default_factory=lambda: {"5s": 2.0, "9s": 3.0})
+    clip_fps: int = 8
+    # The long side of a clip in pixels (16:9 -> 320x180, 9:16 -> 180x320).
+    clip_size: int = 320
+    # With clips: an extension's video holds the video it extends (forward: the source, then
+    # the new part; reverse: the new part, then the source), as we read Luma's docs. False: the
+    # new part alone, so a client can be tested against both readings.
+    extend_includes_source: bool = True
 
     def __post_init__(self) -> None:
         for name in ("queue_seconds", "dream_seconds", "long_poll_seconds", "callback_retry_delay"):
@@ -163,6 +197,14 @@ class EmulatorConfig:
         for size in (self.video_size, *self.video_sizes.values()):
             if size is not None:
                 check_video_size(size)
+        if set(self.clip_seconds) != set(DURATIONS):
+            raise ValueError(f"clip_seconds must name exactly {DURATIONS}")
+        if any(not seconds > 0 for seconds in self.clip_seconds.values()):
+            raise ValueError("clip_seconds must be > 0")
+        if self.clip_fps < 1:
+            raise ValueError("clip_fps must be >= 1")
+        if self.clip_size < 16:
+            raise ValueError("clip_size must be >= 16")
         # Accept any iterable of keys from callers, store frozensets.
         if self.api_keys is not None:
             self.api_keys = frozenset(self.api_keys)

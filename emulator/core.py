@@ -14,6 +14,7 @@ from typing import Literal
 from aiohttp import web
 
 from emulator.callbacks import CallbackAttempt, CallbackSender, Render
+from emulator.clips import ClipMaker
 from emulator.config import EmulatorConfig
 from emulator.errors import ApiError
 from emulator.faults import Fault, FaultKind, FaultQueue, FaultRoute
@@ -65,6 +66,8 @@ class Emulator:
         # every request (whole, ranged, cut off), and requests answered 200/206 with a file.
         self.bytes_served = 0
         self.downloads = 0
+        # With config.clips: every generation's own video, made on first download (clips.py).
+        self.clips = ClipMaker()
 
     @property
     def generations(self) -> dict[str, Generation]:
@@ -159,6 +162,7 @@ class Emulator:
         await self.store.close()
         await self.callback_sender.close()
         await self.image_fetcher.close()
+        await self.clips.close()
 
 
 EMULATOR_KEY = web.AppKey("emulator", Emulator)

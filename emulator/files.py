@@ -18,7 +18,9 @@
   neither; nor do HEAD requests (headers only) or 416s.
 
 The video's size follows the config at each request: ``video_sizes[gen.resolution]``, else
-``video_size``, else the sample as it is (see ``assets.video_bytes``).
+``video_size``, else the sample as it is (see ``assets.video_bytes``). With ``config.clips``
+the video is the generation's own clip (see ``clips.py``), made on first download in a thread,
+and padded the same way when the size leaves room for it (a bigger clip is served as it is).
 """
 
 from __future__ import annotations
@@ -83,7 +85,13 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
     gen = emu.store.by_file_stem(stem) if content_type else None
     if content_type is None or gen is None or gen.state is not State.COMPLETED:
         raise ApiError(404, "File not found")
-    if content_type == "video/mp4":
+    if content_type == "video/mp4" and config.clips and gen.clip is not None:
+        try:
+            data = await emu.clips.video(gen.clip, config.video_size_for(gen.resolution))
+        except RuntimeError as exc:
+            log.error("no clip for %s: %s", gen.id, exc)
+            raise ApiError(500, "Could not make the clip") from None
+    elif content_type == "video/mp4":
         data = video_bytes(config.video_size_for(gen.resolution))
     else:
         data = sample_bytes(IMAGE_FILE)

@@ -105,5 +105,15 @@ def parent_id(frames: Frames | None) -> str | None:
     return next((f.id for f in frames or () if isinstance(f, GenerationFrameBase)), None)
 
 
+def extension_sources(frames: Frames | None) -> tuple[str | None, str | None]:
+    """(frame0's generation, frame1's generation): the video a create continues (a forward
+    extension) and the one it leads into (a reverse extension), either or both None."""
+    first, last = frames or (None, None)
+    return (
+        first.id if isinstance(first, GenerationFrameBase) else None,
+        last.id if isinstance(last, GenerationFrameBase) else None,
+    )
+
+
 def has_image(frames: Frames | None) -> bool:
     return bool(image_urls(frames))

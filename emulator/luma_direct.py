@@ -32,6 +32,7 @@ from multidict import MultiMapping
 from pydantic import Field
 
 from emulator.assets import base_url, image_url, video_url
+from emulator.clips import SOURCE_DEFAULT_RESOLUTION, Edit
 from emulator.core import Emulator, RouteDef, api_key_of, emulator_of
 from emulator.errors import ApiError
 from emulator.keyframes import (
@@ -39,6 +40,7 @@ from emulator.keyframes import (
     GenerationFrameBase,
     ImageFrameBase,
     KeyframesBase,
+    extension_sources,
     has_image,
     image_urls,
     keyframe_issues,
@@ -170,7 +172,6 @@ class AddAudio(LenientModel):
 
 # Upscales go up this ladder only; a source that named no resolution is Luma's default.
 _RESOLUTION_LADDER: tuple[str, ...] = ("540p", "720p", "1080p", "4k")
-SOURCE_DEFAULT_RESOLUTION = "720p"
 
 
 def _invalid(issues: list[str]) -> ApiError:
@@ -238,6 +239,7 @@ def _start(
     request: web.Request,
     source: Generation,
     *,
+    edit: Edit,
     prompt: str,
     echo: dict[str, Any],
     callback_url: str | None,
@@ -256,6 +258,7 @@ def _start(
         parent_id=source.id,
         callback_url=callback_url,
         inherited_resolution=source.resolution,
+        edit=edit,
     )
     base = base_url(request, emu.config)
     if callback_url:
@@ -275,7 +278,9 @@ async def upscale(request: web.Request) -> web.Response:
         "resolution": body.resolution,
         "callback_url": body.callback_url,
     }
-    return _start(request, source, prompt="", echo=echo, callback_url=body.callback_url)
+    return _start(
+        request, source, edit="upscale", prompt="", echo=echo, callback_url=body.callback_url
+    )
 
 
 async def add_audio(request: web.Request) -> web.Response:
@@ -291,7 +296,12 @@ async def add_audio(request: web.Request) -> web.Response:
     }
     # The sound prompt scripts the outcome, as a create's prompt does ("[fail]").
     return _start(
-        request, source, prompt=body.prompt or "", echo=echo, callback_url=body.callback_url
+        request,
+        source,
+        edit="audio",
+        prompt=body.prompt or "",
+        echo=echo,
+        callback_url=body.callback_url,
     )
 
 
@@ -320,6 +330,7 @@ async def _create(request: web.Request, schema: type[CreateVideo]) -> web.Respon
         raise ApiError(400, problem)
     emu.check_capacity(key)
     frames = body.frames()
+    continues, precedes = extension_sources(frames)
     gen = Generation(
         family=FAMILY,
         prompt=body.prompt or "",
@@ -330,6 +341,8 @@ async def _create(request: web.Request, schema: type[CreateVideo]) -> web.Respon
         parent_id=parent_id(frames),
         image_urls=image_urls(frames),
         callback_url=body.callback_url,
+        continues=continues,
+        precedes=precedes,
     )
     base = base_url(request, emu.config)
     if body.callback_url:

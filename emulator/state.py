@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from emulator.clips import ClipSpec, Edit, plan
 from emulator.config import EmulatorConfig
 
 log = logging.getLogger("emulator")
@@ -128,6 +129,12 @@ class Generation:
     # The resolution of a video the request does not size (a soundtrack added to another
     # generation keeps that generation's).
     inherited_resolution: str | None = None
+    # An extension: the generation it continues (frame0, or the legacy /extend's task id) and
+    # the one it leads into (frame1). Its video holds theirs (see clips.py).
+    continues: str | None = None
+    precedes: str | None = None
+    # Made from ``parent_id``'s video instead of new footage (Luma's /upscale and /audio).
+    edit: Edit | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: str = field(default_factory=_now_iso)
     state: State = State.QUEUED
@@ -142,6 +149,10 @@ class Generation:
     history: list[tuple[State, float]] = field(default_factory=list)
     # time.time() of a Luma DELETE; a deleted generation is kept (for tests) but hidden.
     deleted_at: float | None = None
+    # Set by the store on add: the palette index of its new footage (None for an edit) and what
+    # its clip shows (served with config.clips on).
+    clip_index: int | None = None
+    clip: ClipSpec | None = None
     script: Script = field(init=False)
 
     def __post_init__(self) -> None:
@@ -188,6 +199,7 @@ class Generation:
             "callback_url": self.callback_url,
             "history": [state.value for state, _ in self.history],
             "request": self.request,
+            "clip": None if self.clip is None else self.clip.colours,
         }
 
 
@@ -214,6 +226,8 @@ class GenerationStore:
         # Swapped on every change; waiters re-check their condition when it fires.
         self._changed = asyncio.Event()
         self._closing = False
+        # Palette index of the next generation that makes new footage (see clips.py).
+        self._next_clip = 0
 
     # -- lookup --------------------------------------------------------------------------
 
@@ -246,7 +260,12 @@ class GenerationStore:
     # -- lifecycle -----------------------------------------------------------------------
 
     def add(self, gen: Generation) -> Generation:
-        """Register a new generation and start its clock (needs a running loop)."""
+        """Register a new generation, plan its clip and start its clock (needs a running
+        loop)."""
+        if gen.edit is None:
+            gen.clip_index = self._next_clip
+            self._next_clip += 1
+        gen.clip = plan(gen, self.generations.get, self._config())
         self.generations[gen.id] = gen
         log.info("generation %s created (%s): %.80r", gen.id, gen.family.value, gen.prompt)
         if not gen.script.stuck or self._fetches_images(gen):
@@ -394,6 +413,7 @@ class GenerationStore:
             driver.cancel()
         self._drivers.clear()
         self.generations.clear()
+        self._next_clip = 0
         self._notify()
 
     async def close(self) -> None:
