@@ -276,3 +276,54 @@ async def test_a_request_resent_after_a_crash_makes_one_job(
     # Recognised as the same request, not stopped by an error (the key's unique index is only
     # the backstop): the user hears nothing but the video and its notice.
     assert not [m for m in tg.bot_messages(USER) if "went wrong" in m.get("text", "")]
+
+
+# --- stories: a kill mid-story resumes at the shot in progress; one during stitching still
+# ends in one video -------------------------------------------------------------------------
+
+
+async def story_settled(tg: FakeTelegram, repository: Repository) -> Job:
+    story = await settle(tg, repository)
+    shots = await repository.story_shots(story.id)
+    assert (
+        story.state is JobState.DELIVERED and [s.state for s in shots] == [JobState.DELIVERED] * 2
+    )
+    assert len(tg.messages_with_video(USER)) == 1
+    assert await quota_used(repository) == 2
+    return story
+
+
+async def test_killed_mid_story_resumes_at_the_shot_in_progress(
+    tg: FakeTelegram, emulator: Any, crashable: Any
+) -> None:
+    start, repository = crashable
+    emulator.config.dream_seconds = 2.0
+    first = await start()
+    tg.user_sends("/story\na kite rises\nit loops in the wind", user_id=USER)
+
+    async def second_shot_waiting() -> bool:
+        shots = await repository.story_shots(1)
+        return len(shots) == 2 and shots[1].state is JobState.WAITING
+
+    for _ in range(400):
+        if await second_shot_waiting():
+            break
+        await asyncio.sleep(0.05)
+    await first.kill()
+    await start()
+    await story_settled(tg, repository)
+    assert len(creates(emulator)) == 2  # no shot asked for twice
+
+
+async def test_killed_while_stitching_delivers_one_video(
+    tg: FakeTelegram, emulator: Any, crashable: Any
+) -> None:
+    start, repository = crashable
+    # The story's first part download (the shots are not downloaded before) hangs.
+    emulator.inject_fault(route="download", kind="delay", seconds=6, count=1)
+    first = await start()
+    tg.user_sends("/story\na kite rises\nit loops in the wind", user_id=USER)
+    await job_when(repository, lambda j: j.state is JobState.DELIVERING, "stitching")
+    await first.kill()
+    await start()
+    await story_settled(tg, repository)

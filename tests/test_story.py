@@ -13,6 +13,7 @@ import pytest
 from bot.domain.generations import utc_day
 from bot.domain.model import JobState
 from tests.fakes.telegram_api import Call, FakeTelegram
+from tests.media import colour_runs, duration_of
 
 USER = 1001
 STORY = " --ar 9:16\na paper boat on a puddle\nthe boat drifts into a stream\nthe stream becomes a river"
@@ -96,7 +97,9 @@ async def test_a_failed_shot_ends_the_story_early_and_refunds_the_rest(
     video = await the_video(tg)
     story = await story_job(bot)
     assert "could not be made" in video.params["caption"]
-    assert "1. a calm lake" in video.params["caption"] and "a rainbow" not in video.params["caption"]
+    assert (
+        "1. a calm lake" in video.params["caption"] and "a rainbow" not in video.params["caption"]
+    )
     assert len(creates(emulator)) == 2  # the third shot was never asked for
     assert story.cost == 1 and await used(bot) == 1
 
@@ -141,9 +144,7 @@ async def test_extend_and_again_on_a_story(
     video = (await the_video(tg)).result
     story = await bot.delivered(video)
     last = (await bot.runtime.repository.story_shots(story.id))[-1]
-    tg.user_sends(
-        "/extend the string snaps", user_id=USER, reply_to_message_id=video["message_id"]
-    )
+    tg.user_sends("/extend the string snaps", user_id=USER, reply_to_message_id=video["message_id"])
     await tg.wait_for_video(count=2, timeout=30)
     assert creates(emulator)[-1].json["keyframes"]["frame0"]["id"] == last.remote_id
     tg.press_button(video, f"a:{story.id}", user_id=USER)
@@ -168,3 +169,61 @@ async def test_a_restart_while_the_story_is_delivered_ends_in_one_video(
     await asyncio.sleep(0.5)
     assert len(tg.videos()) == 1 and story.video_message_id == tg.videos()[0].result["message_id"]
     assert len(creates(emulator)) == 2
+
+
+# --- the stitched video, decoded (the emulator's real clips: one colour per generation) ---------
+
+
+@pytest.fixture
+def clips(emulator: Any) -> Any:
+    emulator.config.clips = True
+    return emulator
+
+
+def stitched(video: Call) -> bytes:
+    data = video.files.get("video")
+    assert data, "the story was not uploaded"
+    return data
+
+
+@pytest.mark.parametrize("includes_source", [True, False], ids=["holds-source", "new-part"])
+async def test_the_story_shows_each_shot_once_in_order(
+    includes_source: bool, tg: FakeTelegram, clips: Any, start_bot: Callable[..., Any]
+) -> None:
+    # Whether the service's extension holds the shot it continues (Luma's documented way) or
+    # is the new part alone, the story is every shot once: 2 s of red, green, blue.
+    clips.config.extend_includes_source = includes_source
+    await start_bot(daily_quota=5)
+    tg.user_sends(f"/story{STORY}", user_id=USER)
+    video = await the_video(tg)
+    assert colour_runs(stitched(video)) == [("red", 2.0), ("green", 2.0), ("blue", 2.0)]
+    assert duration_of(stitched(video)) == pytest.approx(6.0, abs=0.2)
+    assert video.params["duration"] == 6
+
+
+async def test_a_cut_is_joined_after_the_run_before_it(
+    tg: FakeTelegram, clips: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot()
+    tg.user_sends("/story a door opens | a hall beyond | --- | a garden at night", user_id=USER)
+    video = await the_video(tg)
+    assert colour_runs(stitched(video)) == [("red", 2.0), ("green", 2.0), ("blue", 2.0)]
+
+
+async def test_a_shorter_story_after_a_failed_shot_holds_the_shots_made(
+    tg: FakeTelegram, clips: Any, start_bot: Callable[..., Any]
+) -> None:
+    await start_bot(daily_quota=5)
+    tg.user_sends("/story\na calm lake\nthe wind rises\n[fail] a storm\na rainbow", user_id=USER)
+    video = await the_video(tg)
+    assert colour_runs(stitched(video)) == [("red", 2.0), ("green", 2.0)]
+
+
+async def test_nine_second_shots_after_a_cut(
+    tg: FakeTelegram, clips: Any, start_bot: Callable[..., Any]
+) -> None:
+    # The story's options reach every shot: 9 s each (3 s in the emulator), two runs joined.
+    await start_bot(daily_quota=5)
+    tg.user_sends("/story --dur 9s\na red balloon\n---\na green field", user_id=USER)
+    video = await the_video(tg)
+    assert colour_runs(stitched(video)) == [("red", 3.0), ("green", 3.0)]

@@ -41,9 +41,7 @@ def test_shots_on_one_line_and_cuts() -> None:
 
 
 def test_a_shot_may_name_its_camera_move_but_no_other_option() -> None:
-    story = parse_story(
-        "\na fox --camera orbit_left\na hare", max_prompt_length=2048, max_shots=6
-    )
+    story = parse_story("\na fox --camera orbit_left\na hare", max_prompt_length=2048, max_shots=6)
     assert [shot.camera for shot in story.shots] == ["orbit_left", None]
     with pytest.raises(ParseError) as refused:
         parse("\na fox --ar 9:16")
