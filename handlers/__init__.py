@@ -42,7 +42,6 @@ from handlers.payments import (
     star_transactions,
     terms_command,
 )
-from handlers.story import story
 from handlers.promos import (
     StartParameter,
     invite_command,
@@ -51,6 +50,7 @@ from handlers.promos import (
     start_with_parameter,
 )
 from handlers.quota import quota_command
+from handlers.story import story
 from handlers.video import video
 
 # Edited messages never start anything: only fresh messages and channel posts pass. Nor does a

@@ -829,9 +829,7 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
         `outcome`: the shots made, and why it stopped early), and `give_back` credits go back
         for the shots never made, in one transaction."""
         async with self._transaction() as db:
-            row = await db.fetch_one(
-                "SELECT params FROM generations WHERE id = $1", story_id
-            )
+            row = await db.fetch_one("SELECT params FROM generations WHERE id = $1", story_id)
             if row is None:
                 return False
             params = {**json.loads(row["params"]), "outcome": outcome}

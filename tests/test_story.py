@@ -16,7 +16,10 @@ from tests.fakes.telegram_api import Call, FakeTelegram
 from tests.media import colour_runs, duration_of
 
 USER = 1001
-STORY = " --ar 9:16\na paper boat on a puddle\nthe boat drifts into a stream\nthe stream becomes a river"
+STORY = (
+    " --ar 9:16\na paper boat on a puddle\nthe boat drifts into a stream\n"
+    "the stream becomes a river"
+)
 
 
 def creates(emulator: Any) -> list[Any]:
@@ -132,7 +135,7 @@ async def test_a_cut_starts_the_next_shot_fresh(
     await start_bot()
     tg.user_sends("/story a door opens | a hall beyond | --- | a garden at night", user_id=USER)
     await the_video(tg)
-    first, second, third = (r.json for r in creates(emulator))
+    _, second, third = (r.json for r in creates(emulator))
     assert "keyframes" in second and "keyframes" not in third
 
 

@@ -541,7 +541,8 @@ EN: Final[dict[str, str]] = {
         "That story has {count} shots; a story can have at most {limit}. Nothing was charged."
     ),
     "story_one_photo": (
-        "A story starts from one photo at most: send a single photo captioned <code>/story …</code>."
+        "A story starts from one photo at most: send a single photo captioned "
+        "<code>/story …</code>."
     ),
     "story_status": "🎞 <b>Story</b> · {count} shots · {elapsed} elapsed\n{shots}",
     "story_shot_done": "✅ {number}. {cut}{prompt}",
