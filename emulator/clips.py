@@ -152,8 +152,8 @@ Lookup = Callable[[str], "Generation | None"]
 
 def plan(gen: Generation, lookup: Lookup, config: EmulatorConfig) -> ClipSpec:
     """What ``gen``'s video shows, from its request and its sources' own specs."""
-    source = lookup(gen.parent_id) if gen.parent_id else None
-    if gen.edit is not None and source is not None and source.clip is not None:
+    source = lookup(gen.parent_id) if gen.edit is not None and gen.parent_id else None
+    if source is not None and source.clip is not None:
         if gen.edit == "audio":
             return replace(source.clip, audio=True)
         before = source.resolution or SOURCE_DEFAULT_RESOLUTION
@@ -261,6 +261,9 @@ class ClipMaker:
         task = self._making.get(spec)
         if task is None:
             task = asyncio.get_running_loop().create_task(self._make(spec))
+            # Its failure is seen by whoever waits; this keeps one nobody waits for any more
+            # from being logged as never retrieved.
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())
             self._making[spec] = task
         # A caller that goes away (a client hung up) does not cancel the others' clip.
         return await asyncio.shield(task)

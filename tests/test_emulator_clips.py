@@ -507,6 +507,14 @@ async def test_a_clip_ffmpeg_cannot_make_is_a_500(env, monkeypatch: pytest.Monke
         assert resp.status == 500
 
 
+async def test_a_failed_generation_takes_its_colour_too(env) -> None:
+    emu, http = env
+    failed = await V2_API.create(http, prompt="Flying jellyfish [fail]")
+    emu.force_state(failed, "failed")
+    assert emu.generations[failed].clip.colours == ["red"]
+    assert colours_at(await video_of(V2_API, http, await made(emu, V2_API, http)), [0]) == ["green"]
+
+
 async def test_a_reset_of_generations_starts_the_palette_again(env) -> None:
     emu, http = env
     await made(emu, V2_API, http)
