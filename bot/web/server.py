@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import HttpVersion11, hdrs, web
@@ -78,7 +79,7 @@ class WebServer:
 
     def app(self) -> web.Application:
         """The public listener."""
-        application = web.Application()
+        application = web.Application(middlewares=[_close_after_encoded_bodies])
         routes = application.router
         routes.add_get("/healthz", self._healthz, expect_handler=_expect)
         if self._metrics_port is None:
@@ -91,7 +92,7 @@ class WebServer:
 
     def metrics_app(self) -> web.Application:
         """The METRICS_PORT listener, on 127.0.0.1: only what is on this machine reaches it."""
-        application = web.Application()
+        application = web.Application(middlewares=[_close_after_encoded_bodies])
         application.router.add_get("/metrics", self._metrics, expect_handler=_expect)
         _answer_the_rest(application)
         return application
@@ -190,9 +191,29 @@ class _ServerLog(logging.LoggerAdapter):
         super().exception(msg, *args, **kwargs)
 
 
+@web.middleware
+async def _close_after_encoded_bodies(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    _close_if_encoded(request)
+    return await handler(request)
+
+
+def _close_if_encoded(request: web.Request) -> None:
+    """aiohttp drains what a route left unread after the answer, decoding a compressed body as
+    it goes, and logs a client's broken one (`Content-Encoding: gzip` over junk) as its own
+    unhandled error. No route here needs a compressed body's connection kept alive: it is
+    closed after the answer instead of drained. (Every request passes here: the middleware,
+    or `_expect`, which runs before it.)"""
+    encoding = request.headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower()
+    if encoding != "identity" and request.protocol is not None:
+        request.protocol.force_close()
+
+
 async def _expect(request: web.Request) -> None:
     """aiohttp's handling of `Expect` without its echo of an unknown value, which answered a
     500 when the value was not UTF-8."""
+    _close_if_encoded(request)
     if request.version != HttpVersion11:
         return
     if request.headers.get(hdrs.EXPECT, "").lower() != "100-continue":
