@@ -243,7 +243,7 @@ async def test_command_menu_is_registered_at_start(
     await start_bot()
     await tg.wait_until(lambda: len(tg.calls_of("setMyCommands")) == 2)
     english, russian = tg.calls_of("setMyCommands")
-    names = ["video", "extend", "cancel", "quota", "history", "help"]
+    names = ["video", "story", "extend", "cancel", "quota", "history", "help"]
     assert [c["command"] for c in english.params["commands"]] == names
     assert "language_code" not in english.params
     assert russian.params["language_code"] == "ru"
