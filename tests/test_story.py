@@ -230,3 +230,32 @@ async def test_nine_second_shots_after_a_cut(
     tg.user_sends("/story --dur 9s\na red balloon\n---\na green field", user_id=USER)
     video = await the_video(tg)
     assert colour_runs(stitched(video)) == [("red", 3.0), ("green", 3.0)]
+
+
+async def test_a_story_over_the_upload_limit_is_sent_as_its_parts_links(
+    tg: FakeTelegram, clips: Any, start_bot: Callable[..., Any]
+) -> None:
+    # Each clip is under 2 KB (a 2 s solid colour), the two joined are over: after the cut,
+    # two parts make the story, so two links, in order.
+    bot = await start_bot(telegram_upload_limit=2_100)
+    tg.user_sends("/story a door opens | --- | a garden at night", user_id=USER)
+    link = await tg.wait_for_call(
+        "editMessageText", lambda c: "too large" in c.params["text"], timeout=30
+    )
+    story = await story_job(bot)
+    shots = await bot.runtime.repository.story_shots(story.id)
+    body = link.params["text"]
+    assert body.index(shots[0].video_url) < body.index(shots[1].video_url)
+    assert tg.videos() == []
+
+
+async def test_the_status_message_follows_the_shots(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.config.dream_seconds = 0.6
+    await start_bot()
+    tg.user_sends("/story\na kite rises\nit loops in the wind", user_id=USER)
+    await the_video(tg)
+    shown = [c.params["text"] for c in tg.calls_of("editMessageText")]
+    assert any("🎬 1. a kite rises" in t and "⏳ 2. it loops" in t for t in shown), shown
+    assert any("✅ 1. a kite rises" in t and "🎬 2. it loops" in t for t in shown), shown

@@ -66,7 +66,8 @@ class WorkerContext:
             job,
             self.settings.progress_interval,
             language,
-            self.edit_budget,
+            # A story's shot has no status message of its own: it spends nothing.
+            self.edit_budget if job.story_job_id is None else None,
             cancellable=self.client.can_delete,
         )
 

@@ -73,7 +73,9 @@ class Deliver:
                 message, interrupted, kind = await self._send_video(job, language)
             except VideoTooLarge as too_large:
                 current = await ctx.repo.get_job(job.id)  # the URL may have been refreshed
-                message = await self._delivery.send_link(current or job, too_large.size, language)
+                message = await self._delivery.send_link(
+                    current or job, too_large.size, language, too_large.links
+                )
                 kind = "link"
         except Forbidden as error:
             log.warning("job %d: chat %d unreachable: %s", job.id, job.chat_id, error)

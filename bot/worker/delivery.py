@@ -98,9 +98,13 @@ class NotAVideo(DownloadError):
 
 
 class VideoTooLarge(Exception):
-    def __init__(self, size: int) -> None:
+    """Over the upload limit: sent as its link instead (`links`: a story's parts, in order; by
+    default the job's own video URL)."""
+
+    def __init__(self, size: int, links: tuple[str, ...] = ()) -> None:
         super().__init__(f"video is {size} bytes")
         self.size = size
+        self.links = links
 
 
 class UrlRefused(Exception):
@@ -328,14 +332,17 @@ class Delivery:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    async def send_link(self, job: Job, size: int, language: str | None) -> Message:
-        """Too large to upload: the link, with the thumbnail when the API gave one."""
+    async def send_link(
+        self, job: Job, size: int, language: str | None, links: tuple[str, ...] = ()
+    ) -> Message:
+        """Too large to upload: the link (or `links`, one per line), with the thumbnail when
+        the API gave one."""
         body = text(
             "video_link",
             language,
             prompt=excerpt(job.prompt, CAPTION_PROMPT_CHARS),
             size_mb=f"{size / 1_048_576:.0f}",
-            url=job.video_url or "",
+            url="\n".join(links) if links else job.video_url or "",
             generation_id=job.remote_id or "",
         )
         edits = [lambda status_id: self._bot.edit_message_text(body, job.chat_id, status_id)]

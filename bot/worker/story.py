@@ -196,7 +196,9 @@ class Story:
     async def _show(self, story: Job, spec: StorySpec, shots: list[Job]) -> None:
         """The status message: each shot done, in progress or waiting, and the time so far."""
         ctx = self._ctx
-        if story.status_message_id is None or not ctx.edit_budget.try_spend(story.chat_id):
+        # Each look follows a shot's change of state or a status interval: always worth it.
+        spend = ctx.edit_budget.try_spend(story.chat_id, state_change=True)
+        if story.status_message_id is None or not spend:
             return
         language = await ctx.notices.language(story)
         message = story_status(spec, shots, time.time() - story.created_at, language)
@@ -229,13 +231,17 @@ class Story:
         assert isinstance(spec, StorySpec)
         with tempfile.TemporaryDirectory(prefix="luma-story-") as folder:
             paths: dict[int, Path] = {}
+            urls: dict[int, str] = {}
             made: list[MadeShot] = []
             for shot in shots:
                 assert shot.video_url is not None and shot.shot is not None
                 paths[shot.shot] = Path(folder, f"shot-{shot.shot}.mp4")
+                urls[shot.shot] = shot.video_url
                 seconds = await self._fetch(shot.video_url, paths[shot.shot])
                 made.append(MadeShot(shot.shot, spec.shots[shot.shot].cut, seconds))
-            parts = [paths[index] for index in parts_to_join(made)]
+            needed = parts_to_join(made)
+            parts = [paths[index] for index in needed]
+            links = tuple(urls[index] for index in needed)
             out = Path(folder, "story.mp4")
             try:
                 await stitch(parts, out)
@@ -243,9 +249,9 @@ class Story:
                 raise StoryStitchError(str(error)) from None
             # Opened before the folder goes: the open file outlives its name.
             video = await asyncio.to_thread(_opened, out)
-        if video.size > self._delivery.upload_limit:
+        if video.size > self._delivery.upload_limit:  # its parts' links instead
             video.close()
-            raise VideoTooLarge(video.size)
+            raise VideoTooLarge(video.size, links)
         return video
 
     async def _fetch(self, url: str, path: Path) -> float:
