@@ -140,6 +140,12 @@ def section(rows: list[str], command: str) -> str:
         "H.264 high profile; in the re-encoded cases the last clip is main profile, so no "
         "part can be copied. See bench/stitch.py.",
         "",
+        "Copying reads and writes packets only: a fraction of a second and little memory "
+        "whatever the length. Re-encoding decodes and encodes every frame, at a lower CPU "
+        "priority than the bot's (`nice` +10, as in the bot; its wall time grows when the "
+        "machine is busy), and holds x264's lookahead plus a decoder for every part at once "
+        "(the concat filter opens all inputs), so its memory grows with the picture size.",
+        "",
         "| case | method | parts | output | wall time | ffmpeg CPU | ffmpeg peak RSS |",
         "|---|---|---|---|---|---|---|",
         *rows,

@@ -44,8 +44,8 @@ import imageio_ffmpeg
 
 from bot.worker.mp4 import HEAD_BYTES, Movie, Track, VideoInfo, is_video, read_file_movie
 
-# Long enough to re-encode six 9-second 720p parts on two cores with room to spare (about
-# 25 s measured: docs/benchmarks.md, "Stitching"); copying takes well under a second.
+# Room to re-encode the longest story (six 9-second parts): about 25 s at 720p and 50 s at
+# 1080p on two busy cores (docs/benchmarks.md, "Stitching"); copying takes under a second.
 DEFAULT_TIMEOUT = 300.0
 # ffmpeg's own messages kept for the error (the end, where the reason is).
 STDERR_LIMIT = 4096
