@@ -260,6 +260,27 @@ async def test_a_cut_or_missing_part_is_refused(clips: dict[str, Path], tmp_path
     assert_nothing_left(out)
 
 
+async def test_a_part_without_pictures_is_refused(clips: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "story.mp4"
+    sound = tmp_path / "sound.mp4"
+    command = [FFMPEG, "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "sine=d=1"]
+    await asyncio.to_thread(subprocess.run, [*command, "-c:a", "aac", str(sound)], check=True)
+    with pytest.raises(StitchError, match="part 2 has no readable video track"):
+        await stitch([clips["red"], sound], out)
+    assert_nothing_left(out)
+
+
+async def test_an_ffmpeg_that_cannot_start_is_a_stitch_error(
+    clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator's IMAGEIO_FFMPEG_EXE names a binary that is not there."""
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "no-ffmpeg"))
+    out = tmp_path / "story.mp4"
+    with pytest.raises(StitchError, match="ffmpeg could not start"):
+        await stitch([clips["red"], clips["green"]], out)
+    assert_nothing_left(out)
+
+
 async def test_ffmpeg_failing_is_a_stitch_error_with_its_reason(
     clips: dict[str, Path], tmp_path: Path
 ) -> None:
