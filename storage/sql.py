@@ -411,7 +411,7 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
     async def active_jobs_of(self, payer_id: int, chat_id: int) -> list[Job]:
         rows = await self._all(
             f"""SELECT * FROM generations WHERE payer_id = $1 AND chat_id = $2
-                AND state IN ({_ACTIVE}) ORDER BY id""",
+                AND state IN ({_ACTIVE}) AND story_job_id IS NULL ORDER BY id""",
             payer_id,
             chat_id,
         )
@@ -910,7 +910,9 @@ async def _count(db: Session, where: str, *values: Any) -> int:
 
 
 async def _count_active(db: Session, payer_id: int) -> int:
-    return await _count(db, f"payer_id = $1 AND state IN ({_ACTIVE})", payer_id)
+    # A story counts once, however many of its shots are under way.
+    where = f"payer_id = $1 AND state IN ({_ACTIVE}) AND story_job_id IS NULL"
+    return await _count(db, where, payer_id)
 
 
 async def _count_charged(db: Session, payer_id: int, day: str) -> int:

@@ -259,3 +259,16 @@ async def test_the_status_message_follows_the_shots(
     shown = [c.params["text"] for c in tg.calls_of("editMessageText")]
     assert any("🎬 1. a kite rises" in t and "⏳ 2. it loops" in t for t in shown), shown
     assert any("✅ 1. a kite rises" in t and "🎬 2. it loops" in t for t in shown), shown
+
+
+async def test_a_story_in_progress_counts_once_toward_the_active_limit(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    emulator.config.dream_seconds = 1.0
+    bot = await start_bot(max_active_per_user=2, daily_quota=5)
+    tg.user_sends("/story\na kite rises\nit loops in the wind", user_id=USER)
+    await tg.wait_until(lambda: len(creates(emulator)) == 1, timeout=15)
+    assert await bot.runtime.repository.count_active(USER) == 1  # not 2 with its shot
+    tg.user_sends("/video a paper plane", user_id=USER)  # the story and this: two
+    await tg.wait_for_video(count=2, timeout=30)
+    assert not [c for c in tg.calls_of("sendMessage") if "the limit is" in c.params["text"]]
