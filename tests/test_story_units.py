@@ -99,6 +99,8 @@ def test_a_story_round_trips_through_its_params() -> None:
         ([(0, False, 5), (1, False, 10), (2, False, 15)], [2]),
         # Each extension is the new part only: every shot.
         ([(0, False, 5), (1, False, 5), (2, False, 5)], [0, 1, 2]),
+        # Two encodings of one length differ by a frame: still the new part alone.
+        ([(0, False, 5.0), (1, False, 5.04), (2, False, 5.08)], [0, 1, 2]),
         # A cut starts a new run: the last of each run.
         ([(0, False, 5), (1, False, 10), (2, True, 5), (3, False, 10)], [1, 3]),
         ([(0, False, 5), (1, True, 5)], [0, 1]),

@@ -37,12 +37,15 @@ from bot.domain.specs import ParentVideo, StorySpec, spec_of
 from bot.texts import Html, clock, excerpt, text
 from bot.worker.context import WorkerContext
 from bot.worker.delivery import Delivery, VideoFile, VideoTooLarge
-from bot.worker.mp4 import read_file_video_info
+from bot.worker.mp4 import Movie, read_file_movie, read_file_video_info
 from bot.worker.stitch import StitchError, stitch
 
 log = logging.getLogger(__name__)
 
 STATUS_PROMPT_CHARS = 60
+# Less than any shot lasts (Luma makes 5 or 9 s; the emulator's shortest is 2 s), more than two
+# encodings of one length differ.
+EXTENSION_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,13 @@ def parts_to_join(shots: Sequence[MadeShot]) -> list[int]:
     shot it continues, and only the last shot of each run between cuts is needed. A service that
     returns only the new part is recognised too: every shot of a story asks for the same length,
     so an extension that holds the shot before is longer than that shot, and one that does not,
-    is not."""
+    is not (by EXTENSION_SECONDS at least: two encodings of the same length differ by a
+    frame or so)."""
     needed: list[int] = []
     for position, shot in enumerate(shots):
         previous = shots[position - 1] if position else None
-        if previous is not None and not shot.cut and shot.seconds > previous.seconds:
+        longer = previous is not None and shot.seconds >= previous.seconds + EXTENSION_SECONDS
+        if previous is not None and not shot.cut and longer:
             needed.remove(previous.index)  # this extension holds the shot before
         needed.append(shot.index)
     return needed
@@ -255,12 +260,17 @@ class Story:
         return video
 
     async def _fetch(self, url: str, path: Path) -> float:
-        """One shot's video into `path`; its length in whole seconds (rounded up: enough to tell a
-        shot from one twice as long)."""
+        """One shot's video into `path`; its length in seconds."""
         video = await self._delivery.download(url)
         with contextlib.closing(video):
             await asyncio.to_thread(_save, video, path)
-        return float(video.info.duration or 0)
+            return _seconds(read_file_movie(video.file))
+
+
+def _seconds(movie: Movie) -> float:
+    """A video's length: its longest track's own (exact), else the movie's (whole seconds)."""
+    lengths = [track.seconds for track in movie.tracks if track.seconds]
+    return max(lengths) if lengths else float(movie.info.duration or 0)
 
 
 def _save(video: VideoFile, path: Path) -> None:
