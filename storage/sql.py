@@ -196,33 +196,13 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
             if isinstance(charge, QuotaExhausted):
                 return charge
             paid_with, paid_daily, paid_credits = charge
-            row = await db.fetch_one(
-                """INSERT INTO generations (family, kind, user_id, chat_id, thread_id,
-                       request_message_id, request_key, parent_job_id, prompt, params, state,
-                       charged_day, payer_id, paid_with, deadline_at, created_at, updated_at,
-                       cost, paid_daily, paid_credits)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                           $16, $16, $17, $18, $19)
-                   RETURNING *""",
-                new.family,
-                new.kind,
-                new.user_id,
-                new.chat_id,
-                new.thread_id,
-                new.request_message_id,
-                new.request_key,
-                new.parent_job_id,
-                new.prompt,
-                json.dumps(new.params),
-                JobState.QUEUED.value,
-                day,
-                rules.payer_id,
-                paid_with,
-                new.deadline_at,
-                now,
-                new.cost,
-                paid_daily,
-                paid_credits,
+            row = await _insert_job(
+                db,
+                new,
+                day=day,
+                payer_id=rules.payer_id,
+                paid=(paid_with, paid_daily, paid_credits),
+                now=now,
             )
             assert row is not None
             job = _job(row)
@@ -766,31 +746,14 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
         nothing itself). Added once: the same shot asked for again (a retry after a crash)
         is the job made the first time."""
         async with self._writing() as db:
-            await db.execute(
-                """INSERT INTO generations (family, kind, user_id, chat_id, thread_id,
-                       request_message_id, request_key, parent_job_id, prompt, params, state,
-                       charged_day, payer_id, paid_with, deadline_at, created_at, updated_at,
-                       cost, paid_daily, paid_credits, story_job_id, shot)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'story',
-                           $14, $15, $15, 0, 0, 0, $16, $17)
-                   ON CONFLICT (request_key) DO NOTHING""",
-                new.family,
-                new.kind,
-                new.user_id,
-                new.chat_id,
-                new.thread_id,
-                new.request_message_id,
-                new.request_key,
-                new.parent_job_id,
-                new.prompt,
-                json.dumps(new.params),
-                JobState.QUEUED.value,
-                story.charged_day,
-                story.payer_id,
-                new.deadline_at,
-                now,
-                story.id,
-                new.shot,
+            await _insert_job(
+                db,
+                new,
+                day=story.charged_day or "",
+                payer_id=story.payer_id,
+                paid=("story", 0, 0),
+                now=now,
+                once=True,
             )
             row = await db.fetch_one(
                 "SELECT * FROM generations WHERE request_key = $1", new.request_key
@@ -960,6 +923,53 @@ async def _charge(
             balance=balance,
         )
     return ("credit" if paid_credits else "daily"), paid_daily, paid_credits
+
+
+async def _insert_job(
+    db: Session,
+    new: NewJob,
+    *,
+    day: str,
+    payer_id: int | None,
+    paid: tuple[str, int, int],
+    now: float,
+    once: bool = False,
+) -> Row | None:
+    """A new job, queued, paid as `paid` says (paid_with, from the daily allowance, from the
+    balance). `once`: a job with the same request key already there is kept (no row back)."""
+    paid_with, paid_daily, paid_credits = paid
+    conflict = "ON CONFLICT (request_key) DO NOTHING" if once else ""
+    return await db.fetch_one(
+        f"""INSERT INTO generations (family, kind, user_id, chat_id, thread_id,
+               request_message_id, request_key, parent_job_id, prompt, params, state,
+               charged_day, payer_id, paid_with, deadline_at, created_at, updated_at,
+               cost, paid_daily, paid_credits, story_job_id, shot)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                   $16, $16, $17, $18, $19, $20, $21)
+           {conflict}
+           RETURNING *""",
+        new.family,
+        new.kind,
+        new.user_id,
+        new.chat_id,
+        new.thread_id,
+        new.request_message_id,
+        new.request_key,
+        new.parent_job_id,
+        new.prompt,
+        json.dumps(new.params),
+        JobState.QUEUED.value,
+        day,
+        payer_id,
+        paid_with,
+        new.deadline_at,
+        now,
+        new.cost,
+        paid_daily,
+        paid_credits,
+        new.story_job_id,
+        new.shot,
+    )
 
 
 async def _give_back(db: Session, job: Job, credits: int, *, reason: str, now: float) -> None:
