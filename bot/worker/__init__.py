@@ -8,6 +8,5 @@ jobs of their own, then is delivered as one video, its shots joined by `stitch` 
 the settings, the prompt helper, `fail`).
 
 May import: `bot.domain` (types, specs, the job store interface), `bot.luma`, `bot.llm`,
-`bot.telegram`,
-and the shared leaves at `bot/`'s root. Never `handlers`, `bot.web` or `storage`.
+`bot.telegram`, and the shared leaves at `bot/`'s root. Never `handlers`, `bot.web` or `storage`.
 """
