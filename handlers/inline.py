@@ -42,7 +42,9 @@ async def inline_query(update: Update, context: BotContext) -> None:
             results,
             cache_time=CACHE_SECONDS,
             is_personal=True,
-            next_offset=found.next_offset,
+            # None rather than "" for "no more": PTB's Defaults turn an empty string into "[]"
+            # (it reads "" as an empty list of poll options), which Telegram would echo back.
+            next_offset=found.next_offset or None,
         )
     except TelegramError as error:  # typically: the user typed on and the query is too old
         log.info("inline query not answered: %s", error)
