@@ -15,6 +15,7 @@ import pytest
 from bot.domain.model import Job
 from tests.fakes.telegram_api import FakeTelegram, InlineAnswer
 from tests.test_history import GROUP, IN_GROUP, OTHER_USER, USER, creates, make_videos, used
+from tests.test_story import story_job
 
 
 async def inline(
@@ -180,3 +181,20 @@ async def test_hostile_queries_are_answered_without_error(
     # Still there, and still found.
     assert titles(await inline(tg, "calm")) == ["a calm lake"]
     await asyncio.sleep(0)
+
+
+async def test_a_story_is_one_video_and_its_shots_are_never_listed(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await start_bot(daily_quota=5)
+    tg.user_sends("/story\na paper boat on a puddle\nthe boat drifts into a river", user_id=USER)
+    video = await tg.wait_for_video(timeout=30)
+    story = await story_job(bot)
+    shots = await bot.runtime.repository.story_shots(story.id)
+    assert len(shots) == 2
+    for query in ("", "boat", "river"):
+        answer = await inline(tg, query)
+        assert answer.ids == [str(story.id)], query
+        assert answer.file_ids == [story.video_file_id]
+    assert story.video_file_id == video.result["video"]["file_id"]
+    assert answer.results[0]["caption"].startswith("🎞 2 shots")
