@@ -50,8 +50,14 @@ from storage import open_repository
 log = logging.getLogger(__name__)
 
 # pre_checkout_query: Telegram asks before taking Stars (handlers/payments.py); a successful
-# payment arrives as a message.
-ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "pre_checkout_query"]
+# payment arrives as a message. inline_query: `@Bot <words>` in any chat (handlers/inline.py).
+ALLOWED_UPDATES = [
+    "message",
+    "channel_post",
+    "callback_query",
+    "pre_checkout_query",
+    "inline_query",
+]
 MENU_COMMANDS = ("video", "story", "extend", "cancel", "quota", "history", "help")
 
 

@@ -12,6 +12,7 @@ from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     CallbackQueryHandler,
+    InlineQueryHandler,
     MessageHandler,
     PreCheckoutQueryHandler,
     TypeHandler,
@@ -29,6 +30,7 @@ from handlers.errors import on_error
 from handlers.extend import extend
 from handlers.help import help_command
 from handlers.history import history_command
+from handlers.inline import inline_query
 from handlers.payments import (
     START_BUY,
     StartsWith,
@@ -127,4 +129,6 @@ def register(application: Application) -> None:
     )
     application.add_handler(CallbackQueryHandler(buy_pressed, pattern=_is_buy))
     application.add_handler(CallbackQueryHandler(pressed))
+    # `@Bot <words>` in any chat: the user's own videos, to post by file_id.
+    application.add_handler(InlineQueryHandler(inline_query))
     application.add_error_handler(on_error)

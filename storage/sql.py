@@ -122,6 +122,9 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
     # Lease DUE_JOBS to $1 until $2, setting updated_at = $3; RETURNING the leased rows.
     _CLAIM_DUE: ClassVar[str]
 
+    # The SQL function that lower-cases any text, not only ASCII (PostgreSQL's own `lower`).
+    _LOWER: ClassVar[str] = "lower"
+
     # --- what a backend provides --------------------------------------------------------------
 
     @abstractmethod
@@ -301,6 +304,29 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
                 offset,
             )
         return [HistoryEntry.model_validate(dict(row)) for row in rows], total
+
+    async def shareable_videos(
+        self, user_id: int, *, words: Sequence[str], offset: int, limit: int
+    ) -> list[Job]:
+        # The videos the user made (in any chat; whoever paid), delivered with a Telegram file
+        # to send again, newest first. A story is one video: its shots are not listed.
+        where = "user_id = $1 AND state = 'delivered' AND video_file_id IS NOT NULL"
+        where += " AND story_job_id IS NULL"
+        values: list[Any] = [user_id]
+        for word in words:  # every word, anywhere in the prompt, whatever its case
+            values.append(f"%{like_escaped(word.lower())}%")
+            where += f" AND {self._LOWER}(prompt) LIKE ${len(values)} ESCAPE '\\'"
+        at = len(values)
+        return [
+            _job(row)
+            for row in await self._all(
+                f"""SELECT * FROM generations WHERE {where}
+                    ORDER BY id DESC LIMIT ${at + 1} OFFSET ${at + 2}""",
+                *values,
+                limit,
+                offset,
+            )
+        ]
 
     async def stats(self, since: float) -> DayStats:
         async with self._snapshot() as db:
@@ -1001,6 +1027,11 @@ async def _sum(db: Session, column: str, where: str, *values: Any) -> int:
         f"SELECT COALESCE(SUM({column}), 0) AS total FROM generations WHERE {where}", *values
     )
     return int(row["total"]) if row is not None else 0
+
+
+def like_escaped(text: str) -> str:
+    """`text` as a LIKE pattern matching it literally (with `ESCAPE '\\'`)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _job(row: Row) -> Job:

@@ -41,6 +41,10 @@ def _numbered(sql: str) -> str:
     return _PLACEHOLDER.sub(lambda match: match.group(1) or f"?{match.group(2)}", sql)
 
 
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 class _Session:
     """Statements on the connection; the caller holds the repository's lock."""
 
@@ -61,6 +65,8 @@ class SqliteRepository(SqlRepository):
     _CLAIM_DUE = f"""UPDATE generations SET lease_owner = $1, lease_until = $2, updated_at = $3
                      WHERE id IN ({DUE_JOBS})
                      RETURNING *"""
+    # SQLite's own `lower` folds ASCII letters only: Python's folds every script.
+    _LOWER = "unicode_lower"
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
@@ -75,6 +81,7 @@ class SqliteRepository(SqlRepository):
         await connection.execute("PRAGMA journal_mode=WAL")
         await connection.execute("PRAGMA busy_timeout=10000")
         await connection.execute("PRAGMA synchronous=NORMAL")
+        await connection.create_function("unicode_lower", 1, _lower, deterministic=True)
         repository = cls(connection)
         await repository._migrate()
         return repository

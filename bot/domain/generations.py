@@ -28,6 +28,7 @@ from bot.domain.model import (
     refund_for,
 )
 from bot.domain.pricing import Prices
+from bot.domain.sharing import INLINE_PAGE_SIZE, MAX_OFFSET, SharedVideos, page_offset, search_words
 from bot.domain.specs import (
     GENERATION_KINDS,
     GenerationSpec,
@@ -529,6 +530,28 @@ class GenerationService:
         if page > pages:
             return await self.history_page(user_id, chat_id=chat_id, page=pages)
         return HistoryPage(entries=entries, page=page, pages=pages, total=total)
+
+    async def shareable_videos(self, user_id: int, query: str, offset: str) -> SharedVideos:
+        """Inline sharing: the user's finished videos whose prompt holds every word of `query`
+        (all of them for an empty query), a page at `offset`. Someone banned, or not let in
+        by an allowlist, gets none (and no error: the chat they are typing in shows nothing)."""
+        start = page_offset(offset)
+        if start is None or not await self._may_share(user_id):
+            return SharedVideos(videos=[])
+        found = await self._repo.shareable_videos(
+            user_id, words=search_words(query), offset=start, limit=INLINE_PAGE_SIZE + 1
+        )
+        videos = found[:INLINE_PAGE_SIZE]
+        more = len(found) > INLINE_PAGE_SIZE and start + INLINE_PAGE_SIZE <= MAX_OFFSET
+        return SharedVideos(videos=videos, next_offset=str(start + len(videos)) if more else "")
+
+    async def _may_share(self, user_id: int) -> bool:
+        # The person is the payer here: nobody posts on behalf of a chat in inline mode.
+        if self.policy.is_admin(user_id):
+            return True
+        if await self._repo.is_banned(user_id):
+            return False
+        return self.policy.is_allowed(user_id, user_id)
 
     async def job_of_owner(
         self, user_id: int | None, job_id: int, *, chat_id: int | None = None

@@ -7,6 +7,7 @@ its end. Transitions a worker makes are fenced by its lease.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.domain.model import (
@@ -275,6 +276,13 @@ class RequestStore(Protocol):
         self, user_id: int, *, chat_id: int | None, offset: int, limit: int
     ) -> tuple[list[HistoryEntry], int]:
         """The user's jobs, newest first (only those in `chat_id` if given), and the total."""
+        ...
+
+    async def shareable_videos(
+        self, user_id: int, *, words: Sequence[str], offset: int, limit: int
+    ) -> list[Job]:
+        """The user's delivered videos that have a Telegram file (stories whole, not their
+        shots), newest first, whose prompt holds every one of `words` (any case, literally)."""
         ...
 
     async def add_extend_prompt(self, prompt: ExtendPrompt, now: float) -> None: ...

@@ -560,4 +560,7 @@ EN: Final[dict[str, str]] = {
         "<b>Tell a story</b>: <code>/story</code> with one shot per line makes them one after "
         "another and sends one long video (<code>---</code> between two shots for a cut).\n\n"
     ),
+    # Inline mode (`@Bot <words>` in any chat): a result's lines under the title, plain text.
+    "inline_description": "{date} UTC · {details}",
+    "inline_untitled": "Your video",
 }

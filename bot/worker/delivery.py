@@ -434,12 +434,12 @@ def caption(job: Job, language: str | None) -> str:
         language,
         prompt=excerpt(job.prompt, CAPTION_PROMPT_CHARS),
         helped=Html(_helped_line(job.params.get("helper"), language)),
-        details=Html(_details(job, language)),
+        details=Html(video_details(job, language)),
         generation_id=job.remote_id or "",
     )
 
 
-def _details(job: Job, language: str | None) -> str:
+def video_details(job: Job, language: str | None) -> str:
     """What the video is beside its prompt: its options, or what was done to another video."""
     params = job.params
     if job.kind == UpscaleSpec.kind:

@@ -5,8 +5,9 @@ What it fakes
     ``offset`` confirmation, ``limit``, ``timeout``, ``allowed_updates`` and the 409 conflicts),
     the webhook and command methods, ``sendMessage`` / ``sendVideo`` / ``sendDocument`` /
     ``sendPhoto``, edits, ``deleteMessage``, ``sendChatAction``, ``answerCallbackQuery``,
-    ``getFile`` plus the file download route, ``getChat``, ``getChatMember``, ``close``,
-    ``logOut``, and Telegram Stars payments (``sendInvoice``, ``answerPreCheckoutQuery``,
+    ``getFile`` plus the file download route, ``getChat``, ``getChatMember``,
+    ``answerInlineQuery`` (inline mode: ``bot_api/inline.py``), ``close``, ``logOut``, and
+    Telegram Stars payments (``sendInvoice``, ``answerPreCheckoutQuery``,
     ``refundStarPayment``, ``getStarTransactions``, ``getMyStarBalance``).
     It keeps state like Telegram does: chats, messages per chat (one id sequence per chat shared by
     user and bot messages; deletions and edits applied), files by ``file_id`` and who is what in
@@ -40,7 +41,9 @@ Usage::
 Users act through ``user_sends`` (text), ``user_sends_photo`` (a compressed photo: PhotoSizes),
 ``user_sends_document`` (any file, e.g. an uncompressed image), ``user_edits``, ``user_deletes``,
 ``press_button`` (also on a message the bot can no longer see: ``inaccessible=True``),
-``press_inline_button`` (a button of an inline-mode message: no ``message`` in the query) and
+``press_inline_button`` (a button of an inline-mode message: no ``message`` in the query),
+``user_sends_inline_query`` (``@bot words``: an ``inline_query``; answers in
+``tg.inline_answers``) and
 ``channel_posts``; ``reply_to_message_id`` (also to a bot message, which is
 then quoted whole, its ``video`` and ``from`` = the bot included) and ``media_group_id`` work on
 the media helpers. Injected files are served by ``getFile`` and the file route.
@@ -83,6 +86,7 @@ from aiohttp import web
 from tests.fakes.bot_api.callbacks import CallbackQueries
 from tests.fakes.bot_api.chats import ChatMethods
 from tests.fakes.bot_api.entities import command_entities, parse_html, u16len
+from tests.fakes.bot_api.inline import InlineQueries
 from tests.fakes.bot_api.inspection import Inspection
 from tests.fakes.bot_api.media import MediaMethods
 from tests.fakes.bot_api.payments import NOT_ANSWERED, STARS, PaymentMethods
@@ -101,6 +105,7 @@ from tests.fakes.bot_api.protocol import (
 from tests.fakes.bot_api.records import (
     Call,
     FloodRefusal,
+    InlineAnswer,
     PaymentAttempt,
     SentInvoice,
     StarTransaction,
@@ -138,6 +143,7 @@ __all__ = [
     "Call",
     "FakeTelegram",
     "FloodRefusal",
+    "InlineAnswer",
     "PaymentAttempt",
     "SentInvoice",
     "StarTransaction",
@@ -153,6 +159,7 @@ __all__ = [
 class FakeTelegram(
     UserActions,
     CallbackQueries,
+    InlineQueries,
     Inspection,
     MediaMethods,
     PaymentMethods,

@@ -16,6 +16,7 @@ Each part is a mixin over the state they share (``FakeState``), one concern each
   and fetching media URLs like Telegram
 - ``chats``: ``getChat``, ``getChatMember``, who is what in a chat
 - ``callbacks``: button presses and ``answerCallbackQuery``
+- ``inline``: inline queries (``user_sends_inline_query``) and ``answerInlineQuery``
 - ``payments``: Telegram Stars: ``sendInvoice``, pre-checkout queries, ``user_pays``, refunds,
   ``getStarTransactions``
 - ``updates``: ``getUpdates`` (long polling)
@@ -24,5 +25,6 @@ Each part is a mixin over the state they share (``FakeState``), one concern each
 - ``inspection``: the test's side: what the bot did (``calls_of``, ``videos``, ``wait_for_*``)
 
 A part imports ``protocol``, ``records``, ``entities`` and ``state``, and no sibling but these:
-``media`` and ``payments`` build on ``messages``, ``server`` on ``faults`` and ``flood``.
+``media``, ``payments`` and ``inline`` build on ``messages``, ``server`` on ``faults`` and
+``flood``.
 """

@@ -55,6 +55,7 @@ _SPEC = {
     "sendPhoto": _SEND + "photo* show_caption_above_media has_spoiler",
     "sendChatAction": "business_connection_id chat_id* message_thread_id action*",
     "answerCallbackQuery": "callback_query_id* text show_alert url cache_time",
+    "answerInlineQuery": "inline_query_id* results* cache_time is_personal next_offset button",
     "getFile": "file_id*",
     "getChat": "chat_id*",
     "getChatMember": "chat_id* user_id*",
@@ -74,7 +75,8 @@ METHODS: dict[str, tuple[set[str], set[str]]] = {
 _CANONICAL = {name.lower(): name for name in METHODS}
 JSON_FIELDS = set(
     "reply_parameters reply_markup entities caption_entities commands allowed_updates scope media "
-    "link_preview_options suggested_post_parameters prices suggested_tip_amounts".split()
+    "link_preview_options suggested_post_parameters prices suggested_tip_amounts results "
+    "button".split()
 )
 CHAT_ACTIONS = set(
     "typing upload_photo record_video upload_video record_voice upload_voice upload_document "

@@ -265,3 +265,34 @@ class _WebhookConfig:
     secret_token: str
     ip_address: str
     has_custom_certificate: bool
+
+
+@dataclass
+class InlineAnswer:
+    """An accepted ``answerInlineQuery``: the query it answered (``query`` as the user typed
+    it, ``offset`` as sent), the results as sent (decoded JSON), and the options as Telegram
+    read them."""
+
+    inline_query_id: str
+    user_id: int
+    query: str
+    offset: str
+    results: list[dict]
+    cache_time: int | None
+    is_personal: bool
+    next_offset: str
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(result["id"]) for result in self.results]
+
+    @property
+    def file_ids(self) -> list[str]:
+        return [str(result.get("video_file_id")) for result in self.results]
+
+
+@dataclass
+class _InlineQuery:
+    user_id: int
+    query: str
+    offset: str

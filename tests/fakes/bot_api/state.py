@@ -31,12 +31,14 @@ from tests.fakes.bot_api.protocol import (
 from tests.fakes.bot_api.records import (
     Call,
     FloodRefusal,
+    InlineAnswer,
     SentInvoice,
     StarTransaction,
     StoredFile,
     UrlFetch,
     WebhookDelivery,
     _Fault,
+    _InlineQuery,
     _PreCheckout,
     _WebhookConfig,
 )
@@ -172,6 +174,8 @@ class FakeState:
         self._seq = itertools.count(1)
         self._allowed_updates: set[str] | None = None
         self._open_queries: set[str] = set()
+        self._inline_queries: dict[str, _InlineQuery] = {}  # open inline queries by id
+        self.inline_answers: list[InlineAnswer] = []  # answerInlineQuery accepted, in order
         self.invoices: list[SentInvoice] = []  # sendInvoice, in order
         self.star_transactions: list[StarTransaction] = []  # payments and refunds, in order
         self._invoice_at: dict[tuple[int, int], SentInvoice] = {}  # (chat, message) -> invoice
