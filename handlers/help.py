@@ -29,6 +29,12 @@ async def help_command(update: Update, context: BotContext) -> None:
     more_options += _prompt_helper_lines(context, who.language_code)
     # /buy only when something is for sale (CREDIT_PACKS).
     buy_line = text("help_buy", who.language_code) if context.runtime.payments.for_sale else ""
+    # Sharing by inline query once inline mode is on (BotFather's /setinline; getMe says).
+    inline_line = (
+        text("help_inline", who.language_code, bot_username=context.bot.username)
+        if context.bot.supports_inline_queries
+        else ""
+    )
     await answer(
         context.bot,
         who,
@@ -36,6 +42,7 @@ async def help_command(update: Update, context: BotContext) -> None:
         quota_line=Html(quota_line),
         more_options=Html(more_options),
         buy_line=Html(buy_line),
+        inline_line=Html(inline_line),
         camera_moves=Html(", ".join(CAMERA_MOVES)),
         story_line=Html(text("help_story", who.language_code)),
     )

@@ -198,3 +198,19 @@ async def test_a_story_is_one_video_and_its_shots_are_never_listed(
         assert answer.file_ids == [story.video_file_id]
     assert story.video_file_id == video.result["video"]["file_id"]
     assert answer.results[0]["caption"].startswith("🎞 2 shots")
+
+
+async def test_help_tells_of_sharing_once_inline_mode_is_on(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    first_bot = await start_bot()
+    tg.user_sends("/help", user_id=USER)
+    first = await tg.wait_for_call("sendMessage", lambda c: "/video" in c.params["text"])
+    assert "Share a video" not in first.params["text"]
+    await first_bot.stop()
+    tg.supports_inline_queries = True  # /setinline in BotFather; the next start reads getMe
+    await start_bot()
+    tg.user_sends("/help", user_id=USER)
+    await tg.wait_until(lambda: len(tg.calls_of("sendMessage")) == 2)
+    second = tg.calls_of("sendMessage")[1]
+    assert "type <code>@LumaTestBot </code>" in second.params["text"]

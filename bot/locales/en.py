@@ -31,6 +31,7 @@ EN: Final[dict[str, str]] = {
         "/quota: what you can still make today · /history: your videos, to send again or "
         "extend\n"
         "{buy_line}"
+        "{inline_line}"
         "{quota_line}"
     ),
     "help_more_options": (
@@ -563,4 +564,8 @@ EN: Final[dict[str, str]] = {
     # Inline mode (`@Bot <words>` in any chat): a result's lines under the title, plain text.
     "inline_description": "{date} UTC · {details}",
     "inline_untitled": "Your video",
+    "help_inline": (
+        "📤 Share a video in any chat: type <code>@{bot_username} </code> and a few words of "
+        "its prompt.\n"
+    ),
 }

@@ -29,6 +29,7 @@ RU: Final[dict[str, str]] = {
         "/quota: сколько ещё можно сделать сегодня · /history: ваши видео, чтобы прислать "
         "снова или продолжить\n"
         "{buy_line}"
+        "{inline_line}"
         "{quota_line}"
     ),
     "help_more_options": (
@@ -588,4 +589,8 @@ RU: Final[dict[str, str]] = {
     # Инлайн-режим (`@Bot <слова>` в любом чате): строки результата под заголовком, без разметки.
     "inline_description": "{date} UTC · {details}",
     "inline_untitled": "Ваше видео",
+    "help_inline": (
+        "📤 Поделиться видео в любом чате: наберите <code>@{bot_username} </code> и пару слов "
+        "из его запроса.\n"
+    ),
 }

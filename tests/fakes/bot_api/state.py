@@ -119,6 +119,8 @@ class FakeState:
         self.url_fetch_timeout = url_fetch_timeout
         self.url_download_limit = url_download_limit
         self.keep_uploads = keep_uploads
+        # What getMe says of inline mode (BotFather's /setinline); a plain attribute.
+        self.supports_inline_queries = False
         self.url_fetches: list[UrlFetch] = []  # every media URL fetched, in order
         self.bytes_received = 0  # multipart file bytes over all calls
         self.bytes_fetched = 0  # body bytes read from media URLs, failed fetches included
