@@ -96,7 +96,9 @@ async def alert(query: CallbackQuery, refusal: Refusal, language: str | None) ->
 
 # Refusals that credits bought by the requester would lift (a group or channel acting as
 # itself pays for itself: a user's purchase would not help it).
-_LIFTED_BY_BUYING = frozenset({"quota_exhausted_user", "quota_not_enough_credits"})
+_LIFTED_BY_BUYING = frozenset(
+    {"quota_exhausted_user", "quota_not_enough_credits", "quota_not_enough_credits_story"}
+)
 
 
 def _buy_offer(

@@ -88,7 +88,9 @@ async def test_a_story_the_payer_cannot_cover_is_refused_whole(
 ) -> None:
     bot = await start_bot(daily_quota=2)
     tg.user_sends(f"/story{STORY}", user_id=USER)
-    await tg.wait_for_call("sendMessage", lambda c: "costs <b>3</b> credits" in c.params["text"])
+    await tg.wait_for_call(
+        "sendMessage", lambda c: "This story costs <b>3</b> credits" in c.params["text"]
+    )
     assert creates(emulator) == [] and await used(bot) == 0
 
 

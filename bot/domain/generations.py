@@ -285,7 +285,10 @@ class GenerationService:
         )
         if isinstance(outcome, Accepted):
             return outcome
-        return Refusal.of_quota(outcome, resets_in=timedelta(seconds=seconds_until_reset(now)))
+        refusal = Refusal.of_quota(outcome, resets_in=timedelta(seconds=seconds_until_reset(now)))
+        if isinstance(spec, StorySpec) and refusal.key == "quota_not_enough_credits":
+            return refusal.model_copy(update={"key": "quota_not_enough_credits_story"})
+        return refusal
 
     # --- cancelling ---------------------------------------------------------------------------
 

@@ -89,6 +89,11 @@ EN: Final[dict[str, str]] = {
         "your own. Choose cheaper options, or wait for tomorrow's free credits "
         "(00:00 UTC, in {resets_in})."
     ),
+    "quota_not_enough_credits_story": (
+        "This story costs <b>{cost}</b> credits (all its shots, reserved before the first); "
+        "you have {free} free today and {balance} of your own. Try fewer shots or cheaper "
+        "options, or wait for tomorrow's free credits (00:00 UTC, in {resets_in})."
+    ),
     "quota_exhausted_chat": (
         "This chat has used all {limit} credits for today. It resets at 00:00 UTC, in {resets_in}."
     ),
