@@ -68,14 +68,7 @@ class InlineQueries(MessageMethods):
             raise ValueError("user_sends_inline_query: Telegram sends at most 256 characters")
         if chat_type is not None and chat_type not in CHAT_TYPES:
             raise ValueError(f"chat_type must be one of {CHAT_TYPES} or None")
-        user = {
-            "id": user_id,
-            "is_bot": False,
-            "first_name": first_name,
-            "username": username,
-            "language_code": language_code,
-        }
-        self._users[user_id] = user
+        user = self._user_acts(user_id, first_name, username, language_code)
         query_id = str(7_000_000 + next(self._seq))
         self._inline_queries[query_id] = _InlineQuery(user_id, query, offset)
         inline_query: dict = {"id": query_id, "from": user, "query": query, "offset": offset}

@@ -257,6 +257,20 @@ class FakeState:
             "first_name": f"User {user_id}",
         }
 
+    def _user_acts(
+        self, user_id: int, first_name: str, username: str, language_code: str
+    ) -> dict:
+        """The `from` of something a user does, remembered as that user from now on."""
+        user = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "username": username,
+            "language_code": language_code,
+        }
+        self._users[user_id] = user
+        return user
+
     def _push_message(self, update_type: str, msg: dict) -> dict:
         self._messages[msg["chat"]["id"]][msg["message_id"]] = msg
         self._push_update({update_type: msg})

@@ -289,14 +289,7 @@ class UserActions(FakeState):
             raise ValueError(f"chat_type must be private, group or supergroup, not {chat_type!r}")
         if chat_id is None and chat_type != "private":
             raise ValueError("chat_id is required for group chats")
-        user = {
-            "id": user_id,
-            "is_bot": False,
-            "first_name": first_name,
-            "username": username,
-            "language_code": language_code,
-        }
-        self._users[user_id] = user
+        user = self._user_acts(user_id, first_name, username, language_code)
         chat_id = user_id if chat_id is None else chat_id
         self._members.setdefault(chat_id, {}).setdefault(user_id, "member")
         chat = self.add_chat(
