@@ -257,9 +257,7 @@ class FakeState:
             "first_name": f"User {user_id}",
         }
 
-    def _user_acts(
-        self, user_id: int, first_name: str, username: str, language_code: str
-    ) -> dict:
+    def _user_acts(self, user_id: int, first_name: str, username: str, language_code: str) -> dict:
         """The `from` of something a user does, remembered as that user from now on."""
         user = {
             "id": user_id,
