@@ -374,3 +374,70 @@ async def test_a_story_is_one_video_in_the_gallery(
         await asyncio.sleep(0.02)
     videos = await page_of(bot, session).videos()
     assert [(v["id"], v["kind"]) for v in videos] == [(1, "story")]
+
+
+# --- how Telegram opens it ----------------------------------------------------------------------
+
+HTTPS_URL = "https://videos.example.org"
+
+
+async def tg_set_menu_button(tg: FakeTelegram, button: dict[str, Any]) -> None:
+    """What an operator's own tool would do: set the bot's default menu button."""
+    async with aiohttp.ClientSession() as client:
+        url = f"{tg.root}/bot{DEFAULT_TOKEN}/setChatMenuButton"
+        async with client.post(url, json={"menu_button": button}) as response:
+            assert response.status == 200, await response.text()
+
+
+async def test_an_https_public_url_sets_the_gallery_as_every_private_chats_menu_button(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    await gallery_bot(start_bot, public_url=HTTPS_URL)
+    (call,) = tg.calls_of("setChatMenuButton")
+    assert call.ok and "chat_id" not in call.params
+    assert tg.menu_button(USER) == {
+        "type": "web_app",
+        "text": "🎞 Gallery",
+        "web_app": {"url": f"{HTTPS_URL}/app/"},
+    }
+
+
+async def test_the_menu_button_goes_back_to_the_commands_when_the_gallery_cannot_open(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await gallery_bot(start_bot, public_url=HTTPS_URL)
+    await bot.stop()
+    await gallery_bot(start_bot)  # PUBLIC_URL is http now: Telegram would not open the gallery
+    assert tg.menu_button(USER) == {"type": "commands"}
+    # An operator's own web app (not the gallery) is left alone.
+    await tg_set_menu_button(
+        tg, {"type": "web_app", "text": "Shop", "web_app": {"url": "https://shop.example/"}}
+    )
+    await start_bot()
+    assert tg.menu_button(USER)["text"] == "Shop"
+    assert len(tg.calls_of("setChatMenuButton")) == 3  # ours, our reset, the operator's
+
+
+async def test_history_offers_the_gallery_in_a_private_chat_only(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    bot = await gallery_bot(start_bot, public_url=HTTPS_URL)
+    await make_videos(bot, tg, "mine", user_id=USER)
+    await make_videos(bot, tg, "mine in the group", user_id=USER, **IN_GROUP)
+
+    def gallery_buttons(chat_id: int) -> list[dict[str, Any]]:
+        calls = [c for c in tg.calls_of("sendMessage") if int(c.params["chat_id"]) == chat_id]
+        rows = calls[-1].params["reply_markup"]["inline_keyboard"]
+        return [button for row in rows for button in row if "web_app" in button]
+
+    tg.user_sends("/history", user_id=USER)
+    await tg.wait_for_call("sendMessage", lambda c: "Your videos" in c.params["text"])
+    assert gallery_buttons(USER) == [
+        {"text": "🎞 Open the gallery", "web_app": {"url": f"{HTTPS_URL}/app/"}}
+    ]
+    tg.user_sends("/history@LumaTestBot", user_id=USER, chat_id=GROUP, chat_type="group")
+    await tg.wait_for_call(
+        "sendMessage", lambda c: int(c.params["chat_id"]) == GROUP and "videos" in c.params["text"]
+    )
+    assert gallery_buttons(GROUP) == []  # Telegram refuses web_app buttons outside private chats
+    assert all(call.ok for call in tg.calls_of("sendMessage"))
