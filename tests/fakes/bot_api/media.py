@@ -157,7 +157,7 @@ class MediaMethods(MessageMethods):
             content = {"photo": [size]}
         else:
             content = {"document": self._file_json(file)}
-        markup = self._markup(p)
+        markup = self._markup(p, stored["chat"])
         old = {k: stored.get(k) for k in (*content, "caption", "caption_entities", "reply_markup")}
         new = {**content, "caption": caption.get("caption"), "reply_markup": markup}
         new["caption_entities"] = caption.get("caption_entities")
