@@ -174,6 +174,8 @@ class FakeState:
         # Video thumbnails not made yet (file_id -> the video), and one making them at a time.
         self._thumbnail_sources: dict[str, StoredFile] = {}
         self._thumbnail_lock = asyncio.Lock()
+        # setChatMenuButton: per private chat, and None for the bot's default.
+        self._menu_buttons: dict[int | None, dict] = {}
         self._updates: list[dict] = []
         self._update_ids = itertools.count(1)
         self._seq = itertools.count(1)
