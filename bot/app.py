@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import aiohttp
-from telegram import Bot, BotCommand, MenuButtonDefault, MenuButtonWebApp, WebAppInfo
+from telegram import Bot, BotCommand, MenuButtonCommands, MenuButtonWebApp, WebAppInfo
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
@@ -144,7 +144,7 @@ async def _set_menu_button(bot: Bot, settings: Settings) -> None:
             return
         current = await bot.get_chat_menu_button()
         if isinstance(current, MenuButtonWebApp) and current.web_app.url.endswith(GALLERY_PATH):
-            await bot.set_chat_menu_button(menu_button=MenuButtonDefault())
+            await bot.set_chat_menu_button(menu_button=MenuButtonCommands())
     except TelegramError as error:
         log.warning("the gallery's menu button was not set: %s", error)
 

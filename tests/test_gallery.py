@@ -7,8 +7,6 @@ The page itself is tested in a real browser (tests/test_gallery_browser.py)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +19,7 @@ import pytest
 from bot.domain.model import JobState
 from bot.web.init_data import AuthProblem, InitDataChecker, WebAppUser
 from tests.fakes.bot_api.protocol import DEFAULT_TOKEN
+from tests.fakes.bot_api.web_apps import init_data_hash
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_history import GROUP, IN_GROUP, OTHER_USER, USER, creates, make_videos, used
 
@@ -35,7 +34,8 @@ def init_data(
     language_code: str | None = None,
     **extra: str,
 ) -> str:
-    """initData as a Telegram app hands it to the page: signed with the bot's token."""
+    """initData for checks without a running fake (`tg.web_app_init_data` where there is one),
+    signed as Telegram signs it."""
     user: dict[str, Any] = {"id": user_id, "first_name": f"User {user_id}"}
     if language_code:
         user["language_code"] = language_code
@@ -45,10 +45,7 @@ def init_data(
         "auth_date": str(int(auth_date if auth_date is not None else time.time())),
         **extra,
     }
-    secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
-    check = "\n".join(f"{key}={fields[key]}" for key in sorted(fields))
-    fields["hash"] = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
-    return urlencode(fields)
+    return urlencode({**fields, "hash": init_data_hash(fields, token)})
 
 
 # --- initData, on its own -----------------------------------------------------------------------
@@ -90,9 +87,7 @@ def test_anything_else_is_refused_and_says_why(header: str | None, problem: Auth
 @pytest.mark.unit
 def test_a_signed_init_data_without_a_user_is_refused() -> None:
     fields = {"auth_date": str(int(time.time())), "query_id": "x"}
-    secret = hmac.new(b"WebAppData", DEFAULT_TOKEN.encode(), hashlib.sha256).digest()
-    check = "\n".join(f"{key}={fields[key]}" for key in sorted(fields))
-    signed = urlencode({**fields, "hash": hmac.new(secret, check.encode(), "sha256").hexdigest()})
+    signed = urlencode({**fields, "hash": init_data_hash(fields, DEFAULT_TOKEN)})
     assert CHECKER.check(signed) is AuthProblem.INVALID
 
 
@@ -102,9 +97,9 @@ def test_a_signed_init_data_without_a_user_is_refused() -> None:
 class Page:
     """What the gallery page does over HTTP, as one user (or with any Authorization)."""
 
-    def __init__(self, session: aiohttp.ClientSession, base: str, user_id: int = USER) -> None:
+    def __init__(self, session: aiohttp.ClientSession, base: str, init_data: str) -> None:
         self.session, self.base = session, base
-        self.authorization = f"tma {init_data(user_id)}"
+        self.authorization = f"tma {init_data}"
 
     async def get(self, path: str, **params: Any) -> tuple[int, Any]:
         async with self.session.get(
@@ -138,8 +133,12 @@ async def gallery_bot(start_bot: Callable[..., Any], **overrides: Any) -> Any:
     return await start_bot(public=True, **{**settings, **overrides})
 
 
-def page_of(bot: Any, session: aiohttp.ClientSession, user_id: int = USER) -> Page:
-    return Page(session, f"http://127.0.0.1:{bot.runtime.web.port}", user_id)
+def page_of(
+    bot: Any, tg: FakeTelegram, session: aiohttp.ClientSession, user_id: int = USER
+) -> Page:
+    """The gallery as `user_id` opened it in their Telegram app."""
+    base = f"http://127.0.0.1:{bot.runtime.web.port}"
+    return Page(session, base, tg.web_app_init_data(user_id))
 
 
 def prompts(videos: list[dict[str, Any]]) -> list[str]:
@@ -153,11 +152,11 @@ async def test_a_user_sees_their_own_videos_from_every_chat_they_are_in_newest_f
     await make_videos(bot, tg, "a red fox", "a blue whale", user_id=USER)
     await make_videos(bot, tg, "a fox in the group", user_id=USER, **IN_GROUP)
     await make_videos(bot, tg, "their group fox", user_id=OTHER_USER, **IN_GROUP)
-    page = page_of(bot, session)
+    page = page_of(bot, tg, session)
 
     status, me = await page.get("/app/api/me")
     assert status == 200
-    assert me["user"] == {"id": USER, "first_name": f"User {USER}"}
+    assert me["user"] == {"id": USER, "first_name": "Ann"}
     assert me["chats"] == [
         {"id": GROUP, "title": f"Test group {GROUP}", "kind": "group"},
         {"id": USER, "title": "Private chat", "kind": "private"},
@@ -176,7 +175,7 @@ async def test_a_user_sees_their_own_videos_from_every_chat_they_are_in_newest_f
     assert prompts(await page.videos(chat=USER)) == ["a blue whale", "a red fox"]
 
     # The other user sees only theirs, though both are in the group.
-    other = page_of(bot, session, OTHER_USER)
+    other = page_of(bot, tg, session, OTHER_USER)
     assert prompts(await other.videos()) == ["their group fox"]
     status, answer = await other.get("/app/api/videos", chat=USER)
     assert status == 404 and answer["error"] == "gallery_chat_unknown"
@@ -187,7 +186,7 @@ async def test_a_video_plays_from_telegram_through_a_signed_link_in_ranges(
 ) -> None:
     bot = await gallery_bot(start_bot)
     await make_videos(bot, tg, "a red fox", user_id=USER)
-    page = page_of(bot, session)
+    page = page_of(bot, tg, session)
     (video,) = await page.videos()
     job = await bot.runtime.repository.get_job(video["id"])
     stored = tg.file(job.video_file_id)
@@ -207,6 +206,11 @@ async def test_a_video_plays_from_telegram_through_a_signed_link_in_ranges(
         assert response.status == 416
     async with session.get(url, headers={"Range": "bytes=0-1,4-5"}) as response:
         assert response.status == 200  # several ranges: the whole file, as HTTP allows
+    # The thumbnail Telegram made of the sent video, through a signed link too.
+    assert job.video_thumbnail_file_id == stored.thumbnail["file_id"]
+    async with session.get(f"{page.base}{video['thumbnail']}") as response:
+        assert response.status == 200 and response.content_type == "image/jpeg"
+        assert (await response.read()).startswith(b"\xff\xd8\xff")
     # The link is the bot's own; no token anywhere in what the page got.
     assert DEFAULT_TOKEN.split(":")[1] not in json.dumps(await page.videos())
     forged = url.replace(".mp4", "x.mp4")
@@ -221,7 +225,7 @@ async def test_send_to_chat_resends_by_file_id_for_nothing(
     await make_videos(bot, tg, "a fox in the group", user_id=USER, **IN_GROUP)
     tg.user_sends("/start", user_id=USER)  # the private chat the gallery was opened from
     await tg.wait_for_call("sendMessage", lambda c: int(c.params["chat_id"]) == USER)
-    page = page_of(bot, session)
+    page = page_of(bot, tg, session)
     (video,) = await page.videos()
     posts, quota, before = len(creates(emulator)), await used(bot), len(tg.videos())
 
@@ -241,7 +245,7 @@ async def test_again_and_extend_start_jobs_in_the_private_chat_once_per_request(
 ) -> None:
     bot = await gallery_bot(start_bot, daily_quota=3)
     await make_videos(bot, tg, "a red fox", user_id=USER)
-    page = page_of(bot, session)
+    page = page_of(bot, tg, session)
     (video,) = await page.videos()
     repository = bot.runtime.repository
 
@@ -278,7 +282,7 @@ async def test_others_videos_and_chats_one_left_are_not_found(
     await make_videos(bot, tg, "mine in the group", user_id=USER, **IN_GROUP)
     await make_videos(bot, tg, "theirs", user_id=OTHER_USER)
     tg.set_chat_member(GROUP, USER, "left")
-    page = page_of(bot, session)
+    page = page_of(bot, tg, session)
     videos_sent = len(tg.videos())
 
     status, me = await page.get("/app/api/me")
@@ -296,11 +300,15 @@ async def test_a_request_that_does_not_prove_a_user_gets_nothing(
 ) -> None:
     bot = await gallery_bot(start_bot)
     await make_videos(bot, tg, "mine", user_id=USER)
-    page = page_of(bot, session)
+    page = page_of(bot, tg, session)
     cases = {
         "": "gallery_auth_missing",
-        f"tma {init_data().replace('User+1001', 'Admin')}": "gallery_auth_invalid",
-        f"tma {init_data(auth_date=time.time() - MAX_AGE - 60)}": "gallery_auth_stale",
+        f"tma {tg.web_app_init_data(USER, first_name='Admin')}".replace("Admin", "Admiral"): (
+            "gallery_auth_invalid"
+        ),
+        f"tma {tg.web_app_init_data(USER, auth_date=int(time.time() - MAX_AGE - 60))}": (
+            "gallery_auth_stale"
+        ),
     }
     for authorization, problem in cases.items():
         page.authorization = authorization
@@ -318,7 +326,7 @@ async def test_a_banned_user_gets_nothing_and_bad_requests_are_told_apart(
 ) -> None:
     bot = await gallery_bot(start_bot)
     await make_videos(bot, tg, "mine", user_id=USER)
-    page = page_of(bot, session)
+    page = page_of(bot, tg, session)
     for bad in ({"offset": "-1"}, {"offset": "x"}, {"offset": "100001"}):
         assert (await page.get("/app/api/videos", **bad))[0] == 400, bad
     assert (await page.get("/app/api/videos", chat="12x"))[0] == 404
@@ -338,7 +346,7 @@ async def test_answers_carry_a_content_security_policy_and_are_not_cached(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], session: aiohttp.ClientSession
 ) -> None:
     bot = await gallery_bot(start_bot)
-    page = page_of(bot, session)
+    page = page_of(bot, tg, session)
     for authorization in (page.authorization, ""):
         async with session.get(
             f"{page.base}/app/api/me", headers={"Authorization": authorization}
@@ -372,7 +380,7 @@ async def test_a_story_is_one_video_in_the_gallery(
         if story.state is JobState.DELIVERED:
             break
         await asyncio.sleep(0.02)
-    videos = await page_of(bot, session).videos()
+    videos = await page_of(bot, tg, session).videos()
     assert [(v["id"], v["kind"]) for v in videos] == [(1, "story")]
 
 
