@@ -13,9 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from playground.fake_telegram import FakeTelegram
 from tests import processes
 from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase, free_port
-from tests.fakes.telegram_api import FakeTelegram
 from tests.processes import ROOT
 
 

@@ -1,4 +1,4 @@
-"""The fake Bot API (tests/fakes/telegram_api.py) driven by the real PTB client over HTTP."""
+"""The fake Bot API (playground/fake_telegram.py) driven by the real PTB client over HTTP."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ from telegram.error import (
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults, MessageHandler, filters
 
 from bot.telegram.transport import AiohttpRequest
-from tests.fakes.telegram_api import FakeTelegram, parse_html
+from playground.fake_telegram import FakeTelegram, parse_html
 
 TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
 ANN = 1001

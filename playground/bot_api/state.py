@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.fakes.bot_api.protocol import (
+from playground.bot_api.protocol import (
     _DEFAULT_ALLOWED,
     _NOT_BY_DEFAULT,
     DEFAULT_TOKEN,
@@ -28,7 +28,7 @@ from tests.fakes.bot_api.protocol import (
     UPDATE_TYPES,
     _bad,
 )
-from tests.fakes.bot_api.records import (
+from playground.bot_api.records import (
     Call,
     FloodRefusal,
     InlineAnswer,

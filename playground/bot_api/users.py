@@ -9,8 +9,8 @@ import copy
 import time
 from typing import Any
 
-from tests.fakes.bot_api.entities import command_entities
-from tests.fakes.bot_api.state import FakeState, _quoted
+from playground.bot_api.entities import command_entities
+from playground.bot_api.state import FakeState, _quoted
 
 FAKE_JPEG = b"\xff\xd8\xff\xe0fake-jpeg" + bytes(2000) + b"\xff\xd9"  # default photo
 
