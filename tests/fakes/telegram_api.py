@@ -6,9 +6,10 @@ What it fakes
     the webhook and command methods, ``sendMessage`` / ``sendVideo`` / ``sendDocument`` /
     ``sendPhoto``, edits, ``deleteMessage``, ``sendChatAction``, ``answerCallbackQuery``,
     ``getFile`` plus the file download route, ``getChat``, ``getChatMember``,
-    ``answerInlineQuery`` (inline mode: ``bot_api/inline.py``), ``close``, ``logOut``, and
+    ``answerInlineQuery`` (inline mode: ``bot_api/inline.py``), ``close``, ``logOut``,
     Telegram Stars payments (``sendInvoice``, ``answerPreCheckoutQuery``,
-    ``refundStarPayment``, ``getStarTransactions``, ``getMyStarBalance``).
+    ``refundStarPayment``, ``getStarTransactions``, ``getMyStarBalance``), and Mini Apps
+    (``setChatMenuButton``, ``getChatMenuButton``; ``bot_api/web_apps.py``).
     It keeps state like Telegram does: chats, messages per chat (one id sequence per chat shared by
     user and bot messages; deletions and edits applied), files by ``file_id`` and who is what in
     each chat (``set_chat_member``; a user who wrote in a chat is a member of it).
@@ -16,14 +17,17 @@ What it fakes
 How strict it is (so that bugs show up in tests)
     Unknown parameters and missing required ones are rejected with 400 (real Telegram silently
     ignores unknown ones; we want typos in ``api_kwargs`` to fail). Texts, captions, HTML markup,
-    inline keyboards (``callback_data`` <= 64 bytes), reply targets, "message is not modified",
-    upload (50 MB -> 413) and download (20 MB) limits are checked with Telegram's error texts.
+    inline keyboards (``callback_data`` <= 64 bytes; ``web_app`` buttons HTTPS only and in
+    private chats only), reply targets, "message is not modified", upload (50 MB -> 413) and
+    download (20 MB) limits are checked with Telegram's error texts.
     Like Telegram, ``editMessageText`` without ``reply_markup`` removes the inline keyboard.
     ``reply_markup`` other than an inline keyboard (``force_reply``, reply keyboards) is checked
     against the field rules, then (like Telegram) not shown on the returned message.
     Media given as an http(s) URL is fetched like Telegram does (``fetch_urls=True``: redirects,
     a timeout, the 20 MB limit, Telegram's "failed to get HTTP URL content" and "wrong type of
     the web page content"; ``tg.url_fetches``), from this machine only (``bot_api/media.py``).
+    An uploaded or fetched MP4 video gets a ``thumbnail`` (a JPEG of its first frame, at most 320
+    px a side, made by FFmpeg at its first ``getFile``; ``bot_api/thumbnails.py``).
     Deliberate deviations: Markdown/MarkdownV2 are stored verbatim (not parsed), ``setWebhook``
     accepts ``http://`` URLs, URLs to other hosts than localhost fail without a connection,
     thumbnails of injected photos are byte prefixes of the photo, text limits count UTF-16 code
@@ -69,7 +73,9 @@ are dropped once a call is done, their sizes kept (``Call.sizes``, ``tg.bytes_re
 Flood limits (opt-in: ``flood_limits=True``) are described in ``bot_api/flood.py``, webhook mode
 in ``bot_api/webhook.py``, Telegram Stars payments (``sendInvoice``, pre-checkout queries,
 ``user_pays``, refunds, ``getStarTransactions``; ``tg.invoices``, ``tg.star_transactions``) in
-``bot_api/payments.py``.
+``bot_api/payments.py``, Mini Apps (the menu button, ``tg.menu_button(chat_id)``; a user opening
+one: ``tg.web_app_init_data(user_id)``, ``tg.web_app_url(url, init_data, theme=DARK_THEME)``) in
+``bot_api/web_apps.py``.
 
 ``FakeTelegram`` is put together from one part per concern, in ``tests/fakes/bot_api/`` (its
 ``__init__`` lists them); import it, its records and helpers from here.
@@ -122,16 +128,19 @@ from tests.fakes.bot_api.users import (
     TELEGRAM_SERVICE_USER,
     UserActions,
 )
+from tests.fakes.bot_api.web_apps import DARK_THEME, LIGHT_THEME, WebApps
 from tests.fakes.bot_api.webhook import WebhookMethods
 
 __all__ = [
     "ANONYMOUS_ADMIN_USER",
     "CHANNEL_BOT_USER",
     "CHAT_ACTIONS",
+    "DARK_THEME",
     "DEFAULT_TOKEN",
     "FAKE_JPEG",
     "FLOOD_COUNTED",
     "JSON_FIELDS",
+    "LIGHT_THEME",
     "MB",
     "MEMBER_STATUSES",
     "METHODS",
@@ -161,6 +170,7 @@ class FakeTelegram(
     CallbackQueries,
     InlineQueries,
     Inspection,
+    WebApps,
     MediaMethods,
     PaymentMethods,
     ChatMethods,

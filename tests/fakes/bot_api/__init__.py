@@ -14,17 +14,21 @@ Each part is a mixin over the state they share (``FakeState``), one concern each
 - ``messages``: ``sendMessage``, the edits, ``deleteMessage``, ``sendChatAction``
 - ``media``: ``sendVideo``, ``sendDocument``, ``sendPhoto``, ``editMessageMedia``, ``getFile``,
   and fetching media URLs like Telegram
+- ``thumbnails``: video thumbnails (sizes, and the JPEG of the first frame, made by FFmpeg only
+  when first fetched)
 - ``chats``: ``getChat``, ``getChatMember``, who is what in a chat
 - ``callbacks``: button presses and ``answerCallbackQuery``
 - ``inline``: inline queries (``user_sends_inline_query``) and ``answerInlineQuery``
 - ``payments``: Telegram Stars: ``sendInvoice``, pre-checkout queries, ``user_pays``, refunds,
   ``getStarTransactions``
+- ``web_apps``: Mini Apps: ``setChatMenuButton``, ``getChatMenuButton``, and the signed initData
+  and launch URL a client hands a Mini App (``web_app_init_data``, ``web_app_url``)
 - ``updates``: ``getUpdates`` (long polling)
 - ``webhook``: the webhook methods and delivering updates by POST
 - ``users``: the test's side: what users do (``user_sends``, ``channel_posts``, ...)
 - ``inspection``: the test's side: what the bot did (``calls_of``, ``videos``, ``wait_for_*``)
 
 A part imports ``protocol``, ``records``, ``entities`` and ``state``, and no sibling but these:
-``media``, ``payments`` and ``inline`` build on ``messages``, ``server`` on ``faults`` and
-``flood``.
+``media``, ``payments`` and ``inline`` build on ``messages``, ``media`` uses ``thumbnails``,
+``web_apps`` the URL check of ``messages``, ``server`` builds on ``faults`` and ``flood``.
 """

@@ -143,7 +143,7 @@ class InlineQueries(MessageMethods):
         if stored.kind not in ("video", "document"):
             raise _bad(f"can't use file of type {stored.kind.title()} as Video")
         self._caption(result)
-        self._markup(result)
+        self._markup(result, None)  # sent by the user into any chat: no web_app buttons
 
     @staticmethod
     def _check_button(button: object) -> None:

@@ -17,6 +17,14 @@ reading stops just past it). The answers are Telegram's:
   test's inspection see what Telegram got. A video's width/height/duration are the call's
   parameters, as for an upload; a photo gets its PhotoSizes as for an upload.
 
+An uploaded or fetched video whose bytes look like an MP4 (an ``ftyp`` box at bytes 4..8) is
+answered with a ``thumbnail`` (and the old name ``thumb``), as Telegram does: a PhotoSize at most
+320 px on the long side, sized from the call's ``width``/``height`` (320 x 180 without them),
+whose JPEG (the first frame; solid grey if FFmpeg cannot decode the video) is made at the first
+``getFile`` of it, never at send time (``bot_api/thumbnails.py``). A thumbnail the bot uploads
+(``thumbnail``, a JPEG of at most 200 kB and 320 px a side) is used instead; Telegram ignores
+others. The video sent again by file_id keeps its thumbnail. Documents get none.
+
 Only this machine is reached: a URL (or a redirect) to any host but ``localhost`` or a loopback
 address fails like an unreachable one, without a connection (``error="not a local address"``).
 Every fetch is recorded in ``url_fetches`` (``UrlFetch``); its body bytes count in
@@ -49,6 +57,15 @@ from tests.fakes.bot_api.protocol import (
     _bad,
 )
 from tests.fakes.bot_api.records import StoredFile, UrlFetch, _Upload
+from tests.fakes.bot_api.thumbnails import (
+    MAX_GIVEN_BYTES,
+    THUMBNAIL_SIDE,
+    jpeg_size,
+    looks_like_mp4,
+    render_thumbnail,
+    size_budget,
+    thumbnail_size,
+)
 
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -97,13 +114,9 @@ class MediaMethods(MessageMethods):
     async def _m_sendVideo(self, p: dict, uploads: dict) -> dict:
         self._chat(p["chat_id"])
         caption = self._caption(p)
-        stored, _ = await self._media(p, uploads, "video", "video")
-        for key in ("width", "height", "duration"):
-            if p.get(key) is not None:
-                stored.meta[key] = _as_int(p[key], key)
-            stored.meta.setdefault(key, 0)
-        stored.mime_type = stored.mime_type or "video/mp4"
-        video = self._file_json(stored, "width", "height", "duration")
+        stored, new = await self._media(p, uploads, "video", "video")
+        given = self._upload_of(p.get("thumbnail"), uploads, "thumbnail")
+        video = self._video_json(stored, new, p, given)
         return self._send(p, {"video": video, **caption})
 
     async def _m_sendDocument(self, p: dict, uploads: dict) -> dict:
@@ -138,16 +151,10 @@ class MediaMethods(MessageMethods):
         if kind not in ("photo", "video", "document"):
             raise _bad("can't parse InputMedia: unsupported media type")
         caption = self._caption(media)
-        file, _ = await self._media({"file": media["media"]}, uploads, "file", kind)
+        file, fresh = await self._media({"file": media["media"]}, uploads, "file", kind)
         if kind == "video":
-            for key in ("width", "height", "duration"):
-                if media.get(key) is not None:
-                    file.meta[key] = _as_int(media[key], key)
-                file.meta.setdefault(key, 0)
-            file.mime_type = file.mime_type or "video/mp4"
-            content: dict[str, Any] = {
-                "video": self._file_json(file, "width", "height", "duration")
-            }
+            given = self._upload_of(media.get("thumbnail"), uploads, None)
+            content: dict[str, Any] = {"video": self._video_json(file, fresh, media, given)}
         elif kind == "photo":
             file.meta.setdefault("width", 1280)
             file.meta.setdefault("height", 720)
@@ -157,7 +164,7 @@ class MediaMethods(MessageMethods):
             content = {"photo": [size]}
         else:
             content = {"document": self._file_json(file)}
-        markup = self._markup(p)
+        markup = self._markup(p, stored["chat"])
         old = {k: stored.get(k) for k in (*content, "caption", "caption_entities", "reply_markup")}
         new = {**content, "caption": caption.get("caption"), "reply_markup": markup}
         new["caption_entities"] = caption.get("caption_entities")
@@ -174,6 +181,7 @@ class MediaMethods(MessageMethods):
         stored = self._files.get(str(p["file_id"]))
         if stored is None:
             raise _bad("invalid file_id")
+        await self._make_thumbnail(stored)
         if stored.size is not None and stored.size > self.download_limit:
             raise _bad("file is too big")
         if stored.dropped:
@@ -189,6 +197,74 @@ class MediaMethods(MessageMethods):
         if stored.data is not None:
             out.update(file_size=stored.size, file_path=stored.file_path)
         return out
+
+    def _video_json(
+        self, stored: StoredFile, new: bool, p: dict, given: _Upload | None
+    ) -> dict[str, Any]:
+        """The Video object of a sent video: width/height/duration from the call (``p``: the
+        method's parameters or the InputMediaVideo), and its thumbnail."""
+        for key in ("width", "height", "duration"):
+            if p.get(key) is not None:
+                stored.meta[key] = _as_int(p[key], key)
+            stored.meta.setdefault(key, 0)
+        stored.mime_type = stored.mime_type or "video/mp4"
+        if new:
+            stored.thumbnail = self._thumbnail_of(stored, given)
+        video = self._file_json(stored, "width", "height", "duration")
+        if stored.thumbnail is not None:
+            # Telegram still sends the pre-6.6 name "thumb" beside "thumbnail" (PTB drops it).
+            video["thumbnail"], video["thumb"] = dict(stored.thumbnail), dict(stored.thumbnail)
+        return video
+
+    def _thumbnail_of(self, video: StoredFile, given: _Upload | None) -> dict[str, Any] | None:
+        """The PhotoSize Telegram answers for a new video: the bot's own thumbnail when Telegram
+        takes it (a JPEG of at most 200 kB and 320 px a side; anything else is ignored, without
+        an error), else for an MP4 one of its first frame, made at the first getFile."""
+        sides = jpeg_size(given.data) if given is not None else None
+        if given is not None and sides is not None and len(given.data) <= MAX_GIVEN_BYTES:
+            if max(sides) <= THUMBNAIL_SIDE:
+                thumb = self._register(given.data, "photo", mime_type="image/jpeg")
+                return self._photo_size(thumb, *sides)
+        if not looks_like_mp4(video.head):
+            return None
+        width, height = thumbnail_size(video.meta["width"], video.meta["height"])
+        thumb = self._register(None, "photo", mime_type="image/jpeg")
+        thumb.size = size_budget(width, height)
+        self._thumbnail_sources[thumb.file_id] = video
+        return self._photo_size(thumb, width, height)
+
+    @staticmethod
+    def _photo_size(stored: StoredFile, width: int, height: int) -> dict[str, Any]:
+        stored.meta = {"width": width, "height": height}
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": stored.size,
+            "width": width,
+            "height": height,
+        }
+
+    async def _make_thumbnail(self, stored: StoredFile) -> None:
+        """Give a video thumbnail its bytes, if they are not made yet (one at a time)."""
+        async with self._thumbnail_lock:
+            video = self._thumbnail_sources.pop(stored.file_id, None)
+            if video is None or stored.size is None:
+                return
+            try:
+                stored.data = await render_thumbnail(
+                    video.data, stored.meta["width"], stored.meta["height"], stored.size
+                )
+            except BaseException:
+                self._thumbnail_sources[stored.file_id] = video  # try again at the next getFile
+                raise
+
+    @staticmethod
+    def _upload_of(ref: Any, uploads: dict[str, _Upload], part: str | None) -> _Upload | None:
+        """The thumbnail a call uploads: an ``attach://`` part, or the part named ``part``.
+        Telegram takes no thumbnail by file_id or URL ("Thumbnails can't be reused")."""
+        if isinstance(ref, str) and ref.startswith("attach://"):
+            return uploads.get(ref[len("attach://") :])
+        return uploads.get(part) if ref is None and part else None
 
     async def _media(
         self, p: dict, uploads: dict[str, _Upload], name: str, kind: str

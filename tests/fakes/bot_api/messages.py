@@ -23,6 +23,34 @@ from tests.fakes.bot_api.protocol import (
 from tests.fakes.bot_api.state import FakeState, _quoted
 
 
+def web_app_url_problem(url: str) -> str | None:
+    """Why Telegram refuses ``url`` for a Web App (TDLib's ``LinkManager::check_link``, HTTPS
+    only), or None."""
+    scheme, sep, rest = url.partition("://")
+    if not url or (sep and not rest.split("/", 1)[0].split("?", 1)[0]):
+        return "URL host is empty"
+    if not sep or scheme.lower() != "https":
+        return "Only HTTPS links are allowed"
+    return None
+
+
+def _check_web_app(web_app: Any, where: str) -> None:
+    """A ``WebAppInfo`` of a button: an object with a string ``url`` that is an HTTPS link. Texts:
+    the Bot API server's JSON checks (telegram-bot-api's source), then TDLib's "<where> Web App
+    URL '<url>' is invalid: <problem>", as Telegram answers, e.g. "inline keyboard button Web App
+    URL 'http://x' is invalid: Only HTTPS links are allowed" (not BUTTON_URL_INVALID, which is for
+    ``url`` buttons)."""
+    if not isinstance(web_app, dict):
+        raise _bad(f'can\'t parse {where}: Field "web_app" must be of type Object')
+    url = web_app.get("url")
+    if url is None:
+        raise _bad(f"can't parse {where}: Can't find field \"url\"")
+    if not isinstance(url, str | int | float) or isinstance(url, bool):
+        raise _bad(f'can\'t parse {where}: Field "url" must be of type String')
+    if problem := web_app_url_problem(str(url)):
+        raise _bad(f"{where} Web App URL '{url}' is invalid: {problem}")
+
+
 class MessageMethods(FakeState):
     """The text methods and the send, edit and markup checks the media methods reuse."""
 
@@ -36,7 +64,7 @@ class MessageMethods(FakeState):
         if "text" not in stored:
             raise _bad("there is no text in the message to edit")
         text, entities = self._text(p, "text", "entities", 4096)
-        markup = self._markup(p)
+        markup = self._markup(p, stored["chat"])
         if (text, entities, markup) == (
             stored["text"],
             stored.get("entities", []),
@@ -51,7 +79,7 @@ class MessageMethods(FakeState):
 
     async def _m_editMessageReplyMarkup(self, p: dict, uploads: dict) -> dict:
         stored = self._editable(p, "edit")
-        markup = self._markup(p)
+        markup = self._markup(p, stored["chat"])
         if markup == stored.get("reply_markup"):
             raise _bad(_NOT_MODIFIED)
         self._set_or_drop(stored, "reply_markup", markup)
@@ -72,7 +100,7 @@ class MessageMethods(FakeState):
     def _send(self, p: dict, content: dict) -> dict:
         """Validate the common send parameters, then store and return the bot message."""
         chat = self._chat(p["chat_id"])
-        markup, reply = self._markup(p), self._reply(chat, p)
+        markup, reply = self._markup(p, chat), self._reply(chat, p)
         msg: dict[str, Any] = {"message_id": 0, "date": int(time.time()), "chat": chat}
         if chat["type"] == "channel":
             msg["sender_chat"] = chat
@@ -113,7 +141,9 @@ class MessageMethods(FakeState):
             raise _bad("message is too long" if key == "text" else "message caption is too long")
         return text, entities
 
-    def _markup(self, p: dict) -> dict | None:
+    def _markup(self, p: dict, chat: dict | None) -> dict | None:
+        """The inline keyboard to show (None: none), checked for a message in ``chat`` (None: an
+        inline-mode message, in no chat of the bot's)."""
         markup = p.get("reply_markup")
         if markup is None:
             return None
@@ -145,6 +175,13 @@ class MessageMethods(FakeState):
                 raise _bad("BUTTON_DATA_INVALID")
             if "url" in button and not re.fullmatch(r"(https?|tg)://\S+", str(button["url"])):
                 raise _bad("BUTTON_URL_INVALID")
+            if "web_app" in button:
+                _check_web_app(button["web_app"], "inline keyboard button")
+        # "Available only in private chats between a user and the bot" (Bot API); refused by
+        # Telegram's servers, so after the Bot API has read every button.
+        web_app = any("web_app" in b for row in rows for b in row)
+        if web_app and (chat is None or chat["type"] != "private"):
+            raise _bad("BUTTON_TYPE_INVALID")
         return markup if any(rows) else None
 
     @staticmethod

@@ -205,7 +205,7 @@ class PaymentMethods(MessageMethods):
                 raise _bad("STARS_INVOICE_INVALID")
         elif not provider_token:
             raise _bad("PAYMENT_PROVIDER_INVALID")
-        if (markup := self._markup(p)) is not None:
+        if (markup := self._markup(p, chat)) is not None:
             first = markup["inline_keyboard"][0][:1] or [{}]
             if first[0].get("pay") is not True:
                 raise _bad("REPLY_MARKUP_BUY_EMPTY")

@@ -59,6 +59,8 @@ _SPEC = {
     "getFile": "file_id*",
     "getChat": "chat_id*",
     "getChatMember": "chat_id* user_id*",
+    "setChatMenuButton": "chat_id menu_button",
+    "getChatMenuButton": "chat_id",
     "sendInvoice": _INVOICE,
     "answerPreCheckoutQuery": "pre_checkout_query_id* ok* error_message",
     "refundStarPayment": "user_id* telegram_payment_charge_id*",
@@ -76,8 +78,11 @@ _CANONICAL = {name.lower(): name for name in METHODS}
 JSON_FIELDS = set(
     "reply_parameters reply_markup entities caption_entities commands allowed_updates scope media "
     "link_preview_options suggested_post_parameters prices suggested_tip_amounts results "
-    "button".split()
+    "button menu_button".split()
 )
+# How the Bot API names a JSON parameter it cannot parse ("can't parse <name> JSON object"), where
+# that is not the parameter's own name.
+JSON_FIELD_NAMES = {"menu_button": "menu button"}
 CHAT_ACTIONS = set(
     "typing upload_photo record_video upload_video record_voice upload_voice upload_document "
     "choose_sticker find_location record_video_note upload_video_note".split()

@@ -65,9 +65,12 @@ class FloodRefusal(NamedTuple):
 class StoredFile:
     """A file Telegram holds: uploaded, fetched from a URL, or added by the test.
 
-    ``data``: its bytes; None for URL media the fake did not fetch (``fetch_urls=False``) and for
-    bytes it did not keep (``keep_uploads=False``). ``size``: how many bytes Telegram got, kept
+    ``data``: its bytes; None for URL media the fake did not fetch (``fetch_urls=False``), for
+    bytes it did not keep (``keep_uploads=False``), and for a video thumbnail until its first
+    ``getFile`` (made then, see ``bot_api/media.py``). ``size``: how many bytes Telegram got, kept
     or not (None only for URL media not fetched); ``file_size`` in the Bot API's answers.
+    ``head``: the first bytes, kept even when ``data`` is not (what kind of file it is).
+    ``thumbnail``: a video's thumbnail PhotoSize as answered (again when sent by file_id).
     """
 
     file_id: str
@@ -79,6 +82,8 @@ class StoredFile:
     file_name: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # width/height/duration
     size: int | None = None
+    head: bytes = b""
+    thumbnail: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.size is None and self.data is not None:

@@ -15,7 +15,14 @@ from aiohttp import web
 
 from tests.fakes.bot_api.faults import FaultScript
 from tests.fakes.bot_api.flood import FloodLimits
-from tests.fakes.bot_api.protocol import _CANONICAL, JSON_FIELDS, METHODS, ApiError, _bad
+from tests.fakes.bot_api.protocol import (
+    _CANONICAL,
+    JSON_FIELD_NAMES,
+    JSON_FIELDS,
+    METHODS,
+    ApiError,
+    _bad,
+)
 from tests.fakes.bot_api.records import Call, _Described, _Upload
 
 
@@ -49,7 +56,7 @@ class HttpServer(FaultScript, FloodLimits):
                 self._record(call)
                 return web.json_response(fault.odd_answer)
             if bad_json:
-                raise _bad(f"can't parse {bad_json} JSON object")
+                raise _bad(f"can't parse {JSON_FIELD_NAMES.get(bad_json, bad_json)} JSON object")
             allowed, required = METHODS[method]
             for name in call.params:
                 if name not in allowed:

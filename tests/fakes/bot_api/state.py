@@ -171,6 +171,11 @@ class FakeState:
         self._members: dict[int, dict[int, str]] = {}  # chat id -> user id -> status
         self._files: dict[str, StoredFile] = {}
         self._paths: dict[str, StoredFile] = {}
+        # Video thumbnails not made yet (file_id -> the video), and one making them at a time.
+        self._thumbnail_sources: dict[str, StoredFile] = {}
+        self._thumbnail_lock = asyncio.Lock()
+        # setChatMenuButton: per private chat, and None for the bot's default.
+        self._menu_buttons: dict[int | None, dict] = {}
         self._updates: list[dict] = []
         self._update_ids = itertools.count(1)
         self._seq = itertools.count(1)
@@ -257,9 +262,7 @@ class FakeState:
             "first_name": f"User {user_id}",
         }
 
-    def _user_acts(
-        self, user_id: int, first_name: str, username: str, language_code: str
-    ) -> dict:
+    def _user_acts(self, user_id: int, first_name: str, username: str, language_code: str) -> dict:
         """The `from` of something a user does, remembered as that user from now on."""
         user = {
             "id": user_id,
@@ -325,6 +328,7 @@ class FakeState:
             mime_type,
             file_name,
             size=size,
+            head=data[:16] if data else b"",
         )
         self._files[stored.file_id] = stored
         if file_path:
