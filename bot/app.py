@@ -14,13 +14,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import aiohttp
-from telegram import BotCommand
+from telegram import Bot, BotCommand, MenuButtonCommands, MenuButtonWebApp, WebAppInfo
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
 import handlers
-from bot.config import Settings
+from bot.config import GALLERY_PATH, Settings
 from bot.domain.access import AccessPolicy
 from bot.domain.albums import AlbumCollector
 from bot.domain.generations import GenerationService
@@ -38,7 +38,9 @@ from bot.telegram.polling import UpdatePoller
 from bot.telegram.transport import AiohttpRequest
 from bot.telegram.updates import HandledUpdates
 from bot.texts import CATALOGS, text
+from bot.web.gallery import Gallery
 from bot.web.health import Health
+from bot.web.init_data import InitDataChecker
 from bot.web.provider_callbacks import CallbackReceiver
 from bot.web.server import WebServer
 from bot.web.webhook import WebhookReceiver
@@ -128,6 +130,31 @@ async def _start_services(application: Application) -> None:
     async with AsyncExitStack() as services:
         data.runtime = await _open_services(application, services)
         data.services = services.pop_all()
+
+
+async def _set_menu_button(bot: Bot, settings: Settings) -> None:
+    """🎞 Gallery as the private chats' menu button while Telegram can open the gallery (an
+    https PUBLIC_URL); the command list again once it cannot, if the button was the bot's own
+    gallery. A refusal costs the button, not the start."""
+    url = settings.gallery_url
+    try:
+        if url is not None:
+            button = MenuButtonWebApp(text("menu_gallery"), WebAppInfo(url))
+            await bot.set_chat_menu_button(menu_button=button)
+            return
+        current = await bot.get_chat_menu_button()
+        if isinstance(current, MenuButtonWebApp) and current.web_app.url.endswith(GALLERY_PATH):
+            await bot.set_chat_menu_button(menu_button=MenuButtonCommands())
+    except TelegramError as error:
+        log.warning("the gallery's menu button was not set: %s", error)
+
+
+def _gallery_state(settings: Settings) -> str:
+    if settings.gallery_url is not None:
+        return f"at {settings.gallery_url}"
+    if settings.public_url is not None:
+        return "served, but Telegram opens only an https PUBLIC_URL"
+    return "off (no PUBLIC_URL)"
 
 
 async def _stop_services(application: Application) -> None:
@@ -238,9 +265,24 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
         if settings.telegram_webhook and settings.webhook_secret is not None
         else None
     )
+    gallery = (
+        Gallery(
+            bot=application.bot,
+            service=service,
+            signer=signer,
+            checker=InitDataChecker.for_token(
+                settings.telegram_bot_token.get_secret_value(),
+                max_age=settings.gallery_auth_max_age,
+            ),
+            actions=handlers.GalleryActions(application),
+        )
+        if signer is not None
+        else None
+    )
     web = WebServer(
         bot=application.bot,
         signer=signer,
+        gallery=gallery,
         host="0.0.0.0",
         port=settings.port,
         health=Health(repository=repository, client=client, metrics=metrics),
@@ -299,6 +341,7 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
             [BotCommand(name, text(f"command_{name}", language)) for name in menu],
             language_code=None if language == "en" else language,
         )
+    await _set_menu_button(application.bot, settings)
     await web.start()
     services.push_async_callback(web.stop)
     await worker.start()
@@ -309,13 +352,14 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
         await reconciler.start()  # its first pass runs now, in the background
         services.push_async_callback(reconciler.stop)
     log.info(
-        "bot @%s started (%s): family %s at %s, database %s, prompt helper %s",
+        "bot @%s started (%s): family %s at %s, database %s, prompt helper %s, gallery %s",
         application.bot.username,
         "webhook" if settings.telegram_webhook else "polling",
         family,
         settings.api_url,
         _without_password(settings.database_url),
         f"{settings.llm_model} at {settings.llm.url}" if settings.llm else "off",
+        _gallery_state(settings),
     )
     return runtime
 

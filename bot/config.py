@@ -50,6 +50,7 @@ class ApiFamily(StrEnum):
 
 
 AIML_URL = "https://api.aimlapi.com"
+GALLERY_PATH = "/app/"
 WEBHOOK_PATH = "/telegram/webhook"
 LUMA_URL = "https://api.lumalabs.ai/dream-machine/v1"
 
@@ -147,6 +148,9 @@ class Settings(BaseSettings):
     # METRICS_PORT it moves to 127.0.0.1:METRICS_PORT (no token) and leaves the public port.
     metrics_token: SecretStr | None = None
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # The gallery Mini App (PUBLIC_URL/app/): how old a Telegram login (initData's auth_date)
+    # may be. Telegram hands a fresh one each time the app is opened.
+    gallery_auth_max_age: float = Field(default=86400.0, ge=60)
 
     # Timing knobs: production defaults; tests shrink them to keep the suite fast.
     generation_timeout: float = Field(default=1200.0, gt=0)
@@ -391,6 +395,14 @@ class Settings(BaseSettings):
         if self.metrics_port is not None and self.metrics_port == self.port:
             raise ValueError("METRICS_PORT must differ from PORT")
         return self
+
+    @property
+    def gallery_url(self) -> str | None:
+        """Where Telegram opens the gallery Mini App: PUBLIC_URL/app/ when it is https (Telegram
+        opens no other), else None (the page is still served, for a browser on the way)."""
+        if self.public_url is None or not self.public_url.lower().startswith("https://"):
+            return None
+        return f"{self.public_url}{GALLERY_PATH}"
 
     @property
     def webhook_url(self) -> str | None:

@@ -1,9 +1,10 @@
 """Signed links to the bot's own server (bot/web/), so nothing secret ever leaves the process.
 
 Two kinds, one signer:
-- Photo links for the video API, `PUBLIC_URL/media/<payload>.<signature>.<ext>`. A Telegram file
-  URL embeds the bot token; the bot's server answers a photo link by fetching the file from
-  Telegram server-side. The payload carries the file id, its content type and the expiry.
+- Media links, `PUBLIC_URL/media/<payload>.<signature>.<ext>`: photos for the video API
+  (keyframes), and thumbnails and videos for the gallery Mini App. A Telegram file URL embeds the
+  bot token; the bot's server answers a media link by fetching the file from Telegram
+  server-side. The payload carries the file id, its content type and the expiry.
 - Callback links for providers that POST state changes, `PUBLIC_URL/callbacks/<payload>.<sig>`.
   The payload names the job, so a callback can only ever concern the job it was made for.
 The signature is an HMAC over the payload; no database row is needed, so any replica holding the
@@ -21,8 +22,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
-IMAGE_TYPES = frozenset(_EXTENSIONS)
+_IMAGE_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+IMAGE_TYPES = frozenset(_IMAGE_EXTENSIONS)
+VIDEO_TYPE = "video/mp4"  # the gallery's videos, played from Telegram through the bot
+_EXTENSIONS = {**_IMAGE_EXTENSIONS, VIDEO_TYPE: "mp4"}
 CALLBACK_PURPOSE = "cb"
 
 
@@ -46,9 +49,13 @@ class LinkSigner:
     # --- photos -------------------------------------------------------------------------------
 
     def link(self, ref: MediaRef, *, now: float | None = None) -> str:
+        return f"{self._base}{self.path(ref, now=now)}"
+
+    def path(self, ref: MediaRef, *, now: float | None = None) -> str:
+        """The link without PUBLIC_URL: for pages served from the same origin."""
         expires = int((now if now is not None else time.time()) + self.ttl)
         token = self._seal({"f": ref.file_id, "m": ref.mime_type, "e": expires})
-        return f"{self._base}/media/{token}.{_EXTENSIONS.get(ref.mime_type, 'bin')}"
+        return f"/media/{token}.{_EXTENSIONS.get(ref.mime_type, 'bin')}"
 
     def verify(self, token: str, *, now: float | None = None) -> MediaRef | None:
         """The file a photo link names, or None if it is malformed, forged or expired."""

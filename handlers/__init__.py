@@ -28,6 +28,7 @@ from handlers.cancel import cancel_command
 from handlers.commands import BotCommand
 from handlers.errors import on_error
 from handlers.extend import extend
+from handlers.gallery import GalleryActions
 from handlers.help import help_command
 from handlers.history import history_command
 from handlers.inline import inline_query
@@ -63,7 +64,13 @@ _FRESH = (
 ) & ~filters.IS_AUTOMATIC_FORWARD
 _MEDIA = filters.PHOTO | filters.Document.ALL
 
-__all__ = ["album_complete", "confirm_recovered", "register", "star_transactions"]
+__all__ = [
+    "GalleryActions",
+    "album_complete",
+    "confirm_recovered",
+    "register",
+    "star_transactions",
+]
 
 # Handler groups run in order; only the first matching handler of a group runs. Groups between
 # 0 and this one are free for observers (tests use one).

@@ -11,7 +11,7 @@ from telegram.constants import ChatType
 
 from bot.domain.generations import Requester
 from bot.domain.model import Job, JobState, Refusal
-from bot.domain.specs import TelegramImage
+from bot.domain.specs import GenerationSpec, TelegramImage
 from bot.runtime import BotContext, Runtime
 from bot.texts import Html, text
 from handlers.flow import start_generation
@@ -98,21 +98,46 @@ async def start_extend(
     job_id: int | None = None,
 ) -> None:
     """Shared by the command and the reply to an "Extend" prompt."""
+    spec = await extension_spec(
+        runtime,
+        who,
+        args,
+        image,
+        video_message_id=video_message_id,
+        generation_id=generation_id,
+        job_id=job_id,
+    )
+    if isinstance(spec, Refusal):
+        await refuse(bot, who, spec)
+        return
+    await start_generation(bot, runtime, who, spec, request_key=request_key)
+
+
+async def extension_spec(
+    runtime: Runtime,
+    who: Requester,
+    args: str,
+    image: TelegramImage | None,
+    *,
+    video_message_id: int | None = None,
+    generation_id: str | None = None,
+    job_id: int | None = None,
+) -> GenerationSpec | Refusal:
+    """The extension `args` ask for of the video named, or why there is none (the chat's
+    commands and buttons and the gallery ask here)."""
     parent = await runtime.service.find_parent(
         who, video_message_id=video_message_id, generation_id=generation_id, job_id=job_id
     )
     if isinstance(parent, Refusal):
-        await refuse(bot, who, parent)
-        return
+        return parent
     try:
         options = parse_video_args(
             args, max_prompt_length=runtime.service.max_prompt_length, allowed=EXTEND_OPTIONS
         )
     except ParseError as error:
         key = "extend_usage" if error.key == "usage" else error.key
-        await answer(bot, who, key, **error.values)
-        return
-    spec = runtime.service.extend_spec(
+        return Refusal(key=key, values=error.values)
+    return runtime.service.extend_spec(
         parent,
         prompt=options.prompt,
         aspect_ratio=options.aspect_ratio,
@@ -125,4 +150,3 @@ async def start_extend(
         camera=options.camera,
         enhance=options.enhance,
     )
-    await start_generation(bot, runtime, who, spec, request_key=request_key)

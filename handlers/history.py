@@ -11,6 +11,7 @@ answered without a second copy. "Extend" opens the same prompt as the button und
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
@@ -18,7 +19,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.domain.generations import GenerationService, HistoryPage, Requester
 from bot.domain.model import FailureCode, HistoryEntry, Job, JobState, Refusal
-from bot.runtime import BotContext
+from bot.runtime import BotContext, Runtime
 from bot.telegram.buttons import HistoryAction, HistoryPress, decode_history, history_buttons
 from bot.texts import Html, excerpt, text
 from bot.worker.delivery import caption
@@ -50,7 +51,7 @@ async def history_command(update: Update, context: BotContext) -> None:
     if page.total == 0:
         await answer(context.bot, who, "history_empty" if scope is None else "history_empty_chat")
         return
-    body, markup = _render(page, who.user_id, scope, who.language_code)
+    body, markup = _render(page, who.user_id, scope, who.language_code, context.runtime)
     await say(context.bot, who, body, reply_markup=markup)
 
 
@@ -89,24 +90,37 @@ async def history_pressed(update: Update, context: BotContext) -> None:
 async def _send_again(
     query: CallbackQuery, bot: Bot, service: GenerationService, who: Requester, job: Job
 ) -> None:
-    language = who.language_code
-    assert job.video_file_id is not None  # only a delivered video's button gets here
+    outcome = await resend(bot, service, who, job)
+    alert = outcome is Resent.FAILED
+    await query.answer(text(outcome.value, who.language_code), show_alert=alert)
+
+
+class Resent(StrEnum):
+    """How sending a stored video again went (each a catalog key)."""
+
+    SENT = "history_answer_resent"
+    BUSY = "history_answer_resending"  # pressed again while the first press is being sent
+    FAILED = "history_resend_failed"
+
+
+async def resend(bot: Bot, service: GenerationService, who: Requester, job: Job) -> Resent:
+    """Send a delivered video again into the requester's chat by its Telegram file_id: no
+    quota, no video-API call (the /history button, the gallery's Send to chat)."""
+    assert job.video_file_id is not None  # only a delivered video gets here
     with service.resending(who.chat_id, job.id) as claimed:
-        if not claimed:  # pressed again while the first press is being sent
-            await query.answer(text("history_answer_resending", language))
-            return
+        if not claimed:
+            return Resent.BUSY
         try:
             await bot.send_video(
                 chat_id=who.chat_id,
                 video=job.video_file_id,
-                caption=caption(job, language),
+                caption=caption(job, who.language_code),
                 message_thread_id=who.thread_id,
                 supports_streaming=True,
             )
         except TelegramError:
-            await query.answer(text("history_resend_failed", language), show_alert=True)
-            return
-        await query.answer(text("history_answer_resent", language))
+            return Resent.FAILED
+    return Resent.SENT
 
 
 async def _turn_page(
@@ -124,7 +138,7 @@ async def _turn_page(
     if page.total == 0:
         await query.answer(text("button_invalid", language), show_alert=True)
         return
-    body, markup = _render(page, who.user_id, scope, language)
+    body, markup = _render(page, who.user_id, scope, language, context.runtime)
     try:
         await query.edit_message_text(body, reply_markup=markup)
     except BadRequest as error:
@@ -142,7 +156,7 @@ def _scope(update: Update, who: Requester) -> int | None:
 
 
 def _render(
-    page: HistoryPage, owner_id: int, scope: int | None, language: str | None
+    page: HistoryPage, owner_id: int, scope: int | None, language: str | None, runtime: Runtime
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     title = "history_title" if scope is None else "history_title_chat"
     lines = [text(title, language, page=page.page, pages=page.pages, total=page.total)]
@@ -161,7 +175,9 @@ def _render(
         )
         if entry.state is JobState.DELIVERED and entry.video_file_id:
             videos.append((number, entry.job_id))
-    markup = history_buttons(owner_id, page.page, page.pages, videos, language)
+    # The gallery opens only from a private chat's button (Telegram's rule for web apps).
+    gallery = runtime.settings.gallery_url if scope is None else None
+    markup = history_buttons(owner_id, page.page, page.pages, videos, language, gallery)
     return "\n\n".join(lines), markup
 
 

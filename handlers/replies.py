@@ -8,7 +8,7 @@ from telegram import Bot, Message, ReplyParameters, Update
 
 from bot.domain.access import payer_of
 from bot.domain.generations import Requester
-from bot.domain.model import Refusal
+from bot.domain.model import NO_MESSAGE, Refusal
 from bot.domain.specs import TelegramImage
 from bot.links import IMAGE_TYPES
 from bot.luma.models import ASPECT_RATIOS
@@ -49,7 +49,11 @@ async def say(bot: Bot, who: Requester, body: str, **kwargs: object) -> Message:
         chat_id=who.chat_id,
         text=body,
         message_thread_id=who.thread_id,
-        reply_parameters=ReplyParameters(who.message_id, allow_sending_without_reply=True),
+        reply_parameters=(
+            None
+            if who.message_id == NO_MESSAGE
+            else ReplyParameters(who.message_id, allow_sending_without_reply=True)
+        ),
         **kwargs,  # type: ignore[arg-type]
     )
 

@@ -51,6 +51,9 @@ from storage.payments import PaymentsSql
 from storage.promos import PromoQueries
 
 _ACTIVE = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
+# A video that can be shown and sent again: delivered with a Telegram file, a story whole (not
+# its shots).
+_SHAREABLE = "state = 'delivered' AND video_file_id IS NOT NULL AND story_job_id IS NULL"
 
 # Jobs paid from payer $1's daily allowance on day $2 (refunds excluded).
 # The payer's free daily credits used that day: what each of its jobs took from the allowance.
@@ -306,13 +309,22 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
         return [HistoryEntry.model_validate(dict(row)) for row in rows], total
 
     async def shareable_videos(
-        self, user_id: int, *, words: Sequence[str], offset: int, limit: int
+        self,
+        user_id: int,
+        *,
+        words: Sequence[str] = (),
+        chats: Sequence[int] | None = None,
+        offset: int,
+        limit: int,
     ) -> list[Job]:
         # The videos the user made (in any chat; whoever paid), delivered with a Telegram file
         # to send again, newest first. A story is one video: its shots are not listed.
-        where = "user_id = $1 AND state = 'delivered' AND video_file_id IS NOT NULL"
-        where += " AND story_job_id IS NULL"
-        values: list[Any] = [user_id]
+        if chats is not None and not chats:
+            return []
+        where, values = f"{_SHAREABLE} AND user_id = $1", list[Any]([user_id])
+        if chats is not None:
+            where += f" AND chat_id IN ({placeholders(len(values) + 1, len(chats))})"
+            values.extend(chats)
         for word in words:  # every word, anywhere in the prompt, whatever its case
             values.append(f"%{like_escaped(word.lower())}%")
             where += f" AND {self._LOWER}(prompt) LIKE ${len(values)} ESCAPE '\\'"
@@ -327,6 +339,14 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
                 offset,
             )
         ]
+
+    async def video_chats(self, user_id: int) -> list[int]:
+        rows = await self._all(
+            f"""SELECT chat_id FROM generations WHERE {_SHAREABLE} AND user_id = $1
+                GROUP BY chat_id ORDER BY MAX(id) DESC""",
+            user_id,
+        )
+        return [int(row["chat_id"]) for row in rows]
 
     async def stats(self, since: float) -> DayStats:
         async with self._snapshot() as db:
@@ -620,7 +640,14 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
         )
 
     async def mark_delivered(
-        self, job_id: int, owner: str, *, message_id: int | None, file_id: str | None, now: float
+        self,
+        job_id: int,
+        owner: str,
+        *,
+        message_id: int | None,
+        file_id: str | None,
+        now: float,
+        thumbnail_file_id: str | None = None,
     ) -> bool:
         return await self._fenced(
             job_id,
@@ -629,6 +656,7 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
                 "state": JobState.DELIVERED.value,
                 "video_message_id": message_id,
                 "video_file_id": file_id,
+                "video_thumbnail_file_id": thumbnail_file_id,
                 "finished_at": now,
                 "updated_at": now,
                 "lease_owner": None,
@@ -1027,6 +1055,11 @@ async def _sum(db: Session, column: str, where: str, *values: Any) -> int:
         f"SELECT COALESCE(SUM({column}), 0) AS total FROM generations WHERE {where}", *values
     )
     return int(row["total"]) if row is not None else 0
+
+
+def placeholders(first: int, count: int) -> str:
+    """`count` numbered parameters from `$first`, for an `IN (...)` list."""
+    return ", ".join(f"${n}" for n in range(first, first + count))
 
 
 def like_escaped(text: str) -> str:

@@ -19,7 +19,7 @@ from bot.config import ConfigError, load_settings
 from bot.links import MediaRef
 from bot.metrics import Metrics
 from bot.web.health import Health
-from bot.web.media import PhotoCache, image_type
+from bot.web.media import FileCache, image_type
 from tests.conftest import BOT_TOKEN, free_port
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -521,7 +521,7 @@ async def test_the_photo_cache_stays_within_its_bytes_and_limits_fetches() -> No
         at_once -= 1
         return photos[file_id]
 
-    cache = PhotoCache(load, max_bytes=5_000, max_fetches=3)
+    cache = FileCache(load, max_bytes=5_000, max_fetches=3)
     waiting = [asyncio.ensure_future(cache.get(file_id)) for file_id in photos]
     waiting += [asyncio.ensure_future(cache.get("file-0")) for _ in range(5)]
     for _ in range(50):  # every waiter runs as far as it can
@@ -546,7 +546,7 @@ async def test_a_photo_larger_than_the_cache_is_served_but_not_kept() -> None:
     async def load(file_id: str) -> bytes:
         return big
 
-    cache = PhotoCache(load, max_bytes=5_000)
+    cache = FileCache(load, max_bytes=5_000)
     photo = await cache.get("big")
     assert photo is not None and photo.content_type == "image/png" and photo.data == big
     assert cache.size == 0

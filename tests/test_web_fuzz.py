@@ -2,8 +2,9 @@
 
 Random methods, paths, headers and bodies are sent as raw bytes (non-ASCII and oversized
 headers, broken framing, random bytes, deeply nested and huge JSON) to every route of a running
-bot: `/healthz`, `/metrics`, `/media/<signed>`, `/callbacks/<signed>`, `/telegram/webhook`, and
-paths that are none of them. The bot is the real application on the `luma` family (the one with
+bot: `/healthz`, `/metrics`, `/media/<signed>`, `/callbacks/<signed>`, `/telegram/webhook`, the
+gallery's page and API (with genuine, tampered and made-up initData), and paths that are none of
+them. The bot is the real application on the `luma` family (the one with
 provider callbacks) in webhook mode, with one delivered video behind it. Signed parts are
 sometimes genuine (a photo, a non-image file, the delivered job's callback, an unknown job's),
 sometimes expired, tampered with or made up; the webhook secret is never the right one.
@@ -33,10 +34,16 @@ from bot.__main__ import set_webhook
 from bot.links import LinkSigner, MediaRef
 from tests.conftest import BotDatabase
 from tests.fakes.telegram_api import FAKE_JPEG, FakeTelegram
+from tests.test_gallery import init_data
 from tests.test_web import METRICS_TOKEN, PNG_IMAGE, SECRET, nested, raw_request, start_luma
 
 USER = 1001
 ROUTES = ["/healthz", "/metrics", "/media/", "/callbacks/", "/telegram/webhook"]
+# The gallery Mini App: its page, and its API (only what changes nothing in the database: the
+# send action re-sends a video by file_id).
+SEND = "/app/api/videos/1/send"
+GALLERY_ROUTES = ["/app/", "/app/gallery.js", "/app/api/me", "/app/api/videos", SEND]
+GENUINE_INIT_DATA = init_data(USER).encode()
 
 
 @dataclass(repr=False)
@@ -172,6 +179,8 @@ HEADER_VALUES = [
     b"application/json",
     b"application/json; charset=\xff", b"gzip", b"deflate", b"br", b"100-continue",
     b"bytes=0-1", b"bytes=9-1", b"keep-alive", b"websocket", b"a" * 8_000,
+    b"tma " + GENUINE_INIT_DATA, b"tma " + GENUINE_INIT_DATA.replace(b"User", b"Usor"),
+    b"tma " + GENUINE_INIT_DATA + b"&auth_date=1", b"tma ", b"tma \xc3\xa9",
 ]  # fmt: skip
 # Bytes an HTTP parser must refuse in a header: control characters, oversized fields.
 BROKEN_HEADERS = st.tuples(
@@ -220,8 +229,12 @@ ODD_PATHS = [
 def requests(draw: st.DrawFn) -> Request:
     """Mostly what a client could send to a route, so most requests reach a handler; now and
     then a method, version or header no HTTP parser should accept."""
-    route = draw(st.sampled_from([*ROUTES, "/media/", "/callbacks/", "/telegram/webhook", ""]))
-    natural = b"POST" if route in ("/callbacks/", "/telegram/webhook") else b"GET"
+    route = draw(
+        st.sampled_from(
+            [*ROUTES, *GALLERY_ROUTES, "/media/", "/callbacks/", "/telegram/webhook", ""]
+        )
+    )
+    natural = b"POST" if route in ("/callbacks/", "/telegram/webhook", SEND) else b"GET"
     method = draw(
         st.one_of(
             st.just(natural),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -57,7 +57,7 @@ class Requester:
     user_id: int | None  # the person; None when Telegram hides them behind a chat
     chat_id: int  # where the message was posted: chat limits apply here
     thread_id: int | None
-    message_id: int
+    message_id: int  # the request, answered by replying to it; NO_MESSAGE: the gallery
     # The identity charged, limited and banned: the user, or the chat the message was sent on
     # behalf of (bot.domain.access.payer_of decides).
     payer_id: int
@@ -539,7 +539,7 @@ class GenerationService:
         (all of them for an empty query), a page at `offset`. Someone banned, or not let in
         by an allowlist, gets none (and no error: the chat they are typing in shows nothing)."""
         start = page_offset(offset)
-        if start is None or not await self._may_share(user_id):
+        if start is None or not await self.may_share(user_id):
             return SharedVideos(videos=[])
         found = await self._repo.shareable_videos(
             user_id, words=search_words(query), offset=start, limit=INLINE_PAGE_SIZE + 1
@@ -548,7 +548,19 @@ class GenerationService:
         more = len(found) > INLINE_PAGE_SIZE and start + INLINE_PAGE_SIZE <= MAX_OFFSET
         return SharedVideos(videos=videos, next_offset=str(start + len(videos)) if more else "")
 
-    async def _may_share(self, user_id: int) -> bool:
+    async def gallery_videos(
+        self, user_id: int, *, chats: Sequence[int], offset: int, limit: int
+    ) -> list[Job]:
+        """The gallery: the user's finished videos made in `chats`, newest first."""
+        return await self._repo.shareable_videos(user_id, chats=chats, offset=offset, limit=limit)
+
+    async def video_chats(self, user_id: int) -> list[int]:
+        """The chats the user made finished videos in, the latest video's first."""
+        return await self._repo.video_chats(user_id)
+
+    async def may_share(self, user_id: int) -> bool:
+        """Whether the user may see and send their videos outside a chat (inline mode, the
+        gallery): not when banned, or not let in by an allowlist."""
         # The person is the payer here: nobody posts on behalf of a chat in inline mode.
         if self.policy.is_admin(user_id):
             return True

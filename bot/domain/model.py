@@ -13,6 +13,9 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+# The request message of a request made in the gallery Mini App: there is none to reply to.
+NO_MESSAGE = 0
+
 
 class JobState(StrEnum):
     QUEUED = "queued"  # accepted and charged, not yet sent to the API
@@ -95,6 +98,7 @@ class Job(BaseModel):
     thumbnail_url: str | None
     video_message_id: int | None
     video_file_id: str | None
+    video_thumbnail_file_id: str | None = None  # Telegram's thumbnail of the sent video
     charged_day: str | None
     payer_id: int | None
     paid_with: str  # daily | credit (the balance paid some of it) | exempt

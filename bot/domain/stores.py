@@ -91,10 +91,17 @@ class JobStore(Protocol):
         ...
 
     async def mark_delivered(
-        self, job_id: int, owner: str, *, message_id: int | None, file_id: str | None, now: float
+        self,
+        job_id: int,
+        owner: str,
+        *,
+        message_id: int | None,
+        file_id: str | None,
+        now: float,
+        thumbnail_file_id: str | None = None,
     ) -> bool:
         """The video is in the chat as `message_id` (None: a story's shot, kept for the
-        story)."""
+        story), with Telegram's file ids of it and of its thumbnail."""
         ...
 
     async def fail(
@@ -279,10 +286,21 @@ class RequestStore(Protocol):
         ...
 
     async def shareable_videos(
-        self, user_id: int, *, words: Sequence[str], offset: int, limit: int
+        self,
+        user_id: int,
+        *,
+        words: Sequence[str] = (),
+        chats: Sequence[int] | None = None,
+        offset: int,
+        limit: int,
     ) -> list[Job]:
         """The user's delivered videos that have a Telegram file (stories whole, not their
-        shots), newest first, whose prompt holds every one of `words` (any case, literally)."""
+        shots), newest first, whose prompt holds every one of `words` (any case, literally),
+        made in one of `chats` if given."""
+        ...
+
+    async def video_chats(self, user_id: int) -> list[int]:
+        """The chats the user has such videos in, the latest video's chat first."""
         ...
 
     async def add_extend_prompt(self, prompt: ExtendPrompt, now: float) -> None: ...

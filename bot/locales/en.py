@@ -573,4 +573,39 @@ EN: Final[dict[str, str]] = {
         "📤 Share a video in any chat: type <code>@{bot_username} </code> and a few words of "
         "its prompt.\n"
     ),
+    # --- the gallery Mini App (bot/web/gallery.py; the page shows these as plain text) ---
+    "gallery_title": "Your videos",
+    "gallery_all_chats": "All chats",
+    "gallery_private_chat": "Private chat",
+    "gallery_empty": "No videos here yet. Make one in the chat with /video.",
+    "gallery_load_more": "Show more",
+    "gallery_send": "Send to chat",
+    "gallery_extend": "Extend",
+    "gallery_again": "Again",
+    "gallery_extend_placeholder": "What happens next?",
+    "gallery_extend_start": "Start",
+    "gallery_cancel": "Cancel",
+    "gallery_play": "Play",
+    "gallery_generation_id": "Generation id",
+    "gallery_failed": "That did not work. Check your connection and try again.",
+    "gallery_sent": "Sent to your chat with the bot.",
+    "gallery_started": "Started: follow it in your chat with the bot.",
+    "gallery_send_failed": (
+        "I couldn't send this video. Open the chat with the bot and press Start, then try again."
+    ),
+    "gallery_sending": "Already sending it.",
+    "gallery_auth_missing": "Open this page from the bot in Telegram.",
+    "gallery_auth_invalid": (
+        "This page could not prove who you are. Close it and open it again from the bot."
+    ),
+    "gallery_auth_stale": (
+        "This page has been open too long. Close it and open it again from the bot."
+    ),
+    "gallery_not_allowed": "You can't use this bot.",
+    "gallery_not_found": "That video is not in your gallery.",
+    "gallery_chat_unknown": "That chat is not in your gallery.",
+    "gallery_bad_request": "The page sent something I don't understand. Reload it and try again.",
+    "gallery_extend_no_prompt": "Write what should happen next, then press Start.",
+    "button_gallery": "🎞 Open the gallery",
+    "menu_gallery": "🎞 Gallery",
 }

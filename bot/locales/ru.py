@@ -599,4 +599,37 @@ RU: Final[dict[str, str]] = {
         "📤 Поделиться видео в любом чате: наберите <code>@{bot_username} </code> и пару слов "
         "из его запроса.\n"
     ),
+    # --- галерея (Mini App) ---
+    "gallery_title": "Ваши видео",
+    "gallery_all_chats": "Все чаты",
+    "gallery_private_chat": "Личный чат",
+    "gallery_empty": "Здесь пока нет видео. Сделайте первое в чате командой /video.",
+    "gallery_load_more": "Показать ещё",
+    "gallery_send": "В чат",
+    "gallery_extend": "Продолжить",
+    "gallery_again": "Ещё раз",
+    "gallery_extend_placeholder": "Что происходит дальше?",
+    "gallery_extend_start": "Начать",
+    "gallery_cancel": "Отмена",
+    "gallery_play": "Смотреть",
+    "gallery_generation_id": "Id генерации",
+    "gallery_failed": "Не получилось. Проверьте соединение и попробуйте снова.",
+    "gallery_sent": "Отправлено в ваш чат с ботом.",
+    "gallery_started": "Запущено: следите за ходом в чате с ботом.",
+    "gallery_send_failed": (
+        "Не удалось отправить видео. Откройте чат с ботом, нажмите «Старт» и попробуйте снова."
+    ),
+    "gallery_sending": "Уже отправляю.",
+    "gallery_auth_missing": "Откройте эту страницу из бота в Telegram.",
+    "gallery_auth_invalid": (
+        "Страница не смогла подтвердить, кто вы. Закройте её и откройте снова из бота."
+    ),
+    "gallery_auth_stale": "Страница открыта слишком долго. Закройте её и откройте снова из бота.",
+    "gallery_not_allowed": "Вам нельзя пользоваться этим ботом.",
+    "gallery_not_found": "Этого видео нет в вашей галерее.",
+    "gallery_chat_unknown": "Этого чата нет в вашей галерее.",
+    "gallery_bad_request": "Страница прислала что-то непонятное. Обновите её и попробуйте снова.",
+    "gallery_extend_no_prompt": "Напишите, что должно произойти дальше, и нажмите «Начать».",
+    "button_gallery": "🎞 Открыть галерею",
+    "menu_gallery": "🎞 Галерея",
 }

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot.texts import text
 
@@ -164,9 +164,11 @@ def history_buttons(
     pages: int,
     videos: list[tuple[int, int]],
     language: str | None,
+    gallery_url: str | None = None,
 ) -> InlineKeyboardMarkup | None:
     """Under a /history page: "Send again #N" and "Extend #N" for each delivered video
-    (`videos`: (number, job id)), then ◀ / ▶ where another page exists."""
+    (`videos`: (number, job id)), then ◀ / ▶ where another page exists, then the gallery
+    Mini App if `gallery_url` (Telegram allows it in private chats only)."""
     rows = [
         [
             InlineKeyboardButton(
@@ -197,6 +199,9 @@ def history_buttons(
         )
     if navigation:
         rows.append(navigation)
+    if gallery_url is not None:
+        gallery = WebAppInfo(gallery_url)
+        rows.append([InlineKeyboardButton(text("button_gallery", language), web_app=gallery)])
     return InlineKeyboardMarkup(rows) if rows else None
 
 

@@ -1,5 +1,6 @@
 """The bot's own HTTP server: `GET /healthz`, `GET /metrics`, `GET /media/<signed>`,
-`POST /callbacks/<signed>` and, in webhook mode, `POST /telegram/webhook`.
+`POST /callbacks/<signed>`, the gallery Mini App under `/app/` (bot/web/gallery.py) and, in
+webhook mode, `POST /telegram/webhook`.
 
 Anyone can reach this port, so nothing a request carries is trusted before it is checked, and
 nothing a stranger sends ends in a 500: signatures and secrets are compared in constant time on
@@ -16,8 +17,8 @@ METRICS_TOKEN` when that is set, and with `METRICS_PORT` it is served on 127.0.0
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +33,12 @@ from telegram.error import TelegramError
 from yarl import URL
 
 from bot.config import WEBHOOK_PATH
-from bot.links import LinkSigner, secrets_equal
+from bot.links import VIDEO_TYPE, LinkSigner, secrets_equal
 from bot.metrics import CONTENT_TYPE
+from bot.web.bodies import json_or_none, read_body
+from bot.web.gallery import Gallery
 from bot.web.health import Health
-from bot.web.media import PhotoCache
+from bot.web.media import VIDEO_CACHE_BYTES, CachedFile, FileCache, video_type
 from bot.web.provider_callbacks import CallbackReceiver
 from bot.web.webhook import RETRY_LATER_SECONDS, SECRET_HEADER, WebhookReceiver
 
@@ -47,6 +50,10 @@ CALLBACK_BODY_LIMIT = 64 * 1024
 # Telegram's largest updates (a 4096-character message with its entities and the message it
 # replies to) are tens of kilobytes; refusing a genuine one would make Telegram re-send it.
 WEBHOOK_BODY_LIMIT = 1024 * 1024
+# Videos fetched from Telegram at once for the gallery (each up to 20 MB in memory meanwhile).
+VIDEO_FETCHES = 2
+# A byte range of a file: "bytes=first-last", "bytes=first-" or "bytes=-suffix length".
+_RANGE = re.compile(r"bytes=(\d{0,15})-(\d{0,15})")
 
 
 class WebServer:
@@ -55,6 +62,7 @@ class WebServer:
         *,
         bot: Bot,
         signer: LinkSigner | None,
+        gallery: Gallery | None = None,
         host: str,
         port: int,
         health: Health,
@@ -65,6 +73,7 @@ class WebServer:
     ) -> None:
         self._bot = bot
         self._signer = signer
+        self._gallery = gallery
         self._health = health
         self._callbacks = callbacks
         self._webhook = webhook
@@ -73,7 +82,13 @@ class WebServer:
         self._host = host
         self._port = port
         self._runners: list[web.AppRunner] = []
-        self.photos = PhotoCache(self._from_telegram)
+        self.photos = FileCache(self._from_telegram)
+        self.videos = FileCache(
+            self._from_telegram,
+            sniff=video_type,
+            max_bytes=VIDEO_CACHE_BYTES,
+            max_fetches=VIDEO_FETCHES,
+        )
         self.port: int | None = None
         self.metrics_port: int | None = None
 
@@ -87,6 +102,8 @@ class WebServer:
         routes.add_get("/media/{token}", self._media, expect_handler=_expect)
         routes.add_post("/callbacks/{token}", self._callback, expect_handler=_expect)
         routes.add_post(WEBHOOK_PATH, self._telegram_update, expect_handler=_expect)
+        for method, path, handler in self._gallery.routes() if self._gallery else ():
+            routes.add_route(method, path, handler, expect_handler=_expect)
         _answer_the_rest(application)
         return application
 
@@ -142,7 +159,7 @@ class WebServer:
         webhook = self._webhook
         if webhook is None or not webhook.authentic(request.headers.get(SECRET_HEADER)):
             raise web.HTTPNotFound()  # polling mode, or not Telegram: nothing to see
-        payload = _json_or_none(await _body(request, WEBHOOK_BODY_LIMIT))
+        payload = json_or_none(await read_body(request, WEBHOOK_BODY_LIMIT))
         status = await webhook.receive(payload)
         headers = {"Retry-After": str(RETRY_LATER_SECONDS)} if status == 503 else None
         return web.Response(status=status, headers=headers)
@@ -152,20 +169,17 @@ class WebServer:
         job_id = callbacks.job_of(request.match_info["token"]) if callbacks is not None else None
         if callbacks is None or job_id is None:
             raise web.HTTPNotFound()
-        payload = _json_or_none(await _body(request, CALLBACK_BODY_LIMIT))
+        payload = json_or_none(await read_body(request, CALLBACK_BODY_LIMIT))
         status = await callbacks.receive(job_id, payload)
         return web.json_response({"ok": status == 200}, status=status)
 
     async def _media(self, request: web.Request) -> web.Response:
         ref = self._signer.verify(request.match_info["token"]) if self._signer else None
-        photo = await self.photos.get(ref.file_id) if ref is not None else None
-        if photo is None:
+        cache = self.videos if ref is not None and ref.mime_type == VIDEO_TYPE else self.photos
+        file = await cache.get(ref.file_id) if ref is not None else None
+        if file is None:
             raise web.HTTPNotFound()
-        return web.Response(
-            body=photo.data,
-            content_type=photo.content_type,
-            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
-        )
+        return _file_answer(request, file)
 
     async def _from_telegram(self, file_id: str) -> bytes | None:
         try:
@@ -257,27 +271,43 @@ async def _not_found(_: web.Request) -> web.Response:
     raise web.HTTPNotFound()
 
 
+def _file_answer(request: web.Request, file: CachedFile) -> web.Response:
+    """The file, or the one byte range asked for (a video player seeks by ranges; Safari plays
+    nothing without them). A range that is not understood is ignored, as HTTP allows."""
+    headers = {
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Accept-Ranges": "bytes",
+    }
+    size = len(file.data)
+    span = _byte_range(request.headers.get(hdrs.RANGE, ""), size)
+    if span is None:
+        return web.Response(body=file.data, content_type=file.content_type, headers=headers)
+    first, last = span
+    if first >= size:
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return web.Response(
+        status=206,
+        body=file.data[first : last + 1],
+        content_type=file.content_type,
+        headers=headers,
+    )
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """(first, last) byte of a single `Range`; None for none, several or a malformed one."""
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if not first:  # the last `last` bytes
+        return max(size - int(last), 0), size - 1
+    if last and int(last) < int(first):
+        return None
+    return int(first), min(int(last), size - 1) if last else size - 1
+
+
 def _bearer_is(request: web.Request, token: str) -> bool:
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     return scheme.lower() == "bearer" and secrets_equal(credentials.strip(), token)
-
-
-async def _body(request: web.Request, limit: int) -> bytes:
-    """The request's body; 413 as soon as it is declared or sent longer than `limit` bytes."""
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
-    body = bytearray()
-    while chunk := await request.content.read(limit + 1 - len(body)):
-        body += chunk
-        if len(body) > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
-    return bytes(body)
-
-
-def _json_or_none(body: bytes) -> Any:
-    """`body` as JSON, or None if it is not JSON or nests too deep for the parser."""
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None

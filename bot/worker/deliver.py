@@ -85,9 +85,14 @@ class Deliver:
             return await ctx.fail(job, FailureCode.NOT_A_VIDEO, str(error))
         except (DownloadError, TelegramError) as error:
             return await self._retry(job, error)
-        file_id = message.video.file_id if message.video else None
+        video = message.video
         if not await ctx.repo.mark_delivered(
-            job.id, ctx.owner, message_id=message.message_id, file_id=file_id, now=time.time()
+            job.id,
+            ctx.owner,
+            message_id=message.message_id,
+            file_id=video.file_id if video else None,
+            thumbnail_file_id=video.thumbnail.file_id if video and video.thumbnail else None,
+            now=time.time(),
         ):
             # Another worker took the job over and finished it while this upload ran (into the
             # same message: an edit): it has told the user; a second "ready" would be noise.

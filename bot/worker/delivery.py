@@ -52,7 +52,7 @@ from telegram import (
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, TelegramError
 
-from bot.domain.model import Job
+from bot.domain.model import NO_MESSAGE, Job
 from bot.domain.specs import PromptHelp, SoundSpec, StorySpec, UpscaleSpec
 from bot.domain.upgrades import Upgrades
 from bot.llm import HelpOutcome
@@ -528,6 +528,9 @@ def _helped_line(stored: dict[str, Any] | None, language: str | None) -> str:
     return text(key, language, prompt=excerpt(help.sent or "", CAPTION_PROMPT_CHARS))
 
 
-def reply_to(job: Job) -> ReplyParameters:
+def reply_to(job: Job) -> ReplyParameters | None:
+    """A reply to the request message, if there is one (the gallery's requests have none)."""
+    if job.request_message_id == NO_MESSAGE:
+        return None
     # The request may have been deleted meanwhile: deliver anyway, just not as a reply.
     return ReplyParameters(message_id=job.request_message_id, allow_sending_without_reply=True)
