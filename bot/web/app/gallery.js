@@ -201,7 +201,9 @@
   }
 
   function skeleton() {
-    for (let i = 0; i < 4; i++) grid.append(h("div", { class: "tile ghost", "aria-hidden": "true" }));
+    for (let i = 0; i < 4; i++) {
+      grid.append(h("div", { class: "tile ghost", "aria-hidden": "true" }));
+    }
   }
 
   function renderFilter(chats) {
@@ -344,7 +346,8 @@
       } else if (answer.status === 401) {
         fail(messageOf(answer.data));
       } else {
-        toast(messageOf(answer.data) || (answer.ok ? "" : t("gallery_failed")), answer.ok ? "ok" : "error");
+        const fallback = answer.ok ? "" : t("gallery_failed");
+        toast(messageOf(answer.data) || fallback, answer.ok ? "ok" : "error");
         if (answer.ok && done) done();
       }
     } finally {
@@ -361,7 +364,8 @@
     });
     const start = button("extend-start", t("gallery_extend_start"), "primary", "submit");
     const cancel = button("extend-cancel", t("gallery_cancel"), "plain");
-    const form = h("form", { class: "extend", hidden: true }, area, h("div", { class: "row" }, start, cancel));
+    const row = h("div", { class: "row" }, start, cancel);
+    const form = h("form", { class: "extend", hidden: true }, area, row);
     const close = () => {
       form.hidden = true;
       actions.hidden = false;
