@@ -21,7 +21,7 @@ import pytest
 
 from bot.texts import strip_html, text
 from tests.fakes.telegram_api import DARK_THEME, LIGHT_THEME, Call, FakeTelegram
-from tests.test_history import USER, creates, make_videos
+from tests.test_history import GROUP, IN_GROUP, USER, creates, make_videos
 
 PHONE = {"width": 390, "height": 844}
 INSTALL = (
@@ -266,3 +266,47 @@ async def test_a_login_that_goes_stale_while_the_page_is_open_ends_in_the_error_
     assert (await error.inner_text()).strip() == catalog("gallery_auth_stale")
     assert not await page.get_by_test_id("video-tile").first.is_visible()
     assert len(tg.calls_of("sendVideo")) == sends
+
+
+async def test_the_chat_chips_filter_the_videos(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], phone: Callable[..., Any]
+) -> None:
+    bot = await start_bot(public=True, daily_quota=0, max_active_per_user=10)
+    await make_videos(bot, tg, "a fox at home", user_id=USER)
+    await make_videos(bot, tg, "a fox in the group", user_id=USER, **IN_GROUP)
+    page = await phone(gallery_url(tg, bot))
+    await tiles(page, 2)
+    chips = page.get_by_test_id("chat-filter").get_by_role("button")
+    group, private = f"Test group {GROUP}", catalog("gallery_private_chat")
+    names = await chips.all_inner_texts()
+    assert names[0] == catalog("gallery_all_chats") and sorted(names[1:]) == [private, group]
+    for name, prompt in ((group, "a fox in the group"), (private, "a fox at home")):
+        chip = chips.filter(has_text=name)
+        await chip.click()
+        shown = await tiles(page, 1)
+        assert await shown.locator(".prompt").inner_text() == prompt
+        assert await chip.get_attribute("aria-pressed") == "true"
+    assert any(f"chat={GROUP}" in requested for requested in page.requested)
+    await chips.nth(0).click()
+    await tiles(page, 2)
+
+
+async def test_a_refused_action_is_told_in_the_toast_and_the_page_stays(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], phone: Callable[..., Any]
+) -> None:
+    # Both of today's credits spent on the two videos: Again is refused, in the bot's words.
+    bot = await start_bot(public=True, daily_quota=2, max_active_per_user=10)
+    await make_videos(bot, tg, "first", "second", user_id=USER)
+    page = await phone(gallery_url(tg, bot))
+    again = (await tiles(page, 2)).nth(0).get_by_test_id("again")
+    posts = len(creates(emulator))
+    async with page.expect_response(lambda response: "/again" in response.url) as answered:
+        await again.click()
+    answer = await answered.value
+    refusal = await answer.json()
+    assert answer.status == 409 and refusal["error"] == "refused"
+    await page.locator(".toast.show[data-kind=error]").wait_for()
+    assert (await page.get_by_test_id("toast").inner_text()).strip() == refusal["message"]
+    assert await again.is_enabled()
+    assert await page.get_by_test_id("error").is_hidden()
+    assert len(creates(emulator)) == posts
