@@ -310,3 +310,40 @@ async def test_a_refused_action_is_told_in_the_toast_and_the_page_stays(
     assert await again.is_enabled()
     assert await page.get_by_test_id("error").is_hidden()
     assert len(creates(emulator)) == posts
+
+
+async def test_the_page_tells_telegram_it_is_ready_and_follows_its_theme(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], browser: Any
+) -> None:
+    bot = await start_bot(public=True)
+    context = await browser.new_context(viewport=PHONE)
+    # Telegram's mobile apps inject this bridge before the page's scripts run.
+    await context.add_init_script(
+        "window.told = [];"
+        "window.TelegramWebviewProxy = {postEvent: (type, data) => told.push([type, data])};"
+    )
+    page = await context.new_page()
+    try:
+        await page.goto(gallery_url(tg, bot, LIGHT_THEME))
+        await page.locator("#empty").wait_for()  # no videos yet
+        told = [event for event, _ in await page.evaluate("() => window.told")]
+        assert told[:2] == ["web_app_ready", "web_app_expand"]
+        assert await page.evaluate("() => document.documentElement.dataset.theme") == "light"
+
+        def theme(params: dict[str, Any]) -> Any:
+            return page.evaluate(
+                "params => {"
+                " Telegram.WebView.receiveEvent('theme_changed', {theme_params: params});"
+                " const style = getComputedStyle(document.documentElement);"
+                " return [document.documentElement.dataset.theme,"
+                " style.getPropertyValue('--tg-theme-bg-color'),"
+                " style.getPropertyValue('--tg-theme-text-color')]; }",
+                params,
+            )
+
+        assert await theme(DARK_THEME) == ["dark", DARK_THEME["bg_color"], "#ffffff"]
+        # Only #rgb and #rrggbb colours are taken: anything else is someone else's CSS.
+        hostile = {"bg_color": "#fff", "text_color": "red; background: url(//x)"}
+        assert await theme(hostile) == ["light", "#fff", ""]
+    finally:
+        await context.close()
