@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from bot.texts import strip_html, text
+from bot.web import gallery
 from tests.fakes.telegram_api import DARK_THEME, LIGHT_THEME, Call, FakeTelegram
 from tests.test_history import GROUP, IN_GROUP, USER, creates, make_videos
 
@@ -345,5 +346,41 @@ async def test_the_page_tells_telegram_it_is_ready_and_follows_its_theme(
         # Only #rgb and #rrggbb colours are taken: anything else is someone else's CSS.
         hostile = {"bg_color": "#fff", "text_color": "red; background: url(//x)"}
         assert await theme(hostile) == ["light", "#fff", ""]
+    finally:
+        await context.close()
+
+
+@pytest.mark.parametrize("observer", [True, False], ids=["scrolling", "button"])
+async def test_the_next_page_loads_near_the_end_or_by_the_button(
+    tg: FakeTelegram,
+    emulator: Any,
+    start_bot: Callable[..., Any],
+    browser: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    observer: bool,
+) -> None:
+    monkeypatch.setattr(gallery, "PAGE_SIZE", 1)  # three videos, three pages
+    bot = await start_bot(public=True, daily_quota=0, max_active_per_user=10)
+    await make_videos(bot, tg, "one", "two", "three", user_id=USER)
+    context = await browser.new_context(viewport=PHONE)
+    if not observer:  # a WebView without IntersectionObserver: the button is the way on
+        await context.add_init_script("delete window.IntersectionObserver;")
+    page = await context.new_page()
+    try:
+        await page.goto(gallery_url(tg, bot))
+        more = page.locator("#more")
+        if observer:
+            # The end of the list is in view after each page, so the next one follows.
+            await tiles(page, 3)
+        else:
+            await tiles(page, 1)
+            assert await more.inner_text() == catalog("gallery_load_more")
+            await more.click()
+            await tiles(page, 2)
+            await more.click()
+            await tiles(page, 3)
+        prompts = await page.locator("[data-testid=video-tile] .prompt").all_inner_texts()
+        assert prompts == ["three", "two", "one"]
+        await more.wait_for(state="hidden")  # no page after the last
     finally:
         await context.close()
