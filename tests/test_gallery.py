@@ -158,8 +158,8 @@ async def test_a_user_sees_their_own_videos_from_every_chat_they_are_in_newest_f
     assert status == 200
     assert me["user"] == {"id": USER, "first_name": "Ann"}
     assert me["chats"] == [
-        {"id": GROUP, "title": f"Test group {GROUP}", "kind": "group"},
         {"id": USER, "title": "Private chat", "kind": "private"},
+        {"id": GROUP, "title": f"Test group {GROUP}", "kind": "group"},
     ]
     assert me["texts"]["gallery_send"] == "Send to chat"
 

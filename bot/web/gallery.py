@@ -221,12 +221,12 @@ class Gallery:
 
     async def _chats(self, user: WebAppUser) -> list[MemberChat]:
         """The chats the user made videos in and may see them in: their private chat with the
-        bot, and the groups and channels Telegram says they are in now."""
+        bot, then the groups and channels Telegram says they are in now (latest video first)."""
         chats: list[MemberChat] = []
         for chat_id in await self._service.video_chats(user.id):
-            if chat_id == user.id:
+            if chat_id == user.id:  # first, whatever came last: the filter keeps its place
                 title = strip_html(text("gallery_private_chat", user.language_code))
-                chats.append(MemberChat(id=chat_id, title=title, type="private"))
+                chats.insert(0, MemberChat(id=chat_id, title=title, type="private"))
             elif (chat := await self._membership(chat_id, user.id)) is not None:
                 chats.append(chat)
         return chats
