@@ -33,6 +33,7 @@
     opening: null, // a chat to open once it is listed
   };
   let toastTimer = 0;
+  let pinned = true; // the chat is scrolled to its end, and stays there as media loads
 
   // --- small helpers ------------------------------------------------------------------------
 
@@ -169,8 +170,8 @@
   function snippet(m) {
     if (!m) return "";
     const words = m.text || m.caption || "";
-    if (m.video) return words ? `🎬 ${words}` : t("video");
-    if (m.photo) return words ? `🖼 ${words}` : t("photo");
+    if (m.video) return words || t("video");
+    if (m.photo) return words || t("photo");
     if (m.document) return m.document.file_name || t("file");
     if (m.invoice) return `${t("invoice")}: ${m.invoice.title}`;
     if (m.successful_payment) return `⭐ ${m.successful_payment.total_amount}`;
@@ -430,7 +431,8 @@
       !words && !media && !m.invoice
         ? h("div", { class: "text unsupported", text: t("unsupported") }) : null,
       h("div", { class: "meta" },
-        m.edit_date ? h("span", { class: "edited", text: t("edited") }) : null,
+        // Telegram's apps do not mark the bot's edits (its status messages change all along).
+        m.edit_date && !entry.bot ? h("span", { class: "edited", text: t("edited") }) : null,
         h("time", { datetime: new Date(m.date * 1000).toISOString(), text: clock(m.date) })));
     const reply = h("button", {
       class: "reply-button",
@@ -481,6 +483,7 @@
       previous = entry;
     }
     list.scrollTop = list.scrollHeight;
+    pinned = true;
   }
 
   function appendEntry(c, entry, previous) {
@@ -494,14 +497,17 @@
     return list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM;
   }
 
+  function subtitleOf(c) {
+    if (c.kind === "private") return t("subtitle_private");
+    // The group's members: Ann, Bob and the bot.
+    return c.kind === "group" ? t("subtitle_group", { count: 3 }) : t("subtitle_channel");
+  }
+
   function renderHeader() {
     const c = chat();
     if (!c) return;
     $("chat-title").textContent = c.title;
-    const subtitle = c.kind === "private"
-      ? t("subtitle_private")
-      : c.kind === "group" ? t("subtitle_group", { count: 3 }) : t("subtitle_channel");
-    $("chat-subtitle").textContent = subtitle;
+    $("chat-subtitle").textContent = subtitleOf(c);
     const head = avatar(c.title, c.kind === "private" ? model.bot.id : c.id);
     head.id = "chat-avatar";
     $("chat-avatar").replaceWith(head);
@@ -511,6 +517,11 @@
     if (!model.chats.has(id)) return;
     if (model.current !== id) clearComposer();
     model.current = id;
+    showChat();
+  }
+
+  // The open chat drawn anew (a reconnect's state too): what the composer holds stays.
+  function showChat() {
     const c = chat();
     c.unread = 0;
     renderChatList();
@@ -528,7 +539,7 @@
       const c = model.chats.get(id);
       const entries = sortedEntries(c);
       const last = entries[entries.length - 1];
-      let preview = last ? snippet(last.message) : "";
+      let preview = last ? snippet(last.message) : subtitleOf(c);
       if (last && c.kind === "group") preview = `${authorOf(last).name}: ${preview}`;
       const item = h("button", {
         class: `chat-item ${id === model.current ? "active" : ""}`,
@@ -852,10 +863,8 @@
     model.order = state.chats.map((v) => v.id);
     fillTexts();
     renderPanel(state.emulator);
-    if (!model.chats.has(model.current)) model.current = model.order[0];
-    const current = model.current;
-    model.current = null;
-    openChat(current);
+    if (!model.chats.has(model.current)) openChat(model.order[0]);
+    else showChat();
     app.removeAttribute("aria-busy");
   }
 
@@ -872,7 +881,7 @@
         keepVideo(old, node);
         old.replaceWith(node);
       } else {
-        const follow = nearBottom() || isMine(c, entry);
+        const follow = pinned || isMine(c, entry);
         const entries = sortedEntries(c);
         if (entries.length === 1) list.replaceChildren();
         appendEntry(c, entry, entries[entries.length - 2] || null);
@@ -955,7 +964,8 @@
     const count = $("fail-count");
     if (!count.options.length) {
       for (let n = 1; n <= 5; n += 1) {
-        count.append(h("option", { value: n, text: t("fail_count", { count: n }) }));
+        const label = n === 1 ? t("fail_one") : t("fail_count", { count: n });
+        count.append(h("option", { value: n, text: label }));
       }
       for (const status of panel.fault_statuses) {
         $("fail-status").append(h("option", { value: status, text: `HTTP ${status}` }));
@@ -978,9 +988,14 @@
     $("requests").replaceChildren(...(panel.requests.length
       ? [...panel.requests].reverse().map((r) => h("li", { class: `request ${statusClass(r.status)}` },
         h("span", { class: "method", text: r.method }),
-        h("span", { class: "path", text: r.path, title: r.path }),
+        h("span", { class: "path", text: shortPath(r.path), title: r.path }),
         h("span", { class: "status", text: r.status === null ? t("pending") : String(r.status) })))
       : [h("li", { class: "nothing", text: t("no_requests") })]));
+  }
+
+  // The end of a path says what it is: "luma-ai/generation", "files/<id>.mp4".
+  function shortPath(path) {
+    return path.split("/").filter(Boolean).slice(-2).join("/") || "/";
   }
 
   function statusClass(status) {
@@ -1037,7 +1052,11 @@
       fitText();
       renderCommands();
     });
-    text.addEventListener("blur", () => setTimeout(hideCommands, 150));
+    // Closed a moment after the field loses the focus (a click on the list comes first), unless
+    // the focus is back by then.
+    text.addEventListener("blur", () => setTimeout(() => {
+      if (document.activeElement !== text) hideCommands();
+    }, 150));
     $("reply-cancel").addEventListener("click", cancelReply);
     $("attach").addEventListener("click", () => $("file-input").click());
     $("file-input").addEventListener("change", (event) => {
@@ -1051,6 +1070,14 @@
       renderMessages();
       applyForceReply();
     });
+    list.addEventListener("scroll", () => {
+      pinned = nearBottom();
+    });
+    const keepPinned = () => {
+      if (pinned) list.scrollTop = list.scrollHeight;
+    };
+    list.addEventListener("load", keepPinned, true); // pictures (load does not bubble)
+    list.addEventListener("loadedmetadata", keepPinned, true); // videos
     list.addEventListener("click", (event) => {
       const spoiler = event.target.closest(".spoiler");
       if (spoiler) spoiler.classList.add("revealed");
