@@ -468,7 +468,10 @@ class ChatRoom:
 async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
     """Only this machine, by name (a page elsewhere that rebinds its DNS name to 127.0.0.1 is
     refused), only this page's own POSTs, and the security headers on every answer."""
-    host = URL(f"http://{request.host}").host if request.host else None
+    try:
+        host = URL(f"http://{request.host}").host
+    except ValueError:  # not a host name at all
+        host = None
     origin = request.headers.get("Origin")
     try:
         if host not in LOCAL_HOSTS:

@@ -73,7 +73,9 @@ class Feed:
         self._known: dict[int, dict[int, dict[str, Any]]] = {c.id: {} for c in self._chats}
         self._force: dict[int, dict[str, Any] | None] = dict.fromkeys(self._known)
         self._prompts: dict[tuple[int, int], dict[str, Any]] = {}  # ForceReply markups sent
+        self._sent: set[tuple[int, int]] = set()  # (chat, message) of the bot's sends
         self._calls_read = 0
+        self._changes_read = -1
         self._listed = [c.id for c in self._chats if c.listed_when_empty]
         self._commands: list[dict[str, str]] = []
         self._panel: dict[str, Any] = {}
@@ -94,6 +96,15 @@ class Feed:
 
     def scan(self) -> None:
         """Read the fake and the emulator; tell every page what changed since the last scan."""
+        if self._tg.changes != self._changes_read:
+            self._changes_read = self._tg.changes
+            self._scan_chats()
+        panel = panel_view(self._emulator)
+        if panel != self._panel:
+            self._panel = panel
+            self._publish("emulator", panel)
+
+    def _scan_chats(self) -> None:
         self._read_calls()
         current = {spec.id: self._entries(spec.id) for spec in self._chats}
         # A chat's first message lists it: the list goes first, so the page knows the chat.
@@ -107,10 +118,6 @@ class Feed:
         if commands != self._commands:
             self._commands = commands
             self._publish("commands", commands)
-        panel = panel_view(self._emulator)
-        if panel != self._panel:
-            self._panel = panel
-            self._publish("emulator", panel)
 
     def _chat_view(self, spec: ChatSpec) -> dict[str, Any]:
         entries = self._known[spec.id]
@@ -137,17 +144,15 @@ class Feed:
 
     def _entries(self, chat_id: int) -> dict[int, dict[str, Any]]:
         tg = self._tg
-        by_bot = {m["message_id"] for m in tg.bot_messages(chat_id)}
         paid = {(i.chat_id, i.message_id) for i in tg.invoices if i.paid_by}
         entries = {}
         for message in tg.messages(chat_id):
             message_id = message["message_id"]
             sender = message.get("from") or {}
-            entry = {
-                "message_id": message_id,
-                "bot": message_id in by_bot or sender.get("id") == tg.bot_id,
-                "message": message,
-            }
+            # The bot's: sent by its calls (in a channel its posts are the channel's, as anyone's
+            # are), or from it (a refund notice Telegram sends in its name).
+            by_bot = (chat_id, message_id) in self._sent or sender.get("id") == tg.bot_id
+            entry = {"message_id": message_id, "bot": by_bot, "message": message}
             if "invoice" in message:
                 entry["paid"] = (chat_id, message_id) in paid
             entries[message_id] = entry
@@ -172,17 +177,23 @@ class Feed:
         }
 
     def _read_calls(self) -> None:
+        """The bot's answers to button presses, the messages it sent and its ForceReply prompts,
+        from the calls it made since the last read."""
         calls = self._tg.calls
         for call in calls[self._calls_read :]:
             if not call.ok:
                 continue
             if call.method == "answerCallbackQuery":
                 self._publish("answer", _answer(call.params))
-            elif call.method == "sendMessage":
-                markup = call.params.get("reply_markup")
-                if isinstance(markup, dict) and markup.get("force_reply"):
-                    result = call.result
-                    self._prompts[(result["chat"]["id"], result["message_id"])] = markup
+                continue
+            result = call.result
+            if not call.method.startswith("send") or not isinstance(result, dict):
+                continue
+            where = (result["chat"]["id"], result["message_id"])
+            self._sent.add(where)
+            markup = call.params.get("reply_markup")
+            if isinstance(markup, dict) and markup.get("force_reply"):
+                self._prompts[where] = markup
         self._calls_read = len(calls)
 
     def _current_commands(self) -> list[dict[str, str]]:

@@ -531,6 +531,18 @@ async def test_a_user_added_by_name_is_known_before_acting(tg: FakeTelegram, bot
     assert tg.pending_updates() == 0
 
 
+async def test_changes_count_what_waiters_are_woken_for(tg: FakeTelegram, bot: Bot) -> None:
+    before = tg.changes
+    message = tg.user_sends("hi")  # an update queued
+    assert tg.changes == before + 1
+    await bot.send_message(message["chat"]["id"], "hello")  # a call answered
+    assert tg.changes == before + 2
+    tg.user_deletes(message["chat"]["id"], message["message_id"])
+    assert tg.changes == before + 3
+    tg.add_user(2002, "Bob")  # nobody is told of this: no change
+    assert tg.changes == before + 3
+
+
 async def test_edits_threads_and_replies_in_updates(tg: FakeTelegram, bot: Bot) -> None:
     group = -100300
     first = tg.user_sends("/video a", chat_id=group, chat_type="supergroup", message_thread_id=5)

@@ -212,8 +212,11 @@ async def test_the_page_is_served_with_a_strict_policy(page: Page) -> None:
     async with page.client.get("/index.py") as resp:
         assert resp.status == 404
     # Another name for this machine (DNS rebinding), or a POST from another site: refused.
-    async with page.client.get("/api/state", headers={"Host": "evil.example:8080"}) as resp:
-        assert resp.status == 403
+    for host in ("evil.example:8080", "[bad", "127.0.0.1.evil.example"):
+        async with page.client.get("/api/state", headers={"Host": host}) as resp:
+            assert resp.status == 403, host
+    async with page.client.get("/api/state", headers={"Host": "localhost:8080"}) as resp:
+        assert resp.status == 200
     origin = {"Origin": "http://evil.example"}
     async with page.client.post("/api/send", json={"text": "hi"}, headers=origin) as resp:
         assert resp.status == 403
