@@ -191,6 +191,9 @@ class FakeState:
         self._poll_generation = 0
         self._closing = False
         self._changed = asyncio.Event()
+        # Counts the changes waiters are woken for (a call answered, an update queued, a message
+        # deleted, ...): an observer that polls reads the state again only when it moved.
+        self.changes = 0
         self._runner: web.AppRunner | None = None
         self._handlers: dict[str, Callable[..., Any]] = {
             name: getattr(self, "_m_" + name) for name in METHODS
@@ -219,6 +222,7 @@ class FakeState:
         return self._chats[chat_id]
 
     def _notify(self) -> None:
+        self.changes += 1
         self._changed.set()
         self._changed = asyncio.Event()
 
