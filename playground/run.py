@@ -26,7 +26,7 @@ from aiohttp import web
 
 from emulator import EmulatorConfig, run_emulator
 from emulator.core import Emulator
-from playground.chat import ChatRoom
+from playground.chat import DEFAULT_TIMINGS, ChatRoom
 from playground.fake_telegram import FakeTelegram
 
 log = logging.getLogger("playground")
@@ -39,7 +39,12 @@ BOT_NAME = "Playground Video Bot"
 TOKEN = "7000000001:playground-local-bot-api-token-000000"
 API_KEY = "playground"
 # Fast and lively: a video in a few seconds, each generation its own coloured clip.
-EMULATOR = EmulatorConfig(queue_seconds=1.0, dream_seconds=3.0, long_poll_seconds=10.0, clips=True)
+EMULATOR = EmulatorConfig(
+    queue_seconds=DEFAULT_TIMINGS["queue_seconds"],
+    dream_seconds=DEFAULT_TIMINGS["dream_seconds"],
+    long_poll_seconds=10.0,
+    clips=True,
+)
 # Seconds the bot gets to finish what it is doing when the playground stops.
 BOT_STOP_SECONDS = 15.0
 
@@ -88,6 +93,9 @@ def bot_environment(telegram_url: str, api_url: str, database: Path, port: int) 
         "DAILY_QUOTA": "5",
         # Buy credits with (simulated) Stars: 10 credits for 50 ⭐, 50 for 200 ⭐.
         "CREDIT_PACKS": "10:50,50:200",
+        "SUPPORT_CONTACT": "the playground: no real Stars are spent",
+        # A stuck generation (the side panel) fails and is refunded in a minute, not twenty.
+        "GENERATION_TIMEOUT": "60",
         "LOG_LEVEL": "INFO",
     }
     # Only what a Python process needs from this one: a bot setting in the shell (a real token,
@@ -96,8 +104,11 @@ def bot_environment(telegram_url: str, api_url: str, database: Path, port: int) 
     return {**kept, **settings}
 
 
-_INHERITED = ("PATH", "HOME", "LANG", "LC_", "TZ", "TMP", "TEMP", "SYSTEMROOT", "VIRTUAL_ENV")
-_INHERITED += ("PYTHONPATH", "COVERAGE_")  # (coverage: the test suite measures the bot too)
+# (COVERAGE_: the test suite measures the playground's bot too.)
+_INHERITED = (
+    *("PATH", "HOME", "LANG", "LC_", "TZ", "TMP", "TEMP", "SYSTEMROOT", "VIRTUAL_ENV"),
+    *("PYTHONPATH", "COVERAGE_"),
+)
 
 
 async def serve(options: Options) -> int:
