@@ -26,7 +26,8 @@ from bot.config import load_settings
 from emulator import EmulatorConfig, run_emulator
 from playground.chat import ANN_ID, ChatRoom
 from playground.fake_telegram import FakeTelegram
-from tests.conftest import API_KEY, BOT_TOKEN, RunningBot, free_port
+from playground.run import BOT_NAME, BOT_USERNAME, TOKEN
+from tests.conftest import API_KEY, RunningBot, free_port
 from tests.gallery_screenshots import clip
 from tests.test_gallery_browser import chromium
 
@@ -74,7 +75,7 @@ async def main(out: Path) -> None:
         folder = Path(temporary)
         timings = {"queue_seconds": 0.5, "dream_seconds": 1.0, "long_poll_seconds": 0.5}
         async with (
-            FakeTelegram(token=BOT_TOKEN, bot_username="LumaTestBot") as tg,
+            FakeTelegram(TOKEN, BOT_USERNAME, bot_first_name=BOT_NAME) as tg,
             run_emulator(EmulatorConfig(**timings), port=0) as emulator,
         ):
             room = ChatRoom(tg, emulator)
@@ -84,7 +85,7 @@ async def main(out: Path) -> None:
             await web.TCPSite(runner, "127.0.0.1", port).start()
             settings = load_settings(
                 _env_file=None,
-                telegram_bot_token=BOT_TOKEN,
+                telegram_bot_token=TOKEN,
                 telegram_api_url=tg.root,
                 luma_api_key=API_KEY,
                 luma_api_url=emulator.url,
