@@ -24,8 +24,8 @@ import psutil
 
 from emulator import EmulatorConfig, run_emulator
 from emulator.state import State
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import became_healthy, free_port
-from tests.fakes.telegram_api import FakeTelegram
 
 ROOT = Path(__file__).parent.parent
 BOT_TOKEN = "123456:BENCH-fake-token-000000000000000000"

@@ -1,11 +1,14 @@
 """`python -m bot`: run the bot until SIGINT/SIGTERM (long polling, or webhook mode with
 TELEGRAM_WEBHOOK=true). `python -m bot set-webhook` registers the webhook with Telegram once, as
-a deploy step; `python -m bot delete-webhook` removes it (back to polling)."""
+a deploy step; `python -m bot delete-webhook` removes it (back to polling). `python -m bot
+playground` runs the playground instead (`python -m playground`: a local Telegram and video API
+around an ordinary `python -m bot`), which needs no settings at all."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -79,10 +82,16 @@ def _run(main_coroutine: Any) -> None:
         uvloop.run(main_coroutine)
 
 
+PLAYGROUND = "playground"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == PLAYGROUND:
+        # Its own program, not imported: the bot knows the playground only by name.
+        os.execv(sys.executable, [sys.executable, "-m", PLAYGROUND, *args[1:]])
     if args and args[0] not in COMMANDS:
-        print(f"usage: python -m bot [{' | '.join(COMMANDS)}]", file=sys.stderr)
+        print(f"usage: python -m bot [{' | '.join([*COMMANDS, PLAYGROUND])}]", file=sys.stderr)
         return 2
     try:
         settings = load_settings()

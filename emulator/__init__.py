@@ -30,10 +30,11 @@ from emulator.faults import Fault
 from emulator.images import ImageFetch
 from emulator.recording import RecordedRequest
 from emulator.server import create_app, run_emulator
-from emulator.state import Generation, State
+from emulator.state import FAILURE_REASONS, Generation, Script, State
 
 __all__ = [
     "EMULATOR_KEY",
+    "FAILURE_REASONS",
     "PALETTE",
     "CallbackAttempt",
     "ClipSpec",
@@ -44,6 +45,7 @@ __all__ = [
     "Generation",
     "ImageFetch",
     "RecordedRequest",
+    "Script",
     "State",
     "create_app",
     "run_emulator",

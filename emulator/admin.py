@@ -10,6 +10,7 @@ from aiohttp import web
 from emulator.config import EmulatorConfig
 from emulator.core import emulator_of
 from emulator.faults import Fault
+from emulator.state import Script
 
 ADMIN_PREFIX = "/_emulator"
 
@@ -56,6 +57,34 @@ async def add_fault(request: web.Request) -> web.Response:
     return web.json_response(fault.to_dict(), status=201)
 
 
+async def list_scripts(request: web.Request) -> web.Response:
+    return web.json_response([s.to_dict() for s in emulator_of(request).scripted])
+
+
+async def add_script(request: web.Request) -> web.Response:
+    """Body: ``{"fail": "moderation"}``, ``{"stuck": true}``, ``{"slow": true}`` (combinable),
+    and ``"count"`` (default 1): the outcome of the next generations (``script_next``)."""
+    payload = await _json_object(request)
+    fail, count = payload.pop("fail", None), payload.pop("count", 1)
+    flags = {name: payload.pop(name, False) for name in ("stuck", "slow")}
+    if payload:
+        return _problem(400, f"unknown fields: {sorted(payload)}")
+    if not (fail is None or isinstance(fail, str)) or not all(
+        isinstance(flag, bool) for flag in flags.values()
+    ):
+        return _problem(400, "fail must be a string or null, stuck and slow booleans")
+    if isinstance(count, bool) or not isinstance(count, int):
+        return _problem(400, "count must be a whole number")
+    script = Script(**flags)
+    if fail is not None:
+        script = script.merged(Script.failing(fail))
+    try:
+        emulator_of(request).script_next(script, count)
+    except ValueError as exc:
+        return _problem(400, str(exc))
+    return web.json_response(script.to_dict(), status=201)
+
+
 async def list_generations(request: web.Request) -> web.Response:
     gens = emulator_of(request).generations.values()
     return web.json_response([g.summary() for g in gens])
@@ -79,8 +108,8 @@ async def set_generation_state(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    """Clear recorded requests, image fetches, callbacks and faults; ``{"generations": true}``
-    also drops generations."""
+    """Clear recorded requests, image fetches, callbacks, faults and scripted outcomes;
+    ``{"generations": true}`` also drops generations."""
     payload = await _json_object(request)
     emulator_of(request).reset(generations=bool(payload.get("generations", False)))
     return web.json_response({"ok": True})
@@ -116,6 +145,8 @@ def register(router: web.UrlDispatcher) -> None:
     router.add_get(f"{p}/callbacks", list_callbacks)
     router.add_get(f"{p}/faults", list_faults)
     router.add_post(f"{p}/faults", add_fault)
+    router.add_get(f"{p}/scripts", list_scripts)
+    router.add_post(f"{p}/scripts", add_script)
     router.add_get(f"{p}/generations", list_generations)
     # ".+": universal ids ("<uuid>:luma/ray-2") contain a slash.
     router.add_post(f"{p}/generations/{{generation_id:.+}}/state", set_generation_state)

@@ -20,7 +20,7 @@ from emulator.errors import ApiError
 from emulator.faults import Fault, FaultKind, FaultQueue, FaultRoute
 from emulator.images import ImageFetch, ImageFetcher
 from emulator.recording import RecordedRequest
-from emulator.state import Generation, GenerationStore, State
+from emulator.state import Generation, GenerationStore, Script, State
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RouteKind = Literal["create", "fetch", "chat"]
@@ -133,11 +133,27 @@ class Emulator:
         """Lose the next ``count`` callback posts: recorded as dropped, never sent."""
         self.callback_sender.drop_next(count)
 
+    def script_next(self, script: Script, count: int = 1) -> None:
+        """Make the next ``count`` generations created (any family; Luma's upscale and audio
+        too) end as ``script`` says, merged with the markers of their own prompt: e.g.
+        ``script_next(Script.failing("moderation"))`` or ``script_next(Script(stuck=True))``.
+        Used up one per generation, in order, when the generation is created; a create request
+        refused (a fault, a 400) uses none."""
+        if count < 1:
+            raise ValueError("count must be >= 1")
+        self.store.scripted.extend([script] * count)
+
+    @property
+    def scripted(self) -> tuple[Script, ...]:
+        """The outcomes still waiting for a generation, the next one first."""
+        return tuple(self.store.scripted)
+
     def reset(self, *, generations: bool = False) -> None:
-        """Forget recorded requests, image fetches, callbacks, pending faults and drops, and
-        zero the download counters (optionally drop generations, which also stops their
-        callbacks)."""
+        """Forget recorded requests, image fetches, callbacks, pending faults, scripted outcomes
+        and drops, and zero the download counters (optionally drop generations, which also
+        stops their callbacks)."""
         self.requests.clear()
+        self.store.scripted.clear()
         self.bytes_served = self.downloads = 0
         self.image_fetches.clear()
         self.callbacks.clear()

@@ -26,6 +26,9 @@ class RecordedRequest:
     # time.time() when the emulator answered; None while it still holds the request. With
     # received_at, how long a long poll or a delay fault held it, by the emulator's own clock.
     answered_at: float | None = None
+    # The HTTP status answered; None while unanswered, or when no answer was sent (a dropped
+    # connection) or the emulator failed.
+    status: int | None = None
 
     @property
     def held(self) -> float | None:
@@ -50,6 +53,7 @@ class RecordedRequest:
             "route": self.route,
             "received_at": self.received_at,
             "answered_at": self.answered_at,
+            "status": self.status,
         }
 
     @classmethod

@@ -108,6 +108,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     kind = route.partition(".")[0] or "other"
     operation = route.rpartition(".")[2]  # "delete" for Luma's DELETE (see FaultRoute)
     recorded: RecordedRequest | None = None
+    response: web.StreamResponse | None = None
     try:
         # Recorded first, so tests can assert on what was sent even when it is rejected.
         recorded = await RecordedRequest.from_request(request, route)
@@ -123,14 +124,21 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
                 return response
         if kind in API_KINDS:
             request[API_KEY] = authenticate(request, emu.config)
-        return await handler(request)
+        response = await handler(request)
+        return response
     except ApiError as exc:
-        return error_style(request).api_error(request, exc)
+        response = error_style(request).api_error(request, exc)
+        return response
     except web.HTTPException as exc:
-        return error_style(request).http_error(request, exc)
+        response = error_style(request).http_error(request, exc)
+        return response
     finally:
         if recorded is not None:
             recorded.answered_at = time.time()
+            # A dropped connection's 499 never reached the client.
+            dropped = request.transport is None or request.transport.is_closing()
+            if response is not None and not (dropped and response.status == 499):
+                recorded.status = response.status
 
 
 async def _close(app: web.Application) -> None:

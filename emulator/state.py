@@ -9,6 +9,7 @@ import random
 import re
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -105,6 +106,24 @@ class Script:
             elif reason is None:
                 reason = FAILURE_REASONS.get((match.group(2) or "").lower(), DEFAULT_FAILURE_REASON)
         return cls(stuck=stuck, slow=slow, failure_reason=reason)
+
+    @classmethod
+    def failing(cls, kind: str = "moderation") -> Script:
+        """Fail as ``[fail:<kind>]`` does (``moderation``, ``frames``, ``image``; another kind
+        fails with the generic reason)."""
+        return cls(failure_reason=FAILURE_REASONS.get(kind, DEFAULT_FAILURE_REASON))
+
+    def merged(self, other: Script) -> Script:
+        """Both outcomes at once; this one's failure reason wins when both name one (a prompt's
+        own marker is the more specific)."""
+        return Script(
+            stuck=self.stuck or other.stuck,
+            slow=self.slow or other.slow,
+            failure_reason=self.failure_reason or other.failure_reason,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stuck": self.stuck, "slow": self.slow, "failure_reason": self.failure_reason}
 
 
 def _now_iso() -> str:
@@ -228,6 +247,8 @@ class GenerationStore:
         self._closing = False
         # Palette index of the next generation that makes new footage (see clips.py).
         self._next_clip = 0
+        # Outcomes scripted for the next generations, one each, in order (Emulator.script_next).
+        self.scripted: deque[Script] = deque()
 
     # -- lookup --------------------------------------------------------------------------
 
@@ -260,8 +281,10 @@ class GenerationStore:
     # -- lifecycle -----------------------------------------------------------------------
 
     def add(self, gen: Generation) -> Generation:
-        """Register a new generation, plan its clip and start its clock (needs a running
-        loop)."""
+        """Register a new generation, give it the next scripted outcome (if any), plan its clip
+        and start its clock (needs a running loop)."""
+        if self.scripted:  # before the clock starts: a scripted [stuck] never gets one
+            gen.script = gen.script.merged(self.scripted.popleft())
         if gen.edit is None:
             gen.clip_index = self._next_clip
             self._next_clip += 1

@@ -32,7 +32,7 @@ from bot.config import Settings, load_settings
 from bot.domain.model import Job
 from bot.runtime import Runtime, runtime_of
 from emulator import EmulatorConfig, run_emulator
-from tests.fakes.telegram_api import Call, FakeTelegram
+from playground.fake_telegram import Call, FakeTelegram
 
 # `pytest --cov`: coverage by part and the branch floor (README: Run the tests).
 pytest_plugins = ["tests.coverage_floor"]

@@ -26,6 +26,7 @@ BRANCH_FLOOR = 91.0
 GROUPS = [
     ("bot/ + handlers/ + storage/", ["bot/*", "handlers/*", "storage/*"], []),
     ("emulator (emulator/)", ["emulator/*"], []),
+    ("playground (playground/)", ["playground/*"], []),
     ("test fakes (tests/fakes/)", ["tests/fakes/*"], []),
 ]
 

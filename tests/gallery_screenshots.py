@@ -28,8 +28,8 @@ from PIL import Image, ImageDraw, ImageFilter
 from bot.app import build_application
 from bot.config import load_settings
 from emulator import EmulatorConfig, run_emulator
+from playground.fake_telegram import DARK_THEME, LIGHT_THEME, FakeTelegram
 from tests.conftest import API_KEY, BOT_TOKEN, FAST_EMULATOR, RunningBot, free_port
-from tests.fakes.telegram_api import DARK_THEME, LIGHT_THEME, FakeTelegram
 from tests.test_gallery_browser import PHONE, chromium, gallery_url
 from tests.test_history import USER, make_videos
 

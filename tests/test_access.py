@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.domain.generations import utc_day
-from tests.fakes.telegram_api import Call, FakeTelegram
+from playground.fake_telegram import Call, FakeTelegram
 
 USER = 1001
 OTHER = 2002

@@ -22,8 +22,8 @@ import pytest
 
 from bot.domain.generations import utc_day
 from bot.domain.model import JobState
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import assert_token_never_sent, free_port
-from tests.fakes.telegram_api import FakeTelegram
 
 USER = 1001
 LUMA_PATH = "/dream-machine/v1"

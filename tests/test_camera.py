@@ -13,7 +13,7 @@ import pytest
 from bot.domain.generations import utc_day
 from bot.luma.camera import CAMERA_MOVES, camera_move, prompt_with_camera
 from handlers.parsing import ParseError, parse_video_args
-from tests.fakes.telegram_api import FakeTelegram
+from playground.fake_telegram import FakeTelegram
 from tests.test_families import FAMILY_PATHS, creates, start_on
 
 USER = 1001

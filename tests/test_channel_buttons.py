@@ -17,7 +17,7 @@ import pytest
 
 from bot.domain.generations import utc_day
 from bot.domain.model import JobState
-from tests.fakes.telegram_api import Call, FakeTelegram
+from playground.fake_telegram import Call, FakeTelegram
 
 CHANNEL = -100777
 ADMIN = 2002

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.domain.generations import utc_day
-from tests.fakes.telegram_api import FakeTelegram
+from playground.fake_telegram import FakeTelegram
 
 USER = 1001
 GROUP = -100123

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.domain.generations import utc_day
 from bot.domain.model import JobState
-from tests.fakes.telegram_api import FakeTelegram
+from playground.fake_telegram import FakeTelegram
 from tests.test_webhook import start_webhook_bot
 
 USER = 1001

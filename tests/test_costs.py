@@ -16,8 +16,8 @@ from bot.domain.generations import utc_day
 from bot.domain.model import JobState
 from bot.domain.pricing import Prices
 from bot.domain.specs import GenerationSpec
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import API_KEY, BOT_TOKEN
-from tests.fakes.telegram_api import FakeTelegram
 
 USER = 1001
 

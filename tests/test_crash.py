@@ -18,9 +18,9 @@ import pytest
 
 from bot.domain.generations import utc_day
 from bot.domain.model import Job, JobState
+from playground.fake_telegram import FakeTelegram
 from storage.repository import Repository
 from tests.conftest import BotDatabase
-from tests.fakes.telegram_api import FakeTelegram
 from tests.processes import BotProcess, bot_environment, bot_processes
 
 USER = 1001

@@ -19,7 +19,7 @@ from bot.domain.generations import utc_day
 from bot.domain.model import JobState
 from bot.worker.delivery import MAX_REDIRECTS
 from emulator.assets import VIDEO_FILE, sample_bytes
-from tests.fakes.telegram_api import Call, FakeTelegram
+from playground.fake_telegram import Call, FakeTelegram
 
 USER = 1001
 

@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 
 from emulator.assets import video_bytes
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import became_healthy, free_port
-from tests.fakes.telegram_api import FakeTelegram
 from tests.processes import BotProcess, bot_environment
 from tests.test_delivery import result_host
 

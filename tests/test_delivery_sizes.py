@@ -14,8 +14,8 @@ from aiohttp import web
 from bot.domain.model import JobState
 from bot.worker.delivery import PROBE_BYTES, TELEGRAM_URL_LIMIT
 from emulator.assets import IMAGE_FILE, VIDEO_FILE, sample_bytes, video_bytes
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import BOT_TOKEN
-from tests.fakes.telegram_api import FakeTelegram
 from tests.test_delivery import delivered, downloads, result_host, upload_or_notice, uploads
 
 USER = 1001

@@ -13,9 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from playground.fake_telegram import FakeTelegram
 from tests import processes
 from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase, free_port
-from tests.fakes.telegram_api import FakeTelegram
 from tests.processes import ROOT
 
 
@@ -103,7 +103,9 @@ async def test_an_unknown_command_prints_the_usage_and_exits_2(tmp_path: Path) -
     )  # fmt: skip
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 2
-    assert stderr.decode().splitlines() == ["usage: python -m bot [set-webhook | delete-webhook]"]
+    assert stderr.decode().splitlines() == [
+        "usage: python -m bot [set-webhook | delete-webhook | playground]"
+    ]
     assert stdout == b""
 
 

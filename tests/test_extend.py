@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bot.domain.generations import utc_day
+from playground.fake_telegram import Call, FakeTelegram
 from tests.conftest import assert_token_never_sent, ready_notice
-from tests.fakes.telegram_api import Call, FakeTelegram
 
 USER = 1001
 OTHER_USER = 2002

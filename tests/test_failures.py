@@ -14,8 +14,8 @@ import pytest
 from bot.domain.generations import utc_day
 from bot.domain.model import JobState, Refund
 from emulator import EmulatorConfig, run_emulator
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import API_KEY, FAST_EMULATOR, free_port
-from tests.fakes.telegram_api import FakeTelegram
 
 USER = 1001
 ADMIN = 5005

@@ -1,4 +1,4 @@
-"""The fake Bot API (tests/fakes/telegram_api.py) driven by the real PTB client over HTTP."""
+"""The fake Bot API (playground/fake_telegram.py) driven by the real PTB client over HTTP."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ from telegram.error import (
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults, MessageHandler, filters
 
 from bot.telegram.transport import AiohttpRequest
-from tests.fakes.telegram_api import FakeTelegram, parse_html
+from playground.fake_telegram import FakeTelegram, parse_html
 
 TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
 ANN = 1001
@@ -518,6 +518,29 @@ async def test_get_chat_member_says_who_runs_a_chat(tg: FakeTelegram, bot: Bot) 
         await bot.get_chat_member(-100999, ANN)
     failed = [c.response["description"] for c in tg.calls_of("getChatMember") if not c.ok]
     assert failed == ["Bad Request: user not found", "Bad Request: chat not found"]
+
+
+async def test_a_user_added_by_name_is_known_before_acting(tg: FakeTelegram, bot: Bot) -> None:
+    group = -100200
+    tg.add_chat(group, "supergroup", title="Group")
+    assert tg.add_user(2002, "Bob", username="bob")["first_name"] == "Bob"
+    tg.set_chat_member(group, 2002, "member")
+    member = await bot.get_chat_member(group, 2002)
+    assert (member.user.first_name, member.user.username) == ("Bob", "bob")
+    assert member.user.language_code == "en"
+    assert tg.pending_updates() == 0
+
+
+async def test_changes_count_what_waiters_are_woken_for(tg: FakeTelegram, bot: Bot) -> None:
+    before = tg.changes
+    message = tg.user_sends("hi")  # an update queued
+    assert tg.changes == before + 1
+    await bot.send_message(message["chat"]["id"], "hello")  # a call answered
+    assert tg.changes == before + 2
+    tg.user_deletes(message["chat"]["id"], message["message_id"])
+    assert tg.changes == before + 3
+    tg.add_user(2002, "Bob")  # nobody is told of this: no change
+    assert tg.changes == before + 3
 
 
 async def test_edits_threads_and_replies_in_updates(tg: FakeTelegram, bot: Bot) -> None:

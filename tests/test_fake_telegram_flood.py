@@ -1,4 +1,4 @@
-"""Flood limits of the fake Bot API (tests/fakes/telegram_api.py, ``flood_limits=True``).
+"""Flood limits of the fake Bot API (playground/fake_telegram.py, ``flood_limits=True``).
 
 Driven over real HTTP (aiohttp, and PTB's Bot without a rate limiter). Most tests use a fake
 clock for the buckets, so they wait for nothing; one waits the advertised second for real.
@@ -16,7 +16,7 @@ import pytest
 from telegram import Bot
 from telegram.error import RetryAfter
 
-from tests.fakes.telegram_api import FLOOD_COUNTED, FakeTelegram, FloodRefusal
+from playground.fake_telegram import FLOOD_COUNTED, FakeTelegram, FloodRefusal
 
 TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
 ANN = 1001

@@ -17,7 +17,7 @@ from telegram import (
 from telegram.error import BadRequest
 
 from bot.telegram.transport import AiohttpRequest
-from tests.fakes.telegram_api import FakeTelegram
+from playground.fake_telegram import FakeTelegram
 
 TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
 ANN = 1001

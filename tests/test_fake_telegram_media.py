@@ -17,7 +17,7 @@ from telegram import Bot, InputMediaVideo
 from telegram.error import BadRequest
 
 from emulator.assets import mp4_dimensions, video_bytes
-from tests.fakes.telegram_api import MB, FakeTelegram
+from playground.fake_telegram import MB, FakeTelegram
 from tests.test_emulator import create, serve
 
 ANN = 1001

@@ -1,4 +1,4 @@
-"""Telegram Stars payments in the fake Bot API (tests/fakes/bot_api/payments.py), driven by the
+"""Telegram Stars payments in the fake Bot API (playground/bot_api/payments.py), driven by the
 real PTB client over HTTP: invoices and their checks, the pre-checkout handshake through
 ``user_pays``, what a lost or repeated update looks like, refunds, ``getStarTransactions``."""
 
@@ -32,7 +32,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fakes.telegram_api import (
+from playground.fake_telegram import (
     NOT_ANSWERED,
     FakeTelegram,
     PaymentAttempt,

@@ -30,8 +30,8 @@ from telegram.error import BadRequest
 
 from bot.telegram.transport import AiohttpRequest
 from emulator.clips import PALETTE, ClipSpec, Segment, ffmpeg_exe, render_clip
-from tests.fakes.bot_api import media as fake_media
-from tests.fakes.telegram_api import DARK_THEME, LIGHT_THEME, FakeTelegram
+from playground.bot_api import media as fake_media
+from playground.fake_telegram import DARK_THEME, LIGHT_THEME, FakeTelegram
 from tests.media import nearest_colour
 
 TOKEN = "123456:TEST-fake-token-for-tests-0000000000"

@@ -1,4 +1,4 @@
-"""Webhook mode of the fake Bot API (tests/fakes/telegram_api.py), against tiny aiohttp receivers.
+"""Webhook mode of the fake Bot API (playground/fake_telegram.py), against tiny aiohttp receivers.
 
 No bot is involved: a ``Receiver`` records what the fake POSTs and answers from a script.
 """
@@ -20,7 +20,7 @@ from aiohttp import web
 from telegram import Bot, Update
 from telegram.error import BadRequest, Conflict, RetryAfter
 
-from tests.fakes.telegram_api import FakeTelegram
+from playground.fake_telegram import FakeTelegram
 
 TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
 CONFLICT = (

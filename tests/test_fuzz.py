@@ -62,7 +62,7 @@ from handlers.parsing import (
     parse_video_args,
     split_generation_id,
 )
-from tests.fakes.telegram_api import FAKE_JPEG, FakeTelegram, command_entities, parse_html, u16len
+from playground.fake_telegram import FAKE_JPEG, FakeTelegram, command_entities, parse_html, u16len
 
 USER = 1001
 BOT_USERNAME = "LumaTestBot"

@@ -18,9 +18,9 @@ import pytest
 
 from bot.domain.model import JobState
 from bot.web.init_data import AuthProblem, InitDataChecker, WebAppUser
-from tests.fakes.bot_api.protocol import DEFAULT_TOKEN
-from tests.fakes.bot_api.web_apps import init_data_hash
-from tests.fakes.telegram_api import FakeTelegram
+from playground.bot_api.protocol import DEFAULT_TOKEN
+from playground.bot_api.web_apps import init_data_hash
+from playground.fake_telegram import FakeTelegram
 from tests.test_history import GROUP, IN_GROUP, OTHER_USER, USER, creates, make_videos, used
 
 MAX_AGE = 3600.0

@@ -21,7 +21,7 @@ import pytest
 
 from bot.texts import strip_html, text
 from bot.web import gallery
-from tests.fakes.telegram_api import DARK_THEME, LIGHT_THEME, Call, FakeTelegram
+from playground.fake_telegram import DARK_THEME, LIGHT_THEME, Call, FakeTelegram
 from tests.test_history import GROUP, IN_GROUP, USER, creates, make_videos
 
 PHONE = {"width": 390, "height": 844}

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.domain.generations import utc_day
 from bot.domain.model import JobState
-from tests.fakes.telegram_api import Call, FakeTelegram
+from playground.fake_telegram import Call, FakeTelegram
 
 USER = 1001
 OTHER_USER = 2002

@@ -14,8 +14,8 @@ import pytest
 from bot.config import ConfigError, load_settings
 from bot.domain.access import AccessPolicy, payer_of
 from bot.domain.generations import utc_day
+from playground.fake_telegram import Call, FakeTelegram
 from tests.conftest import API_KEY, BOT_TOKEN
-from tests.fakes.telegram_api import Call, FakeTelegram
 
 USER = 1001
 OTHER = 2002

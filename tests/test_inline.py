@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.domain.model import Job
-from tests.fakes.telegram_api import FakeTelegram, InlineAnswer
+from playground.fake_telegram import FakeTelegram, InlineAnswer
 from tests.test_history import GROUP, IN_GROUP, OTHER_USER, USER, creates, make_videos, used
 from tests.test_story import story_job
 

@@ -15,8 +15,8 @@ from telegram import Bot
 
 from bot.domain.generations import utc_day
 from bot.domain.model import AlbumItem
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import BOT_TOKEN, assert_token_never_sent
-from tests.fakes.telegram_api import FakeTelegram
 
 USER = 1001
 FIRST_PHOTO = b"\xff\xd8\xff\xe0" + b"first-frame" + bytes(700) + b"\xff\xd9"

@@ -9,7 +9,7 @@ import pytest
 from bot.locales.en import EN
 from bot.locales.ru import RU
 from bot.texts import CATALOGS, text
-from tests.fakes.telegram_api import parse_html
+from playground.fake_telegram import parse_html
 
 pytestmark = pytest.mark.unit
 

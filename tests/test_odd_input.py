@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.texts import CATALOGS
+from playground.fake_telegram import Call, FakeTelegram
 from tests.conftest import ready_notice
-from tests.fakes.telegram_api import Call, FakeTelegram
 
 USER = 1001
 ADMIN = 9009

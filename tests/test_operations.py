@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from bot.logs import JsonFormatter
-from tests.fakes.telegram_api import FakeTelegram
+from playground.fake_telegram import FakeTelegram
 
 USER = 1001
 

@@ -16,8 +16,8 @@ import pytest
 
 from bot.__main__ import set_webhook
 from bot.domain.stars import InvoicePayload
+from playground.fake_telegram import Call, FakeTelegram
 from tests.conftest import BotDatabase
-from tests.fakes.telegram_api import Call, FakeTelegram
 
 BUYER = 1001
 ADMIN = 9001

@@ -19,10 +19,10 @@ import asyncpg
 import pytest
 
 from bot.domain.stars import InvoicePayload
+from playground.fake_telegram import Call, FakeTelegram
 from storage.repository import Repository
 from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase, became_healthy
 from tests.fakes.load_balancer import LoadBalancer
-from tests.fakes.telegram_api import Call, FakeTelegram
 from tests.processes import ROOT, BotProcess, bot_environment, bot_processes
 from tests.test_replicas import (
     TEST_DATABASE_URL,

@@ -19,8 +19,8 @@ from telegram.error import InvalidToken
 
 from bot.app import until_stopped
 from bot.telegram.polling import MAX_PAUSE, backoff
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import API_KEY, BOT_TOKEN, free_port
-from tests.fakes.telegram_api import FakeTelegram
 from tests.test_e2e import ROOT, bot_environment, run_bot
 
 USER = 1001

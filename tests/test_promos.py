@@ -14,8 +14,8 @@ import pytest
 from bot.config import load_settings
 from bot.domain.model import PromoCode
 from bot.domain.promos import StartPromo, StartReferral, parse_promo, read_start_parameter
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase
-from tests.fakes.telegram_api import FakeTelegram
 
 USER = 1001
 OTHER = 2002

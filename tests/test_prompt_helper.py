@@ -17,7 +17,7 @@ from bot.domain.generations import utc_day
 from bot.llm import looks_english
 from emulator.chat import ENHANCED, TRANSLATED
 from handlers.parsing import parse_video_args
-from tests.fakes.telegram_api import FakeTelegram
+from playground.fake_telegram import FakeTelegram
 from tests.test_families import FAMILY_PATHS, start_on
 
 USER = 1001

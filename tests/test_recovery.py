@@ -22,8 +22,8 @@ from aiohttp import web
 from bot.domain.generations import utc_day
 from bot.domain.model import Job, JobState
 from emulator.assets import VIDEO_FILE, sample_bytes
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import BotDatabase
-from tests.fakes.telegram_api import FakeTelegram
 from tests.test_delivery import result_host, the_video
 
 

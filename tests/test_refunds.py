@@ -13,7 +13,7 @@ import pytest
 
 from bot.domain.generations import utc_day
 from bot.domain.model import FailureCode, JobState
-from tests.fakes.telegram_api import FakeTelegram
+from playground.fake_telegram import FakeTelegram
 
 USER = 1001
 OTHER = 2002

@@ -22,9 +22,9 @@ import asyncpg
 import pytest
 
 from emulator import EmulatorConfig, run_emulator
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import API_KEY, BOT_TOKEN, became_healthy, free_port
 from tests.fakes.load_balancer import LoadBalancer
-from tests.fakes.telegram_api import FakeTelegram
 from tests.processes import ROOT, without_bot_settings
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")

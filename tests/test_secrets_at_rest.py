@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import API_KEY, BOT_TOKEN, BotDatabase
-from tests.fakes.telegram_api import FakeTelegram
 
 USER = 1001
 ADMIN = 9009

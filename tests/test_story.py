@@ -12,7 +12,7 @@ import pytest
 
 from bot.domain.generations import utc_day
 from bot.domain.model import JobState
-from tests.fakes.telegram_api import Call, FakeTelegram
+from playground.fake_telegram import Call, FakeTelegram
 from tests.media import colour_runs, duration_of
 
 USER = 1001

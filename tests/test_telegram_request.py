@@ -17,8 +17,8 @@ from telegram import Bot, InputFile
 from telegram.error import NetworkError, RetryAfter, TimedOut
 
 from bot.telegram.transport import AiohttpRequest, StreamedBody
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import free_port
-from tests.fakes.telegram_api import FakeTelegram
 
 TOKEN = "123456:TEST-fake-token-for-tests-0000000000"
 ANN = 1001

@@ -16,8 +16,8 @@ from bot.domain.pricing import Prices
 from bot.domain.specs import ParentVideo, SoundSpec, UpscaleSpec, spec_of
 from bot.domain.upgrades import Upgrades
 from bot.telegram.buttons import Action, decode, upscale_buttons, video_buttons
+from playground.fake_telegram import Call, FakeTelegram
 from tests.conftest import ready_notice
-from tests.fakes.telegram_api import Call, FakeTelegram
 
 USER = 1001
 OTHER_USER = 2002

@@ -13,8 +13,8 @@ import pytest
 
 from bot.domain.generations import utc_day
 from bot.domain.model import JobState
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import API_KEY, BOT_TOKEN
-from tests.fakes.telegram_api import FakeTelegram
 
 SAMPLE_MP4 = (Path(__file__).parent.parent / "emulator" / "sample.mp4").read_bytes()
 USER = 1001

@@ -20,8 +20,8 @@ from bot.links import MediaRef
 from bot.metrics import Metrics
 from bot.web.health import Health
 from bot.web.media import FileCache, image_type
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import BOT_TOKEN, free_port
-from tests.fakes.telegram_api import FakeTelegram
 
 SECRET = "webhook-secret_42"
 LUMA_PATH = "/dream-machine/v1"

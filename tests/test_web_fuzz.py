@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 
 from bot.__main__ import set_webhook
 from bot.links import LinkSigner, MediaRef
+from playground.fake_telegram import FAKE_JPEG, FakeTelegram
 from tests.conftest import BotDatabase
-from tests.fakes.telegram_api import FAKE_JPEG, FakeTelegram
 from tests.test_gallery import init_data
 from tests.test_web import METRICS_TOKEN, PNG_IMAGE, SECRET, nested, raw_request, start_luma
 

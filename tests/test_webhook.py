@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 
 from bot.__main__ import set_webhook
+from playground.fake_telegram import FakeTelegram
 from tests.conftest import BOT_TOKEN
-from tests.fakes.telegram_api import FakeTelegram
 from tests.test_e2e import ROOT, bot_environment
 
 USER = 1001

@@ -9,7 +9,7 @@ import html
 import re
 from typing import Any
 
-from tests.fakes.bot_api.protocol import ApiError, _bad
+from playground.bot_api.protocol import ApiError, _bad
 
 
 def u16len(text: str) -> int:
@@ -64,10 +64,10 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
                     f"Unmatched end tag at byte offset {byte}, expected "
                     f'"</{stack[-1][0]}>", found "</{tag}>"'
                 )
-            _, start, entity = stack.pop()
-            if entity and offset > start:
-                entity.update(offset=start, length=offset - start)
-                entities.append(entity)
+            _, start, opened = stack.pop()
+            if opened and offset > start:
+                opened.update(offset=start, length=offset - start)
+                entities.append(opened)
             continue
         if tag not in _HTML_ENTITY_TYPES or (tag == "span" and attrs.get("class") != "tg-spoiler"):
             raise fail(f'Unsupported start tag "{tag}" at byte offset {byte}')

@@ -9,8 +9,8 @@ import copy
 import time
 from typing import Any
 
-from tests.fakes.bot_api.entities import command_entities
-from tests.fakes.bot_api.state import FakeState, _quoted
+from playground.bot_api.entities import command_entities
+from playground.bot_api.state import FakeState, _quoted
 
 FAKE_JPEG = b"\xff\xd8\xff\xe0fake-jpeg" + bytes(2000) + b"\xff\xd9"  # default photo
 
@@ -33,8 +33,23 @@ TELEGRAM_SERVICE_USER = {"id": 777000, "is_bot": False, "first_name": "Telegram"
 
 
 class UserActions(FakeState):
-    """``user_sends``, ``user_sends_photo``, ``user_sends_document``, ``user_edits``,
-    ``user_deletes``, ``channel_posts``, ``chat_sends`` and ``inject_update``."""
+    """``add_user``, ``user_sends``, ``user_sends_photo``, ``user_sends_document``,
+    ``user_edits``, ``user_deletes``, ``channel_posts``, ``chat_sends`` and ``inject_update``."""
+
+    def add_user(
+        self,
+        user_id: int,
+        first_name: str,
+        *,
+        username: str = "",
+        language_code: str = "en",
+    ) -> dict:
+        """Make a user known to Telegram by name before they do anything (``getChatMember``, a
+        button press and a payment then name them so); queues nothing. Returns the ``User``."""
+        user = self._user_acts(user_id, first_name, username, language_code)
+        if not username:
+            del user["username"]  # a user without one has no such field
+        return copy.deepcopy(user)
 
     def user_sends(
         self,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import copy
 
-from tests.fakes.bot_api.protocol import _bad
-from tests.fakes.bot_api.state import FakeState
+from playground.bot_api.protocol import _bad
+from playground.bot_api.state import FakeState
 
 
 class CallbackQueries(FakeState):

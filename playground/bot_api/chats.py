@@ -7,8 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.fakes.bot_api.protocol import MEMBER_STATUSES, _as_int, _bad
-from tests.fakes.bot_api.state import FakeState
+from playground.bot_api.protocol import MEMBER_STATUSES, _as_int, _bad
+from playground.bot_api.state import FakeState
 
 
 def _chat_member(chat: dict, user: dict, status: str) -> dict:

@@ -48,9 +48,9 @@ import secrets
 import time
 from typing import Any
 
-from tests.fakes.bot_api.messages import MessageMethods
-from tests.fakes.bot_api.protocol import _as_bool, _as_int, _bad
-from tests.fakes.bot_api.records import (
+from playground.bot_api.messages import MessageMethods
+from playground.bot_api.protocol import _as_bool, _as_int, _bad
+from playground.bot_api.records import (
     Call,
     PaymentAttempt,
     SentInvoice,

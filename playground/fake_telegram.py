@@ -77,7 +77,7 @@ in ``bot_api/webhook.py``, Telegram Stars payments (``sendInvoice``, pre-checkou
 one: ``tg.web_app_init_data(user_id)``, ``tg.web_app_url(url, init_data, theme=DARK_THEME)``) in
 ``bot_api/web_apps.py``.
 
-``FakeTelegram`` is put together from one part per concern, in ``tests/fakes/bot_api/`` (its
+``FakeTelegram`` is put together from one part per concern, in ``playground/bot_api/`` (its
 ``__init__`` lists them); import it, its records and helpers from here.
 """
 
@@ -89,14 +89,14 @@ import re
 
 from aiohttp import web
 
-from tests.fakes.bot_api.callbacks import CallbackQueries
-from tests.fakes.bot_api.chats import ChatMethods
-from tests.fakes.bot_api.entities import command_entities, parse_html, u16len
-from tests.fakes.bot_api.inline import InlineQueries
-from tests.fakes.bot_api.inspection import Inspection
-from tests.fakes.bot_api.media import MediaMethods
-from tests.fakes.bot_api.payments import NOT_ANSWERED, STARS, PaymentMethods
-from tests.fakes.bot_api.protocol import (
+from playground.bot_api.callbacks import CallbackQueries
+from playground.bot_api.chats import ChatMethods
+from playground.bot_api.entities import command_entities, parse_html, u16len
+from playground.bot_api.inline import InlineQueries
+from playground.bot_api.inspection import Inspection
+from playground.bot_api.media import MediaMethods
+from playground.bot_api.payments import NOT_ANSWERED, STARS, PaymentMethods
+from playground.bot_api.protocol import (
     CHAT_ACTIONS,
     DEFAULT_TOKEN,
     FLOOD_COUNTED,
@@ -108,7 +108,7 @@ from tests.fakes.bot_api.protocol import (
     ApiError,
     _bad,
 )
-from tests.fakes.bot_api.records import (
+from playground.bot_api.records import (
     Call,
     FloodRefusal,
     InlineAnswer,
@@ -119,17 +119,17 @@ from tests.fakes.bot_api.records import (
     UrlFetch,
     WebhookDelivery,
 )
-from tests.fakes.bot_api.server import HttpServer
-from tests.fakes.bot_api.updates import GetUpdates
-from tests.fakes.bot_api.users import (
+from playground.bot_api.server import HttpServer
+from playground.bot_api.updates import GetUpdates
+from playground.bot_api.users import (
     ANONYMOUS_ADMIN_USER,
     CHANNEL_BOT_USER,
     FAKE_JPEG,
     TELEGRAM_SERVICE_USER,
     UserActions,
 )
-from tests.fakes.bot_api.web_apps import DARK_THEME, LIGHT_THEME, WebApps
-from tests.fakes.bot_api.webhook import WebhookMethods
+from playground.bot_api.web_apps import DARK_THEME, LIGHT_THEME, WebApps
+from playground.bot_api.webhook import WebhookMethods
 
 __all__ = [
     "ANONYMOUS_ADMIN_USER",

@@ -36,9 +36,9 @@ import contextlib
 import re
 from math import ceil
 
-from tests.fakes.bot_api.protocol import FLOOD_COUNTED, ApiError, _as_bool
-from tests.fakes.bot_api.records import FloodRefusal
-from tests.fakes.bot_api.state import FakeState
+from playground.bot_api.protocol import FLOOD_COUNTED, ApiError, _as_bool
+from playground.bot_api.records import FloodRefusal
+from playground.bot_api.state import FakeState
 
 
 class FloodLimits(FakeState):
@@ -54,8 +54,9 @@ class FloodLimits(FakeState):
         if chat_id is None or str(chat_id).strip() == "":
             return buckets
         raw = str(chat_id).strip()
+        key: int | str
         if re.fullmatch(r"-?\d+", raw):
-            key: int | str = int(raw)
+            key = int(raw)
             group = key < 0
         else:  # "@username": only supergroups and channels have one (PTB assumes a group too)
             name = raw.lstrip("@").lower()

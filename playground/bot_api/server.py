@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.bot_api.faults import FaultScript
-from tests.fakes.bot_api.flood import FloodLimits
-from tests.fakes.bot_api.protocol import (
+from playground.bot_api.faults import FaultScript
+from playground.bot_api.flood import FloodLimits
+from playground.bot_api.protocol import (
     _CANONICAL,
     JSON_FIELD_NAMES,
     JSON_FIELDS,
@@ -23,7 +23,7 @@ from tests.fakes.bot_api.protocol import (
     ApiError,
     _bad,
 )
-from tests.fakes.bot_api.records import Call, _Described, _Upload
+from playground.bot_api.records import Call, _Described, _Upload
 
 
 class HttpServer(FaultScript, FloodLimits):

@@ -45,8 +45,8 @@ import aiohttp
 from aiohttp import hdrs
 from yarl import URL
 
-from tests.fakes.bot_api.messages import MessageMethods
-from tests.fakes.bot_api.protocol import (
+from playground.bot_api.messages import MessageMethods
+from playground.bot_api.protocol import (
     _MEDIA_KEYS,
     _NOT_MODIFIED,
     _URL_FAILED,
@@ -56,8 +56,8 @@ from tests.fakes.bot_api.protocol import (
     _as_int,
     _bad,
 )
-from tests.fakes.bot_api.records import StoredFile, UrlFetch, _Upload
-from tests.fakes.bot_api.thumbnails import (
+from playground.bot_api.records import StoredFile, UrlFetch, _Upload
+from playground.bot_api.thumbnails import (
     MAX_GIVEN_BYTES,
     THUMBNAIL_SIDE,
     jpeg_size,
@@ -193,7 +193,7 @@ class MediaMethods(MessageMethods):
             folder = {"photo": "photos", "video": "videos"}.get(stored.kind, "documents")
             stored.file_path = f"{folder}/file_{next(self._seq)}{ext}"
             self._paths[stored.file_path] = stored
-        out = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
+        out: dict[str, Any] = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
         if stored.data is not None:
             out.update(file_size=stored.size, file_path=stored.file_path)
         return out
@@ -302,12 +302,12 @@ class MediaMethods(MessageMethods):
                 data, kind, mime_type=mime or guessed, size=size, keep=self.keep_uploads
             )
             return stored, True
-        stored = self._files.get(str(ref))
-        if stored is None:
+        known = self._files.get(str(ref))
+        if known is None:
             raise _bad(_WRONG_FILE)
-        if {stored.kind, kind} == {"photo", "video"}:
-            raise _bad(f"can't use file of type {stored.kind.title()} as {kind.title()}")
-        return stored, False
+        if {known.kind, kind} == {"photo", "video"}:
+            raise _bad(f"can't use file of type {known.kind.title()} as {kind.title()}")
+        return known, False
 
     async def _fetch_url(self, url: str, kind: str) -> tuple[bytes | None, int, str | None]:
         """GET a media URL as Telegram does -> (body, or None when not kept; its size; its

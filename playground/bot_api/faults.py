@@ -9,9 +9,9 @@ from collections import deque
 from http import HTTPStatus
 from typing import Any
 
-from tests.fakes.bot_api.protocol import _CANONICAL, ApiError
-from tests.fakes.bot_api.records import _Fault
-from tests.fakes.bot_api.state import FakeState
+from playground.bot_api.protocol import _CANONICAL, ApiError
+from playground.bot_api.records import _Fault
+from playground.bot_api.state import FakeState
 
 
 class FaultScript(FakeState):

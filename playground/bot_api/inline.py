@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import copy
 
-from tests.fakes.bot_api.messages import MessageMethods
-from tests.fakes.bot_api.protocol import _WRONG_FILE, _as_bool, _as_int, _bad
-from tests.fakes.bot_api.records import InlineAnswer, _InlineQuery
+from playground.bot_api.messages import MessageMethods
+from playground.bot_api.protocol import _WRONG_FILE, _as_bool, _as_int, _bad
+from playground.bot_api.records import InlineAnswer, _InlineQuery
 
 MAX_RESULTS = 50
 MAX_RESULT_ID_BYTES = 64

@@ -11,8 +11,8 @@ import re
 import time
 from typing import Any
 
-from tests.fakes.bot_api.entities import parse_html, u16len
-from tests.fakes.bot_api.protocol import (
+from playground.bot_api.entities import parse_html, u16len
+from playground.bot_api.protocol import (
     _BUTTON_KINDS,
     _NOT_MODIFIED,
     CHAT_ACTIONS,
@@ -20,7 +20,7 @@ from tests.fakes.bot_api.protocol import (
     _as_int,
     _bad,
 )
-from tests.fakes.bot_api.state import FakeState, _quoted
+from playground.bot_api.state import FakeState, _quoted
 
 
 def web_app_url_problem(url: str) -> str | None:

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.fakes.bot_api.protocol import (
+from playground.bot_api.protocol import (
     _DEFAULT_ALLOWED,
     _NOT_BY_DEFAULT,
     DEFAULT_TOKEN,
@@ -28,7 +28,7 @@ from tests.fakes.bot_api.protocol import (
     UPDATE_TYPES,
     _bad,
 )
-from tests.fakes.bot_api.records import (
+from playground.bot_api.records import (
     Call,
     FloodRefusal,
     InlineAnswer,
@@ -191,6 +191,9 @@ class FakeState:
         self._poll_generation = 0
         self._closing = False
         self._changed = asyncio.Event()
+        # Counts the changes waiters are woken for (a call answered, an update queued, a message
+        # deleted, ...): an observer that polls reads the state again only when it moved.
+        self.changes = 0
         self._runner: web.AppRunner | None = None
         self._handlers: dict[str, Callable[..., Any]] = {
             name: getattr(self, "_m_" + name) for name in METHODS
@@ -219,6 +222,7 @@ class FakeState:
         return self._chats[chat_id]
 
     def _notify(self) -> None:
+        self.changes += 1
         self._changed.set()
         self._changed = asyncio.Event()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from tests.fakes.bot_api.protocol import ApiError
+from playground.bot_api.protocol import ApiError
 
 
 @dataclass

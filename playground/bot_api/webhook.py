@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from tests.fakes.bot_api.protocol import (
+from playground.bot_api.protocol import (
     _MESSAGE_KINDS,
     _WEBHOOK_PORTS,
     UPDATE_TYPES,
@@ -45,8 +45,8 @@ from tests.fakes.bot_api.protocol import (
     _as_bool,
     _bad,
 )
-from tests.fakes.bot_api.records import WebhookDelivery, _Described, _WebhookConfig
-from tests.fakes.bot_api.state import FakeState
+from playground.bot_api.records import WebhookDelivery, _Described, _WebhookConfig
+from playground.bot_api.state import FakeState
 
 
 class WebhookMethods(FakeState):

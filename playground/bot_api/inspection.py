@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from tests.fakes.bot_api.protocol import _CANONICAL
-from tests.fakes.bot_api.records import Call
-from tests.fakes.bot_api.state import FakeState
+from playground.bot_api.protocol import _CANONICAL
+from playground.bot_api.records import Call
+from playground.bot_api.state import FakeState
 
 
 class Inspection(FakeState):

@@ -38,9 +38,9 @@ import time
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from tests.fakes.bot_api.messages import web_app_url_problem
-from tests.fakes.bot_api.protocol import ApiError, _bad
-from tests.fakes.bot_api.state import FakeState
+from playground.bot_api.messages import web_app_url_problem
+from playground.bot_api.protocol import ApiError, _bad
+from playground.bot_api.state import FakeState
 
 WEB_APP_VERSION = "8.0"
 WEB_APP_PLATFORM = "android"

@@ -10,8 +10,8 @@ import contextlib
 import copy
 import time
 
-from tests.fakes.bot_api.protocol import ApiError, _as_int
-from tests.fakes.bot_api.state import FakeState
+from playground.bot_api.protocol import ApiError, _as_int
+from playground.bot_api.state import FakeState
 
 
 class GetUpdates(FakeState):

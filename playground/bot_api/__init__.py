@@ -1,4 +1,4 @@
-"""The parts of the fake Bot API that ``tests/fakes/telegram_api.py`` puts together as
+"""The parts of the fake Bot API that ``playground/fake_telegram.py`` puts together as
 ``FakeTelegram``; tests import from there, not from here.
 
 Each part is a mixin over the state they share (``FakeState``), one concern each:
