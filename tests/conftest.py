@@ -33,6 +33,7 @@ from bot.domain.model import Job
 from bot.runtime import Runtime, runtime_of
 from emulator import EmulatorConfig, run_emulator
 from playground.fake_telegram import Call, FakeTelegram
+from tests.browser import browser  # noqa: F401 - a fixture for the page tests
 
 # `pytest --cov`: coverage by part and the branch floor (README: Run the tests).
 pytest_plugins = ["tests.coverage_floor"]

@@ -29,8 +29,9 @@ from bot.app import build_application
 from bot.config import load_settings
 from emulator import EmulatorConfig, run_emulator
 from playground.fake_telegram import DARK_THEME, LIGHT_THEME, FakeTelegram
+from tests.browser import chromium
 from tests.conftest import API_KEY, BOT_TOKEN, FAST_EMULATOR, RunningBot, free_port
-from tests.test_gallery_browser import PHONE, chromium, gallery_url
+from tests.test_gallery_browser import PHONE, gallery_url
 from tests.test_history import USER, make_videos
 
 GROUP = -100555

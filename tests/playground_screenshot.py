@@ -27,9 +27,9 @@ from emulator import EmulatorConfig, run_emulator
 from playground.chat import ANN_ID, ChatRoom
 from playground.fake_telegram import FakeTelegram
 from playground.run import BOT_NAME, BOT_USERNAME, TOKEN
+from tests.browser import chromium
 from tests.conftest import API_KEY, RunningBot, free_port
 from tests.gallery_screenshots import clip
-from tests.test_gallery_browser import chromium
 
 SCREEN = {"width": 1280, "height": 800}
 FIRST = "/video a glass jellyfish drifting through a neon reef"

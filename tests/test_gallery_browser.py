@@ -11,10 +11,8 @@ uses the same helpers to take the README's pictures.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -25,38 +23,6 @@ from playground.fake_telegram import DARK_THEME, LIGHT_THEME, Call, FakeTelegram
 from tests.test_history import GROUP, IN_GROUP, USER, creates, make_videos
 
 PHONE = {"width": 390, "height": 844}
-INSTALL = (
-    "the gallery's browser tests need Debian's Chromium (apt-get install chromium) and "
-    "Playwright (pip install -e '.[test]'); CI's .ci/run installs both"
-)
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Any]:
-    """Debian's Chromium under Playwright (its own browser download is not used)."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        # --no-sandbox: the suite runs as root, where Chromium's sandbox refuses to start.
-        browser = await playwright.chromium.launch(
-            executable_path=shutil.which("chromium"), headless=True, args=["--no-sandbox"]
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if shutil.which("chromium") is None:
-        pytest.skip(f"chromium is not on PATH: {INSTALL}")
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        pytest.skip(f"playwright is not installed: {INSTALL}")
-    async with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

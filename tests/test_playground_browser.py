@@ -9,7 +9,6 @@ script error, or anything the page's Content-Security-Policy refused, fails a te
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -20,27 +19,10 @@ from aiohttp import web
 
 from playground.chat import ANN_ID, GROUP_ID, ChatRoom
 from playground.fake_telegram import FakeTelegram
-from tests.test_gallery_browser import chromium
 
 SQLITE = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 SCREEN = {"width": 1280, "height": 800}
 PHOTO = Path(__file__).parent.parent / "emulator" / "sample.jpg"
-INSTALL = (
-    "the playground's browser tests need Debian's Chromium (apt-get install chromium) and "
-    "Playwright (pip install -e '.[test]'); CI's .ci/run installs both"
-)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if shutil.which("chromium") is None:
-        pytest.skip(f"chromium is not on PATH: {INSTALL}")
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        pytest.skip(f"playwright is not installed: {INSTALL}")
-    async with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture
