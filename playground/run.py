@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -35,8 +36,9 @@ HOST = "127.0.0.1"  # the playground is for this machine only
 DEFAULT_PORT = 8080
 BOT_USERNAME = "PlaygroundVideoBot"
 BOT_NAME = "Playground Video Bot"
-# The local Bot API's token: a token's shape, and no secret (nothing else accepts it).
-TOKEN = "7000000001:playground-local-bot-api-token-000000"
+# The local Bot API's bot id. Its token is made afresh at each start (`local_token`): the bot
+# needs a token's shape, nothing else accepts it, and none is written anywhere.
+BOT_ID = 7000000001
 API_KEY = "playground"
 # Fast and lively: a video in a few seconds, each generation its own coloured clip.
 EMULATOR = EmulatorConfig(
@@ -76,10 +78,17 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     return Options(port=args.port, data=args.data)
 
 
-def bot_environment(telegram_url: str, api_url: str, database: Path, port: int) -> dict[str, str]:
+def local_token() -> str:
+    """A token for the local Bot API, of BotFather's shape, new each time."""
+    return f"{BOT_ID}:{secrets.token_urlsafe(24)}"
+
+
+def bot_environment(
+    token: str, telegram_url: str, api_url: str, database: Path, port: int
+) -> dict[str, str]:
     """The settings of the playground's `python -m bot`: its usual ones, pointed here."""
     settings = {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_BOT_TOKEN": token,
         "TELEGRAM_API_URL": telegram_url,
         "LUMA_API_KEY": API_KEY,
         "LUMA_API_URL": api_url,
@@ -121,7 +130,7 @@ async def serve(options: Options) -> int:
         data.mkdir(parents=True, exist_ok=True)
         emulator = await stack.enter_async_context(run_emulator(EMULATOR, host=HOST))
         tg = await stack.enter_async_context(
-            FakeTelegram(TOKEN, BOT_USERNAME, bot_first_name=BOT_NAME, host=HOST)
+            FakeTelegram(local_token(), BOT_USERNAME, bot_first_name=BOT_NAME, host=HOST)
         )
         room = ChatRoom(tg, emulator)
         stack.push_async_callback(room.close)
@@ -148,7 +157,7 @@ async def _start_bot(
     tg: FakeTelegram, emulator: Emulator, database: Path
 ) -> asyncio.subprocess.Process:
     assert emulator.url is not None
-    environment = bot_environment(tg.root, emulator.url, database, _free_port())
+    environment = bot_environment(tg.token, tg.root, emulator.url, database, _free_port())
     # In the data folder: a developer's .env in the project folder is not the playground's.
     return await asyncio.create_subprocess_exec(
         sys.executable,

@@ -26,7 +26,7 @@ from bot.config import load_settings
 from emulator import EmulatorConfig, run_emulator
 from playground.chat import ANN_ID, ChatRoom
 from playground.fake_telegram import FakeTelegram
-from playground.run import BOT_NAME, BOT_USERNAME, TOKEN
+from playground.run import BOT_NAME, BOT_USERNAME, local_token
 from tests.browser import chromium
 from tests.conftest import API_KEY, RunningBot, free_port
 from tests.gallery_screenshots import clip
@@ -75,7 +75,7 @@ async def main(out: Path) -> None:
         folder = Path(temporary)
         timings = {"queue_seconds": 0.5, "dream_seconds": 1.0, "long_poll_seconds": 0.5}
         async with (
-            FakeTelegram(TOKEN, BOT_USERNAME, bot_first_name=BOT_NAME) as tg,
+            FakeTelegram(local_token(), BOT_USERNAME, bot_first_name=BOT_NAME) as tg,
             run_emulator(EmulatorConfig(**timings), port=0) as emulator,
         ):
             room = ChatRoom(tg, emulator)
@@ -85,7 +85,7 @@ async def main(out: Path) -> None:
             await web.TCPSite(runner, "127.0.0.1", port).start()
             settings = load_settings(
                 _env_file=None,
-                telegram_bot_token=TOKEN,
+                telegram_bot_token=tg.token,
                 telegram_api_url=tg.root,
                 luma_api_key=API_KEY,
                 luma_api_url=emulator.url,

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from playground.chat import ANN_ID
-from playground.run import bot_environment
+from playground.run import bot_environment, local_token
 from tests.conftest import free_port
 from tests.processes import ROOT
 
@@ -120,8 +120,10 @@ async def _ready(client: aiohttp.ClientSession, base: str) -> bool | None:
 def test_the_bots_environment_is_the_playgrounds_own(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {**SHELL, "ADMIN_USER_IDS": "1", "PATH": "/usr/bin"}.items():
         monkeypatch.setenv(name, value)
-    environment = bot_environment("http://t", "http://v", Path("/tmp/x.db"), 9999)
+    token = local_token()
+    environment = bot_environment(token, "http://t", "http://v", Path("/tmp/x.db"), 9999)
     assert environment["TELEGRAM_API_URL"] == "http://t" and environment["PATH"] == "/usr/bin"
-    assert environment["TELEGRAM_BOT_TOKEN"] != SHELL["TELEGRAM_BOT_TOKEN"]
+    assert environment["TELEGRAM_BOT_TOKEN"] == token != SHELL["TELEGRAM_BOT_TOKEN"]
+    assert token != local_token()  # made afresh each time
     assert "TELEGRAM_WEBHOOK" not in environment and "ADMIN_USER_IDS" not in environment
     assert environment["PUBLIC_URL"].startswith("http://127.0.0.1:")
