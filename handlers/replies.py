@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import Bot, Message, ReplyParameters, Update
+from telegram import Bot, Message, Update
 
 from bot.domain.access import payer_of
 from bot.domain.generations import Requester
-from bot.domain.model import NO_MESSAGE, Refusal
+from bot.domain.model import Refusal
 from bot.domain.specs import TelegramImage
 from bot.links import IMAGE_TYPES
 from bot.luma.models import ASPECT_RATIOS
 from bot.texts import text
+from bot.worker.delivery import reply_to_message
 from handlers.commands import extract_command
 
 
@@ -49,11 +50,7 @@ async def say(bot: Bot, who: Requester, body: str, **kwargs: object) -> Message:
         chat_id=who.chat_id,
         text=body,
         message_thread_id=who.thread_id,
-        reply_parameters=(
-            None
-            if who.message_id == NO_MESSAGE
-            else ReplyParameters(who.message_id, allow_sending_without_reply=True)
-        ),
+        reply_parameters=reply_to_message(who.message_id),
         **kwargs,  # type: ignore[arg-type]
     )
 

@@ -529,8 +529,12 @@ def _helped_line(stored: dict[str, Any] | None, language: str | None) -> str:
 
 
 def reply_to(job: Job) -> ReplyParameters | None:
-    """A reply to the request message, if there is one (the gallery's requests have none)."""
-    if job.request_message_id == NO_MESSAGE:
+    return reply_to_message(job.request_message_id)
+
+
+def reply_to_message(message_id: int) -> ReplyParameters | None:
+    """A reply to a request message, if there is one (the gallery's requests have none)."""
+    if message_id == NO_MESSAGE:
         return None
-    # The request may have been deleted meanwhile: deliver anyway, just not as a reply.
-    return ReplyParameters(message_id=job.request_message_id, allow_sending_without_reply=True)
+    # The request may have been deleted meanwhile: answer anyway, just not as a reply.
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
