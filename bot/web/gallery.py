@@ -113,6 +113,8 @@ class Gallery:
         self._checker = checker
         self._actions = actions
         self._memberships: dict[tuple[int, int], tuple[float, MemberChat | None]] = {}
+        # The page's files, read once: they change only with the bot.
+        self._pages = {name: (STATIC_DIR / name).read_bytes() for name in STATIC_TYPES}
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         app = GALLERY_PATH.rstrip("/")
@@ -132,13 +134,11 @@ class Gallery:
 
     async def _static(self, request: web.Request) -> web.Response:
         name = request.match_info.get("name", "index.html")
-        content_type = STATIC_TYPES.get(name)
-        path = STATIC_DIR / name
-        if content_type is None or not path.is_file():
+        if name not in self._pages:
             raise web.HTTPNotFound()
         return web.Response(
-            body=path.read_bytes(),
-            content_type=content_type,
+            body=self._pages[name],
+            content_type=STATIC_TYPES[name],
             charset="utf-8",
             headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"},
         )

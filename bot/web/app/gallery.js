@@ -121,6 +121,10 @@
     return Math.sqrt(0.299 * r * r + 0.587 * g * g + 0.114 * b * b) < 120;
   }
 
+  function prefersDark() {
+    return Boolean(window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches);
+  }
+
   function applyTheme(params) {
     if (!params || typeof params !== "object" || Array.isArray(params)) return;
     for (const name of themeProps) root.style.removeProperty(name);
@@ -133,14 +137,10 @@
       themeProps.push(name);
     }
     const bg = typeof params.bg_color === "string" && HEX.test(params.bg_color);
-    if (bg) {
-      const scheme = isDark(params.bg_color) ? "dark" : "light";
-      root.dataset.theme = scheme;
-      root.style.setProperty("color-scheme", scheme);
-    } else {
-      delete root.dataset.theme; // prefers-color-scheme decides (gallery.css)
-      root.style.removeProperty("color-scheme");
-    }
+    const dark = bg ? isDark(params.bg_color) : prefersDark();
+    const scheme = dark ? "dark" : "light";
+    root.dataset.theme = scheme; // gallery.css keeps one palette per scheme
+    root.style.setProperty("color-scheme", scheme);
   }
 
   // --- API ------------------------------------------------------------------------------
@@ -527,7 +527,7 @@
   async function start() {
     listen();
     const launch = launchParams();
-    applyTheme(launch.theme);
+    applyTheme(launch.theme || {}); // with no theme, still a scheme (prefers-color-scheme)
     post("web_app_ready");
     post("web_app_expand");
     post("web_app_set_header_color", { color_key: "secondary_bg_color" });
