@@ -3,12 +3,11 @@ through the real application and the fake Bot API; and a Russian-speaking user."
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.domain.generations import utc_day
 from playground.fake_telegram import Call, FakeTelegram
+from tests.quota import quota_usage, quota_used
 
 USER = 1001
 OTHER = 2002
@@ -85,7 +84,7 @@ async def test_granted_credits_go_beyond_the_daily_allowance(
     await tg.wait_for_video(count=2, timeout=15)
     job = await bot.runtime.repository.get_job(2)
     assert job is not None and job.paid_with == "credit"
-    assert await bot.runtime.repository.quota_used(USER, utc_day(time.time())) == 1
+    assert await quota_used(bot.runtime.repository, USER) == 1
 
 
 async def test_quota_command_in_a_group_shows_the_chat_too(
@@ -176,7 +175,7 @@ async def test_admin_commands_are_refused_for_everyone_else(
         ),
         timeout=15,
     )
-    usage = await bot.runtime.repository.quota_usage(USER, USER, utc_day(time.time()))
+    usage = await quota_usage(bot.runtime.repository, USER, USER)
     assert usage.credits == 0 and not await bot.runtime.repository.is_banned(2002)
 
 

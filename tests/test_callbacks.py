@@ -20,10 +20,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.domain.generations import utc_day
 from bot.domain.model import JobState
 from playground.fake_telegram import FakeTelegram
 from tests.conftest import assert_token_never_sent, free_port
+from tests.quota import quota_used
 
 USER = 1001
 LUMA_PATH = "/dream-machine/v1"
@@ -51,7 +51,7 @@ def create_body(emulator: Any) -> dict[str, Any]:
 
 
 async def used(bot: Any) -> int:
-    return await bot.runtime.repository.quota_used(USER, utc_day(time.time()))
+    return await quota_used(bot.runtime.repository, USER)
 
 
 async def test_a_callback_delivers_the_video_without_waiting_for_a_poll(

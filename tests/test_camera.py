@@ -4,16 +4,15 @@ refused with the list and costs nothing; /help lists the moves; the caption name
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from bot.domain.generations import utc_day
 from bot.luma.camera import CAMERA_MOVES, camera_move, prompt_with_camera
 from handlers.parsing import ParseError, parse_video_args
 from playground.fake_telegram import FakeTelegram
+from tests.quota import quota_used
 from tests.test_families import FAMILY_PATHS, creates, start_on
 
 USER = 1001
@@ -108,7 +107,7 @@ async def test_an_unknown_move_is_refused_with_the_list_at_no_cost(
         "orbit_left" in refusal.params["text"] and "Nothing was charged" in refusal.params["text"]
     )
     assert creates(emulator) == []
-    assert await bot.runtime.repository.quota_used(USER, utc_day(time.time())) == 0
+    assert await quota_used(bot.runtime.repository, USER) == 0
 
 
 async def test_help_lists_the_moves(

@@ -9,15 +9,14 @@ whoever pays for the job. (Groups are unchanged: tests/test_extend.py.)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from bot.domain.generations import utc_day
 from bot.domain.model import JobState
 from playground.fake_telegram import Call, FakeTelegram
+from tests.quota import quota_used
 
 CHANNEL = -100777
 ADMIN = 2002
@@ -26,7 +25,7 @@ ADMINS_ONLY = "Only the channel's admins can use these buttons."
 
 
 async def used(bot: Any, payer: int) -> int:
-    return await bot.runtime.repository.quota_used(payer, utc_day(time.time()))
+    return await quota_used(bot.runtime.repository, payer)
 
 
 async def channel_video(tg: FakeTelegram, bot: Any) -> dict:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.domain.generations import utc_day
 from playground.fake_telegram import FakeTelegram
+from tests.quota import quota_used
 
 USER = 1001
 GROUP = -100123
@@ -16,7 +15,7 @@ TOPIC = 42
 
 
 async def used(bot: Any, payer: int) -> int:
-    return await bot.runtime.repository.quota_used(payer, utc_day(time.time()))
+    return await quota_used(bot.runtime.repository, payer)
 
 
 async def test_group_commands_with_and_without_mention_and_for_other_bots(

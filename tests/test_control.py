@@ -4,13 +4,12 @@ de-duplication of updates Telegram delivers twice."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.domain.generations import utc_day
 from bot.domain.model import JobState
 from playground.fake_telegram import FakeTelegram
+from tests.quota import quota_used
 from tests.test_webhook import start_webhook_bot
 
 USER = 1001
@@ -21,7 +20,7 @@ def creates(emulator: Any) -> list[Any]:
 
 
 async def used(bot: Any, user_id: int = USER) -> int:
-    return await bot.runtime.repository.quota_used(user_id, utc_day(time.time()))
+    return await quota_used(bot.runtime.repository, user_id)
 
 
 async def test_cancel_before_submission_refunds_and_never_calls_the_api(

@@ -12,19 +12,19 @@ from typing import Any
 import pytest
 
 from bot.config import ConfigError, load_settings
-from bot.domain.generations import utc_day
 from bot.domain.model import JobState
 from bot.domain.pricing import Prices
 from bot.domain.specs import GenerationSpec
 from playground.fake_telegram import FakeTelegram
 from tests.conftest import API_KEY, BOT_TOKEN
+from tests.quota import quota_usage
 
 USER = 1001
 
 
 async def usage(bot: Any) -> tuple[int, int, int]:
     """(free credits used today, the day's total under GLOBAL_DAILY_QUOTA, the balance)."""
-    used = await bot.runtime.repository.quota_usage(USER, USER, utc_day(time.time()))
+    used = await quota_usage(bot.runtime.repository, USER, USER)
     return used.payer_daily, used.everyone, used.credits
 
 

@@ -9,19 +9,18 @@ On SQLite and on PostgreSQL (conftest's `database`).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.domain.generations import utc_day
 from bot.domain.model import Job, JobState
 from playground.fake_telegram import FakeTelegram
 from storage.repository import Repository
 from tests.conftest import BotDatabase
 from tests.processes import BotProcess, bot_environment, bot_processes
+from tests.quota import quota_used
 
 USER = 1001
 
@@ -62,10 +61,6 @@ async def settle(tg: FakeTelegram, repository: Repository) -> Job:
     return job
 
 
-async def quota_used(repository: Repository) -> int:
-    return await repository.quota_used(USER, utc_day(time.time()))
-
-
 async def assert_delivered_once(
     tg: FakeTelegram, emulator: Any, repository: Repository, *, creates_sent: int = 1
 ) -> None:
@@ -74,7 +69,7 @@ async def assert_delivered_once(
     assert job.state is JobState.DELIVERED
     assert len(tg.messages_with_video(USER)) == 1
     assert len(creates(emulator)) == creates_sent
-    assert await quota_used(repository) == 1
+    assert await quota_used(repository, USER) == 1
 
 
 async def test_killed_while_queued_locally_resumes_and_delivers_once(
@@ -105,7 +100,7 @@ async def test_killed_during_submit_is_refunded_and_never_resent(
     await start()
     job = await settle(tg, repository)
     assert job.state is JobState.FAILED and job.failure_code == "submit_uncertain"
-    assert job.refunded and await quota_used(repository) == 0
+    assert job.refunded and await quota_used(repository, USER) == 0
     assert len(creates(emulator)) == 1
     notices = [c for c in tg.calls if c.ok and "did not confirm" in str(c.result)]
     assert len(notices) == 1
@@ -171,7 +166,7 @@ async def test_killed_before_telling_a_failure_tells_it_after_restart(
     assert not any(c.ok for c in tg.calls_of("editMessageText"))  # the notice never arrived
     await start()
     job = await job_when(repository, lambda j: not j.notice_pending, "the user told")
-    assert job.refunded and await quota_used(repository) == 0
+    assert job.refunded and await quota_used(repository, USER) == 0
     await asyncio.sleep(1.0)
     notices = [c for c in tg.calls if c.ok and "did not confirm" in str(c.result)]
     assert len(notices) == 1
@@ -222,7 +217,7 @@ async def test_a_hundred_jobs_with_api_errors_and_two_kills_end_exactly_once(
         videos = tg.messages_with_video(user)
         notices = [m for m in tg.bot_messages(user) if "refunded" in m.get("text", "")]
         assert len(videos) + len(notices) == 1, (user, videos, notices)
-    charged = sum([await repository.quota_used(user, utc_day(time.time())) for user in users])
+    charged = sum([await quota_used(repository, user) for user in users])
     assert charged == len(delivered)
     assert len(delivered) >= 50  # most get through 20% errors
 
@@ -289,7 +284,7 @@ async def story_settled(tg: FakeTelegram, repository: Repository) -> Job:
         story.state is JobState.DELIVERED and [s.state for s in shots] == [JobState.DELIVERED] * 2
     )
     assert len(tg.messages_with_video(USER)) == 1
-    assert await quota_used(repository) == 2
+    assert await quota_used(repository, USER) == 2
     return story
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,11 +14,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.domain.generations import utc_day
 from bot.domain.model import JobState
 from bot.worker.delivery import MAX_REDIRECTS
 from emulator.assets import VIDEO_FILE, sample_bytes
 from playground.fake_telegram import Call, FakeTelegram
+from tests.quota import quota_usage
 
 USER = 1001
 
@@ -323,7 +322,7 @@ async def job_when(bot: Any, predicate: Callable[[Any], bool], what: str) -> Any
 
 async def usage(bot: Any) -> tuple[int, int]:
     """(the user's daily allowance used, the day's total under GLOBAL_DAILY_QUOTA)."""
-    used = await bot.runtime.repository.quota_usage(USER, USER, utc_day(time.time()))
+    used = await quota_usage(bot.runtime.repository, USER, USER)
     return used.payer_daily, used.everyone
 
 

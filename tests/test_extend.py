@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot.domain.generations import utc_day
 from playground.fake_telegram import Call, FakeTelegram
 from tests.conftest import assert_token_never_sent, ready_notice
+from tests.quota import quota_used
 
 USER = 1001
 OTHER_USER = 2002
@@ -41,7 +41,7 @@ async def refusal(tg: FakeTelegram, fragment: str) -> Call:
 
 
 async def used(bot: Any, user_id: int = USER) -> int:
-    return await bot.runtime.repository.quota_used(user_id, utc_day(time.time()))
+    return await quota_used(bot.runtime.repository, user_id)
 
 
 async def test_reply_extend_continues_the_video_and_inherits_its_ratio(

@@ -11,18 +11,18 @@ from typing import Any
 
 import pytest
 
-from bot.domain.generations import utc_day
 from bot.domain.model import JobState, Refund
 from emulator import EmulatorConfig, run_emulator
 from playground.fake_telegram import FakeTelegram
 from tests.conftest import API_KEY, FAST_EMULATOR, free_port
+from tests.quota import quota_usage, quota_used
 
 USER = 1001
 ADMIN = 5005
 
 
 async def used(bot: Any, user_id: int = USER) -> int:
-    return await bot.runtime.repository.quota_used(user_id, utc_day(time.time()))
+    return await quota_used(bot.runtime.repository, user_id)
 
 
 def said_to(tg: FakeTelegram, chat_id: int) -> list[str]:
@@ -168,7 +168,7 @@ def looks(emulator: Any) -> list[Any]:
 
 async def usage(bot: Any) -> tuple[int, int]:
     """(the user's daily allowance used, the day's total under GLOBAL_DAILY_QUOTA)."""
-    used = await bot.runtime.repository.quota_usage(USER, USER, utc_day(time.time()))
+    used = await quota_usage(bot.runtime.repository, USER, USER)
     return used.payer_daily, used.everyone
 
 

@@ -6,16 +6,15 @@ family's routes; the assertions on the wire prove the bot spoke each dialect."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from bot.domain.generations import utc_day
 from bot.domain.model import JobState
 from playground.fake_telegram import FakeTelegram
 from tests.conftest import assert_token_never_sent
+from tests.quota import quota_used
 
 USER = 1001
 FIRST_PHOTO = b"\xff\xd8\xff\xe0" + b"first-frame" + bytes(700) + b"\xff\xd9"
@@ -66,7 +65,7 @@ def caption_id(video: Any) -> str:
 
 
 async def used(bot: Any, user_id: int = USER) -> int:
-    return await bot.runtime.repository.quota_used(user_id, utc_day(time.time()))
+    return await quota_used(bot.runtime.repository, user_id)
 
 
 async def test_text_to_video(

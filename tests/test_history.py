@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.domain.generations import utc_day
 from bot.domain.model import JobState
 from playground.fake_telegram import Call, FakeTelegram
+from tests.quota import quota_used
 
 USER = 1001
 OTHER_USER = 2002
@@ -25,7 +24,7 @@ def creates(emulator: Any) -> list[Any]:
 
 
 async def used(bot: Any, user_id: int = USER) -> int:
-    return await bot.runtime.repository.quota_used(user_id, utc_day(time.time()))
+    return await quota_used(bot.runtime.repository, user_id)
 
 
 async def make_videos(

@@ -5,7 +5,6 @@ and bans apply to that payer; chat limits to the chat the message was posted in.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,9 +12,9 @@ import pytest
 
 from bot.config import ConfigError, load_settings
 from bot.domain.access import AccessPolicy, payer_of
-from bot.domain.generations import utc_day
 from playground.fake_telegram import Call, FakeTelegram
 from tests.conftest import API_KEY, BOT_TOKEN
+from tests.quota import quota_used
 
 USER = 1001
 OTHER = 2002
@@ -50,7 +49,7 @@ async def reply_containing(tg: FakeTelegram, fragment: str, chat_id: int) -> Cal
 
 
 async def used(bot: Any, payer: int) -> int:
-    return await bot.runtime.repository.quota_used(payer, utc_day(time.time()))
+    return await quota_used(bot.runtime.repository, payer)
 
 
 async def ban(tg: FakeTelegram, target: int) -> None:

@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 from telegram import Bot
 
-from bot.domain.generations import utc_day
 from bot.domain.model import AlbumItem
 from playground.fake_telegram import FakeTelegram
 from tests.conftest import BOT_TOKEN, assert_token_never_sent
+from tests.quota import quota_used
 
 USER = 1001
 FIRST_PHOTO = b"\xff\xd8\xff\xe0" + b"first-frame" + bytes(700) + b"\xff\xd9"
@@ -145,7 +145,7 @@ async def test_loop_with_an_end_frame_is_refused_before_any_call(
     assert "refuses it" in await reply_text(tg, "--loop can't be combined with an end frame")
     await asyncio.sleep(0.2)
     assert creates(emulator) == []
-    assert await bot.runtime.repository.quota_used(USER, utc_day(time.time())) == 0
+    assert await quota_used(bot.runtime.repository, USER) == 0
 
 
 async def test_without_public_url_photos_are_explained_and_text_still_works(
@@ -169,7 +169,7 @@ async def test_an_unreachable_link_fails_like_the_real_api_and_refunds(
         "editMessageText", lambda c: "refunded" in c.params["text"], timeout=15
     )
     assert "failed to moderate image" in notice.params["text"]
-    assert await bot.runtime.repository.quota_used(USER, utc_day(time.time())) == 0
+    assert await quota_used(bot.runtime.repository, USER) == 0
 
 
 async def test_media_links_are_signed_expire_and_serve_the_right_type(
@@ -235,7 +235,7 @@ async def test_an_album_with_a_file_that_is_not_an_image_is_refused_free(
     assert str(reply.params["reply_parameters"]["message_id"]) == str(captioned["message_id"])
     await asyncio.sleep(0.2)
     assert creates(emulator) == [] and await bot.runtime.repository.get_job(1) is None
-    assert await bot.runtime.repository.quota_used(USER, utc_day(time.time())) == 0
+    assert await quota_used(bot.runtime.repository, USER) == 0
     assert len(tg.calls_of("sendMessage")) == 1
 
 
@@ -264,7 +264,7 @@ async def test_extend_captioned_on_an_album_says_how_to_extend_toward_a_photo(
     assert str(reply.params["reply_parameters"]["message_id"]) == str(captioned["message_id"])
     await asyncio.sleep(0.2)
     assert len(creates(emulator)) == 1 and await bot.runtime.repository.get_job(2) is None
-    assert await bot.runtime.repository.quota_used(USER, utc_day(time.time())) == 1
+    assert await quota_used(bot.runtime.repository, USER) == 1
 
 
 # --- an album half stored by the version before an upgrade (issue 15) -------------------------
@@ -331,7 +331,7 @@ async def test_an_album_begun_before_an_upgrade_is_charged_to_the_user_who_capti
     assert video["reply_to_message"]["message_id"] == captioned["message_id"]
     job = await bot.delivered(video)
     assert job.user_id == USER and job.payer_id == USER and job.paid_with == "daily"
-    assert await repository.quota_used(USER, utc_day(time.time())) == 1
+    assert await quota_used(repository, USER) == 1
     (create,) = creates(emulator)
     frames = create.json["keyframes"]
     assert fetched(emulator) == {
@@ -360,6 +360,6 @@ async def test_an_album_begun_before_an_upgrade_by_nobody_in_particular_is_dropp
 
     assert await repository.latest_album_item_at(channel, "g9") is None  # taken, not left over
     assert await repository.get_job(1) is None and creates(emulator) == []
-    assert await repository.quota_used(channel, utc_day(time.time())) == 0
+    assert await quota_used(repository, channel) == 0
     assert tg.calls_of("sendMessage") == [] and tg.videos() == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from bot.config import ConfigError, load_settings
-from bot.domain.generations import utc_day
 from bot.llm import looks_english
 from emulator.chat import ENHANCED, TRANSLATED
 from handlers.parsing import parse_video_args
 from playground.fake_telegram import FakeTelegram
+from tests.quota import quota_used
 from tests.test_families import FAMILY_PATHS, start_on
 
 USER = 1001
@@ -35,7 +35,7 @@ def creates(emulator: Any) -> list[Any]:
 
 
 async def used(bot: Any, payer: int = USER) -> int:
-    return await bot.runtime.repository.quota_used(payer, utc_day(time.time()))
+    return await quota_used(bot.runtime.repository, payer)
 
 
 async def delivered(tg: FakeTelegram, count: int = 1) -> Any:

@@ -19,11 +19,11 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from bot.domain.generations import utc_day
 from bot.domain.model import Job, JobState
 from emulator.assets import VIDEO_FILE, sample_bytes
 from playground.fake_telegram import FakeTelegram
 from tests.conftest import BotDatabase
+from tests.quota import quota_usage
 from tests.test_delivery import result_host, the_video
 
 
@@ -194,7 +194,7 @@ def creates(emulator: Any) -> list[Any]:
 
 async def usage(bot: Any) -> tuple[int, int]:
     """(the user's daily allowance used, the day's total under GLOBAL_DAILY_QUOTA)."""
-    used = await bot.runtime.repository.quota_usage(USER, USER, utc_day(time.time()))
+    used = await quota_usage(bot.runtime.repository, USER, USER)
     return used.payer_daily, used.everyone
 
 

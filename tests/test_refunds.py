@@ -5,15 +5,14 @@ and billed stays spent for both, even if it could not be delivered."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from bot.domain.generations import utc_day
 from bot.domain.model import FailureCode, JobState
 from playground.fake_telegram import FakeTelegram
+from tests.quota import quota_usage
 
 USER = 1001
 OTHER = 2002
@@ -21,7 +20,7 @@ OTHER = 2002
 
 async def used(bot: Any, payer: int = USER) -> tuple[int, int]:
     """(the payer's daily allowance used, the day's total under GLOBAL_DAILY_QUOTA)."""
-    usage = await bot.runtime.repository.quota_usage(payer, payer, utc_day(time.time()))
+    usage = await quota_usage(bot.runtime.repository, payer, payer)
     return usage.payer_daily, usage.everyone
 
 

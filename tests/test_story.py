@@ -4,16 +4,15 @@ making each shot; the shots stitched into one MP4 by FFmpeg, checked by decoding
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from bot.domain.generations import utc_day
 from bot.domain.model import JobState
 from playground.fake_telegram import Call, FakeTelegram
 from tests.media import colour_runs, duration_of
+from tests.quota import quota_used
 
 USER = 1001
 STORY = (
@@ -27,7 +26,7 @@ def creates(emulator: Any) -> list[Any]:
 
 
 async def used(bot: Any) -> int:
-    return await bot.runtime.repository.quota_used(USER, utc_day(time.time()))
+    return await quota_used(bot.runtime.repository, USER)
 
 
 async def story_job(bot: Any, job_id: int = 1, state: JobState = JobState.DELIVERED) -> Any:

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from bot.domain.generations import utc_day
 from bot.domain.model import Job, JobState
 from bot.domain.pricing import Prices
 from bot.domain.specs import ParentVideo, SoundSpec, UpscaleSpec, spec_of
@@ -18,6 +17,7 @@ from bot.domain.upgrades import Upgrades
 from bot.telegram.buttons import Action, decode, upscale_buttons, video_buttons
 from playground.fake_telegram import Call, FakeTelegram
 from tests.conftest import ready_notice
+from tests.quota import quota_usage
 
 USER = 1001
 OTHER_USER = 2002
@@ -63,7 +63,7 @@ async def answer_to(tg: FakeTelegram, query: dict) -> Call:
 
 
 async def credits_used(bot: Any, user_id: int = USER) -> int:
-    usage = await bot.runtime.repository.quota_usage(user_id, user_id, utc_day(time.time()))
+    usage = await quota_usage(bot.runtime.repository, user_id, user_id)
     return usage.payer_daily
 
 
@@ -329,7 +329,7 @@ async def test_in_a_group_whoever_presses_pays(
     chooser = (await tg.wait_for_call("editMessageReplyMarkup")).result
     tg.press_button(chooser, f"u1:{source.id}", user_id=OTHER_USER)
     await tg.wait_for_video(lambda c: "upscaled to 1080p" in c.params["caption"], timeout=15)
-    usage = await bot.runtime.repository.quota_usage(OTHER_USER, GROUP, utc_day(time.time()))
+    usage = await quota_usage(bot.runtime.repository, OTHER_USER, GROUP)
     assert usage.payer_daily == 1
 
 

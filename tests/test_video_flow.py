@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot.domain.generations import utc_day
 from bot.domain.model import JobState
 from playground.fake_telegram import FakeTelegram
 from tests.conftest import API_KEY, BOT_TOKEN
+from tests.quota import quota_used
 
 SAMPLE_MP4 = (Path(__file__).parent.parent / "emulator" / "sample.mp4").read_bytes()
 USER = 1001
@@ -34,9 +34,8 @@ def texts_to(tg: FakeTelegram, chat_id: int = USER) -> list[str]:
 
 
 async def used_today(bot: Any, user_id: int = USER) -> int:
-    import time
 
-    return await bot.runtime.repository.quota_used(user_id, utc_day(time.time()))
+    return await quota_used(bot.runtime.repository, user_id)
 
 
 @pytest.mark.parametrize(
