@@ -35,9 +35,11 @@ async def start_generation(
     *,
     request_key: str,
     reply_refusals: bool = True,
+    press: str | None = None,
 ) -> Accepted | Refusal:
-    """Accept the request (or explain why not) and post its status message."""
-    result = await runtime.service.request(who, spec, request_key=request_key)
+    """Accept the request (or explain why not) and post its status message. `press`: the data
+    of the button that asked (a second press moments later is the same request)."""
+    result = await runtime.service.request(who, spec, request_key=request_key, press=press)
     if not isinstance(result, Accepted):
         if reply_refusals:
             offer = _buy_offer(bot, runtime, who, result)
@@ -77,12 +79,20 @@ async def start_by_button(
     query: CallbackQuery, bot: Bot, runtime: Runtime, who: Requester, spec: JobSpec, answer: str
 ) -> bool:
     """A job a button asked for (Again, an upscale, a soundtrack): its status message replies
-    to the message the button is under; a refusal is the button's alert. True if accepted."""
+    to the message the button is under; a refusal is the button's alert. The same button
+    pressed again moments later answers with the job it already made. True if accepted."""
     outcome = await start_generation(
-        bot, runtime, who, spec, request_key=f"cb:{query.id}", reply_refusals=False
+        bot,
+        runtime,
+        who,
+        spec,
+        request_key=f"cb:{query.id}",
+        reply_refusals=False,
+        press=query.data,
     )
     if isinstance(outcome, Accepted):
-        await query.answer(text(answer, who.language_code))
+        key = "answer_already_started" if outcome.duplicate else answer
+        await query.answer(text(key, who.language_code))
         return True
     await alert(query, outcome, who.language_code)
     return False

@@ -192,6 +192,8 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
             existing = await db.fetch_one(
                 "SELECT * FROM generations WHERE request_key = $1", new.request_key
             )
+            if existing is None and new.press is not None:
+                existing = await _pressed_before(db, new, rules.payer_id)
             if existing is not None:
                 return Accepted(job=_job(existing), duplicate=True)
             if rules.active_limit is not None:
@@ -997,9 +999,9 @@ async def _insert_job(
         f"""INSERT INTO generations (family, kind, user_id, chat_id, thread_id,
                request_message_id, request_key, parent_job_id, prompt, params, state,
                charged_day, payer_id, paid_with, deadline_at, created_at, updated_at,
-               cost, paid_daily, paid_credits, story_job_id, shot)
+               cost, paid_daily, paid_credits, story_job_id, shot, press)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                   $16, $16, $17, $18, $19, $20, $21)
+                   $16, $16, $17, $18, $19, $20, $21, $22)
            {conflict}
            RETURNING *""",
         new.family,
@@ -1023,6 +1025,24 @@ async def _insert_job(
         paid_credits,
         new.story_job_id,
         new.shot,
+        new.press.data if new.press else None,
+    )
+
+
+async def _pressed_before(db: Session, new: NewJob, payer_id: int | None) -> Row | None:
+    """The job the same button made for the same payer in the same chat since `press.since`,
+    still standing (not refunded), if any: the new press repeats that request."""
+    assert new.press is not None
+    return await db.fetch_one(
+        """SELECT * FROM generations
+           WHERE charged_day >= $1 AND payer_id = $2 AND chat_id = $3 AND press = $4
+             AND created_at >= $5 AND NOT refunded
+           ORDER BY id DESC LIMIT 1""",
+        new.press.since_day,
+        payer_id,
+        new.chat_id,
+        new.press.data,
+        new.press.since,
     )
 
 

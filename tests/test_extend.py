@@ -238,6 +238,31 @@ async def test_buttons_again_and_extend_charge_whoever_presses(
     assert tg.calls_of("getChatMember") == []  # a group's members need nobody's leave
 
 
+async def test_again_pressed_twice_at_once_makes_one_video_and_charges_once(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    """A double tap on "Again" sends two callback queries (two ids): the second is the same
+    request, answered with the job already made. Another member's press is their own."""
+    bot = await start_bot(daily_quota=5)
+    where = {"chat_id": GROUP, "chat_type": "group"}
+    video, _ = await make_video(tg, "/video@LumaTestBot a paper boat", **where)
+    again = tg.videos()[0].params["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+    taps = [tg.press_button(video, again, user_id=OTHER_USER) for _ in range(2)]
+    tg.press_button(video, again, user_id=USER)
+    await tg.wait_until(lambda: len(tg.calls_of("answerCallbackQuery")) == 3, timeout=15)
+    await tg.wait_until(lambda: len(tg.videos()) == 3, timeout=15)
+    await asyncio.sleep(0.5)  # a stray second job would show up now
+    assert len(tg.videos()) == 3 and len(creates(emulator)) == 3
+    assert (await used(bot, USER), await used(bot, OTHER_USER)) == (2, 1)
+    answers = {
+        c.params["callback_query_id"]: c.params["text"] for c in tg.calls_of("answerCallbackQuery")
+    }
+    assert sorted(answers[tap["id"]] for tap in taps) == [
+        "Already on its way: its progress is in the chat.",
+        "Making it again…",
+    ]
+
+
 async def test_extend_pressed_for_a_job_that_failed_is_refused(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:

@@ -31,12 +31,14 @@ from bot.domain.model import (
     QuotaRules,
     QuotaScope,
     Refund,
+    RepeatedPress,
     TooManyActive,
     UserRecord,
 )
 from storage import open_repository
 from storage.postgres import PostgresRepository
 from storage.repository import Repository
+from storage.sql import migration_scripts
 from storage.sqlite import SqliteRepository
 
 DAY = "2026-11-21"
@@ -138,6 +140,13 @@ async def accept(
     return await repo.accept_job(job, day=DAY, rules=rules(payer, **limits), now=time.time())
 
 
+def every_migration(backend: str) -> list[int]:
+    """The versions storage/migrations/<backend>/ holds, in order: 1, 2, ... with no gap."""
+    versions = [version for version, _ in migration_scripts(backend)]
+    assert versions == list(range(1, len(versions) + 1))
+    return versions
+
+
 async def applied_migrations(repository: Repository) -> list[int]:
     if isinstance(repository, SqliteRepository):
         cursor = await repository._db.execute("SELECT version FROM schema_version")
@@ -151,9 +160,7 @@ async def test_migrations_are_recorded_and_idempotent(database: Database) -> Non
     first = await database.connect()
     await first.close()
     again = await database.connect()
-    expected = {"sqlite": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "postgres": [1, 2, 3, 4, 5, 6, 7]}[
-        database.backend
-    ]
+    expected = every_migration(database.backend)
     assert await applied_migrations(again) == expected  # each migration once, in order
 
 
@@ -170,7 +177,7 @@ async def test_updates_handled_before_the_claims_migration_stay_handled(tmp_path
     old.close()
     repository = await open_repository(f"sqlite:///{path}")
     try:
-        assert await applied_migrations(repository) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        assert await applied_migrations(repository) == every_migration("sqlite")
         assert await repository.update_handled(41)
         assert not await repository.claim_update(41, "a", time.time(), 30)
     finally:
@@ -208,9 +215,8 @@ async def test_refunds_and_bans_made_before_the_payers_migration_keep_their_mean
 
 async def test_replicas_starting_at_once_migrate_once(postgres: Database) -> None:
     replicas = await asyncio.gather(*[postgres.connect() for _ in range(4)])
-    assert [await applied_migrations(replica) for replica in replicas] == [
-        [1, 2, 3, 4, 5, 6, 7]
-    ] * 4
+    expected = every_migration("postgres")
+    assert [await applied_migrations(replica) for replica in replicas] == [expected] * 4
 
 
 @NO_POSTGRES
@@ -247,6 +253,43 @@ async def test_the_same_message_makes_one_job(repo: Repository) -> None:
     assert isinstance(first, Accepted) and isinstance(again, Accepted)
     assert again.duplicate and again.job.id == first.job.id
     assert await repo.quota_used(7, DAY) == 1
+
+
+async def test_a_button_pressed_again_soon_is_the_same_request(repo: Repository) -> None:
+    """Each press is its own request key; the press (button data) within its window finds the
+    job the first press made, for the same payer in the same chat, unless that was refunded."""
+
+    async def press(
+        message_id: int, *, data: str = "a:1", since: float = 0.0, payer: int = 7, chat_id: int = 7
+    ) -> Accepted:
+        job = new_job(message_id, user_id=payer, chat_id=chat_id).model_copy(
+            update={"press": RepeatedPress(data=data, since=since, since_day=DAY)}
+        )
+        limits = rules(payer, payer_daily=10)
+        outcome = await repo.accept_job(job, day=DAY, rules=limits, now=time.time())
+        assert isinstance(outcome, Accepted)
+        return outcome
+
+    first = await press(1)
+    second = await press(2)
+    assert second.duplicate and second.job.id == first.job.id
+    assert await repo.quota_used(7, DAY) == 1
+    # Another button, another payer, another chat, or once the window has passed: new jobs.
+    others = [
+        await press(3, data="u4:1"),
+        await press(4, payer=8),
+        await press(5, chat_id=9),
+        await press(6, since=time.time() + 1),
+    ]
+    assert not any(o.duplicate for o in others)
+    assert len({first.job.id, *(o.job.id for o in others)}) == 5
+    # A refunded job is not standing: the press makes a new one.
+    refunded = await press(7, data="u1:1")
+    now = time.time()
+    assert await repo.fail(
+        refunded.job.id, code="rejected", reason=None, refund=Refund.FULL, now=now
+    )
+    assert not (await press(8, data="u1:1")).duplicate
 
 
 async def test_exempt_users_are_not_counted(repo: Repository) -> None:

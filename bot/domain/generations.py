@@ -24,6 +24,7 @@ from bot.domain.model import (
     PromptKind,
     QuotaRules,
     Refusal,
+    RepeatedPress,
     UserRecord,
     refund_for,
 )
@@ -101,6 +102,18 @@ class QuotaStatus:
 
 def utc_day(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+
+
+# A button pressed again this soon by the same payer in the same chat is a double tap (or
+# impatience while the first status message is on its way): the job already made answers it.
+REPEAT_PRESS_SECONDS = 10.0
+
+
+def _repeated_press(press: str | None, now: float) -> RepeatedPress | None:
+    if press is None:
+        return None
+    since = now - REPEAT_PRESS_SECONDS
+    return RepeatedPress(data=press, since=since, since_day=utc_day(since))
 
 
 def seconds_until_reset(now: float) -> float:
@@ -252,9 +265,11 @@ class GenerationService:
         return None
 
     async def request(
-        self, who: Requester, spec: JobSpec, *, request_key: str
+        self, who: Requester, spec: JobSpec, *, request_key: str, press: str | None = None
     ) -> Accepted | Refusal:
-        """Validate, then reserve quota and record the job in one transaction."""
+        """Validate, then reserve quota and record the job in one transaction. `press`: the
+        button (its data) that asked; pressed again within REPEAT_PRESS_SECONDS it is the same
+        request (a duplicate, charged once)."""
         refusal = await self.access_refusal(who) or self.check(spec)
         if refusal is not None:
             return refusal
@@ -278,6 +293,7 @@ class GenerationService:
                 # A story's shots are made one after another: each has the usual time.
                 deadline_at=now + self._timeout * _shots(spec),
                 cost=self.prices.cost(spec),
+                press=_repeated_press(press, now),
             ),
             day=utc_day(now),
             rules=self._rules_for(who),

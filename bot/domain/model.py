@@ -53,6 +53,15 @@ class UserRecord(BaseModel):
     language_code: str | None = None
 
 
+class RepeatedPress(BaseModel):
+    """A job asked for by a button: the same button pressed again by the same payer in the same
+    chat since `since` (a double tap, or impatience) is the same request, not a second one."""
+
+    data: str  # the button's callback data: the action and the job it is under
+    since: float
+    since_day: str  # the UTC day of `since`: the job's charged day is at least this
+
+
 class NewJob(BaseModel):
     """What a handler hands over: everything needed to run the job later, anywhere."""
 
@@ -71,6 +80,7 @@ class NewJob(BaseModel):
     # A story's shot: the story's job and the shot's place in it (from 0); the story paid.
     story_job_id: int | None = None
     shot: int | None = None
+    press: RepeatedPress | None = None
 
 
 class Job(BaseModel):
@@ -174,7 +184,8 @@ class Redemption(BaseModel):
 
 class Accepted(BaseModel):
     job: Job
-    duplicate: bool = False  # the same request message was already turned into this job
+    # The same request (message, button press, double press) was already turned into this job.
+    duplicate: bool = False
 
 
 class TooManyActive(BaseModel):
