@@ -303,6 +303,7 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
         packs=settings.credit_packs,
         policy=service.policy,
         referral_credits=settings.referral_credits,
+        confirm_retry=settings.payments_confirm_retry_seconds,
         metrics=metrics,
     )
     # Payments whose update never arrived, found in Telegram's list of Stars transactions.
@@ -311,7 +312,9 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
             service=payments,
             fetch=lambda offset, limit: handlers.star_transactions(application.bot, offset, limit),
             on_recorded=lambda purchase: handlers.confirm_recovered(application, purchase),
+            tell=lambda payment: handlers.confirm_untold(application, payment),
             every=settings.payments_reconcile_seconds,
+            confirm_every=settings.payments_confirm_retry_seconds,
         )
         if payments.for_sale
         else None

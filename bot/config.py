@@ -183,6 +183,9 @@ class Settings(BaseSettings):
     credit_packs: Annotated[tuple[CreditPack, ...], NoDecode] = ()
     support_contact: str | None = None
     payments_reconcile_seconds: float = Field(default=600.0, ge=1)
+    # A purchase's confirmation that did not go out (a crash, Telegram unreachable) is sent
+    # again after this long; the bot looks for such confirmations this often.
+    payments_confirm_retry_seconds: float = Field(default=60.0, ge=1)
 
     # /story (README, "Storyboards"): the most shots one story may have.
     story_max_shots: int = Field(default=6, ge=1, le=20)

@@ -38,6 +38,7 @@ from handlers.payments import (
     buy_command,
     buy_pressed,
     confirm_recovered,
+    confirm_untold,
     paid,
     paysupport_command,
     pre_checkout,
@@ -68,6 +69,7 @@ __all__ = [
     "GalleryActions",
     "album_complete",
     "confirm_recovered",
+    "confirm_untold",
     "register",
     "star_transactions",
 ]

@@ -9,6 +9,7 @@ button that opens it (`t.me/<bot>?start=buy`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 from telegram import (
     Bot,
@@ -22,7 +23,7 @@ from telegram import (
 from telegram import StarTransaction as TelegramStarTransaction
 from telegram.constants import ChatType
 from telegram.constants import TransactionPartnerUser as PartnerUserType
-from telegram.error import TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, filters
 
 from bot.domain.generations import Requester
@@ -31,6 +32,7 @@ from bot.domain.payments import PaymentService, StarsRefundFailed
 from bot.domain.stars import (
     STARS,
     InvoicePayload,
+    Payment,
     PurchaseRecorded,
     StarTransaction,
     TransactionKind,
@@ -183,7 +185,7 @@ async def paid(update: Update, context: BotContext) -> None:
         source="update",
     )
     if outcome is None:
-        return  # recorded before (a copy, or reconciliation came first): its buyer was told
+        return  # recorded before (a copy, or reconciliation came first): its recorder tells
     if isinstance(outcome, Refusal):
         await answer(
             context.bot,
@@ -193,27 +195,58 @@ async def paid(update: Update, context: BotContext) -> None:
             charge_id=payment.telegram_payment_charge_id,
         )
         return
-    await answer(
+    confirmation = answer(
         context.bot,
         who,
         "payment_received",
         credits=outcome.payment.credits,
         balance=outcome.balance,
     )
+    await _confirm(runtime.payments, outcome.payment, confirmation)
     await tell_referrer(context.bot, runtime.payments, outcome)
 
 
 async def confirm_recovered(application: Application, purchase: PurchaseRecorded) -> None:
     """A purchase found by reconciliation: its buyer never saw a confirmation."""
-    bot = application.bot
+    await confirm_untold(application, purchase.payment, balance=purchase.balance)
+    await tell_referrer(application.bot, runtime_of(application).payments, purchase)
+
+
+async def confirm_untold(
+    application: Application, payment: Payment, *, balance: int | None = None
+) -> None:
+    """Tell a buyer of a purchase they did not hear of (found by reconciliation, or its first
+    confirmation was lost to a crash or to Telegram), in their private chat, with their
+    balance as it is now unless given."""
     payments = runtime_of(application).payments
-    buyer = purchase.payment.payer_id
+    buyer = payment.payer_id
     language = await payments.language_of(buyer)
-    body = text(
-        "payment_received", language, credits=purchase.payment.credits, balance=purchase.balance
-    )
-    await _tell(bot, buyer, body)
-    await tell_referrer(bot, payments, purchase)
+    if balance is None:
+        balance = await payments.balance(buyer)
+    body = text("payment_received", language, credits=payment.credits, balance=balance)
+    await _confirm(payments, payment, application.bot.send_message(chat_id=buyer, text=body))
+
+
+async def _confirm(payments: PaymentService, payment: Payment, sending: Awaitable[object]) -> None:
+    """Send a purchase's confirmation. It counts as told once sent, or once Telegram says it
+    never can be (the buyer blocked the bot, the chat is gone); when Telegram cannot be reached
+    it stays untold, and the reconciler's confirmation pass tries again
+    (`PAYMENTS_CONFIRM_RETRY_SECONDS`)."""
+    try:
+        await sending
+    except (Forbidden, BadRequest) as error:
+        log.info(
+            "could not tell %d about purchase %s: %s", payment.payer_id, payment.charge_id, error
+        )
+    except TelegramError as error:
+        log.warning(
+            "telling %d about purchase %s failed, to be tried again: %s",
+            payment.payer_id,
+            payment.charge_id,
+            error,
+        )
+        return
+    await payments.told(payment.charge_id)
 
 
 async def tell_referrer(bot: Bot, payments: PaymentService, purchase: PurchaseRecorded) -> None:

@@ -36,12 +36,13 @@ class PaymentsSql(ABC):
     def _accepting(self) -> AbstractAsyncContextManager[Session]: ...
 
     async def record_purchase(
-        self, payment: Payment, *, referral_credits: int, now: float
+        self, payment: Payment, *, referral_credits: int, now: float, telling_until: float
     ) -> PurchaseRecorded | None:
         async with self._accepting() as db:
             inserted = await db.execute(
-                """INSERT INTO payments (charge_id, payer_id, credits, stars, payload, created_at)
-                   VALUES ($1, $2, $3, $4, $5, $6)
+                """INSERT INTO payments (charge_id, payer_id, credits, stars, payload, created_at,
+                                         telling_until)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)
                    ON CONFLICT (charge_id) DO NOTHING""",
                 payment.charge_id,
                 payment.payer_id,
@@ -49,6 +50,7 @@ class PaymentsSql(ABC):
                 payment.stars,
                 payment.payload,
                 payment.created_at,
+                telling_until,
             )
             if inserted != 1:
                 return None
@@ -83,6 +85,32 @@ class PaymentsSql(ABC):
                 return recorded
             return PurchaseRecorded(
                 payment=payment, balance=balance, referrer_id=referrer, referrer_balance=bonus
+            )
+
+    async def claim_untold_purchases(
+        self, *, now: float, telling_until: float, limit: int
+    ) -> list[Payment]:
+        # Under the accepting lock: two processes never claim the same confirmation.
+        async with self._accepting() as db:
+            rows = await db.fetch_all(
+                """UPDATE payments SET telling_until = $1
+                   WHERE charge_id IN (
+                       SELECT charge_id FROM payments
+                       WHERE told_at IS NULL AND (telling_until IS NULL OR telling_until <= $2)
+                       ORDER BY created_at LIMIT $3)
+                   RETURNING *""",
+                telling_until,
+                now,
+                limit,
+            )
+        return sorted((_payment(row) for row in rows), key=lambda p: p.created_at)
+
+    async def mark_told(self, charge_id: str, now: float) -> None:
+        async with self._accepting() as db:
+            await db.execute(
+                "UPDATE payments SET told_at = $2 WHERE charge_id = $1 AND told_at IS NULL",
+                charge_id,
+                now,
             )
 
     async def payment(self, charge_id: str) -> Payment | None:

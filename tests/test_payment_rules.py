@@ -37,7 +37,7 @@ class MemoryStore:
         self.banned: set[int] = set()
 
     async def record_purchase(
-        self, payment: Payment, *, referral_credits: int, now: float
+        self, payment: Payment, *, referral_credits: int, now: float, telling_until: float
     ) -> PurchaseRecorded | None:
         if payment.charge_id in self.payments:
             return None
@@ -45,6 +45,14 @@ class MemoryStore:
         balance = self.balances.get(payment.payer_id, 0) + payment.credits
         self.balances[payment.payer_id] = balance
         return PurchaseRecorded(payment=payment, balance=balance)
+
+    async def claim_untold_purchases(
+        self, *, now: float, telling_until: float, limit: int
+    ) -> list[Payment]:
+        return []  # the confirmations are SQL's (tests/test_storage_payments.py)
+
+    async def mark_told(self, charge_id: str, now: float) -> None:
+        pass
 
     async def payment(self, charge_id: str) -> Payment | None:
         return self.payments.get(charge_id)
@@ -228,7 +236,7 @@ class Listing:
         return self.transactions[offset : offset + limit]
 
 
-async def ignore(purchase: PurchaseRecorded) -> None:
+async def ignore(_: object) -> None:
     pass
 
 
@@ -240,7 +248,13 @@ async def test_reconciliation_reads_every_page_back_to_the_horizon(newest_first:
     listing = Listing(history if newest_first else history[::-1])
     store = MemoryStore()
     reconciler = PaymentReconciler(
-        service=service(store), fetch=listing, on_recorded=ignore, every=60, horizon=86_400
+        service=service(store),
+        fetch=listing,
+        on_recorded=ignore,
+        tell=ignore,
+        every=60,
+        confirm_every=60,
+        horizon=86_400,
     )
     recorded = await reconciler.reconcile()
     if newest_first:  # the first page reaches past the horizon: older pages were seen before
@@ -264,6 +278,11 @@ async def test_a_list_that_ignores_its_offset_is_read_once() -> None:
         return page
 
     reconciler = PaymentReconciler(
-        service=service(MemoryStore()), fetch=same_page, on_recorded=ignore, every=60
+        service=service(MemoryStore()),
+        fetch=same_page,
+        on_recorded=ignore,
+        tell=ignore,
+        every=60,
+        confirm_every=60,
     )
     assert await reconciler.reconcile() == 100

@@ -425,6 +425,44 @@ async def test_a_lost_payment_is_found_by_the_periodic_reconciliation(
     assert len(confirmations(tg)) == 1 and await bot.runtime.repository.balance(BUYER) == 10
 
 
+async def test_a_confirmation_telegram_did_not_take_is_sent_again_once(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], database: BotDatabase
+) -> None:
+    """Credited, but Telegram could not be reached for the confirmation (502): the buyer is
+    told by the next confirmation pass, once, with the balance as it is then."""
+    bot = await start_selling(start_bot, payments_confirm_retry_seconds=2)
+    invoice = await invoice_for(tg)
+    tg.fail_next("sendMessage", 502)
+    attempt = await tg.user_pays(invoice, user_id=BUYER)
+    assert attempt.paid
+    await tg.wait_until(lambda: confirmations(tg), timeout=15)
+    failed = [c for c in tg.calls_of("sendMessage") if not c.ok]
+    assert len(failed) == 1 and "Payment received" in failed[0].params["text"]
+    await asyncio.sleep(4.5)  # two more passes: a second confirmation would be sent by now
+    (confirmation,) = confirmations(tg)
+    assert "You now have 10" in confirmation.result["text"]
+    assert await bot.runtime.repository.balance(BUYER) == 10
+    (payment,) = (await database.tables())["payments"]
+    assert payment["told_at"] is not None
+
+
+async def test_a_buyer_who_blocked_the_bot_is_not_asked_again(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], database: BotDatabase
+) -> None:
+    bot = await start_selling(start_bot, payments_confirm_retry_seconds=1)
+    invoice = await invoice_for(tg)
+    tg.fail_next("sendMessage", 403)
+    attempt = await tg.user_pays(invoice, user_id=BUYER)
+    assert attempt.paid
+    await all_handled(tg, bot)
+    (payment,) = (await database.tables())["payments"]
+    assert payment["told_at"] is not None  # Telegram said it never can be
+    await asyncio.sleep(2.5)
+    tries = [c for c in tg.calls_of("sendMessage") if "Payment received" in c.params["text"]]
+    assert len(tries) == 1 and not tries[0].ok
+    assert await bot.runtime.repository.balance(BUYER) == 10
+
+
 async def test_the_referrer_is_credited_on_the_first_purchase_only(
     tg: FakeTelegram,
     emulator: Any,

@@ -164,6 +164,39 @@ async def test_killed_between_receiving_a_payment_and_crediting_it_credits_once(
     ]
 
 
+async def test_killed_after_crediting_before_the_confirmation_the_buyer_is_still_told(
+    tg: FakeTelegram, emulator: Any, database: BotDatabase, tmp_path: Path
+) -> None:
+    """Credited, then killed while the confirmation was on its way (it never arrived): after
+    the restart the buyer is told once, credited once."""
+    environment = bot_environment(
+        tg.root,
+        emulator.url,
+        database.url,
+        CREDIT_PACKS=PACKS,
+        SUPPORT_CONTACT=SUPPORT,
+        PAYMENTS_CONFIRM_RETRY_SECONDS="1",
+    )
+    async with bot_processes(environment, database.url, tmp_path) as (start, repository):
+        first = await start()
+        invoice = await invoice_for(tg)
+        tg.delay_next("sendMessage", 60)  # the confirmation is held, then given up by the kill
+        attempt = await tg.user_pays(invoice, user_id=BUYER)
+        assert attempt.paid and attempt.charge_id is not None
+        await tg.wait_until(lambda: tg.faults_left("sendMessage") == 0, timeout=15)
+        assert await repository.balance(BUYER) == 10
+        await first.kill()
+        assert confirmations(tg, BUYER) == []
+        await start()
+        await tg.wait_until(lambda: confirmations(tg, BUYER), timeout=30)
+        await tg.wait_until(lambda: tg.pending_updates() == 0, timeout=15)
+        await asyncio.sleep(2.5)  # a second confirmation, if any, would show by now
+        assert len(confirmations(tg, BUYER)) == 1
+        assert await repository.balance(BUYER) == 10
+        payment = await repository.payment(attempt.charge_id)
+        assert payment is not None and payment.credits == 10
+
+
 # --- two webhook replicas receiving the same payments ----------------------------------------
 
 BUYERS = range(5001, 5007)

@@ -58,9 +58,13 @@ async def refer(repository: Repository, user_id: int, referrer_id: int) -> None:
 
 async def test_a_payment_recorded_twice_credits_once(database: Database) -> None:
     repo = await database.connect()
-    first = await repo.record_purchase(payment("ch-1"), referral_credits=0, now=time.time())
+    first = await repo.record_purchase(
+        payment("ch-1"), referral_credits=0, now=time.time(), telling_until=0
+    )
     assert isinstance(first, PurchaseRecorded) and first.balance == 10
-    again = await repo.record_purchase(payment("ch-1"), referral_credits=0, now=time.time())
+    again = await repo.record_purchase(
+        payment("ch-1"), referral_credits=0, now=time.time(), telling_until=0
+    )
     assert again is None
     assert await repo.balance(BUYER) == 10
     assert await ledger(database) == [(BUYER, 10, "purchase", "ch-1")]
@@ -72,7 +76,9 @@ async def test_replicas_recording_one_payment_at_once_credit_it_once(database: D
     replicas = [await database.connect() for _ in range(4)]
     outcomes = await asyncio.gather(
         *[
-            replica.record_purchase(payment("ch-race"), referral_credits=0, now=time.time())
+            replica.record_purchase(
+                payment("ch-race"), referral_credits=0, now=time.time(), telling_until=0
+            )
             for replica in replicas
             for _ in range(3)
         ]
@@ -84,9 +90,13 @@ async def test_replicas_recording_one_payment_at_once_credit_it_once(database: D
 async def test_the_referrer_is_credited_on_the_first_purchase_only(database: Database) -> None:
     repo = await database.connect()
     await refer(repo, BUYER, REFERRER)
-    first = await repo.record_purchase(payment("ch-1"), referral_credits=5, now=time.time())
+    first = await repo.record_purchase(
+        payment("ch-1"), referral_credits=5, now=time.time(), telling_until=0
+    )
     assert first is not None and first.referrer_id == REFERRER and first.referrer_balance == 5
-    second = await repo.record_purchase(payment("ch-2"), referral_credits=5, now=time.time())
+    second = await repo.record_purchase(
+        payment("ch-2"), referral_credits=5, now=time.time(), telling_until=0
+    )
     assert second is not None and second.referrer_id is None
     assert await repo.balance(REFERRER) == 5 and await repo.balance(BUYER) == 20
     assert (REFERRER, 5, "referral", str(BUYER)) in await ledger(database)
@@ -95,13 +105,17 @@ async def test_the_referrer_is_credited_on_the_first_purchase_only(database: Dat
 async def test_no_referral_bonus_when_it_is_off_or_without_a_referrer(database: Database) -> None:
     repo = await database.connect()
     await refer(repo, BUYER, REFERRER)
-    off = await repo.record_purchase(payment("ch-1"), referral_credits=0, now=time.time())
+    off = await repo.record_purchase(
+        payment("ch-1"), referral_credits=0, now=time.time(), telling_until=0
+    )
     assert off is not None and off.referrer_id is None
     # A later purchase is not the first any more, even with the bonus turned on.
-    later = await repo.record_purchase(payment("ch-2"), referral_credits=5, now=time.time())
+    later = await repo.record_purchase(
+        payment("ch-2"), referral_credits=5, now=time.time(), telling_until=0
+    )
     assert later is not None and later.referrer_id is None
     nobody = await repo.record_purchase(
-        payment("ch-3", payer_id=777), referral_credits=5, now=time.time()
+        payment("ch-3", payer_id=777), referral_credits=5, now=time.time(), telling_until=0
     )
     assert nobody is not None and nobody.referrer_id is None
     assert await repo.balance(REFERRER) == 0
@@ -109,7 +123,9 @@ async def test_no_referral_bonus_when_it_is_off_or_without_a_referrer(database: 
 
 async def test_a_refund_takes_back_what_is_left_once(database: Database) -> None:
     repo = await database.connect()
-    await repo.record_purchase(payment("ch-1"), referral_credits=0, now=time.time())
+    await repo.record_purchase(
+        payment("ch-1"), referral_credits=0, now=time.time(), telling_until=0
+    )
     await repo.move_credits(BUYER, -7, reason="spent", ref="job-1", now=time.time())
     refund = await repo.record_refund("ch-1", time.time())
     assert refund is not None and refund.taken == 3 and refund.balance == 0
@@ -124,9 +140,11 @@ async def test_a_refund_takes_back_what_is_left_once(database: Database) -> None
 async def test_known_payments_and_the_sales_figures(database: Database) -> None:
     repo = await database.connect()
     since = time.time() - 1
-    await repo.record_purchase(payment("ch-1"), referral_credits=0, now=time.time())
     await repo.record_purchase(
-        payment("ch-2", credits=50, stars=450), referral_credits=0, now=time.time()
+        payment("ch-1"), referral_credits=0, now=time.time(), telling_until=0
+    )
+    await repo.record_purchase(
+        payment("ch-2", credits=50, stars=450), referral_credits=0, now=time.time(), telling_until=0
     )
     await repo.record_refund("ch-1", time.time())
     known = await repo.known_payments(["ch-1", "ch-2", "ch-3"])
@@ -137,3 +155,34 @@ async def test_known_payments_and_the_sales_figures(database: Database) -> None:
     assert stats.stars_earned == 450
     later = await repo.payment_stats(time.time() + 60)
     assert (later.purchases, later.refunds) == (0, 0)
+
+
+async def test_an_untold_purchase_is_claimed_by_one_process_until_its_hold_lapses(
+    database: Database,
+) -> None:
+    """The recorder holds the confirmation; once the hold lapses it is claimable, by one claimer
+    at a time (two connections stand for two processes); told, it is never claimed again."""
+    first, second = await database.connect(), await database.connect()
+    now = time.time()
+    await first.record_purchase(
+        payment("ch-1"), referral_credits=0, now=now, telling_until=now + 60
+    )
+    await first.record_purchase(payment("ch-2"), referral_credits=0, now=now, telling_until=now)
+    assert await first.claim_untold_purchases(now=now - 1, telling_until=now + 30, limit=5) == []
+    claims = await asyncio.gather(
+        *[
+            replica.claim_untold_purchases(now=now, telling_until=now + 30, limit=5)
+            for replica in (first, second)
+        ]
+    )
+    assert sorted(p.charge_id for claim in claims for p in claim) == ["ch-2"]
+    later = await second.claim_untold_purchases(now=now + 61, telling_until=now + 90, limit=5)
+    assert [p.charge_id for p in later] == ["ch-1", "ch-2"]  # both holds lapsed: oldest first
+    await first.mark_told("ch-1", now + 62)
+    await first.mark_told("ch-1", now + 63)  # told twice: the first time stands
+    again = await first.claim_untold_purchases(now=now + 200, telling_until=now + 230, limit=5)
+    assert [p.charge_id for p in again] == ["ch-2"]
+    await first.mark_told("ch-2", now + 201)
+    assert (
+        await first.claim_untold_purchases(now=now + 999, telling_until=now + 9999, limit=5) == []
+    )

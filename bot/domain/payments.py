@@ -15,7 +15,10 @@ The flow (Telegram's, for Stars: no payment provider, currency XTR):
    Telegram did not notice): `PaymentReconciler` reads Telegram's own list of Stars
    transactions at start-up and periodically and records what is missing, through the same
    idempotent path (the payload says whom to credit and with what).
-5. /refund gives the Stars back (Telegram) and takes the pack's credits back, as many as are
+5. The buyer is told of every purchase at least once: whoever records it holds its
+   confirmation for `confirm_retry` seconds; one not marked told by then (the process died,
+   Telegram was unreachable) is claimed and told by the reconciler's confirmation pass.
+6. /refund gives the Stars back (Telegram) and takes the pack's credits back, as many as are
    left (README, "Selling credits"). A failed video gives back credits, never Stars.
 """
 
@@ -51,6 +54,9 @@ RefundStars = Callable[[int, str], Awaitable[None]]
 # One page of the bot's Stars transactions: (offset, limit) -> at most `limit` entries.
 FetchTransactions = Callable[[int, int], Awaitable[list[StarTransaction]]]
 OnRecorded = Callable[[PurchaseRecorded], Awaitable[None]]
+# Tells a buyer of a purchase recorded earlier whose confirmation never went out, and marks it
+# told (`PaymentService.told`) unless Telegram could not be reached (then it is tried again).
+TellBuyer = Callable[[Payment], Awaitable[None]]
 
 
 class StarsRefundFailed(Exception):
@@ -65,12 +71,14 @@ class PaymentService:
         packs: Sequence[CreditPack],
         policy: AccessPolicy,
         referral_credits: int = 0,
+        confirm_retry: float = 60.0,
         metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._packs = tuple(packs)
         self._policy = policy
         self._referral_credits = referral_credits
+        self._confirm_retry = confirm_retry
         self._metrics = metrics
 
     @property
@@ -173,8 +181,12 @@ class PaymentService:
             payload=payload,
             created_at=paid_at,
         )
+        now = time.time()
         recorded = await self._store.record_purchase(
-            payment, referral_credits=self._referral_credits, now=time.time()
+            payment,
+            referral_credits=self._referral_credits,
+            now=now,
+            telling_until=now + self._confirm_retry,
         )
         if recorded is None:
             log.info(
@@ -196,6 +208,18 @@ class PaymentService:
                 self._metrics.purchases.labels(source).inc()
                 self._metrics.stars.labels("in").inc(stars)
         return recorded
+
+    async def told(self, charge_id: str) -> None:
+        """The buyer heard of this purchase (or never can): it is not told again."""
+        await self._store.mark_told(charge_id, time.time())
+
+    async def untold(self, limit: int = 20) -> list[Payment]:
+        """Purchases whose buyer was not told and whose teller's hold lapsed, now held by the
+        caller, who tells them (and calls `told`) within `confirm_retry` seconds."""
+        now = time.time()
+        return await self._store.claim_untold_purchases(
+            now=now, telling_until=now + self._confirm_retry, limit=limit
+        )
 
     async def refund(self, charge_id: str, refund_stars: RefundStars) -> RefundRecorded | Refusal:
         """/refund: the Stars back (Telegram), then the pack's credits taken back (what is left
@@ -283,7 +307,8 @@ class PaymentReconciler:
     """Reads Telegram's list of the bot's Stars transactions at start-up and every `every`
     seconds, and records the payments (and refunds) the database lacks; buyers credited this
     way are told (`on_recorded`). Every replica may run it: recording is idempotent, and only
-    the one that records a payment tells its buyer."""
+    the one that records a payment tells its buyer. Every `confirm_every` seconds it also tells
+    the buyers whose confirmation never went out (`tell`)."""
 
     PAGE = 100  # getStarTransactions' largest page
 
@@ -293,34 +318,48 @@ class PaymentReconciler:
         service: PaymentService,
         fetch: FetchTransactions,
         on_recorded: OnRecorded,
+        tell: TellBuyer,
         every: float,
+        confirm_every: float,
         horizon: float = 31 * 86_400,
     ) -> None:
         self._service = service
         self._fetch = fetch
         self._on_recorded = on_recorded
+        self._tell = tell
         self._every = every
+        self._confirm_every = confirm_every
         self._horizon = horizon
         self._skip = 0  # leading transactions (oldest first) known to be past the horizon
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="payments-reconciler")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(
+                    _repeat(self.reconcile, self._every, "reconciling Stars payments"),
+                    name="payments-reconciler",
+                ),
+                asyncio.create_task(
+                    _repeat(self.confirm, self._confirm_every, "telling buyers of purchases"),
+                    name="payments-confirmations",
+                ),
+            ]
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.reconcile()
-            except Exception:
-                log.exception("reconciling Stars payments failed; trying again later")
-            await asyncio.sleep(self._every)
+    async def confirm(self) -> int:
+        """One pass: tell the buyers whose confirmation is due again; how many were."""
+        untold = await self._service.untold()
+        for payment in untold:
+            await self._tell(payment)
+        if untold:
+            log.warning("told %d buyer(s) of a purchase after a lost confirmation", len(untold))
+        return len(untold)
 
     async def reconcile(self) -> int:
         """One pass: how many purchases it recorded."""
@@ -362,3 +401,13 @@ class PaymentReconciler:
                     return found  # newest first: the rest is older still
                 self._skip = offset + len(page)  # oldest first: never read these again
             offset += len(page)
+
+
+async def _repeat(step: Callable[[], Awaitable[int]], every: float, what: str) -> None:
+    """`step` now and every `every` seconds, whatever it raises (logged), until cancelled."""
+    while True:
+        try:
+            await step()
+        except Exception:
+            log.exception("%s failed; trying again later", what)
+        await asyncio.sleep(every)

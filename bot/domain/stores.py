@@ -199,12 +199,24 @@ class PaymentStore(Protocol):
     transaction (storage/payments.py)."""
 
     async def record_purchase(
-        self, payment: Payment, *, referral_credits: int, now: float
+        self, payment: Payment, *, referral_credits: int, now: float, telling_until: float
     ) -> PurchaseRecorded | None:
         """Insert the payment and credit its buyer (ledger reason "purchase", ref = charge id);
         on the buyer's first payment also credit the referrer named in `referrals` with
         `referral_credits` (if > 0; reason "referral", ref = the buyer). One transaction; None
-        if this charge id was recorded before (nothing moves)."""
+        if this charge id was recorded before (nothing moves). The caller tells the buyer: it
+        holds the confirmation until `telling_until`."""
+        ...
+
+    async def claim_untold_purchases(
+        self, *, now: float, telling_until: float, limit: int
+    ) -> list[Payment]:
+        """Up to `limit` purchases whose buyer was not told and that nobody is telling (their
+        hold lapsed by `now`), now held by the caller until `telling_until`; oldest first."""
+        ...
+
+    async def mark_told(self, charge_id: str, now: float) -> None:
+        """The purchase's buyer was told (or never can be): nobody tells them again."""
         ...
 
     async def payment(self, charge_id: str) -> Payment | None: ...
