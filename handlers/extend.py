@@ -6,17 +6,17 @@ caption continues the video toward the picture (or, with --reverse, from it).
 
 from __future__ import annotations
 
-from telegram import Bot, CallbackQuery, ForceReply, Message, Update
+from telegram import Bot, CallbackQuery, Message, Update
 from telegram.constants import ChatType
 
 from bot.domain.generations import Requester
-from bot.domain.model import Job, JobState, Refusal
+from bot.domain.model import Job, JobState, PromptKind, Refusal
 from bot.domain.specs import GenerationSpec, TelegramImage
 from bot.runtime import BotContext, Runtime
-from bot.texts import Html, text
-from handlers.flow import start_generation
+from bot.texts import text
+from handlers.flow import ask_by_prompt, start_generation
 from handlers.parsing import EXTEND_OPTIONS, ParseError, parse_video_args, split_generation_id
-from handlers.replies import answer, incoming_command, refuse, say
+from handlers.replies import answer, incoming_command, refuse
 
 
 async def extend(update: Update, context: BotContext) -> None:
@@ -72,17 +72,7 @@ async def ask_for_extension(
         # A prompt cannot be answered by reply in a channel the same way: say how instead.
         await query.answer(text("extend_in_channel", language), show_alert=True)
         return
-    mention = query.from_user.mention_html() if query.from_user else ""
-    prompt = await say(
-        bot,
-        who,
-        text("extend_prompt", language, mention=Html(mention)),
-        reply_markup=ForceReply(
-            selective=True, input_field_placeholder=text("extend_placeholder", language)
-        ),
-    )
-    await runtime.service.add_extend_prompt(who.chat_id, prompt.message_id, job, who.user_id)
-    await query.answer(text("answer_extend", language))
+    await ask_by_prompt(query, bot, runtime, who, job, PromptKind.EXTEND)
 
 
 async def start_extend(

@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import Bot, CallbackQuery, InlineKeyboardMarkup
+from telegram import Bot, CallbackQuery, ForceReply, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from bot.domain.generations import Requester
-from bot.domain.model import Accepted, Refusal
+from bot.domain.model import Accepted, Job, PromptKind, Refusal
 from bot.domain.specs import JobSpec, StorySpec
 from bot.luma.models import ASPECT_RATIOS, GenerationState
 from bot.runtime import Runtime
 from bot.telegram.buttons import buy_button, cancel_button
-from bot.texts import duration_words, excerpt, strip_html, text
+from bot.texts import Html, duration_words, excerpt, strip_html, text
 from bot.worker.progress import status_text
 from bot.worker.story import story_status
 from handlers.replies import say
@@ -96,6 +96,32 @@ async def start_by_button(
         return True
     await alert(query, outcome, who.language_code)
     return False
+
+
+_PROMPT_NAMES = {PromptKind.EXTEND: "extend", PromptKind.SOUND: "sound"}
+
+
+async def ask_by_prompt(
+    query: CallbackQuery, bot: Bot, runtime: Runtime, who: Requester, job: Job, kind: PromptKind
+) -> None:
+    """A button that needs words first (Extend: what happens next; Add sound: what it sounds
+    like): a ForceReply prompt mentioning whoever pressed, remembered so that a reply to it
+    starts the job (handlers/buttons.prompt_reply)."""
+    language = who.language_code
+    name = _PROMPT_NAMES[kind]  # catalog keys: <name>_prompt, <name>_placeholder, answer_<name>
+    mention = query.from_user.mention_html() if query.from_user else ""
+    prompt = await say(
+        bot,
+        who,
+        text(f"{name}_prompt", language, mention=Html(mention)),
+        reply_markup=ForceReply(
+            selective=True, input_field_placeholder=text(f"{name}_placeholder", language)
+        ),
+    )
+    await runtime.service.add_extend_prompt(
+        who.chat_id, prompt.message_id, job, who.user_id, kind=kind
+    )
+    await query.answer(text(f"answer_{name}", language))
 
 
 async def alert(query: CallbackQuery, refusal: Refusal, language: str | None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 
-from telegram import Bot, CallbackQuery, ForceReply, InlineKeyboardMarkup
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
@@ -22,10 +22,10 @@ from bot.domain.model import Job, PromptKind, Refusal
 from bot.luma.models import prompt_length
 from bot.runtime import Runtime
 from bot.telegram.buttons import upscale_buttons
-from bot.texts import CATALOGS, Html, text
+from bot.texts import CATALOGS, text
 from bot.worker.delivery import video_markup
-from handlers.flow import alert, start_by_button, start_generation
-from handlers.replies import answer, refuse, say
+from handlers.flow import alert, ask_by_prompt, start_by_button, start_generation
+from handlers.replies import answer, refuse
 
 # A reply that leaves the sound to the video service: a dash, or the catalogs' word for it.
 _ANY_SOUND = frozenset({"-", "—", "–"}) | {
@@ -76,19 +76,7 @@ async def ask_for_sound(
     if query.message is not None and query.message.chat.type == ChatType.CHANNEL:
         await start_by_button(query, bot, runtime, who, spec, "answer_sound_started")
         return
-    mention = query.from_user.mention_html() if query.from_user else ""
-    prompt = await say(
-        bot,
-        who,
-        text("sound_prompt", language, mention=Html(mention)),
-        reply_markup=ForceReply(
-            selective=True, input_field_placeholder=text("sound_placeholder", language)
-        ),
-    )
-    await runtime.service.add_extend_prompt(
-        who.chat_id, prompt.message_id, source, who.user_id, kind=PromptKind.SOUND
-    )
-    await query.answer(text("answer_sound", language))
+    await ask_by_prompt(query, bot, runtime, who, source, PromptKind.SOUND)
 
 
 async def start_sound(
