@@ -93,6 +93,11 @@ async def test_luma_without_its_concepts_list_gets_the_phrase(
     await tg.wait_for_video(timeout=15)
     (body,) = (request.json for request in creates(emulator))
     assert "concepts" not in body and body["prompt"] == "camera cranes up, a fox"
+    # The next move does not ask for the list again (it would hold up every create).
+    tg.user_sends("/video a hare --camera push_in", user_id=USER)
+    await tg.wait_until(lambda: len(creates(emulator)) == 2, timeout=15)
+    assert creates(emulator)[1].json["prompt"].endswith("a hare")
+    assert len([r for r in emulator.requests if r.path.endswith("/concepts/list")]) == 1
 
 
 async def test_an_unknown_move_is_refused_with_the_list_at_no_cost(

@@ -17,6 +17,7 @@ once; polling then only covers a lost callback. Errors are `{detail}`.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from bot.luma.client import VideoApiClient, parse_generation
@@ -31,6 +32,9 @@ from bot.luma.models import (
 from bot.luma.wire import create_body, seconds_text
 
 DEFAULT_BASE_URL = "https://api.lumalabs.ai/dream-machine/v1"
+# After the camera concepts list could not be read: how long moves go as phrases before it is
+# asked for again.
+CONCEPTS_RETRY_SECONDS = 600.0
 log = logging.getLogger(__name__)
 
 
@@ -75,6 +79,7 @@ class LumaClient(VideoApiClient):
     can_upscale = True
     can_add_audio = True
     _concepts: frozenset[str] | None = None
+    _concepts_retry_at = 0.0  # (monotonic) after an unreadable list, when to ask again
 
     async def create(self, request: VideoRequest) -> Generation:
         concept = request.camera is not None and request.camera in await self.concepts()
@@ -91,11 +96,15 @@ class LumaClient(VideoApiClient):
 
     async def concepts(self) -> frozenset[str]:
         """Luma's camera concept keys, read once. Unreadable: none (the move then goes as a
-        phrase in the prompt, and the list is asked for again next time)."""
+        phrase in the prompt), and not asked for again for CONCEPTS_RETRY_SECONDS, so a list
+        that keeps failing does not hold up (or cost a request for) every create."""
         if self._concepts is None:
+            if time.monotonic() < self._concepts_retry_at:
+                return frozenset()
             try:
                 listed = await self._request("GET", "/generations/concepts/list")
             except LumaError as error:
+                self._concepts_retry_at = time.monotonic() + CONCEPTS_RETRY_SECONDS
                 log.info("camera concepts not listed (%s); moves go into the prompt", error)
                 return frozenset()
             self._concepts = frozenset(str(key) for key in listed if isinstance(key, str))
