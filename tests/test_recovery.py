@@ -229,6 +229,40 @@ async def test_a_lease_renewal_the_database_refuses_is_logged_and_the_lease_kept
     assert len(creates(emulator)) == 1 and await usage(bot) == (1, 1)
 
 
+async def test_a_job_whose_lease_lapsed_while_its_worker_carries_it_is_carried_once(
+    tg: FakeTelegram,
+    emulator: Any,
+    database: BotDatabase,
+    start_bot: Callable[..., Any],
+) -> None:
+    """Renewals refused for longer than the lease: the worker's own next claim takes the job
+    again (the lease is its own once more), but the worker does not start carrying it a second
+    time beside the carrier it already has."""
+    bot = await start_bot(job_lease_seconds=2)
+    repository = bot.runtime.repository
+    tg.user_sends("/video a jellyfish carried once [stuck]", user_id=USER)
+    waiting = await job_when(repository, lambda j: j.state is JobState.WAITING, "was submitted")
+    async with database_refusing(database, RENEWAL):
+        # Only a claim can move the lease now: the lease lapsed and the same worker claimed it.
+        claimed = await job_when(
+            repository,
+            lambda j: (j.lease_until or 0) > (waiting.lease_until or 0),
+            "was claimed again",
+        )
+    assert claimed.lease_owner == bot.runtime.worker.owner
+    await asyncio.sleep(0.3)  # a second carrier would be started by now
+    carriers = [t for t in asyncio.all_tasks() if t.get_name() == f"job-{claimed.id}"]
+    assert len(carriers) == 1
+    (generation_id,) = emulator.generations
+    emulator.force_state(generation_id, "completed")
+    video = await tg.wait_for_video(timeout=15)
+    await bot.delivered(video.result)
+    await asyncio.sleep(0.5)  # a second carrier would deliver or edit again by now
+    assert len(tg.calls_of("editMessageMedia")) == 1
+    assert len(tg.messages_with_video(USER)) == 1
+    assert len(creates(emulator)) == 1 and await usage(bot) == (1, 1)
+
+
 async def test_a_worker_whose_job_was_taken_over_stops_carrying_it_and_the_job_ends_once(
     tg: FakeTelegram,
     emulator: Any,

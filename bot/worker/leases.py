@@ -71,7 +71,10 @@ class Leases:
                     log.exception("claiming jobs failed; retrying")
                     jobs = []
                 for job in jobs:
-                    self._spawn(job)
+                    # A job already carried here had its lease lapse (renewals refused): the
+                    # claim made the lease ours again, and its carrier goes on alone.
+                    if job.id not in self._tasks:
+                        self._spawn(job)
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
             # that arrives as the event fires, and stop() would then wait forever.
             with contextlib.suppress(TimeoutError):
