@@ -324,6 +324,30 @@ async def test_a_create_rejected_as_invalid_is_told_and_refunded(
     assert len(creates(emulator)) == 1  # never sent again
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "prompt not allowed because advanced moderation failed",
+        "Contains blacklisted words",
+    ],
+)
+async def test_a_create_refused_by_moderation_is_told_as_moderation(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], message: str
+) -> None:
+    """Some services moderate at the create itself (a 400): the user is told to reword the
+    prompt, as for a generation moderation failed, not that the request was invalid."""
+    emulator.inject_fault(route="create", status=400, message=message, count=1)
+    bot = await start_bot()
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    notice = await tg.wait_for_call(
+        "editMessageText", lambda c: "declined this request" in c.params["text"], timeout=15
+    )
+    assert message in notice.params["text"] and "rewording" in notice.params["text"]
+    job = await bot.runtime.repository.get_job(1)
+    assert job is not None and job.failure_code == "moderation" and job.refunded
+    assert await usage(bot) == (0, 0)
+
+
 async def test_a_create_refused_until_the_deadline_times_out_refunded_in_full(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:

@@ -315,7 +315,9 @@ def refund_for(code: FailureCode, *, submitted: bool) -> Refund:
 
 
 _IMAGE_HINTS = ("image", "frame")  # "400: failed to moderate image", "...user input frames"
-_MODERATION_HINTS = ("moderat", "blacklist", "not allowed", "nsfw", "safety")
+# Words only moderation uses; a generation's failure may also say "prompt not allowed".
+_MODERATION_WORDS = ("moderat", "blacklist", "nsfw", "safety")
+_MODERATION_HINTS = (*_MODERATION_WORDS, "not allowed")
 
 
 def classify_failure(reason: str | None) -> FailureCode:
@@ -325,6 +327,16 @@ def classify_failure(reason: str | None) -> FailureCode:
     if any(hint in lowered for hint in _MODERATION_HINTS):
         return FailureCode.MODERATION
     return FailureCode.GENERATION_FAILED
+
+
+def classify_refusal(reason: str | None) -> FailureCode:
+    """A create the video API refused outright (a 4xx other than auth, credits, rate): its
+    moderation when the reason says so (the user may reword the prompt), else a rejection.
+    Only moderation's own words count: a validation error may say "not allowed" too."""
+    lowered = (reason or "").lower()
+    if any(word in lowered for word in _MODERATION_WORDS):
+        return FailureCode.MODERATION
+    return FailureCode.REJECTED
 
 
 class Refusal(BaseModel):

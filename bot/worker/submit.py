@@ -19,7 +19,7 @@ from typing import Protocol
 
 from telegram.error import TelegramError
 
-from bot.domain.model import FailureCode, Job
+from bot.domain.model import FailureCode, Job, classify_refusal
 from bot.domain.specs import GENERATION_KINDS, GenerationSpec, PromptHelp, StorySpec, spec_of
 from bot.links import LinkSigner
 from bot.llm import HelpOutcome, Rewrite
@@ -103,7 +103,7 @@ class Submit:
         except errors.UnsupportedRequestError as error:
             return await ctx.fail(job, FailureCode.UNSUPPORTED, str(error))
         except errors.LumaError as error:
-            return await ctx.fail(job, FailureCode.REJECTED, error.message)
+            return await ctx.fail(job, classify_refusal(error.message), error.message)
         log.info("job %d: submitted as %s", job.id, generation.id)
         await ctx.alerts.resolved()
         return await ctx.repo.mark_submitted(
