@@ -8,6 +8,7 @@ postgresql://postgres@127.0.0.1:5432/test), each test in a fresh schema of its o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import time
@@ -164,17 +165,25 @@ async def test_migrations_are_recorded_and_idempotent(database: Database) -> Non
     assert await applied_migrations(again) == expected  # each migration once, in order
 
 
+def sqlite_at_version(path: Path, version: int) -> sqlite3.Connection:
+    """A SQLite database as a release at schema `version` left it (migrations 1..version
+    applied and recorded), open for the test to add its rows; commit and close it before the
+    bot opens it."""
+    folder = Path(__file__).parent.parent / "storage" / "migrations" / "sqlite"
+    old = sqlite3.connect(path)
+    for script in sorted(folder.glob("*.sql")):
+        if int(script.name.split("_", 1)[0]) <= version:
+            old.executescript(script.read_text())
+    old.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    old.executemany("INSERT INTO schema_version VALUES (?)", [(n,) for n in range(1, version + 1)])
+    return old
+
+
 async def test_updates_handled_before_the_claims_migration_stay_handled(tmp_path: Path) -> None:
     # A SQLite database as the previous release left it: schema version 3, one update handled.
     path = tmp_path / "old.sqlite3"
-    folder = Path(__file__).parent.parent / "storage" / "migrations" / "sqlite"
-    with sqlite3.connect(path) as old:
-        for script in sorted(folder.glob("000[123]_*.sql")):
-            old.executescript(script.read_text())
-        old.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        old.executemany("INSERT INTO schema_version VALUES (?)", [(1,), (2,), (3,)])
+    with contextlib.closing(sqlite_at_version(path, 3)) as old, old:
         old.execute("INSERT INTO processed_updates VALUES (41, ?)", (time.time(),))
-    old.close()
     repository = await open_repository(f"sqlite:///{path}")
     try:
         assert await applied_migrations(repository) == every_migration("sqlite")
@@ -189,12 +198,7 @@ async def test_refunds_and_bans_made_before_the_payers_migration_keep_their_mean
 ) -> None:
     # Schema version 4: every refund also left the bill, and bans named user ids.
     path = tmp_path / "old.sqlite3"
-    folder = Path(__file__).parent.parent / "storage" / "migrations" / "sqlite"
-    with sqlite3.connect(path) as old:
-        for script in sorted(folder.glob("000[1234]_*.sql")):
-            old.executescript(script.read_text())
-        old.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        old.executemany("INSERT INTO schema_version VALUES (?)", [(1,), (2,), (3,), (4,)])
+    with contextlib.closing(sqlite_at_version(path, 4)) as old, old:
         old.execute("INSERT INTO bans (user_id, banned_by, banned_at) VALUES (8, 1, 0)")
         for message_id, refunded in ((1, 1), (2, 0)):
             old.execute(
@@ -204,7 +208,6 @@ async def test_refunds_and_bans_made_before_the_payers_migration_keep_their_mean
                    VALUES ('aiml-v2', 7, 7, ?, ?, 'p', '{}', 'failed', ?, ?, 7, 0, 0, 0)""",
                 (message_id, f"msg:7:{message_id}", DAY, refunded),
             )
-    old.close()
     repository = await open_repository(f"sqlite:///{path}")
     try:
         assert await repository.is_banned(8)

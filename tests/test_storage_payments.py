@@ -5,7 +5,7 @@ the first purchase only; a refund takes back what is left of the pack, once."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +15,7 @@ import pytest
 from bot.domain.stars import Payment, PurchaseRecorded
 from storage import open_repository
 from storage.repository import Repository
-from tests.test_storage import BACKENDS, Database, empty_database
+from tests.test_storage import BACKENDS, Database, empty_database, sqlite_at_version
 
 BUYER = 501
 REFERRER = 502
@@ -195,18 +195,11 @@ async def test_purchases_recorded_before_the_confirmations_migration_count_as_to
 ) -> None:
     # A SQLite database as the release before left it (schema 11): its buyers were told then.
     path = tmp_path / "old.sqlite3"
-    folder = Path(__file__).parent.parent / "storage" / "migrations" / "sqlite"
-    with sqlite3.connect(path) as old:
-        scripts = [s for s in sorted(folder.glob("*.sql")) if int(s.name.split("_")[0]) <= 11]
-        for script in scripts:
-            old.executescript(script.read_text())
-        old.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        old.executemany("INSERT INTO schema_version VALUES (?)", [(n,) for n in range(1, 12)])
+    with contextlib.closing(sqlite_at_version(path, 11)) as old, old:
         old.execute(
             """INSERT INTO payments (charge_id, payer_id, credits, stars, payload, created_at)
                VALUES ('ch-old', 7, 10, 100, 'credits:7:10:100', 1)"""
         )
-    old.close()
     repository = await open_repository(f"sqlite:///{path}")
     try:
         now = time.time()
