@@ -355,10 +355,12 @@ class PaymentReconciler:
     async def confirm(self) -> int:
         """One pass: tell the buyers whose confirmation is due again; how many were."""
         untold = await self._service.untold()
+        if untold:
+            log.warning(
+                "telling %d buyer(s) of a purchase whose confirmation was lost", len(untold)
+            )
         for payment in untold:
             await self._tell(payment)
-        if untold:
-            log.warning("told %d buyer(s) of a purchase after a lost confirmation", len(untold))
         return len(untold)
 
     async def reconcile(self) -> int:
