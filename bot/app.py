@@ -33,6 +33,7 @@ from bot.logs import install_redaction
 from bot.luma import Wakeups, create_client
 from bot.metrics import Metrics
 from bot.runtime import CONTEXT_TYPES, Runtime, bot_data
+from bot.telegram.flood import FloodGuard
 from bot.telegram.pacing import PacingRateLimiter
 from bot.telegram.polling import UpdatePoller
 from bot.telegram.transport import AiohttpRequest
@@ -119,6 +120,13 @@ def build_application(settings: Settings) -> Application:
     )
     data = bot_data(application)
     data.settings, data.metrics, data.limiter, data.requests = settings, metrics, limiter, requests
+    data.flood = FloodGuard(
+        burst=settings.flood_burst,
+        per_minute=settings.flood_per_minute,
+        exempt=settings.admin_user_ids.__contains__,
+        slow_down=lambda update: handlers.slow_down(application, update),
+        metrics=metrics,
+    )
     handlers.register(application)
     return application
 
@@ -261,6 +269,7 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
             secret=settings.webhook_secret.get_secret_value(),
             owner=worker.owner,
             metrics=metrics,
+            flood=data.flood,
         )
         if settings.telegram_webhook and settings.webhook_secret is not None
         else None
@@ -379,7 +388,7 @@ async def running(application: Application) -> AsyncIterator[Application]:
     poller = data.poller = (
         None
         if data.settings.telegram_webhook
-        else UpdatePoller(application, allowed_updates=ALLOWED_UPDATES)
+        else UpdatePoller(application, allowed_updates=ALLOWED_UPDATES, flood=data.flood)
     )
     try:
         await application.initialize()

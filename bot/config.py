@@ -187,6 +187,11 @@ class Settings(BaseSettings):
     # again after this long; the bot looks for such confirmations this often.
     payments_confirm_retry_seconds: float = Field(default=60.0, ge=1)
 
+    # Flood control (README, "Abuse"): each sender may send a burst of FLOOD_BURST messages or
+    # button presses, then FLOOD_PER_MINUTE a minute; faster ones are dropped. 0: no limit.
+    flood_burst: int = Field(default=10, ge=1)
+    flood_per_minute: float = Field(default=30.0, ge=0)
+
     # /story (README, "Storyboards"): the most shots one story may have.
     story_max_shots: int = Field(default=6, ge=1, le=20)
 

@@ -23,6 +23,7 @@ from bot.domain.promos import PromoService
 from bot.links import LinkSigner
 from bot.luma import VideoApiClient
 from bot.metrics import Metrics
+from bot.telegram.flood import FloodGuard
 from bot.telegram.pacing import PacingRateLimiter
 from bot.telegram.polling import UpdatePoller
 from bot.telegram.transport import AiohttpRequest
@@ -65,6 +66,7 @@ class BotData:
     settings: Settings
     metrics: Metrics
     limiter: PacingRateLimiter
+    flood: FloodGuard
     requests: tuple[AiohttpRequest, AiohttpRequest]  # (calls, getUpdates)
 
     def __init__(self) -> None:

@@ -28,6 +28,7 @@ from handlers.cancel import cancel_command
 from handlers.commands import BotCommand
 from handlers.errors import on_error
 from handlers.extend import extend
+from handlers.flood import slow_down
 from handlers.gallery import GalleryActions
 from handlers.help import help_command
 from handlers.history import history_command
@@ -71,6 +72,7 @@ __all__ = [
     "confirm_recovered",
     "confirm_untold",
     "register",
+    "slow_down",
     "star_transactions",
 ]
 

@@ -412,6 +412,10 @@ EN: Final[dict[str, str]] = {
     "channel_admins_only": "Only the channel's admins can use these buttons.",
     "button_invalid": "This button no longer works.",
     "answer_again": "Making it again…",
+    "flood_slow_down": (
+        "⏳ That is a lot of messages at once, so I am skipping some. "
+        "Wait a few seconds before sending more."
+    ),
     "answer_already_started": "Already on its way: its progress is in the chat.",
     "answer_extend": "Reply to my message with what happens next.",
     "command_extend": "Continue one of my videos (reply to it)",

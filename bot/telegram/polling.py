@@ -17,6 +17,8 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
+from bot.telegram.flood import FloodGuard
+
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 10  # seconds Telegram holds an empty getUpdates
@@ -33,8 +35,11 @@ def backoff(failures: int) -> float:
 
 
 class UpdatePoller:
-    def __init__(self, application: Application, *, allowed_updates: list[str]) -> None:
+    def __init__(
+        self, application: Application, *, allowed_updates: list[str], flood: FloodGuard
+    ) -> None:
         self._application = application
+        self._flood = flood
         self._allowed_updates = allowed_updates
         self._offset: int | None = None
         self._task: asyncio.Task[None] | None = None
@@ -126,7 +131,9 @@ class UpdatePoller:
         self._handling.set()
         try:
             # process_update never raises: handler errors go to the error handler.
-            await asyncio.gather(*(self._application.process_update(u) for u in updates))
+            # A sender flooding the bot is cut off here: the batch waits for its slowest reply.
+            admitted = [u for u in updates if self._flood.admit(u)]
+            await asyncio.gather(*(self._application.process_update(u) for u in admitted))
         finally:
             self._handling.clear()
 

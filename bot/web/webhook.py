@@ -19,6 +19,7 @@ from telegram.ext import Application
 
 from bot.links import secrets_equal
 from bot.metrics import Metrics
+from bot.telegram.flood import FloodGuard
 from bot.telegram.updates import HandledUpdates
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,10 @@ class WebhookReceiver:
         secret: str,
         owner: str,
         metrics: Metrics,
+        flood: FloodGuard,
     ) -> None:
         self._application = application
+        self._flood = flood
         self._updates = updates
         self._secret = secret
         self._owner = owner
@@ -60,6 +63,8 @@ class WebhookReceiver:
             log.warning("update %d could not be read; dropped: %r", payload["update_id"], error)
             self._metrics.updates.labels("unreadable").inc()
             return 200
+        if not self._flood.admit(update):
+            return 200  # dropped, not refused: a re-sent copy would be dropped again
         # One query on the common path (the handlers' own duplicate check knows it was claimed
         # here); only a refused claim asks why.
         if not await self._updates.claim(update.update_id, self._owner, CLAIM_SECONDS):
