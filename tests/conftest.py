@@ -231,6 +231,9 @@ def make_settings(
             # The fake enforces no flood limits unless asked (bench/ and the flood test do), so
             # pacing each private chat at Telegram's 1/s would only slow the suite down.
             "telegram_private_chat_burst": 0,
+            # Many tests send one user's messages by the dozen at once; flood control (on by
+            # default) is tested on its own (tests/test_flood.py).
+            "flood_per_minute": 0,
         }
         values.update(overrides)
         return load_settings(**values)
