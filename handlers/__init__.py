@@ -64,7 +64,6 @@ from handlers.video import video
 _FRESH = (
     filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 ) & ~filters.IS_AUTOMATIC_FORWARD
-_MEDIA = filters.PHOTO | filters.Document.ALL
 
 __all__ = [
     "GalleryActions",
@@ -110,7 +109,7 @@ def register(application: Application) -> None:
     application.add_handler(
         MessageHandler(filters.UpdateType.MESSAGE & filters.SUCCESSFUL_PAYMENT, paid)
     )
-    application.add_handler(MessageHandler(_FRESH & InAlbum() & _MEDIA, album_item))
+    application.add_handler(MessageHandler(_FRESH & InAlbum(), album_item))
     # `/start <code>` and `/start ref<user id>`; any other `/start` is the greeting.
     application.add_handler(MessageHandler(_FRESH & StartParameter(), start_with_parameter))
     application.add_handler(

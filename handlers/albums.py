@@ -1,7 +1,8 @@
-"""Albums: every photo of a media group is stored as it arrives; once the album is complete
-(bot/domain/albums.py), the photo captioned with `/video` decides what happens to all of them.
+"""Albums: every item of a media group (photo, video, file) is stored as it arrives; once the
+album is complete (bot/domain/albums.py), the item captioned with `/video` decides what happens
+to all of them, by the rules of `album_request`.
 
-Privacy mode: in groups a bot in privacy mode only receives the captioned photo of an album,
+Privacy mode: in groups a bot in privacy mode only receives the captioned item of an album,
 so there a two-photo album arrives as one photo (see README).
 """
 
@@ -14,35 +15,43 @@ from typing import Any
 from telegram import Message, Update
 from telegram.ext import Application, filters
 
+from bot.domain.albums import MEDIA_COMMANDS, AlbumPart, Attachment, Kind, album_request
 from bot.domain.generations import Requester
-from bot.domain.model import AlbumItem
+from bot.domain.model import AlbumItem, Refusal
 from bot.domain.specs import TelegramImage
 from bot.runtime import BotContext, runtime_of
 from handlers.commands import extract_command
-from handlers.replies import answer, images_of, requester_of
+from handlers.replies import attachment_of, refuse, requester_of
 from handlers.video import start_video
 
 log = logging.getLogger(__name__)
 
 
 class InAlbum(filters.MessageFilter):
-    """Messages that belong to a media group."""
+    """Messages that belong to a media group (photos and videos, files, or audio), except an
+    item captioned with a command other than `/video`, `/extend` or `/story` (`/help`,
+    `/quota`...): that one is answered as the same command sent as text would be."""
 
     def filter(self, message: Message) -> bool:
-        return message.media_group_id is not None
+        if message.media_group_id is None:
+            return False
+        command = extract_command(message, message.get_bot().username)
+        return command is None or command.name in MEDIA_COMMANDS
 
 
 async def album_item(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None and message.media_group_id is not None
     command = extract_command(message, context.bot.username)
-    images, not_an_image = images_of(message)
+    attachment = attachment_of(message)
     payload = {
         "who": dataclasses.asdict(requester_of(update)),
         "command": command.name if command else None,
         "args": command.args if command else "",
-        "image": images[0].model_dump() if images else None,
-        "not_an_image": not_an_image,
+        "kind": attachment.kind.value,
+        "image": attachment.image.model_dump() if attachment.image else None,
+        # Read by the versions before "kind": a file that is not an image.
+        "not_an_image": attachment.name,
     }
     await context.runtime.albums.add(
         AlbumItem(
@@ -55,33 +64,40 @@ async def album_item(update: Update, context: BotContext) -> None:
 
 
 async def album_complete(application: Application, items: list[AlbumItem]) -> None:
-    """Act on a complete album: only albums captioned with one of our commands matter."""
-    captioned = next((item for item in items if item.payload["command"]), None)
-    if captioned is None:
+    """Act on a complete album: only albums captioned with `/video`, `/extend` or `/story`
+    matter; bot/domain/albums.py decides what the album's items may do."""
+    parts = [AlbumPart(item.payload["command"], _attachment(item.payload)) for item in items]
+    request = album_request(parts)
+    if request is None:
         return
+    captioned = items[request.asked]
     bot, runtime = application.bot, runtime_of(application)
     who = _requester(captioned.payload["who"])
     if who is None:
         return
-    odd = next(
-        (item.payload["not_an_image"] for item in items if item.payload["not_an_image"]), None
-    )
-    if odd is not None:
-        await answer(bot, who, "unsupported_file", name=odd)
+    if isinstance(request.outcome, Refusal):
+        await refuse(bot, who, request.outcome)
         return
-    if captioned.payload["command"] in ("extend", "story"):
-        # Either starts from one picture.
-        await answer(bot, who, f"{captioned.payload['command']}_one_photo")
-        return
-    images = [TelegramImage(**item.payload["image"]) for item in items if item.payload["image"]]
+    assert request.command == "video"  # an album of /extend or /story is refused
     await start_video(
         bot,
         runtime,
         who,
         captioned.payload["args"],
-        images,
+        request.outcome,
         request_key=f"album:{captioned.chat_id}:{captioned.media_group_id}",
     )
+
+
+def _attachment(payload: dict[str, Any]) -> Attachment:
+    """An item's attachment as stored; items stored before "kind" held a photo, an image file
+    or another file (`not_an_image`)."""
+    image = TelegramImage(**payload["image"]) if payload["image"] else None
+    if "kind" in payload:
+        return Attachment(Kind(payload["kind"]), image=image, name=payload["not_an_image"])
+    if payload["not_an_image"]:
+        return Attachment(Kind.FILE, name=payload["not_an_image"])
+    return Attachment(Kind.IMAGE if image else Kind.NONE, image=image)
 
 
 def _requester(stored: dict[str, Any]) -> Requester | None:

@@ -25,7 +25,7 @@ from handlers.extend import ask_for_extension, start_extend
 from handlers.flow import start_by_button
 from handlers.history import history_pressed
 from handlers.improve import improve_pressed
-from handlers.replies import images_of, requester_of
+from handlers.replies import attachment_of, requester_of
 from handlers.upgrades import (
     ask_for_sound,
     show_upscale_sizes,
@@ -110,13 +110,12 @@ async def prompt_reply(update: Update, context: BotContext) -> None:
     if prompt.kind is PromptKind.SOUND:
         await start_sound(context.bot, runtime, who, reply, prompt.parent_job_id, request_key)
         return
-    images, _ = images_of(message)
     await start_extend(
         context.bot,
         runtime,
         who,
         reply,
-        images[0] if images else None,  # a message holds one photo at most
+        attachment_of(message).image,  # the handler's filter lets text and photos through
         request_key=request_key,
         job_id=prompt.parent_job_id,
     )

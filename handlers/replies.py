@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from telegram import Bot, Message, Update
 
 from bot.domain.access import payer_of
+from bot.domain.albums import Attachment, Kind, keyframes_for
 from bot.domain.generations import Requester
 from bot.domain.model import Refusal
 from bot.domain.specs import TelegramImage
@@ -98,27 +99,36 @@ class IncomingCommand:
 
 
 async def incoming_command(update: Update, bot: Bot) -> IncomingCommand | None:
-    """The command in `update`, or None after telling the user their file is not an image."""
+    """The command in `update`, or None after telling the user why what it carries cannot be
+    a keyframe (bot/domain/albums.py decides: a video, sound, a file that is not an image)."""
     message = update.effective_message
     assert message is not None
     command = extract_command(message, bot.username)
     assert command is not None  # the handler's filter guarantees it
     who = requester_of(update)
-    images, not_an_image = images_of(message)
-    if not_an_image is not None:
-        await answer(bot, who, "unsupported_file", name=not_an_image)
+    keyframes = keyframes_for(command.name, [attachment_of(message)])
+    if isinstance(keyframes, Refusal):
+        await refuse(bot, who, keyframes)
         return None
-    return IncomingCommand(message=message, args=command.args, who=who, images=images)
+    return IncomingCommand(message=message, args=command.args, who=who, images=keyframes.images)
 
 
-def images_of(message: Message) -> tuple[list[TelegramImage], str | None]:
-    """The keyframe images a message carries, and the name of a file that is not an image."""
+def attachment_of(message: Message) -> Attachment:
+    """What `message` carries, as far as keyframes go."""
     if message.photo:
         # Sizes come smallest first; the last is the original resolution.
-        return [TelegramImage(file_id=message.photo[-1].file_id, mime_type="image/jpeg")], None
+        image = TelegramImage(file_id=message.photo[-1].file_id, mime_type="image/jpeg")
+        return Attachment(Kind.IMAGE, image=image)
+    if message.video or message.animation or message.video_note:
+        return Attachment(Kind.VIDEO)  # (a GIF also sets `document`: this comes first)
+    if message.audio or message.voice:
+        return Attachment(Kind.SOUND)
     document = message.document
-    if document is not None:
-        if document.mime_type in IMAGE_TYPES:
-            return [TelegramImage(file_id=document.file_id, mime_type=document.mime_type)], None
-        return [], document.file_name or document.mime_type or "this file"
-    return [], None
+    if document is None:
+        return Attachment(Kind.NONE)
+    if document.mime_type in IMAGE_TYPES:
+        image = TelegramImage(file_id=document.file_id, mime_type=document.mime_type)
+        return Attachment(Kind.IMAGE, image=image)
+    if (document.mime_type or "").startswith("video/"):
+        return Attachment(Kind.VIDEO)  # a video sent as a file
+    return Attachment(Kind.FILE, name=document.file_name or document.mime_type or "this file")

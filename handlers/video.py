@@ -3,9 +3,14 @@ as text or as the caption of a photo/image."""
 
 from __future__ import annotations
 
-from telegram import Bot, Update
+import logging
 
+from telegram import Bot, Update
+from telegram.error import TelegramError
+
+from bot.domain.albums import MAX_KEYFRAMES, Keyframes
 from bot.domain.generations import Requester
+from bot.domain.model import Accepted
 from bot.domain.specs import GenerationSpec, PromptHelp, TelegramImage
 from bot.luma.models import DEFAULT_ASPECT_RATIO
 from bot.runtime import BotContext, Runtime
@@ -13,7 +18,7 @@ from handlers.flow import start_generation
 from handlers.parsing import ParseError, parse_video_args
 from handlers.replies import answer, incoming_command
 
-MAX_KEYFRAMES = 2
+log = logging.getLogger(__name__)
 
 
 async def video(update: Update, context: BotContext) -> None:
@@ -25,7 +30,7 @@ async def video(update: Update, context: BotContext) -> None:
         context.runtime,
         incoming.who,
         incoming.args,
-        incoming.images,
+        Keyframes(images=incoming.images),
         request_key=incoming.request_key,
     )
 
@@ -35,19 +40,20 @@ async def start_video(
     runtime: Runtime,
     who: Requester,
     args: str,
-    images: list[TelegramImage],
+    keyframes: Keyframes,
     *,
     request_key: str,
 ) -> None:
-    """Shared by single messages and albums: one or two photos become the keyframes."""
+    """Shared by single messages and albums: one or two photos become the keyframes (how many
+    there may be is checked before: bot/domain/albums.py). Videos an album held beside its
+    photos were left out; once the request is accepted, a note says so."""
     try:
         options = parse_video_args(args, max_prompt_length=runtime.service.max_prompt_length)
     except ParseError as error:
         await answer(bot, who, error.key, **error.values)
         return
-    if len(images) > MAX_KEYFRAMES:
-        await answer(bot, who, "too_many_photos", count=len(images))
-        return
+    images = keyframes.images
+    assert len(images) <= MAX_KEYFRAMES
     frame0: TelegramImage | None
     frame1: TelegramImage | None
     if len(images) == MAX_KEYFRAMES:
@@ -68,4 +74,11 @@ async def start_video(
         helper=PromptHelp(enhance=True) if options.enhance else None,
         aspect_ratio=options.aspect_ratio or DEFAULT_ASPECT_RATIO,
     )
-    await start_generation(bot, runtime, who, spec, request_key=request_key)
+    result = await start_generation(bot, runtime, who, spec, request_key=request_key)
+    left_out = keyframes.videos_left_out
+    if left_out and isinstance(result, Accepted) and not result.duplicate:
+        key = "album_video_left_out" if left_out == 1 else "album_videos_left_out"
+        try:
+            await answer(bot, who, key, count=left_out)
+        except TelegramError as error:  # a note only: the job runs and answers on its own
+            log.warning("job %d: note on left-out videos not sent: %s", result.job.id, error)

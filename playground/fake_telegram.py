@@ -43,14 +43,16 @@ Usage::
         assert call.ok and "queued" in call.params["text"]
 
 Users act through ``user_sends`` (text), ``user_sends_photo`` (a compressed photo: PhotoSizes),
-``user_sends_document`` (any file, e.g. an uncompressed image), ``user_edits``, ``user_deletes``,
+``user_sends_video`` (a clip from the gallery: a Video), ``user_sends_document`` (any file, e.g.
+an uncompressed image), ``user_edits``, ``user_deletes``,
 ``press_button`` (also on a message the bot can no longer see: ``inaccessible=True``),
 ``press_inline_button`` (a button of an inline-mode message: no ``message`` in the query),
 ``user_sends_inline_query`` (``@bot words``: an ``inline_query``; answers in
 ``tg.inline_answers``) and
 ``channel_posts``; ``reply_to_message_id`` (also to a bot message, which is
 then quoted whole, its ``video`` and ``from`` = the bot included) and ``media_group_id`` work on
-the media helpers. Injected files are served by ``getFile`` and the file route.
+the media helpers; an album Telegram would not send (a document beside a photo or a video, more
+than 10 items) is a ``ValueError``. Injected files are served by ``getFile`` and the file route.
 
 ``chat_sends`` is a group message sent on behalf of a chat, as Telegram shows it: by an anonymous
 admin, by a user posting as one of their channels, or a channel post's automatic forward.
@@ -125,6 +127,7 @@ from playground.bot_api.users import (
     ANONYMOUS_ADMIN_USER,
     CHANNEL_BOT_USER,
     FAKE_JPEG,
+    FAKE_MP4,
     TELEGRAM_SERVICE_USER,
     UserActions,
 )
@@ -138,6 +141,7 @@ __all__ = [
     "DARK_THEME",
     "DEFAULT_TOKEN",
     "FAKE_JPEG",
+    "FAKE_MP4",
     "FLOOD_COUNTED",
     "JSON_FIELDS",
     "LIGHT_THEME",

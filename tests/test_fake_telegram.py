@@ -710,6 +710,54 @@ async def test_document_album_in_a_forum_topic(tg: FakeTelegram, bot: Bot) -> No
     assert second.caption is None and second.document.file_name == "end.png"
 
 
+async def test_user_sends_a_video_alone_and_in_an_album_with_photos(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    clip = tg.user_sends_video("/video rain", video_bytes=MP4_BYTES, duration=7)
+    assert set(clip["video"]) == {
+        "file_id",
+        "file_unique_id",
+        "width",
+        "height",
+        "duration",
+        "mime_type",
+        "file_size",
+    }
+    tg.user_sends_photo(caption="/video from here", media_group_id="pv")
+    tg.user_sends_video(video_bytes=MP4_BYTES, file_name="IMG_7.MOV", media_group_id="pv")
+    alone, photo, in_album = (u.message for u in await bot.get_updates())
+    video = alone.video
+    assert (video.width, video.height, video.duration) == (1280, 720, dtm.timedelta(seconds=7))
+    assert (video.mime_type, video.file_size) == ("video/mp4", len(MP4_BYTES))
+    assert alone.caption == "/video rain" and alone.media_group_id is None
+    assert alone.caption_entities == (MessageEntity(MessageEntity.BOT_COMMAND, 0, 6),)
+    assert photo.media_group_id == in_album.media_group_id == "pv"
+    assert in_album.video.file_name == "IMG_7.MOV" and in_album.caption is None
+    file = await bot.get_file(video.file_id)
+    assert "/videos/" in file.file_path
+    assert bytes(await file.download_as_bytearray()) == MP4_BYTES
+    with pytest.raises(ValueError, match="empty"):
+        tg.user_sends_video(video_bytes=b"")
+
+
+async def test_albums_mix_only_what_telegram_mixes(tg: FakeTelegram) -> None:
+    # Photos and videos share albums; files go only with files; ten items at most.
+    tg.user_sends_video(media_group_id="a")
+    tg.user_sends_photo(media_group_id="a")
+    with pytest.raises(ValueError, match="groups a document only with a document"):
+        tg.user_sends_document(JPEG_BYTES, media_group_id="a")
+    tg.user_sends_document(JPEG_BYTES, media_group_id="b")
+    with pytest.raises(ValueError, match="groups a video only with a photo or video"):
+        tg.user_sends_video(media_group_id="b")
+    with pytest.raises(ValueError, match="groups a photo only with a photo or video"):
+        tg.user_sends_photo(media_group_id="b")
+    tg.user_sends_photo(media_group_id="b", chat_id=-100500, chat_type="supergroup")  # another chat
+    for _ in range(8):
+        tg.user_sends_photo(media_group_id="a")
+    with pytest.raises(ValueError, match="at most 10 items"):
+        tg.user_sends_photo(media_group_id="a")
+
+
 async def test_user_replies_to_a_bot_video_with_photo_and_document(
     tg: FakeTelegram, bot: Bot
 ) -> None:
@@ -740,16 +788,16 @@ async def test_user_replies_to_a_bot_video_with_photo_and_document(
         media_group_id="g7",
         photo_bytes=JPEG_BYTES,
     )
-    doc = tg.user_sends_document(
+    doc = tg.user_sends_document(  # a file goes in an album of files: Telegram never mixes
         PNG_BYTES,
         file_name="end.png",
         mime_type="image/png",
-        media_group_id="g7",
+        media_group_id="g8",
         reply_to_message_id=video.message_id,
     )
     assert photo["reply_to_message"]["video"] == doc["reply_to_message"]["video"]
     _, from_photo, from_doc = (u.message for u in await bot.get_updates())
-    assert from_photo.media_group_id == from_doc.media_group_id == "g7"
+    assert (from_photo.media_group_id, from_doc.media_group_id) == ("g7", "g8")
     assert from_photo.photo[-1].file_size == len(JPEG_BYTES)
     for msg in (from_photo, from_doc):
         quoted = msg.reply_to_message

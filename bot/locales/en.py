@@ -307,6 +307,24 @@ EN: Final[dict[str, str]] = {
         "I can only use JPEG, PNG or WEBP images as keyframes, and {name} isn't one. "
         "Send it as a photo or as an image file."
     ),
+    "video_not_a_keyframe": (
+        "I can't start from a video: only photos (or JPEG, PNG and WEBP files) can be keyframes. "
+        "Send the command again as text or as a photo's caption. To continue one of my videos, "
+        "reply to it with <code>/extend what happens next</code>. Nothing was charged."
+    ),
+    "sound_not_a_keyframe": (
+        "I can't use sound: a video is made from your prompt and, if you like, one or two "
+        "photos. Send the command again as text or as a photo's caption. Nothing was charged."
+    ),
+    "album_two_commands": (
+        "One album makes one video, but more than one of its captions holds a command, so I "
+        "can't tell which you mean. Put <code>/video …</code> in one caption only, or send the "
+        "photos separately. Nothing was charged."
+    ),
+    "album_video_left_out": ("ℹ️ I left out the video in your album: only photos can be keyframes."),
+    "album_videos_left_out": (
+        "ℹ️ I left out the {count} videos in your album: only photos can be keyframes."
+    ),
     "extend_usage": (
         "Reply to one of my videos with <code>/extend what happens next</code>, or write "
         "<code>/extend &lt;generation id&gt; what happens next</code> (the id is in my captions). "

@@ -171,6 +171,8 @@ class FakeState:
         self._members: dict[int, dict[int, str]] = {}  # chat id -> user id -> status
         self._files: dict[str, StoredFile] = {}
         self._paths: dict[str, StoredFile] = {}
+        # Albums users sent: (chat id, media_group_id) -> (what it may hold, how many items).
+        self._albums: dict[tuple[int, str], tuple[str, int]] = {}
         # Video thumbnails not made yet (file_id -> the video), and one making them at a time.
         self._thumbnail_sources: dict[str, StoredFile] = {}
         self._thumbnail_lock = asyncio.Lock()

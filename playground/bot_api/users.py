@@ -1,6 +1,10 @@
 """The test's side: what users do. Each call queues the update Telegram would send (for
-``getUpdates`` or the webhook) and returns it: texts, photos, documents, edits, deletions,
-channel posts and messages sent on behalf of a chat.
+``getUpdates`` or the webhook) and returns it: texts, photos, videos, documents, edits,
+deletions, channel posts and messages sent on behalf of a chat.
+
+Albums (``media_group_id``) follow Telegram's rules: photos and videos may share one, documents
+only go with documents, and an album holds at most 10 items; a helper asked for another album
+raises ``ValueError``, as a Telegram client never sends one.
 """
 
 from __future__ import annotations
@@ -13,6 +17,13 @@ from playground.bot_api.entities import command_entities
 from playground.bot_api.state import FakeState, _quoted
 
 FAKE_JPEG = b"\xff\xd8\xff\xe0fake-jpeg" + bytes(2000) + b"\xff\xd9"  # default photo
+# Default video: an MP4's first box (``ftyp``), then filler.
+FAKE_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(3000)
+
+# What may share an album with what (Bot API, sendMediaGroup: "Documents and audio files can be
+# only grouped in an album with messages of the same type"), and how many items it holds.
+_ALBUM_FAMILY = {"photo": "photo or video", "video": "photo or video", "document": "document"}
+MAX_ALBUM_ITEMS = 10
 
 
 # Who Telegram names in ``from`` when a message is sent on behalf of a chat: an anonymous group
@@ -33,8 +44,9 @@ TELEGRAM_SERVICE_USER = {"id": 777000, "is_bot": False, "first_name": "Telegram"
 
 
 class UserActions(FakeState):
-    """``add_user``, ``user_sends``, ``user_sends_photo``, ``user_sends_document``,
-    ``user_edits``, ``user_deletes``, ``channel_posts``, ``chat_sends`` and ``inject_update``."""
+    """``add_user``, ``user_sends``, ``user_sends_photo``, ``user_sends_video``,
+    ``user_sends_document``, ``user_edits``, ``user_deletes``, ``channel_posts``, ``chat_sends``
+    and ``inject_update``."""
 
     def add_user(
         self,
@@ -111,6 +123,7 @@ class UserActions(FakeState):
             message_thread_id,
             chat_title,
         )
+        self._join_album(msg["chat"]["id"], media_group_id, "photo")
         msg["photo"] = self._photo_sizes(photo_bytes or FAKE_JPEG, width, height)
         if media_group_id is not None:
             msg["media_group_id"] = str(media_group_id)
@@ -155,8 +168,61 @@ class UserActions(FakeState):
             message_thread_id,
             chat_title,
         )
+        self._join_album(msg["chat"]["id"], media_group_id, "document")
         stored = self._register(data, "document", mime_type=mime_type, file_name=file_name)
         msg["document"] = self._file_json(stored)
+        if media_group_id is not None:
+            msg["media_group_id"] = str(media_group_id)
+        if caption is not None:
+            msg["caption"] = caption
+            if ents := command_entities(caption):
+                msg["caption_entities"] = ents
+        return self._push_message("message", msg)
+
+    def user_sends_video(
+        self,
+        caption: str | None = None,
+        *,
+        video_bytes: bytes | None = None,
+        width: int = 1280,
+        height: int = 720,
+        duration: int = 5,
+        mime_type: str = "video/mp4",
+        file_name: str | None = None,
+        user_id: int = 1001,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        media_group_id: str | None = None,
+        reply_to_message_id: int | None = None,
+        message_thread_id: int | None = None,
+        language_code: str = "en",
+        first_name: str = "Ann",
+        username: str = "ann",
+        chat_title: str | None = None,
+    ) -> dict:
+        """Queue a ``message`` with a ``video`` (a clip sent from the gallery, alone or in an
+        album with photos): ``file_id``, ``file_unique_id``, ``width``, ``height``,
+        ``duration``, ``mime_type``, ``file_size`` (and ``file_name`` when given). ``getFile``
+        and the file route serve ``video_bytes`` (default ``FAKE_MP4``). No thumbnail is
+        attached. Other arguments as in ``user_sends``."""
+        data = FAKE_MP4 if video_bytes is None else video_bytes
+        if not data:
+            raise ValueError("user_sends_video: Telegram does not deliver empty files")
+        msg = self._user_message(
+            user_id,
+            chat_id,
+            chat_type,
+            language_code,
+            first_name,
+            username,
+            reply_to_message_id,
+            message_thread_id,
+            chat_title,
+        )
+        self._join_album(msg["chat"]["id"], media_group_id, "video")
+        stored = self._register(data, "video", mime_type=mime_type, file_name=file_name)
+        stored.meta = {"width": width, "height": height, "duration": duration}
+        msg["video"] = self._file_json(stored, "width", "height", "duration")
         if media_group_id is not None:
             msg["media_group_id"] = str(media_group_id)
         if caption is not None:
@@ -221,6 +287,7 @@ class UserActions(FakeState):
             msg["reply_to_message"] = _quoted(target)
         key = "text"
         if photo_bytes is not None:
+            self._join_album(chat_id, media_group_id, "photo")
             msg["photo"], key = self._photo_sizes(photo_bytes, 1280, 720), "caption"
         if media_group_id is not None:
             msg["media_group_id"] = str(media_group_id)
@@ -287,6 +354,22 @@ class UserActions(FakeState):
     def inject_update(self, update: dict) -> dict:
         """Queue a raw update (``update_id`` is assigned); returns it."""
         return self._push_update(copy.deepcopy(update))
+
+    def _join_album(self, chat_id: int, media_group_id: str | None, kind: str) -> None:
+        """Count a ``kind`` item into album ``media_group_id`` of ``chat_id``, or refuse an album
+        a Telegram client never sends (a document beside a photo or video, an 11th item)."""
+        if media_group_id is None:
+            return
+        key = (chat_id, str(media_group_id))
+        family, count = self._albums.get(key, (_ALBUM_FAMILY[kind], 0))
+        if family != _ALBUM_FAMILY[kind]:
+            raise ValueError(
+                f"album {media_group_id}: Telegram groups a {kind} only with a "
+                f"{_ALBUM_FAMILY[kind]}, and this album holds a {family}"
+            )
+        if count >= MAX_ALBUM_ITEMS:
+            raise ValueError(f"album {media_group_id}: at most {MAX_ALBUM_ITEMS} items")
+        self._albums[key] = (family, count + 1)
 
     def _user_message(
         self,
