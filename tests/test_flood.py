@@ -99,6 +99,28 @@ async def test_a_flood_of_video_requests_charges_only_what_was_let_in(
     assert len(notices(tg, USER)) == 1
 
 
+async def test_an_album_counts_once_and_is_never_let_in_in_part(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    """Two messages, then an album of two photos: the album takes the last of the burst and
+    is let in whole (one video from both frames). A second album finds none left: dropped
+    whole, not a photo of it, and told once."""
+    bot = await start(start_bot, "polling", public=True)
+    for _ in range(2):
+        tg.user_sends("/help", user_id=USER)
+    tg.user_sends_photo(caption="/video dawn to dusk", media_group_id="a1")
+    tg.user_sends_photo(media_group_id="a1")
+    tg.user_sends_photo(caption="/video dusk to dawn", media_group_id="a2")
+    tg.user_sends_photo(media_group_id="a2")
+    await tg.wait_for_video(timeout=15)
+    await settled(tg, bot)
+    await asyncio.sleep(0.5)  # the album collector's wait: a second album would be taken now
+    (create,) = [r for r in emulator.requests if r.method == "POST"]
+    assert create.json["prompt"] == "dawn to dusk"
+    assert set(create.json["keyframes"]) == {"frame0", "frame1"}
+    assert len(notices(tg, USER)) == 1
+
+
 async def test_button_presses_count_and_the_alert_is_shown_once(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
 ) -> None:

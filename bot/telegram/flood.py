@@ -40,6 +40,8 @@ class _Allowance:
     tokens: float
     at: float  # (monotonic) when `tokens` was counted
     told: bool  # this streak of drops was told
+    album: str | None = None  # the last album (media group) seen, and whether it was let in
+    album_admitted: bool = False
 
 
 class FloodGuard:
@@ -66,7 +68,7 @@ class FloodGuard:
         sender = sender_of(update)
         if self._per_second <= 0 or sender is None or self._exempt(sender):
             return True
-        if self._take(sender, time.monotonic()):
+        if self._take(sender, _album_of(update), time.monotonic()):
             return True
         self._metrics.updates.labels("flooded").inc()
         allowance = self._senders[sender]
@@ -78,7 +80,9 @@ class FloodGuard:
             task.add_done_callback(self._telling.discard)
         return False
 
-    def _take(self, sender: int, now: float) -> bool:
+    def _take(self, sender: int, album: str | None, now: float) -> bool:
+        """One from the sender's allowance. An album counts once: its other items go as its
+        first did (a part of an album would make another video than the one asked for)."""
         allowance = self._senders.pop(sender, None)
         if allowance is None:
             allowance = _Allowance(tokens=self._burst, at=now, told=False)
@@ -89,11 +93,14 @@ class FloodGuard:
         self._senders[sender] = allowance  # the most recently seen go last
         while len(self._senders) > MAX_SENDERS:
             self._senders.popitem(last=False)
-        if allowance.tokens < 1:
-            return False
-        allowance.tokens -= 1
-        allowance.told = False
-        return True
+        if album is not None and album == allowance.album:
+            return allowance.album_admitted
+        admitted = allowance.tokens >= 1
+        if admitted:
+            allowance.tokens -= 1
+            allowance.told = False
+        allowance.album, allowance.album_admitted = album, admitted
+        return admitted
 
     async def _tell(self, update: Update) -> None:
         try:
@@ -113,3 +120,8 @@ def sender_of(update: Update) -> int | None:
     if message.sender_chat is not None:
         return message.sender_chat.id
     return message.from_user.id if message.from_user is not None else None
+
+
+def _album_of(update: Update) -> str | None:
+    message = update.message or update.channel_post
+    return message.media_group_id if message is not None else None
