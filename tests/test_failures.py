@@ -388,7 +388,11 @@ async def test_a_job_still_in_the_bots_queue_at_its_deadline_is_never_sent(
     bot = await start_bot(generation_timeout=1, media_link_ttl=60, global_daily_quota=1)
     await bot.runtime.worker.stop()  # every worker busy elsewhere, or the bot was down
     tg.user_sends("/video a jellyfish kept waiting", user_id=USER)
-    queued = await job_when(bot, lambda j: j.state is JobState.QUEUED, "queued")
+    # Queued and announced: a notice the worker sends before the handler has recorded the
+    # status message is a reply, not the edit this test waits for.
+    queued = await job_when(
+        bot, lambda j: j.state is JobState.QUEUED and j.status_message_id is not None, "queued"
+    )
     await asyncio.sleep(max(queued.deadline_at - time.time(), 0))  # the bot's deadline, 1 s
     await bot.runtime.worker.start()
     notice = await tg.wait_for_call(

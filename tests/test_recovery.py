@@ -61,7 +61,11 @@ async def test_a_job_caught_mid_submit_is_refunded_not_resent(
     repository = bot.runtime.repository
     await bot.runtime.worker.stop()  # only this test's hand moves the job
     tg.user_sends("/video an uncertain jellyfish", user_id=1001)
-    await tg.wait_for_call("sendMessage")
+    # The handler is done with the row once it has recorded the status message; not when
+    # Telegram has seen that message. Before then, its write may hold the row locked, and a
+    # claim (FOR UPDATE SKIP LOCKED on PostgreSQL) passes over it; or the notice below may
+    # find no status message to edit yet, and reply instead.
+    await job_when(repository, lambda j: j.status_message_id is not None, "was announced")
     # A process that died while its create request was in flight left this behind:
     now = time.time()
     (job,) = await repository.claim_due("dead-worker", limit=1, lease_seconds=0.01, now=now)
