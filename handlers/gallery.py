@@ -17,6 +17,7 @@ from bot.domain.generations import Requester
 from bot.domain.model import NO_MESSAGE, Accepted, Job, Refusal
 from bot.domain.specs import GenerationSpec, JobSpec, spec_of
 from bot.runtime import Runtime, bot_data
+from bot.telegram.buttons import Action, encode
 from bot.texts import strip_html, text
 from bot.web.gallery import ActionOutcome
 from bot.web.init_data import WebAppUser
@@ -59,7 +60,10 @@ class GalleryActions:
         spec = spec_of(job)
         if isinstance(spec, GenerationSpec):
             spec = spec.fresh()  # the prompt helper runs afresh
-        return await self._start(requester(user), spec, request_key)
+        # As the chat's button: pressed again within seconds it is the same request.
+        return await self._start(
+            requester(user), spec, request_key, press=encode(Action.AGAIN, job.id)
+        )
 
     async def extend(
         self, user: WebAppUser, job: Job, prompt: str, request_key: str
@@ -70,12 +74,21 @@ class GalleryActions:
             return _refused(spec, who)
         return await self._start(who, spec, request_key)
 
-    async def _start(self, who: Requester, spec: JobSpec, request_key: str) -> ActionOutcome:
+    async def _start(
+        self, who: Requester, spec: JobSpec, request_key: str, *, press: str | None = None
+    ) -> ActionOutcome:
         outcome = await start_generation(
-            self._bot, self._runtime, who, spec, request_key=request_key, reply_refusals=False
+            self._bot,
+            self._runtime,
+            who,
+            spec,
+            request_key=request_key,
+            reply_refusals=False,
+            press=press,
         )
         if isinstance(outcome, Accepted):
-            return ActionOutcome(done=True, message=_line("gallery_started", who))
+            key = "answer_already_started" if outcome.duplicate else "gallery_started"
+            return ActionOutcome(done=True, message=_line(key, who))
         return _refused(outcome, who)
 
 

@@ -256,6 +256,10 @@ async def test_again_and_extend_start_jobs_in_the_private_chat_once_per_request(
     # A retried request (same id) is the same job: no second charge.
     assert (await page.act(video["id"], "again", "req-again-001"))[0] == 200
     assert await repository.get_job(3) is None and await used(bot) == 2
+    # A second press moments later (a new id) is the same request too, as the chat's button.
+    status, answer = await page.act(video["id"], "again", "req-again-001b")
+    assert status == 200 and answer["message"].startswith("Already on its way")
+    assert await repository.get_job(3) is None and await used(bot) == 2
 
     status, answer = await page.act(video["id"], "extend", "req-extend-01", prompt="it jumps")
     assert status == 200, answer
@@ -266,7 +270,7 @@ async def test_again_and_extend_start_jobs_in_the_private_chat_once_per_request(
     await tg.wait_until(lambda: len(tg.videos()) == 3, timeout=20)  # both arrive in the chat
 
     # Out of quota: refused in words, nothing started.
-    status, answer = await page.act(video["id"], "again", "req-again-002")
+    status, answer = await page.act(video["id"], "extend", "req-extend-03", prompt="it flies")
     assert status == 409 and answer["error"] == "refused" and answer["message"]
     assert await repository.get_job(4) is None
 
