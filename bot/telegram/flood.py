@@ -17,31 +17,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from telegram import Update
 
+from bot.allowances import Allowances, Verdict
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-# Senders remembered at once; the least recently seen are forgotten first (a forgotten sender
-# starts again with a full burst).
-MAX_SENDERS = 100_000
-
 # Tells a sender their messages are being dropped.
 SlowDown = Callable[[Update], Awaitable[None]]
-
-
-@dataclass
-class _Allowance:
-    tokens: float
-    at: float  # (monotonic) when `tokens` was counted
-    told: bool  # this streak of drops was told
-    album: str | None = None  # the last album (media group) seen, and whether it was let in
-    album_admitted: bool = False
 
 
 class FloodGuard:
@@ -54,53 +40,30 @@ class FloodGuard:
         slow_down: SlowDown,
         metrics: Metrics,
     ) -> None:
-        self._burst = burst
-        self._per_second = per_minute / 60
+        self._allowances = Allowances(burst=burst, per_minute=per_minute)
         self._exempt = exempt
         self._slow_down = slow_down
         self._metrics = metrics
-        self._senders: OrderedDict[int, _Allowance] = OrderedDict()
         self._telling: set[asyncio.Task[None]] = set()
 
     def admit(self, update: Update) -> bool:
         """True: handle the update. False: dropped; the sender is told at the first drop of a
-        streak (in the background: the caller never waits for Telegram's pace)."""
+        streak (in the background: the caller never waits for Telegram's pace). An album
+        counts once, and is let in whole or not at all: part of an album would make another
+        video than the one asked for."""
         sender = sender_of(update)
-        if self._per_second <= 0 or sender is None or self._exempt(sender):
+        if sender is None or self._exempt(sender):
             return True
-        if self._take(sender, _album_of(update), time.monotonic()):
+        verdict = self._allowances.take(sender, time.monotonic(), group=_album_of(update))
+        if verdict is Verdict.GRANTED:
             return True
         self._metrics.updates.labels("flooded").inc()
-        allowance = self._senders[sender]
-        if not allowance.told:
-            allowance.told = True
+        if verdict is Verdict.FIRST_REFUSED:
             log.info("sender %d sends faster than allowed; dropping until they slow down", sender)
             task = asyncio.create_task(self._tell(update))
             self._telling.add(task)
             task.add_done_callback(self._telling.discard)
         return False
-
-    def _take(self, sender: int, album: str | None, now: float) -> bool:
-        """One from the sender's allowance. An album counts once: its other items go as its
-        first did (a part of an album would make another video than the one asked for)."""
-        allowance = self._senders.pop(sender, None)
-        if allowance is None:
-            allowance = _Allowance(tokens=self._burst, at=now, told=False)
-        else:
-            refill = (now - allowance.at) * self._per_second
-            allowance.tokens = min(self._burst, allowance.tokens + refill)
-            allowance.at = now
-        self._senders[sender] = allowance  # the most recently seen go last
-        while len(self._senders) > MAX_SENDERS:
-            self._senders.popitem(last=False)
-        if album is not None and album == allowance.album:
-            return allowance.album_admitted
-        admitted = allowance.tokens >= 1
-        if admitted:
-            allowance.tokens -= 1
-            allowance.told = False
-        allowance.album, allowance.album_admitted = album, admitted
-        return admitted
 
     async def _tell(self, update: Update) -> None:
         try:
