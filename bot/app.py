@@ -20,6 +20,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
 import handlers
+from bot.allowances import Allowances
 from bot.config import GALLERY_PATH, Settings
 from bot.domain.access import AccessPolicy
 from bot.domain.albums import AlbumCollector
@@ -284,6 +285,7 @@ async def _open_services(application: Application, services: AsyncExitStack) -> 
                 max_age=settings.gallery_auth_max_age,
             ),
             actions=handlers.GalleryActions(application),
+            allowances=Allowances(burst=settings.flood_burst, per_minute=settings.flood_per_minute),
         )
         if signer is not None
         else None

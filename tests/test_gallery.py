@@ -453,3 +453,22 @@ async def test_history_offers_the_gallery_in_a_private_chat_only(
     )
     assert gallery_buttons(GROUP) == []  # Telegram refuses web_app buttons outside private chats
     assert all(call.ok for call in tg.calls_of("sendMessage"))
+
+
+async def test_a_user_hammering_the_api_is_told_to_wait(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], session: aiohttp.ClientSession
+) -> None:
+    """Flood control holds for the gallery's API too: FLOOD_BURST requests at once, then 429
+    with Retry-After (counted per user, so another user is served)."""
+    bot = await gallery_bot(start_bot, flood_burst=3, flood_per_minute=6)
+    page = page_of(bot, tg, session)
+    statuses = [(await page.get("/app/api/me"))[0] for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    async with session.get(
+        f"{page.base}/app/api/videos", headers={"Authorization": page.authorization}
+    ) as response:
+        assert response.status == 429
+        assert 1 <= int(response.headers["Retry-After"]) <= 10
+        answer = await response.json()
+    assert answer["error"] == "gallery_too_fast" and "Wait a few seconds" in answer["message"]
+    assert (await page_of(bot, tg, session, user_id=OTHER_USER).get("/app/api/me"))[0] == 200

@@ -629,6 +629,7 @@ EN: Final[dict[str, str]] = {
     "gallery_chat_unknown": "That chat is not in your gallery.",
     "gallery_bad_request": "The page sent something I don't understand. Reload it and try again.",
     "gallery_extend_no_prompt": "Write what should happen next, then press Start.",
+    "gallery_too_fast": "That is a lot of requests at once. Wait a few seconds, then try again.",
     "button_gallery": "🎞 Open the gallery",
     "menu_gallery": "🎞 Gallery",
 }

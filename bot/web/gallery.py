@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from telegram import Bot
 
+from bot.allowances import Allowances, Verdict
 from bot.config import GALLERY_PATH
 from bot.domain.generations import GenerationService
 from bot.domain.model import Job, JobState, Refusal
@@ -106,12 +108,14 @@ class Gallery:
         signer: LinkSigner,
         checker: InitDataChecker,
         actions: GalleryActions,
+        allowances: Allowances,
     ) -> None:
         self._bot = bot
         self._service = service
         self._signer = signer
         self._checker = checker
         self._actions = actions
+        self._allowances = allowances  # each user's pace of API requests
         self._memberships: dict[tuple[int, int], tuple[float, MemberChat | None]] = {}
         # The page's files, read once: they change only with the bot.
         self._pages = {name: (STATIC_DIR / name).read_bytes() for name in STATIC_TYPES}
@@ -215,6 +219,14 @@ class Gallery:
         found = self._checker.user_of(request.headers.get("Authorization"))
         if isinstance(found, AuthProblem):
             raise _problem(web.HTTPUnauthorized, found.value, None)
+        # Flood control, before any database read: a user's requests at FLOOD_BURST at once,
+        # then FLOOD_PER_MINUTE (the page makes two on opening, one per page or action).
+        now = time.monotonic()
+        if self._allowances.take(found.id, now) is not Verdict.GRANTED:
+            wait = math.ceil(self._allowances.seconds_until_next(found.id, now))
+            raise _problem(
+                web.HTTPTooManyRequests, "gallery_too_fast", found, {"Retry-After": str(wait)}
+            )
         if not await self._service.may_share(found.id):
             raise _problem(web.HTTPForbidden, "gallery_not_allowed", found)
         return found
@@ -292,11 +304,16 @@ def _json(payload: dict[str, Any], *, status: int = 200) -> web.Response:
     )
 
 
-def _problem(kind: type[web.HTTPException], key: str, user: WebAppUser | None) -> web.HTTPException:
+def _problem(
+    kind: type[web.HTTPException],
+    key: str,
+    user: WebAppUser | None,
+    headers: dict[str, str] | None = None,
+) -> web.HTTPException:
     """An error answer the page shows as is: `{"error": key, "message": ...}`."""
     language = user.language_code if user is not None else None
     return kind(
         text=json.dumps({"error": key, "message": strip_html(text(key, language))}),
         content_type="application/json",
-        headers={**SECURITY_HEADERS, "Cache-Control": "no-store"},
+        headers={**SECURITY_HEADERS, "Cache-Control": "no-store", **(headers or {})},
     )
