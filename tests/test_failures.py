@@ -542,4 +542,6 @@ async def test_a_failure_notice_telegram_fails_for_a_moment_is_told_on_a_later_t
     assert not first.ok and second.ok
     assert "rejected this request" in second.params["text"]
     assert [r for r in caplog.records if "could not tell the user yet" in r.getMessage()]
+    # An expected fault: one warning, not an "unexpected error" with its traceback.
+    assert not [r for r in caplog.records if "unexpected error" in r.getMessage()]
     assert await usage(bot) == (0, 0)

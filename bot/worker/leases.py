@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from bot.domain.model import FailureCode, Job
 from bot.logs import current_job_id
 from bot.worker.context import WorkerContext
+from bot.worker.notices import TellLater
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class Leases:
         except asyncio.CancelledError:
             await self._release_quietly(job.id, next_attempt_at=None)
             raise
+        except TellLater as error:
+            await self._after_unexpected_error(job.id, error)
         except Exception as error:
             log.exception("job %d: unexpected error", job.id)
             await self._after_unexpected_error(job.id, error)

@@ -40,6 +40,11 @@ FAILURE_TEXT: dict[FailureCode, str | None] = {
 }
 
 
+class TellLater(Exception):
+    """Telegram failed for a moment while the user was being told: try the job again later
+    (an expected fault, logged where it happened, not an unexpected error)."""
+
+
 class Notices:
     def __init__(
         self,
@@ -94,9 +99,9 @@ class Notices:
             log.warning("job %d: could not tell the user: %s", job.id, error)
         except TelegramError as error:
             # A passing fault (5xx, timeout, no connection): still to be told, so the job is
-            # tried again later, as after any unexpected error, until the grace has passed.
+            # tried again later, as after an unexpected error, until the grace has passed.
             log.warning("job %d: could not tell the user yet: %s", job.id, error)
-            raise
+            raise TellLater(str(error)) from error
 
     async def after_delivery(self, job: Job, message: Message, language: str | None) -> None:
         """Tidy up once the video is recorded as delivered; best effort, never retried.
