@@ -562,6 +562,14 @@ EN: Final[dict[str, str]] = {
         "\n⚠️ Shot {shot} could not be made, so the story ends before it; the {unmade} shots "
         "not made were refunded."
     ),
+    "story_stopped_by_request": (
+        "\n⏹ Stopped at your request after {made} of {count} shots; the shots not made "
+        "({unmade}) were given back."
+    ),
+    "story_shot_dropped": "⏹ {number}. {cut}{prompt}",
+    "story_status_stopping": (
+        "⏹ Stopping at your request: no more shots; the shots made will be sent as the story."
+    ),
     "history_kind_story": "story",
     "help_story": (
         "<b>Tell a story</b>: <code>/story</code> with one shot per line makes them one after "
