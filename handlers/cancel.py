@@ -2,7 +2,9 @@
 
 Before a job reaches the video API it is cancelled and refunded. After, a family that can delete
 generations (Luma's own API) stops it there and refunds too; elsewhere the API cannot stop it, so
-the user is told the video will still arrive (and counts against the allowance).
+the user is told the video will still arrive (and counts against the allowance). A story is
+cancelled the same way until a shot is under way, and afterwards stops after the shots made
+(`GenerationService.cancel` decides; its status message then follows the worker).
 """
 
 from __future__ import annotations
@@ -27,26 +29,27 @@ async def cancel_command(update: Update, context: BotContext) -> None:
         if replied and replied.from_user and replied.from_user.id == context.bot.id
         else None
     )
-    result, job = await context.runtime.service.cancel(who, status_message_id=status_id)
-    if result.stopped and job is not None:
-        await show_cancelled(context.bot, job, who, result)
-        if job.status_message_id is not None:
+    done = await context.runtime.service.cancel(who, status_message_id=status_id)
+    if done.result.stopped and done.job is not None:
+        await show_cancelled(context.bot, done.job, who, done.result)
+        if done.job.status_message_id is not None:
             return  # the status message now says so
-    await answer(context.bot, who, result.value)
+    await answer(context.bot, who, done.result.value, **done.values)
 
 
 async def cancel_pressed(update: Update, context: BotContext, job_id: int) -> None:
     query = update.callback_query
     assert query is not None
     who = requester_of(update)
-    result, job = await context.runtime.service.cancel(who, job_id=job_id)
-    if result.stopped and job is not None:
-        await show_cancelled(context.bot, job, who, result)
-        await query.answer(text("answer_cancelled", who.language_code))
-    elif result is CancelResult.TOO_LATE:
-        await query.answer(text("answer_cancel_too_late", who.language_code), show_alert=True)
+    done = await context.runtime.service.cancel(who, job_id=job_id)
+    language = who.language_code
+    if done.result.stopped and done.job is not None:
+        await show_cancelled(context.bot, done.job, who, done.result)
+        await query.answer(text("answer_cancelled", language))
+    elif done.result is CancelResult.TOO_LATE:
+        await query.answer(text("answer_cancel_too_late", language), show_alert=True)
     else:
-        await query.answer(text(result.value, who.language_code), show_alert=True)
+        await query.answer(text(done.result.value, language, **done.values), show_alert=True)
 
 
 async def show_cancelled(bot: Bot, job: Job, who: Requester, result: CancelResult) -> None:

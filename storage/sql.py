@@ -34,6 +34,7 @@ from bot.domain.model import (
     AlbumItem,
     DayStats,
     ExtendPrompt,
+    FailureCode,
     HistoryEntry,
     Job,
     JobState,
@@ -51,6 +52,8 @@ from storage.payments import PaymentsSql
 from storage.promos import PromoQueries
 
 _ACTIVE = ", ".join(f"'{state.value}'" for state in ACTIVE_STATES)
+# A story making its shots: accepted (QUEUED), or with a shot under way (WAITING).
+_MAKING_SHOTS = f"'{JobState.QUEUED.value}', '{JobState.WAITING.value}'"
 # A video that can be shown and sent again: delivered with a Telegram file, a story whole (not
 # its shots).
 _SHAREABLE = "state = 'delivered' AND video_file_id IS NOT NULL AND story_job_id IS NULL"
@@ -574,12 +577,26 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
         )
 
     async def mark_submitting(self, job_id: int, owner: str, now: float) -> bool:
-        return await self._fenced(
-            job_id,
-            owner,
-            {"state": JobState.SUBMITTING.value, "updated_at": now},
-            expect_state=JobState.QUEUED,
-            increment_attempts=True,
+        # A story's shot is never sent once its story was asked to stop or no longer makes
+        # shots (cancelled, or delivering what it has): checked in the statement that marks it,
+        # so a stop stored before it wins, whichever process stored it.
+        return (
+            await self._write(
+                f"""UPDATE generations
+                    SET state = $1, updated_at = $2, attempts = attempts + 1
+                    WHERE id = $3 AND lease_owner = $4 AND state = $5
+                      AND NOT EXISTS (
+                          SELECT 1 FROM generations AS story
+                          WHERE story.id = generations.story_job_id
+                            AND (story.stop_requested_at IS NOT NULL
+                                 OR story.state NOT IN ({_MAKING_SHOTS})))""",
+                JobState.SUBMITTING.value,
+                now,
+                job_id,
+                owner,
+                JobState.QUEUED.value,
+            )
+            == 1
         )
 
     async def mark_submitted(
@@ -680,38 +697,17 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
     ) -> bool:
         # Not fenced by lease: a deadline, a cancel or an operator may fail a job any worker
         # holds. The state guard (re-checked on the locked row) makes the refund happen once.
-        states = f"'{only_if.value}'" if only_if is not None else _ACTIVE
-        refunded = refund is not Refund.NONE
         async with self._transaction() as db:
-            row = await db.fetch_one(
-                f"""UPDATE generations
-                    SET state = $1, failure_code = $2, failure_reason = $3, refunded = $8,
-                        billable = $9, finished_at = $4, updated_at = $4, lease_owner = NULL,
-                        lease_until = NULL, notice_pending = $5, next_attempt_at = $6
-                    WHERE id = $7 AND state IN ({states})
-                    RETURNING paid_credits, payer_id""",
-                JobState.FAILED.value,
-                code,
-                reason,
-                now,
-                notice_due_at is not None,
-                notice_due_at,
+            return await _fail(
+                db,
                 job_id,
-                refunded,
-                refund is not Refund.FULL,
+                code=code,
+                reason=reason,
+                refund=refund,
+                now=now,
+                states=(only_if,) if only_if is not None else ACTIVE_STATES,
+                notice_due_at=notice_due_at,
             )
-            if row is None:
-                return False
-            if refunded and row["paid_credits"]:  # the balance's part goes back to the balance
-                await ledger.move_credits(
-                    db,
-                    row["payer_id"],
-                    int(row["paid_credits"]),
-                    reason="job_refund",
-                    ref=str(job_id),
-                    now=now,
-                )
-            return True
 
     async def notice_sent(self, job_id: int) -> None:
         await self._write(
@@ -870,6 +866,59 @@ class SqlRepository(PromoQueries, PaymentsSql, ABC):
                 return False
             await _give_back(db, _job(row), give_back, reason="story_refund", now=now)
             return True
+
+    async def request_story_stop(self, story_id: int, now: float) -> bool:
+        """Ask a story that is making its shots to stop (once): no shot is sent after this
+        (`mark_submitting`), and the worker ends the story with the shots made. False if it
+        was asked before, or is no longer making shots."""
+        return (
+            await self._write(
+                f"""UPDATE generations SET stop_requested_at = $1, updated_at = $1
+                    WHERE id = $2 AND state IN ({_MAKING_SHOTS})
+                      AND stop_requested_at IS NULL""",
+                now,
+                story_id,
+            )
+            == 1
+        )
+
+    async def cancel_story(
+        self, story_id: int, *, shot: Job | None, refund: Refund, now: float
+    ) -> bool:
+        """End a story none of whose shots was made, as a cancelled video ends: its shot under
+        way (`shot`, if any, still in the state it was read in) and any shot not yet sent fail
+        as cancelled, and the story fails refunded as `refund` says, in one transaction. False,
+        and nothing changed, if any of them has moved on (a shot sent or made meanwhile)."""
+        code = FailureCode.CANCELLED.value
+        try:
+            async with self._transaction() as db:
+                making = (JobState.QUEUED, JobState.WAITING)
+                if not await _fail(
+                    db, story_id, code=code, reason=None, refund=refund, now=now, states=making
+                ):
+                    raise _Moved
+                rows = await db.fetch_all(
+                    f"""SELECT id, state FROM generations
+                        WHERE story_job_id = $1 AND state IN ({_ACTIVE}, 'delivered')""",
+                    story_id,
+                )
+                for row in rows:
+                    # Only shots never sent may go, and the shot under way as it was read.
+                    state = JobState(row["state"])
+                    as_read = shot is not None and row["id"] == shot.id and state is shot.state
+                    if not (as_read or state is JobState.QUEUED) or not await _fail(
+                        db,
+                        row["id"],
+                        code=code,
+                        reason=None,
+                        refund=refund,
+                        now=now,
+                        states=(state,),
+                    ):
+                        raise _Moved
+        except _Moved:
+            return False
+        return True
 
     async def wake_job(self, job_id: int, now: float) -> None:
         """Make a job due now (a story, when one of its shots has ended)."""
@@ -1044,6 +1093,55 @@ async def _pressed_before(db: Session, new: NewJob, payer_id: int | None) -> Row
         new.press.data,
         new.press.since,
     )
+
+
+class _Moved(Exception):
+    """A job was not where a transaction expected it: roll the transaction back."""
+
+
+async def _fail(
+    db: Session,
+    job_id: int,
+    *,
+    code: str,
+    reason: str | None,
+    refund: Refund,
+    now: float,
+    states: Sequence[JobState],
+    notice_due_at: float | None = None,
+) -> bool:
+    """Fail a job that is in one of `states`, giving back what `refund` says (the balance's
+    part with its ledger row); False, and nothing changed, if it is elsewhere."""
+    refunded = refund is not Refund.NONE
+    row = await db.fetch_one(
+        f"""UPDATE generations
+            SET state = $1, failure_code = $2, failure_reason = $3, refunded = $8,
+                billable = $9, finished_at = $4, updated_at = $4, lease_owner = NULL,
+                lease_until = NULL, notice_pending = $5, next_attempt_at = $6
+            WHERE id = $7 AND state IN ({", ".join(f"'{state.value}'" for state in states)})
+            RETURNING paid_credits, payer_id""",
+        JobState.FAILED.value,
+        code,
+        reason,
+        now,
+        notice_due_at is not None,
+        notice_due_at,
+        job_id,
+        refunded,
+        refund is not Refund.FULL,
+    )
+    if row is None:
+        return False
+    if refunded and row["paid_credits"]:  # the balance's part goes back to the balance
+        await ledger.move_credits(
+            db,
+            row["payer_id"],
+            int(row["paid_credits"]),
+            reason="job_refund",
+            ref=str(job_id),
+            now=now,
+        )
+    return True
 
 
 async def _give_back(db: Session, job: Job, credits: int, *, reason: str, now: float) -> None:

@@ -26,6 +26,7 @@ from bot.domain.model import (
     Accepted,
     AlbumItem,
     ExtendPrompt,
+    Job,
     JobState,
     NewJob,
     QuotaExhausted,
@@ -670,3 +671,75 @@ async def test_a_credit_movement_recorded_twice_moves_once(repo: Repository) -> 
     assert await repo.balance(7) == 0
     await repo.grant_credits(7, 3, now)
     assert await repo.balance(7) == 3
+
+
+# --- cancelling a story ------------------------------------------------------------------------
+
+
+async def paid_story(repo: Repository) -> tuple[Job, Job]:
+    """A story of 3 paid 1 from the day's allowance and 2 from 5 credits, and its first shot
+    (queued, as the worker adds it)."""
+    await repo.grant_credits(7, 5, time.time())
+    story = new_job(1).model_copy(update={"kind": "story", "cost": 3})
+    accepted = await repo.accept_job(story, day=DAY, rules=rules(payer_daily=1), now=time.time())
+    assert isinstance(accepted, Accepted) and accepted.job.paid_credits == 2
+    shot = new_job(2).model_copy(update={"cost": 0, "story_job_id": accepted.job.id, "shot": 0})
+    return accepted.job, await repo.add_story_shot(accepted.job, shot, time.time())
+
+
+async def test_a_story_with_no_shot_sent_is_cancelled_whole_once(repo: Repository) -> None:
+    story, shot = await paid_story(repo)
+    assert await repo.balance(7) == 3 and await repo.quota_used(7, DAY) == 1
+    now = time.time()
+    assert await repo.cancel_story(story.id, shot=shot, refund=Refund.FULL, now=now)
+    assert not await repo.cancel_story(story.id, shot=shot, refund=Refund.FULL, now=now)
+    ended = [await repo.get_job(job.id) for job in (story, shot)]
+    assert [(j.state, j.failure_code) for j in ended if j] == [(JobState.FAILED, "cancelled")] * 2
+    assert ended[0] is not None and ended[0].refunded and not ended[0].billable
+    # Everything back once: the allowance and the 2 credits.
+    assert await repo.balance(7) == 5 and await repo.quota_used(7, DAY) == 0
+    # A shot added meanwhile (a worker that read the story before) is never sent.
+    late = new_job(3).model_copy(update={"cost": 0, "story_job_id": story.id, "shot": 0})
+    late_shot = await repo.add_story_shot(story, late, now)
+    await repo.claim_due("w", limit=5, lease_seconds=30, now=now)
+    assert not await repo.mark_submitting(late_shot.id, "w", now)
+
+
+async def test_a_story_whose_shot_was_sent_is_not_cancelled_whole(repo: Repository) -> None:
+    story, shot = await paid_story(repo)
+    now = time.time()
+    claimed = await repo.claim_due("w", limit=5, lease_seconds=30, now=now)
+    assert shot.id in [job.id for job in claimed]
+    assert await repo.mark_submitting(shot.id, "w", now)  # the create is on its way
+    # The cancel read the shot as queued: nothing changes.
+    assert not await repo.cancel_story(story.id, shot=shot, refund=Refund.FULL, now=now)
+    after = [await repo.get_job(job.id) for job in (story, shot)]
+    assert [j.state for j in after if j] == [JobState.QUEUED, JobState.SUBMITTING]
+    assert await repo.balance(7) == 3 and await repo.quota_used(7, DAY) == 1
+
+
+async def test_a_story_asked_to_stop_sends_no_more_shots(repo: Repository) -> None:
+    story, shot = await paid_story(repo)
+    other = await accept(repo, 9, payer_daily=None)
+    assert isinstance(other, Accepted)
+    now = time.time()
+    await repo.claim_due("w", limit=5, lease_seconds=30, now=now)
+    assert await repo.request_story_stop(story.id, now)
+    assert not await repo.request_story_stop(story.id, now + 1)  # once
+    stored = await repo.get_job(story.id)
+    assert stored is not None and stored.stop_requested_at == now
+    assert not await repo.mark_submitting(shot.id, "w", now)
+    assert await repo.mark_submitting(other.job.id, "w", now)  # nothing else is held up
+    # Stopping changes no money by itself: the worker gives back what was never made.
+    assert await repo.balance(7) == 3
+
+
+async def test_a_story_being_delivered_cannot_be_asked_to_stop(repo: Repository) -> None:
+    story, _ = await paid_story(repo)
+    now = time.time()
+    await repo.claim_due("w", limit=5, lease_seconds=30, now=now)
+    assert await repo.mark_story_waiting(story.id, "w", now)
+    made = await repo.mark_story_made(
+        story.id, "w", video_url="https://v/1.mp4", outcome={}, give_back=0, now=now
+    )
+    assert made and not await repo.request_story_stop(story.id, now)

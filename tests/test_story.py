@@ -4,6 +4,7 @@ making each shot; the shots stitched into one MP4 by FFmpeg, checked by decoding
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from bot.domain.model import JobState
 from playground.fake_telegram import Call, FakeTelegram
 from tests.media import colour_runs, duration_of
 from tests.quota import quota_used
+from tests.test_callbacks import LUMA_PATH, start_luma
 
 USER = 1001
 STORY = (
@@ -273,3 +275,273 @@ async def test_a_story_in_progress_counts_once_toward_the_active_limit(
     tg.user_sends("/video a paper plane", user_id=USER)  # the story and this: two
     await tg.wait_for_video(count=2, timeout=30)
     assert not [c for c in tg.calls_of("sendMessage") if "the limit is" in c.params["text"]]
+
+
+# --- cancelling a story -------------------------------------------------------------------------
+#
+# Paid for all its shots when accepted: 1 from the day's allowance and 2 credits here. Before a
+# shot reaches the video API the story is cancelled whole, as a queued video is; once shots are
+# under way it stops after them (the shot under way deleted where the API can, else finished),
+# the shots made arrive as the story and the shots never made come back; while it is joined,
+# it is too late. Each case asserts the creates, the one video, the money and what was said.
+
+SHOTS = ("a calm lake", "the wind rises", "a storm")
+STUCK = "[stuck] "  # the emulator keeps such a generation in its queue until told otherwise
+
+
+def story_of(*shots: str) -> str:
+    return "/story\n" + "\n".join(shots)
+
+
+async def paying_bot(start_bot: Callable[..., Any], luma: Any = None) -> Any:
+    """A bot whose user pays 1 for a story of 3 from the day's allowance and 2 from 5 credits;
+    on Luma's own API (it can delete generations) when given the emulator as `luma`."""
+    if luma is None:
+        bot = await start_bot(daily_quota=1)
+    else:
+        bot = await start_luma(start_bot, luma, daily_quota=1)
+    await bot.runtime.repository.grant_credits(USER, 5, time.time())
+    return bot
+
+
+async def money(bot: Any, database: Any) -> tuple[int, int, list[tuple[int, str]]]:
+    """The day's allowance used, the credits left, and the story's ledger rows."""
+    rows = (await database.tables())["credit_ledger"]
+    story_rows = sorted((r["delta"], r["reason"]) for r in rows if r["ref"] == "1")
+    return await used(bot), await bot.runtime.repository.balance(USER), story_rows
+
+
+async def job_when(bot: Any, job_id: int, predicate: Callable[[Any], bool]) -> Any:
+    job = None
+    for _ in range(500):
+        job = await bot.runtime.repository.get_job(job_id)
+        if job is not None and predicate(job):
+            return job
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"job {job_id} never got there: {job}")
+
+
+def waiting(job: Any) -> bool:
+    return job.state is JobState.WAITING
+
+
+def generation(emulator: Any, index: int) -> Any:
+    return list(emulator.generations.values())[index]
+
+
+def cancel(tg: FakeTelegram, how: str, status: dict, job_id: int = 1) -> None:
+    """/cancel, /cancel as a reply to the story's status message, or its ✖ Cancel button
+    (`job_id`: another job's button, as a crafted one)."""
+    if how == "command":
+        tg.user_sends("/cancel", user_id=USER)
+    elif how == "reply":
+        tg.user_sends("/cancel", user_id=USER, reply_to_message_id=status["message_id"])
+    else:
+        tg.press_button(status, f"c:{job_id}", user_id=USER, crafted=job_id != 1)
+
+
+async def told(tg: FakeTelegram, how: str, words: str) -> str:
+    """What the cancel was answered with: the button's alert, or a reply."""
+    if how.endswith("button"):
+        call = await tg.wait_for_call("answerCallbackQuery", lambda c: words in c.params["text"])
+    else:
+        call = await tg.wait_for_call("sendMessage", lambda c: words in c.params["text"])
+    return str(call.params["text"])
+
+
+async def story_status_message(tg: FakeTelegram) -> dict:
+    call = await tg.wait_for_call("sendMessage", lambda c: "Story" in c.params["text"])
+    (cancel_row,) = call.params["reply_markup"]["inline_keyboard"]
+    assert [b["text"] for b in cancel_row] == ["✖ Cancel"]
+    return dict(call.result)
+
+
+@pytest.mark.parametrize("how", ["command", "reply", "button"])
+async def test_a_story_cancelled_before_its_first_shot_is_sent_is_refunded_whole(
+    how: str, tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], database: Any
+) -> None:
+    emulator.inject_fault(route="create", status=429, retry_after=30)  # shot 1 waits its turn
+    bot = await paying_bot(start_bot)
+    tg.user_sends(story_of(*SHOTS), user_id=USER)
+    status = await story_status_message(tg)
+    await tg.wait_until(lambda: len(creates(emulator)) == 1)
+    await job_when(bot, 2, lambda shot: shot.state is JobState.QUEUED and shot.attempts == 1)
+    assert await money(bot, database) == (1, 3, [(-2, "job")])
+    cancel(tg, how, status)
+    notice = await tg.wait_for_call("editMessageText", lambda c: "Cancelled" in c.params["text"])
+    assert int(notice.params["message_id"]) == status["message_id"]
+    assert "before it reached the video service" in notice.params["text"]
+    story = await story_job(bot, state=JobState.FAILED)
+    assert story.failure_code == "cancelled" and story.refunded and not story.billable
+    (shot,) = await bot.runtime.repository.story_shots(story.id)
+    assert shot.state is JobState.FAILED and shot.failure_code == "cancelled"
+    # Everything back, once: the allowance and the 2 credits (one ledger row).
+    assert await money(bot, database) == (0, 5, [(-2, "job"), (2, "job_refund")])
+    await tg.wait_until(lambda: bot.runtime.worker.in_flight == 0)
+    assert len(creates(emulator)) == 1 and emulator.generations == {}  # the refused one only
+    assert tg.videos() == []
+
+
+async def test_a_story_stopped_while_its_first_shot_is_made_is_that_shot(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], database: Any
+) -> None:
+    # AI/ML API cannot stop a generation: shot 1 is finished and is the story.
+    bot = await paying_bot(start_bot)
+    tg.user_sends(story_of(STUCK + SHOTS[0], *SHOTS[1:]), user_id=USER)
+    status = await story_status_message(tg)
+    await job_when(bot, 2, waiting)
+    tg.press_button(status, "c:1", user_id=USER)  # the button is still there
+    alert = await told(tg, "button", "Stopping your story")
+    assert "after shot 1" in alert and "(2 of 3) are given back" in alert
+    shown = await tg.wait_for_call("editMessageText", lambda c: "Stopping at" in c.params["text"])
+    assert "🎬 1." in shown.params["text"] and "⏹ 2. the wind rises" in shown.params["text"]
+    assert "reply_markup" not in shown.params  # nothing more to cancel
+    emulator.force_state(generation(emulator, 0).id, "completed")
+    video = await the_video(tg)
+    assert "1. [stuck] a calm lake" in video.params["caption"]
+    assert "Stopped at your request after 1 of 3 shots" in video.params["caption"]
+    story = await story_job(bot)
+    assert story.cost == 1 and len(creates(emulator)) == 1 and len(tg.videos()) == 1
+    assert await money(bot, database) == (1, 5, [(-2, "job"), (2, "story_refund")])
+
+
+async def test_a_story_stopped_between_shots_sends_the_shots_made(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], database: Any
+) -> None:
+    bot = await paying_bot(start_bot)
+    tg.user_sends(story_of(STUCK + SHOTS[0], *SHOTS[1:]), user_id=USER)
+    status = await story_status_message(tg)
+    await job_when(bot, 2, waiting)
+    emulator.inject_fault(route="create", status=429, retry_after=30)  # shot 2 waits its turn
+    emulator.force_state(generation(emulator, 0).id, "completed")
+    await job_when(bot, 3, lambda shot: shot.state is JobState.QUEUED and shot.attempts == 1)
+    cancel(tg, "reply", status)
+    reply = await told(tg, "reply", "Stopping your story")
+    assert "no more shots" in reply and "(2 of 3) are given back" in reply
+    video = await the_video(tg)
+    assert "Stopped at your request after 1 of 3 shots" in video.params["caption"]
+    assert "the wind rises" not in video.params["caption"]
+    story = await story_job(bot)
+    shots = await bot.runtime.repository.story_shots(story.id)
+    assert [(s.state, s.failure_code) for s in shots] == [
+        (JobState.DELIVERED, None),
+        (JobState.FAILED, "cancelled"),
+    ]
+    # Shot 2's create was refused once and never sent again; one generation in all.
+    assert len(creates(emulator)) == 2 and len(emulator.generations) == 1
+    assert await money(bot, database) == (1, 5, [(-2, "job"), (2, "story_refund")])
+
+
+@pytest.mark.parametrize("how", ["command", "shot button"])
+async def test_a_story_stopped_while_shot_2_of_3_is_made_ends_after_it(
+    how: str, tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], database: Any
+) -> None:
+    # "shot button": a Cancel naming the shot's own job (crafted) means its story too.
+    bot = await paying_bot(start_bot)
+    tg.user_sends(story_of(SHOTS[0], STUCK + SHOTS[1], SHOTS[2]), user_id=USER)
+    status = await story_status_message(tg)
+    await job_when(bot, 3, waiting)
+    cancel(tg, how, status, job_id=3 if how == "shot button" else 1)
+    answer = await told(tg, how, "Stopping your story")
+    assert "after shot 2" in answer and "(1 of 3) are given back" in answer
+    shown = await tg.wait_for_call("editMessageText", lambda c: "Stopping at" in c.params["text"])
+    assert "✅ 1." in shown.params["text"] and "🎬 2." in shown.params["text"]
+    assert "⏹ 3. a storm" in shown.params["text"]
+    cancel(tg, "command", status)  # asked again: said once more, nothing else
+    await told(tg, "command", "already stopping")
+    emulator.force_state(generation(emulator, 1).id, "completed")
+    video = await the_video(tg)
+    caption = video.params["caption"]
+    assert "1. a calm lake" in caption and "2. [stuck] the wind rises" in caption
+    assert "a storm" not in caption
+    assert "Stopped at your request after 2 of 3 shots; the shots not made (1)" in caption
+    story = await story_job(bot)
+    assert story.cost == 2 and len(creates(emulator)) == 2 and len(tg.videos()) == 1
+    assert await money(bot, database) == (1, 4, [(-2, "job"), (1, "story_refund")])
+
+
+async def test_on_luma_the_shot_under_way_is_deleted_and_the_shots_made_sent(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], database: Any
+) -> None:
+    bot = await paying_bot(start_bot, luma=emulator)
+    tg.user_sends(story_of(SHOTS[0], STUCK + SHOTS[1], SHOTS[2]), user_id=USER)
+    status = await story_status_message(tg)
+    await job_when(bot, 3, waiting)
+    cancel(tg, "button", status)
+    alert = await told(tg, "button", "Stopping your story")
+    assert "(2 of 3) are given back" in alert
+    video = await the_video(tg)
+    assert "Stopped at your request after 1 of 3 shots" in video.params["caption"]
+    deletes = [r.path for r in emulator.requests if r.method == "DELETE"]
+    assert deletes == [f"{LUMA_PATH}/generations/{generation(emulator, 1).id}"]
+    story = await story_job(bot)
+    shots = await bot.runtime.repository.story_shots(story.id)
+    assert [s.failure_code for s in shots] == [None, "cancelled"] and not shots[1].billable
+    assert story.cost == 1 and len(creates(emulator)) == 2
+    assert await money(bot, database) == (1, 5, [(-2, "job"), (2, "story_refund")])
+
+
+async def test_on_luma_a_story_whose_first_shot_is_deleted_is_refunded_whole(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], database: Any
+) -> None:
+    bot = await paying_bot(start_bot, luma=emulator)
+    tg.user_sends(story_of(STUCK + SHOTS[0], *SHOTS[1:]), user_id=USER)
+    status = await story_status_message(tg)
+    await job_when(bot, 2, waiting)
+    cancel(tg, "command", status)
+    notice = await tg.wait_for_call(
+        "editMessageText", lambda c: "the video service stopped making it" in c.params["text"]
+    )
+    assert int(notice.params["message_id"]) == status["message_id"]
+    story = await story_job(bot, state=JobState.FAILED)
+    assert story.failure_code == "cancelled" and story.refunded and not story.billable
+    assert [r.method for r in emulator.requests if r.method == "DELETE"] == ["DELETE"]
+    assert await money(bot, database) == (0, 5, [(-2, "job"), (2, "job_refund")])
+    await tg.wait_until(lambda: bot.runtime.worker.in_flight == 0)
+    assert len(creates(emulator)) == 1 and tg.videos() == []
+
+
+async def test_a_story_being_joined_is_too_late_to_cancel(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], database: Any
+) -> None:
+    emulator.inject_fault(route="download", kind="delay", seconds=3)  # the first shot's video
+    bot = await paying_bot(start_bot)
+    tg.user_sends(story_of(*SHOTS), user_id=USER)
+    status = await story_status_message(tg)
+    await story_job(bot, state=JobState.DELIVERING)
+    # Pressed as the shots are joined (the app may show the button a moment longer).
+    tg.press_button(status, "c:1", user_id=USER, crafted=True)
+    alert = await told(tg, "button", "Too late to cancel")
+    assert "being joined into one video" in alert
+    cancel(tg, "command", status)
+    await told(tg, "command", "Too late to cancel")
+    video = await the_video(tg)
+    assert "Stopped" not in video.params["caption"] and "3. a storm" in video.params["caption"]
+    story = await story_job(bot)
+    assert story.cost == 3 and len(creates(emulator)) == 3 and len(tg.videos()) == 1
+    assert await money(bot, database) == (1, 3, [(-2, "job")])
+
+
+async def test_a_stop_asked_before_a_restart_is_honoured_after_it(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], database: Any
+) -> None:
+    first = await paying_bot(start_bot)
+    tg.user_sends(story_of(SHOTS[0], STUCK + SHOTS[1], SHOTS[2]), user_id=USER)
+    status = await story_status_message(tg)
+    await job_when(first, 3, waiting)
+    cancel(tg, "reply", status)
+    await told(tg, "reply", "Stopping your story")
+    await first.stop()
+    stored = await first_story(database)
+    assert stored["stop_requested_at"] is not None  # what the next process goes by
+    second = await start_bot(daily_quota=1)
+    emulator.force_state(generation(emulator, 1).id, "completed")
+    video = await the_video(tg)
+    assert "Stopped at your request after 2 of 3 shots" in video.params["caption"]
+    await story_job(second)
+    assert len(creates(emulator)) == 2 and len(tg.videos()) == 1
+    assert await money(second, database) == (1, 4, [(-2, "job"), (1, "story_refund")])
+
+
+async def first_story(database: Any) -> dict[str, Any]:
+    return next(row for row in (await database.tables())["generations"] if row["id"] == 1)

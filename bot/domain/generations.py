@@ -8,12 +8,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.access import AccessPolicy
 from bot.domain.model import (
+    ACTIVE_STATES,
     Accepted,
     ExtendPrompt,
     FailureCode,
@@ -40,6 +41,7 @@ from bot.domain.specs import (
     StorySpec,
     TelegramImage,
     UpscaleSpec,
+    spec_of,
 )
 from bot.domain.stores import GenerationStore
 from bot.domain.upgrades import Upgrades
@@ -147,15 +149,36 @@ class HistoryPage:
 
 
 class CancelResult(StrEnum):
+    """What a cancel came to (values are catalog keys)."""
+
     CANCELLED = "cancelled"  # stopped before submission: refunded
     DELETED = "cancelled_at_service"  # stopped at the video service (it can delete): refunded
     TOO_LATE = "cancel_too_late"  # already at the API, which cannot stop it: it will arrive
     NOTHING = "cancel_nothing"
     NOT_YOURS = "cancel_not_yours"
+    # A story with shots made (or one at the video service): no more shots; the shots made
+    # are delivered as the story and those never made given back. The shot under way was
+    # stopped (or there was none), or it cannot be and is finished first.
+    STORY_STOPPING = "story_stopping"
+    STORY_STOPPING_AFTER_SHOT = "story_stopping_after_shot"
+    STORY_ALREADY_STOPPING = "story_already_stopping"
+    STORY_TOO_LATE = "story_cancel_too_late"  # every shot made: being joined and delivered
+    STORY_LAST_SHOT = "story_cancel_last_shot"  # the last shot is under way and cannot stop
 
     @property
     def stopped(self) -> bool:
+        """The job ended here and now, refunded: its status message can say so."""
         return self in (CancelResult.CANCELLED, CancelResult.DELETED)
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """A cancel's result, the job it was about (a story for any of its shots), and the values
+    its message needs."""
+
+    result: CancelResult
+    job: Job | None
+    values: dict[str, int] = field(default_factory=dict)
 
 
 class ImproveResult(StrEnum):
@@ -310,12 +333,12 @@ class GenerationService:
 
     async def cancel(
         self, who: Requester, *, job_id: int | None = None, status_message_id: int | None = None
-    ) -> tuple[CancelResult, Job | None]:
+    ) -> Cancellation:
         """Cancel a job: the one named, the one whose status message this is, or the payer's
         latest in this chat. Only its payer (or an admin) may: a job an anonymous admin or a
         channel asked for is cancelled by the same again. Before submission it is refunded.
         After, only a family that can delete generations stops it (refunded too); elsewhere the
-        video will still come."""
+        video will still come. A story's shot stands for its story (`_cancel_story`)."""
         if job_id is not None:
             job = await self._repo.get_job(job_id)
         elif status_message_id is not None:
@@ -323,19 +346,77 @@ class GenerationService:
         else:
             mine = await self._repo.active_jobs_of(who.payer_id, who.chat_id)
             job = mine[-1] if mine else None
+        if job is not None and job.story_job_id is not None:  # the user's cancel means the story
+            job = await self._repo.get_job(job.story_job_id)
         if job is None or job.chat_id != who.chat_id or job.state.is_final:
-            return CancelResult.NOTHING, job
+            return Cancellation(CancelResult.NOTHING, job)
         if job.payer_id != who.payer_id and not self.policy.is_admin(who.user_id):
-            return CancelResult.NOT_YOURS, job
+            return Cancellation(CancelResult.NOT_YOURS, job)
+        if job.kind == StorySpec.kind:
+            return await self._cancel_story(job)
         if await self._fail_cancelled(job.id, submitted=False):
-            return CancelResult.CANCELLED, job
+            return Cancellation(CancelResult.CANCELLED, job)
         if await self._delete_at_service(job):
-            return CancelResult.DELETED, job
-        return CancelResult.TOO_LATE, job
+            return Cancellation(CancelResult.DELETED, job)
+        return Cancellation(CancelResult.TOO_LATE, job)
 
-    async def _delete_at_service(self, job: Job) -> bool:
+    async def _cancel_story(self, story: Job) -> Cancellation:
+        """Before any shot reached the video API the story is cancelled whole and refunded, as a
+        video in the queue is; so is one whose only shot the API deletes. Once shots are made
+        (or one cannot be stopped), the story is asked to stop (stored: a restart honours it):
+        no further shot is sent, the shot under way is stopped where the API can delete it and
+        otherwise finished, and the worker delivers the shots made as the story and gives back
+        the shots never made. While the story is joined and delivered, it is too late."""
+        if story.state is JobState.DELIVERING:
+            return Cancellation(CancelResult.STORY_TOO_LATE, story)
+        shots = await self._repo.story_shots(story.id)
+        made = sum(shot.state is JobState.DELIVERED for shot in shots)
+        last = shots[-1] if shots else None
+        under_way = last if last is not None and last.state in ACTIVE_STATES else None
+        now = time.time()
+        unsent = last is None or last.state is JobState.QUEUED
+        if not made and unsent and story.stop_requested_at is None:  # nothing reached the API
+            refund = refund_for(FailureCode.CANCELLED, submitted=False)
+            if await self._repo.cancel_story(story.id, shot=last, refund=refund, now=now):
+                return Cancellation(CancelResult.CANCELLED, story)
+        # Stored before anything is stopped: from here on no shot is sent, even after a crash.
+        if not await self._repo.request_story_stop(story.id, now):
+            return await self._story_moved_on(story.id)
+        stopped = under_way is None or await self._fail_cancelled(under_way.id, submitted=False)
+        if not stopped and under_way is not None:
+            # With no shot made, the story ends with its only shot (refunded as a video is).
+            whole = None if made else story
+            stopped = await self._delete_at_service(under_way, story=whole)
+            if stopped and whole is not None:
+                return Cancellation(CancelResult.DELETED, story)
+        await self._repo.wake_job(story.id, now)  # the worker ends the story at once
+        self._wake_worker()
+        spec = spec_of(story)
+        assert isinstance(spec, StorySpec)
+        count = len(spec.shots)
+        if stopped:
+            return Cancellation(
+                CancelResult.STORY_STOPPING, story, {"count": count, "unmade": count - made}
+            )
+        assert under_way is not None and under_way.shot is not None
+        if under_way.shot + 1 == count:  # nothing after it to stop: the story comes whole
+            return Cancellation(CancelResult.STORY_LAST_SHOT, story)
+        values = {"count": count, "unmade": count - made - 1, "shot": under_way.shot + 1}
+        return Cancellation(CancelResult.STORY_STOPPING_AFTER_SHOT, story, values)
+
+    async def _story_moved_on(self, story_id: int) -> Cancellation:
+        """The story could not be asked to stop: asked before, delivering, or over."""
+        story = await self._repo.get_job(story_id)
+        if story is None or story.state.is_final:
+            return Cancellation(CancelResult.NOTHING, story)
+        if story.state is JobState.DELIVERING:
+            return Cancellation(CancelResult.STORY_TOO_LATE, story)
+        return Cancellation(CancelResult.STORY_ALREADY_STOPPING, story)
+
+    async def _delete_at_service(self, job: Job, *, story: Job | None = None) -> bool:
         """Stop a submitted job where the API can delete generations. Only a job still waiting
-        for its video: once the video is made it is paid for and on its way."""
+        for its video: once the video is made it is paid for and on its way. `story`: the job
+        is that story's only shot, and the story ends with it (refunded as the shot is)."""
         if not self._client.can_delete:
             return False
         fresh = await self._repo.get_job(job.id)  # it may have moved on since it was read
@@ -346,7 +427,13 @@ class GenerationService:
         except LumaError as error:
             log.warning("job %d: the video service would not delete it: %s", job.id, error)
             return False
-        stopped = await self._fail_cancelled(job.id, submitted=True)
+        if story is None:
+            stopped = await self._fail_cancelled(job.id, submitted=True)
+        else:
+            refund = refund_for(FailureCode.CANCELLED, submitted=True)
+            stopped = await self._repo.cancel_story(
+                story.id, shot=fresh, refund=refund, now=time.time()
+            )
         if stopped:
             # End this process's wait now rather than at its next poll: it looks at once, finds
             # the generation gone (404) and the job already failed, and stops there.

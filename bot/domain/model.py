@@ -129,6 +129,8 @@ class Job(BaseModel):
     finished_at: float | None
     story_job_id: int | None = None  # a story's shot: the story's job
     shot: int | None = None  # its place in the story, from 0
+    # A story asked to stop (/cancel once shots are under way): no shot is sent after this.
+    stop_requested_at: float | None = None
 
 
 class AlbumItem(BaseModel):

@@ -60,7 +60,10 @@ class JobStore(Protocol):
         """Give the lease up; `count_attempt` records a failed try (for growing backoff)."""
         ...
 
-    async def mark_submitting(self, job_id: int, owner: str, now: float) -> bool: ...
+    async def mark_submitting(self, job_id: int, owner: str, now: float) -> bool:
+        """QUEUED -> SUBMITTING, before the create is sent. Never for a story's shot once its
+        story was asked to stop or no longer makes shots."""
+        ...
 
     async def mark_submitted(
         self, job_id: int, owner: str, *, remote_id: str, remote_state: str, now: float
@@ -144,6 +147,19 @@ class JobStore(Protocol):
         now: float,
     ) -> bool:
         """On to stitching and delivery, with `give_back` credits back for shots never made."""
+        ...
+
+    async def request_story_stop(self, story_id: int, now: float) -> bool:
+        """Ask a story making its shots to stop (stored once); False if it was asked before or
+        no longer makes shots."""
+        ...
+
+    async def cancel_story(
+        self, story_id: int, *, shot: Job | None, refund: Refund, now: float
+    ) -> bool:
+        """End a story none of whose shots was made: the story, its shot under way (`shot`, in
+        the state it was read in) and any shot never sent fail as cancelled, the story refunded
+        as `refund` says, in one transaction; False, with nothing changed, if one moved on."""
         ...
 
     async def wake_job(self, job_id: int, now: float) -> None: ...

@@ -584,6 +584,36 @@ EN: Final[dict[str, str]] = {
         "\n⚠️ Shot {shot} could not be made, so the story ends before it; the {unmade} shots "
         "not made were refunded."
     ),
+    "story_stopped_by_request": (
+        "\n⏹ Stopped at your request after {made} of {count} shots; the shots not made "
+        "({unmade}) were given back."
+    ),
+    "story_shot_dropped": "⏹ {number}. {cut}{prompt}",
+    "story_status_stopping": (
+        "⏹ Stopping at your request: no more shots; the shots made will be sent as the story."
+    ),
+    # /cancel on a story (plain text: also a button's alert, 200 characters at most)
+    "story_stopping": (
+        "⏹ Stopping your story: no more shots will be made. The shots made so far will be sent "
+        "as the story, and the shots never made ({unmade} of {count}) are given back."
+    ),
+    "story_stopping_after_shot": (
+        "⏹ Stopping your story after shot {shot}, which the video service is already making. "
+        "The shots made will be sent as the story; those never made ({unmade} of {count}) are "
+        "given back."
+    ),
+    "story_cancel_last_shot": (
+        "Too late to stop: the last shot is already being made by the video service and can't "
+        "be stopped there, so the whole story will arrive."
+    ),
+    "story_already_stopping": (
+        "⏹ Your story is already stopping: the shots made will be sent as the story, and the "
+        "shots never made are given back."
+    ),
+    "story_cancel_too_late": (
+        "Too late to cancel: every shot of this story is made, and they are being joined into "
+        "one video. It will arrive shortly."
+    ),
     "history_kind_story": "story",
     "help_story": (
         "<b>Tell a story</b>: <code>/story</code> with one shot per line makes them one after "

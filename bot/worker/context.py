@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from telegram import Bot
 
-from bot.domain.model import FailureCode, Job, refund_for
+from bot.domain.model import FailureCode, Job, JobState, refund_for
 from bot.domain.stores import JobStore
 from bot.llm import PromptHelper
 from bot.logs import redact
@@ -78,10 +78,12 @@ class WorkerContext:
         reason: str | None = None,
         *,
         submitted: bool | None = None,
+        only_if: JobState | None = None,
     ) -> bool:
-        """Fail the job and refund once, as REFUNDS says; the next step tells the user why. The
-        notice is part of the job (`notice_pending`): if this process dies before sending it,
-        another worker claims the failed job after a lease's time and sends it."""
+        """Fail the job (if it is still in state `only_if`, when given) and refund once, as
+        REFUNDS says; the next step tells the user why. The notice is part of the job
+        (`notice_pending`): if this process dies before sending it, another worker claims the
+        failed job after a lease's time and sends it."""
         now = time.time()
         # `submitted`: whether the provider had it (a story: whether its shot reached it).
         reached = job.remote_id is not None if submitted is None else submitted
@@ -96,6 +98,7 @@ class WorkerContext:
             reason=reason,
             refund=refund,
             now=now,
+            only_if=only_if,
             notice_due_at=notice_due_at,
         )
         if failed and job.story_job_id is not None:

@@ -52,7 +52,7 @@ from telegram import (
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, TelegramError
 
-from bot.domain.model import NO_MESSAGE, Job
+from bot.domain.model import NO_MESSAGE, FailureCode, Job
 from bot.domain.specs import PromptHelp, SoundSpec, StorySpec, UpscaleSpec
 from bot.domain.upgrades import Upgrades
 from bot.llm import HelpOutcome
@@ -486,12 +486,7 @@ def _story_caption(job: Job, language: str | None) -> str:
         for index, shot in enumerate(spec.shots)
         if index in made
     ]
-    stopped = outcome.get("stopped")
-    note = (
-        text("story_stopped", language, shot=stopped["shot"], unmade=stopped["unmade"])
-        if stopped
-        else ""
-    )
+    note = _stopped_note(outcome.get("stopped"), len(shots), len(spec.shots), language)
     details = " · ".join(
         str(part)
         for part in (
@@ -510,6 +505,20 @@ def _story_caption(job: Job, language: str | None) -> str:
         shots=Html("\n".join(shots)),
         stopped=Html(note),
     )
+
+
+def _stopped_note(
+    stopped: dict[str, Any] | None, made: int, count: int, language: str | None
+) -> str:
+    """Why a story ends before its last shot: stopped at the payer's request, or a shot that
+    could not be made (the deadline included); and that the shots never made were given back."""
+    if not stopped:
+        return ""
+    if stopped.get("code") == FailureCode.CANCELLED.value:
+        return text(
+            "story_stopped_by_request", language, made=made, count=count, unmade=stopped["unmade"]
+        )
+    return text("story_stopped", language, shot=stopped["shot"], unmade=stopped["unmade"])
 
 
 # What the prompt helper did, as the caption's second line (the API got `sent`).

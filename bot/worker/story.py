@@ -11,7 +11,11 @@ the video API itself: each time the worker takes it up, it looks at its shots (j
   (PROGRESS_INTERVAL);
 - every shot made, or one failed after some were made: the story goes on to be stitched and
   delivered (DELIVERING, bot/worker/deliver.py), and the shots never made are given back;
-- the first shot failed: the story fails as that shot did (refunded as the table says).
+- the first shot failed: the story fails as that shot did (refunded as the table says);
+- asked to stop (/cancel once a shot is under way: `stop_requested_at`, stored, so a restart
+  honours it): no shot is added after that, and none sent (`mark_submitting` refuses; a shot
+  still in the queue is dropped here), the shot under way is waited for unless the cancel
+  deleted it, and then the shots made are delivered as the story, as after a failed shot.
 
 Shots are added once (their request key names the story and the place), so a restart resumes
 at the shot in progress; stitching runs again from the shots' videos, so a kill during it or
@@ -34,6 +38,7 @@ from telegram.error import TelegramError
 
 from bot.domain.model import ACTIVE_STATES, FailureCode, Job, JobState, NewJob
 from bot.domain.specs import ParentVideo, StorySpec, spec_of
+from bot.telegram.buttons import cancel_button
 from bot.texts import Html, clock, excerpt, text
 from bot.worker.context import WorkerContext
 from bot.worker.delivery import Delivery, VideoFile, VideoTooLarge
@@ -90,15 +95,20 @@ class Story:
         assert isinstance(spec, StorySpec)
         shots = await ctx.repo.story_shots(story.id)
         last = shots[-1] if shots else None
+        stopping = story.stop_requested_at is not None
         if last is not None and last.state in ACTIVE_STATES:
+            if stopping and await ctx.fail(last, FailureCode.CANCELLED, only_if=JobState.QUEUED):
+                return True  # never sent, and now never will be: the story ends without it
             await self._show(story, spec, shots)
             return await self._look_again(story)
         if last is not None and last.state is JobState.FAILED:
             return await self._after_failed_shot(story, spec, shots, last)
         if len(shots) == len(spec.shots):
             return await self._all_made(story, shots, give_back=0)
+        if stopping:  # the payer asked (/cancel): the shots made are the story
+            return await self._end_early(story, spec, shots, FailureCode.CANCELLED)
         if time.time() >= story.deadline_at:
-            return await self._stop_at_deadline(story, spec, shots)
+            return await self._end_early(story, spec, shots, FailureCode.TIMEOUT)
         await self._add_shot(story, spec, len(shots), last)
         return True  # look again at once: shows the new shot as under way
 
@@ -145,25 +155,22 @@ class Story:
             return await self._ctx.fail(
                 story, code, failed.failure_reason, submitted=failed.remote_id is not None
             )
-        unmade = spec.shots[len(made) :]
-        per_shot = story.cost // len(spec.shots) if spec.shots else 0
-        log.info(
-            "story %d: shot %d failed; delivering %d shots", story.id, len(made) + 1, len(made)
-        )
-        return await self._all_made(
-            story,
-            made,
-            give_back=per_shot * len(unmade),
-            stopped={"shot": len(made) + 1, "code": code.value, "unmade": len(unmade)},
-        )
+        log.info("story %d: shot %d ended (%s)", story.id, len(made) + 1, code.value)
+        return await self._end_early(story, spec, shots, code)
 
-    async def _stop_at_deadline(self, story: Job, spec: StorySpec, shots: list[Job]) -> bool:
+    async def _end_early(
+        self, story: Job, spec: StorySpec, shots: list[Job], code: FailureCode
+    ) -> bool:
+        """The story ends before its last shot (`code`: a shot failed, the deadline passed, or
+        the payer asked it to stop): the shots made are delivered as the story, and the shots
+        never made given back; with none made, the story fails."""
         made = [shot for shot in shots if shot.state is JobState.DELIVERED]
         if not made:
-            return await self._ctx.fail(story, FailureCode.TIMEOUT)
+            return await self._ctx.fail(story, code)
         unmade = len(spec.shots) - len(made)
         per_shot = story.cost // len(spec.shots)
-        stopped = {"shot": len(made) + 1, "code": FailureCode.TIMEOUT.value, "unmade": unmade}
+        log.info("story %d: delivering %d of %d shots", story.id, len(made), len(spec.shots))
+        stopped: dict[str, object] = {"shot": len(made) + 1, "code": code.value, "unmade": unmade}
         return await self._all_made(story, made, give_back=per_shot * unmade, stopped=stopped)
 
     async def _all_made(
@@ -206,10 +213,16 @@ class Story:
         if story.status_message_id is None or not spend:
             return
         language = await ctx.notices.language(story)
-        message = story_status(spec, shots, time.time() - story.created_at, language)
+        stopping = story.stop_requested_at is not None
+        elapsed = time.time() - story.created_at
+        message = story_status(spec, shots, elapsed, language, stopping=stopping)
         with contextlib.suppress(TelegramError):  # "not modified", or gone: the next look
             await ctx.bot.edit_message_text(
-                chat_id=story.chat_id, message_id=story.status_message_id, text=message
+                chat_id=story.chat_id,
+                message_id=story.status_message_id,
+                text=message,
+                # Cancel stops the story after the shots made, whatever the video service.
+                reply_markup=None if stopping else cancel_button(story.id, language),
             )
 
     # --- its shots ----------------------------------------------------------------------------
@@ -288,13 +301,26 @@ class StoryStitchError(Exception):
     """The shots could not be joined (retried like a failed download)."""
 
 
-def story_status(spec: StorySpec, shots: list[Job], elapsed: float, language: str | None) -> str:
-    """The story's status message: a line per shot, and the time so far."""
+def story_status(
+    spec: StorySpec,
+    shots: list[Job],
+    elapsed: float,
+    language: str | None,
+    *,
+    stopping: bool = False,
+) -> str:
+    """The story's status message: a line per shot, and the time so far; `stopping`: the payer
+    asked it to stop, so the shots not begun will not be made."""
     lines = []
     for index, shot in enumerate(spec.shots):
         state = shots[index].state if index < len(shots) else None
+        dropped = (state is None and stopping) or (
+            state is JobState.FAILED and shots[index].failure_code == FailureCode.CANCELLED.value
+        )
         key = (
-            "story_shot_waiting"
+            "story_shot_dropped"
+            if dropped
+            else "story_shot_waiting"
             if state is None
             else "story_shot_done"
             if state is JobState.DELIVERED
@@ -311,6 +337,8 @@ def story_status(spec: StorySpec, shots: list[Job], elapsed: float, language: st
                 cut="✂️ " if shot.cut else "",
             )
         )
+    if stopping and len(shots) < len(spec.shots):  # some will never be made
+        lines.append(text("story_status_stopping", language))
     return text(
         "story_status",
         language,

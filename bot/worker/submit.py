@@ -19,7 +19,7 @@ from typing import Protocol
 
 from telegram.error import TelegramError
 
-from bot.domain.model import FailureCode, Job, classify_refusal
+from bot.domain.model import FailureCode, Job, JobState, classify_refusal
 from bot.domain.specs import GENERATION_KINDS, GenerationSpec, PromptHelp, StorySpec, spec_of
 from bot.links import LinkSigner
 from bot.llm import HelpOutcome, Rewrite
@@ -81,7 +81,7 @@ class Submit:
         except ValueError as error:
             return await ctx.fail(job, FailureCode.UNSUPPORTED, str(error))
         if not await ctx.repo.mark_submitting(job.id, ctx.owner, now):
-            return False
+            return await self._not_sent(job)
         try:
             generation = await ctx.client.submit(request)
         except errors.RateLimitError as error:
@@ -113,6 +113,22 @@ class Submit:
             remote_state=generation.state.value,
             now=time.time(),
         )
+
+    async def _not_sent(self, job: Job) -> bool:
+        """The job could not be marked for sending: it moved on (cancelled, taken over), or it
+        is a shot whose story was asked to stop or no longer makes shots, and then it never
+        will be sent: it ends here (cancelled, told of by its story)."""
+        ctx = self._ctx
+        if job.story_job_id is None:
+            return False
+        story = await ctx.repo.get_job(job.story_job_id)
+        if (
+            story is None
+            or story.stop_requested_at is not None
+            or story.state not in (JobState.QUEUED, JobState.WAITING)
+        ):
+            await ctx.fail(job, FailureCode.CANCELLED, only_if=JobState.QUEUED)
+        return False
 
     async def _prompt_help(self, job: Job, spec: GenerationSpec) -> GenerationSpec | None:
         """The spec with the prompt helper's work done and recorded, before the create: an
