@@ -93,6 +93,17 @@ class UserActions(FakeState):
             msg["entities"] = ents
         return self._push_message("message", msg)
 
+    def _push_media(self, msg: dict, media_group_id: str | None, caption: str | None) -> dict:
+        """Queue a user's media message, with its album (``media_group_id``) and its caption
+        (with ``bot_command`` entities)."""
+        if media_group_id is not None:
+            msg["media_group_id"] = str(media_group_id)
+        if caption is not None:
+            msg["caption"] = caption
+            if ents := command_entities(caption):
+                msg["caption_entities"] = ents
+        return self._push_message("message", msg)
+
     def user_sends_photo(
         self,
         caption: str | None = None,
@@ -125,13 +136,7 @@ class UserActions(FakeState):
         )
         self._join_album(msg["chat"]["id"], media_group_id, "photo")
         msg["photo"] = self._photo_sizes(photo_bytes or FAKE_JPEG, width, height)
-        if media_group_id is not None:
-            msg["media_group_id"] = str(media_group_id)
-        if caption is not None:
-            msg["caption"] = caption
-            if ents := command_entities(caption):
-                msg["caption_entities"] = ents
-        return self._push_message("message", msg)
+        return self._push_media(msg, media_group_id, caption)
 
     def user_sends_document(
         self,
@@ -171,13 +176,7 @@ class UserActions(FakeState):
         self._join_album(msg["chat"]["id"], media_group_id, "document")
         stored = self._register(data, "document", mime_type=mime_type, file_name=file_name)
         msg["document"] = self._file_json(stored)
-        if media_group_id is not None:
-            msg["media_group_id"] = str(media_group_id)
-        if caption is not None:
-            msg["caption"] = caption
-            if ents := command_entities(caption):
-                msg["caption_entities"] = ents
-        return self._push_message("message", msg)
+        return self._push_media(msg, media_group_id, caption)
 
     def user_sends_video(
         self,
@@ -223,13 +222,7 @@ class UserActions(FakeState):
         stored = self._register(data, "video", mime_type=mime_type, file_name=file_name)
         stored.meta = {"width": width, "height": height, "duration": duration}
         msg["video"] = self._file_json(stored, "width", "height", "duration")
-        if media_group_id is not None:
-            msg["media_group_id"] = str(media_group_id)
-        if caption is not None:
-            msg["caption"] = caption
-            if ents := command_entities(caption):
-                msg["caption_entities"] = ents
-        return self._push_message("message", msg)
+        return self._push_media(msg, media_group_id, caption)
 
     def user_edits(self, message: dict, text: str) -> dict:
         """Queue an ``edited_message`` update replacing the text/caption of ``message``."""
