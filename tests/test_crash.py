@@ -229,17 +229,17 @@ def help_answers(tg: FakeTelegram) -> list[Any]:
 async def test_an_update_handled_before_a_crash_is_not_handled_again(
     tg: FakeTelegram, emulator: Any, crashable: Any
 ) -> None:
-    """Polling confirms a batch only when all of it was handled. Killed with /help answered
-    but the batch's other update still in hand, the bot never confirmed the offset, so Telegram
-    re-sends both to the next process: /help must not be answered twice."""
+    """Polling confirms an update only once it and every update before it were handled.
+    Killed with /help answered but an older update still in hand, the bot never confirmed
+    either, so Telegram re-sends both to the next process: /help must not be answered twice."""
     start, repository = crashable
-    tg.delay_next("answerCallbackQuery", 30)  # holds the second update of the batch
-    tg.user_sends("/help", user_id=USER)  # update 1
-    tg.press_inline_button("inline-1", "anything", user_id=USER)
+    tg.delay_next("answerCallbackQuery", 30)  # holds update 1
+    tg.press_inline_button("inline-1", "anything", user_id=USER)  # update 1
+    tg.user_sends("/help", user_id=USER)  # update 2
     first = await start()
     await tg.wait_until(lambda: help_answers(tg) and tg.faults_left("answerCallbackQuery") == 0)
     for _ in range(200):  # /help's handling ends by recording it as handled
-        if await repository.update_handled(1):
+        if await repository.update_handled(2):
             break
         await asyncio.sleep(0.05)
     await first.kill()

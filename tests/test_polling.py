@@ -34,6 +34,25 @@ def messages(caplog: pytest.LogCaptureFixture, part: str) -> list[logging.LogRec
     return [r for r in caplog.records if part in r.getMessage()]
 
 
+async def test_a_reply_held_in_one_chat_does_not_hold_another_users_update(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    """Updates are handled as they come, not batch by batch: while one user's reply waits
+    (Telegram holds it), another user who writes after is answered, and the held update is
+    confirmed only once it is done."""
+    await start_bot()
+    tg.delay_next("sendMessage", 10)
+    tg.user_sends("/help", user_id=USER)
+    await tg.wait_until(lambda: tg.faults_left("sendMessage") == 0)  # its reply is held
+    tg.user_sends("/help", user_id=2002)
+    answered = await tg.wait_for_call("sendMessage", lambda c: c.params["chat_id"] == "2002")
+    assert answered.ok
+    assert [c.params["chat_id"] for c in help_answers(tg)] == ["2002"]  # the first still held
+    assert tg.pending_updates() == 2  # neither confirmed: the older is still in hand
+    await tg.wait_until(lambda: len(help_answers(tg)) == 2, timeout=20)
+    await tg.wait_until(lambda: tg.pending_updates() == 0, timeout=10)
+
+
 async def test_a_429_on_get_updates_is_waited_out(
     tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any], caplog: Any
 ) -> None:

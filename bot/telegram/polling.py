@@ -1,10 +1,16 @@
-"""Long polling that never drops an update: a batch is handled before its offset is confirmed.
+"""Long polling that never drops an update, and never makes one user wait for another's.
 
 PTB's own Updater confirms a batch (by asking for the next one) while its updates may still sit
-unhandled in memory, so a killed process loses them: at-most-once. Here the next `getUpdates`,
-which tells Telegram the batch is done, is only sent once every update of the batch has been
-handled: at-least-once. Handling twice is harmless because jobs are idempotent by request key and
+unhandled in memory, so a killed process loses them: at-most-once. Here an update is confirmed
+only once it and every update before it were handled: `getUpdates` always asks from the oldest
+update still in hand, so Telegram keeps re-sending it until then (a killed process gets it back:
+at-least-once). Handling twice is harmless because jobs are idempotent by request key and
 updates already handled are skipped by id (handlers/__init__.py).
+
+Updates are handled as they come, each on its own, not batch by batch: a reply waiting for
+Telegram's pace in one chat (a second a message in a private chat) holds no one else's. While
+updates are in hand Telegram answers at once (it re-sends those), so new ones are asked for
+after one finishes, or every IN_HAND_POLL seconds; at most one page (100) is in hand.
 """
 
 from __future__ import annotations
@@ -22,6 +28,10 @@ from bot.telegram.flood import FloodGuard
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 10  # seconds Telegram holds an empty getUpdates
+# While updates are in hand, how often to ask for new ones (when none of those finishes sooner).
+IN_HAND_POLL = 0.5
+# How long a stop waits for the updates in hand.
+STOP_PATIENCE = 30.0
 # After a network error, a 5xx or a 409 Conflict, wait before asking again: 1 s, doubling up to
 # 30 s while the failures last (a long outage costs one request per 30 s, and polling resumes
 # within 30 s of Telegram coming back). A good answer starts over at 1 s.
@@ -41,10 +51,10 @@ class UpdatePoller:
         self._application = application
         self._flood = flood
         self._allowed_updates = allowed_updates
-        self._offset: int | None = None
+        self._seen: int | None = None  # the newest update taken up (handled, in hand or dropped)
+        self._in_hand: dict[int, asyncio.Task[None]] = {}  # by update id
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._handling = asyncio.Event()  # set while a batch is being handled
         self._failed: asyncio.Future[InvalidToken] = asyncio.get_running_loop().create_future()
 
     async def start(self) -> None:
@@ -61,20 +71,22 @@ class UpdatePoller:
         self._task = asyncio.create_task(self._run(), name="update-poller")
 
     async def stop(self) -> None:
-        """Finish the batch in hand (a bounded wait), confirm it, and stop."""
+        """Stop asking for updates, finish those in hand (a bounded wait), confirm them."""
         self._stopping = True
         if self._task is None:
             return
-        if not self._handling.is_set():
-            self._task.cancel()  # idle in a long poll: nothing to finish
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            async with asyncio.timeout(30):
-                await asyncio.shield(self._task)
-        self._task.cancel()
+        self._task.cancel()  # an answer it was waiting for is simply asked for again next time
         await asyncio.gather(self._task, return_exceptions=True)
-        if self._offset is not None:
+        in_hand = list(self._in_hand.values())
+        if in_hand:
+            await asyncio.wait(in_hand, timeout=STOP_PATIENCE)
+        for task in in_hand:
+            task.cancel()
+        await asyncio.gather(*in_hand, return_exceptions=True)
+        offset = self._offset()
+        if offset is not None:
             with contextlib.suppress(TelegramError):
-                await self._application.bot.get_updates(offset=self._offset, timeout=0)
+                await self._application.bot.get_updates(offset=offset, timeout=0)
 
     async def failure(self) -> InvalidToken:
         """Wait until polling cannot go on: Telegram rejected the token (revoked, or changed
@@ -84,10 +96,11 @@ class UpdatePoller:
     async def _run(self) -> None:
         failures = 0  # failed getUpdates in a row
         while not self._stopping:
+            busy = bool(self._in_hand)
             try:
                 updates = await self._application.bot.get_updates(
-                    offset=self._offset,
-                    timeout=POLL_TIMEOUT,
+                    offset=self._offset(),
+                    timeout=0 if busy else POLL_TIMEOUT,  # it would answer at once anyway
                     allowed_updates=self._allowed_updates,
                     read_timeout=POLL_TIMEOUT + 10,
                 )
@@ -122,20 +135,40 @@ class UpdatePoller:
                 log.warning("getUpdates failed (%s); retrying in %gs", error, pause)
                 await asyncio.sleep(pause)
                 continue
+            except Exception:
+                # Whatever else (an answer PTB cannot read): polling must not end quietly.
+                failures += 1
+                pause = backoff(failures)
+                log.exception("getUpdates failed unexpectedly; retrying in %gs", pause)
+                await asyncio.sleep(pause)
+                continue
             failures = 0
-            if updates:
-                await self._handle(updates)
-                self._offset = updates[-1].update_id + 1
+            fresh = [u for u in updates if self._seen is None or u.update_id > self._seen]
+            for update in fresh:
+                self._seen = update.update_id
+                if self._flood.admit(update):  # a flooding sender's are dropped here
+                    self._take_up(update)
+            if busy and not fresh and self._in_hand:
+                # Only what is in hand came back: ask again once one of them is done.
+                await asyncio.wait(
+                    list(self._in_hand.values()),
+                    timeout=IN_HAND_POLL,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
 
-    async def _handle(self, updates: tuple[Update, ...]) -> None:
-        self._handling.set()
-        try:
-            # process_update never raises: handler errors go to the error handler.
-            # A sender flooding the bot is cut off here: the batch waits for its slowest reply.
-            admitted = [u for u in updates if self._flood.admit(u)]
-            await asyncio.gather(*(self._application.process_update(u) for u in admitted))
-        finally:
-            self._handling.clear()
+    def _take_up(self, update: Update) -> None:
+        # process_update never raises: handler errors go to the error handler.
+        task = asyncio.create_task(
+            self._application.process_update(update), name=f"update-{update.update_id}"
+        )
+        self._in_hand[update.update_id] = task
+        task.add_done_callback(lambda _: self._in_hand.pop(update.update_id, None))
+
+    def _offset(self) -> int | None:
+        """What `getUpdates` confirms up to: the oldest update in hand, else all seen."""
+        if self._in_hand:
+            return min(self._in_hand)
+        return None if self._seen is None else self._seen + 1
 
 
 def _seconds(value: object) -> float:
