@@ -3,9 +3,9 @@ button presses, then `FLOOD_PER_MINUTE` a minute; faster ones are dropped as the
 before any handler or the database sees them, and the sender is told once per streak.
 
 Why at the door: a reply waits for Telegram's pace in its chat (about one message a second in a
-private chat, 20 a minute in a group). A batch of updates is handled before the next is read
-(polling), and a webhook delivery holds one of Telegram's connections until it is handled, so
-one sender's hundred messages would hold everyone else's up for a hundred seconds.
+private chat, 20 a minute in a group), and the update stays in hand meanwhile: polling keeps at
+most a page (100) in hand, and a webhook delivery holds one of Telegram's connections. One
+sender's flood would fill those and hold everyone else up for as long as its replies take.
 
 Never limited: payments (Telegram waits for the pre-checkout answer, and a successful payment
 must be credited), inline queries (answered without posting in any chat), and admins. The
