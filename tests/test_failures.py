@@ -545,3 +545,24 @@ async def test_a_failure_notice_telegram_fails_for_a_moment_is_told_on_a_later_t
     # An expected fault: one warning, not an "unexpected error" with its traceback.
     assert not [r for r in caplog.records if "unexpected error" in r.getMessage()]
     assert await usage(bot) == (0, 0)
+
+
+async def test_a_failure_notice_whose_answer_was_lost_is_not_told_twice(
+    tg: FakeTelegram, emulator: Any, start_bot: Callable[..., Any]
+) -> None:
+    """The notice's edit went through but its answer never came back: the next try finds the
+    status message already saying so ("message is not modified") and sends nothing more."""
+    emulator.inject_fault(route="create", status=400, message="prompt: not allowed here")
+    bot = await start_bot(generation_timeout=2, delivery_grace_seconds=0, job_lease_seconds=1)
+    await bot.runtime.worker.stop()
+    tg.user_sends("/video a jellyfish", user_id=USER)
+    await job_when(bot, lambda j: j.status_message_id is not None, "accepted")
+    tg.lose_response_next("editMessageText", hold=0.2)  # closed without an answer
+    await bot.runtime.worker.start()
+    job = await failed_and_told(bot)
+    assert job.failure_code == "rejected" and job.refunded
+    edits = tg.calls_of("editMessageText")
+    assert len(edits) == 2 and "rejected this request" in edits[0].params["text"]
+    await asyncio.sleep(0.3)
+    told = [m for m in tg.bot_messages(USER) if "rejected this request" in m.get("text", "")]
+    assert len(told) == 1  # the status message, turned into the notice; no second message

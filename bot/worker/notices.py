@@ -87,8 +87,10 @@ class Notices:
                         chat_id=job.chat_id, message_id=status_id, text=message
                     )
                     return
-                except BadRequest:
-                    pass  # the status message is gone: reply instead
+                except BadRequest as error:
+                    if "not modified" in str(error).lower():
+                        return  # it says so already: told before a restart cut the job short
+                    # the status message is gone: reply instead
             await self._bot.send_message(
                 chat_id=job.chat_id,
                 text=message,
