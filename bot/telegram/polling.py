@@ -10,7 +10,7 @@ updates already handled are skipped by id (handlers/__init__.py).
 Updates are handled as they come, each on its own, not batch by batch: a reply waiting for
 Telegram's pace in one chat (a second a message in a private chat) holds no one else's. While
 updates are in hand Telegram answers at once (it re-sends those), so new ones are asked for
-after one finishes, or every IN_HAND_POLL seconds; at most one page (100) is in hand.
+once one of them finishes, or after IN_HAND_POLL seconds; at most one page (100) is in hand.
 """
 
 from __future__ import annotations
@@ -96,6 +96,14 @@ class UpdatePoller:
     async def _run(self) -> None:
         failures = 0  # failed getUpdates in a row
         while not self._stopping:
+            if self._in_hand:
+                # Telegram would answer at once, with these: first let one of them finish (most
+                # take milliseconds), or a moment pass, then ask for new ones.
+                await asyncio.wait(
+                    list(self._in_hand.values()),
+                    timeout=IN_HAND_POLL,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
             busy = bool(self._in_hand)
             try:
                 updates = await self._application.bot.get_updates(
@@ -148,13 +156,6 @@ class UpdatePoller:
                 self._seen = update.update_id
                 if self._flood.admit(update):  # a flooding sender's are dropped here
                     self._take_up(update)
-            if busy and not fresh and self._in_hand:
-                # Only what is in hand came back: ask again once one of them is done.
-                await asyncio.wait(
-                    list(self._in_hand.values()),
-                    timeout=IN_HAND_POLL,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
 
     def _take_up(self, update: Update) -> None:
         # process_update never raises: handler errors go to the error handler.
