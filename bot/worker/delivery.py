@@ -537,6 +537,12 @@ def _helped_line(stored: dict[str, Any] | None, language: str | None) -> str:
     return text(key, language, prompt=excerpt(help.sent or "", CAPTION_PROMPT_CHARS))
 
 
+def unchanged(error: BadRequest) -> bool:
+    """Telegram's answer to an edit that would change nothing ("message is not modified"): the
+    message already says it (often an earlier try whose answer was lost)."""
+    return "not modified" in str(error).lower()
+
+
 def reply_to(job: Job) -> ReplyParameters | None:
     return reply_to_message(job.request_message_id)
 

@@ -14,7 +14,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from bot.domain.model import FailureCode, Job
 from bot.domain.stores import JobStore
 from bot.texts import text
-from bot.worker.delivery import reply_to
+from bot.worker.delivery import reply_to, unchanged
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Notices:
                     )
                     return
                 except BadRequest as error:
-                    if "not modified" in str(error).lower():
+                    if unchanged(error):
                         return  # it says so already: told before a restart cut the job short
                     # the status message is gone: reply instead
             await self._bot.send_message(

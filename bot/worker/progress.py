@@ -15,6 +15,7 @@ from bot.domain.stores import JobStore
 from bot.luma.models import Generation, GenerationState
 from bot.telegram.buttons import cancel_button
 from bot.texts import clock, duration_words, excerpt, text
+from bot.worker.delivery import unchanged
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +219,7 @@ class Progress:
                     # The user deleted the status message: stop editing it.
                     self._status_id, self._gone = None, True
                     await self._repo.set_status_message(self._job.id, None)
-                elif "not modified" not in str(error).lower():
+                elif not unchanged(error):
                     log.info("job %d: status edit refused: %s", self._job.id, error)
             except TelegramError as error:
                 log.info("job %d: status edit failed: %s", self._job.id, error)
