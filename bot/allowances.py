@@ -47,8 +47,7 @@ class Allowances:
         if bucket is None:
             bucket = _Bucket(tokens=self._burst, at=now)
         else:
-            refill = (now - bucket.at) * self._per_second
-            bucket.tokens, bucket.at = min(self._burst, bucket.tokens + refill), now
+            bucket.tokens, bucket.at = self._tokens(bucket, now), now
         self._buckets[key] = bucket  # the most recently seen go last
         while len(self._buckets) > self._max_keys:
             self._buckets.popitem(last=False)
@@ -68,5 +67,8 @@ class Allowances:
         bucket = self._buckets.get(key)
         if bucket is None or not self.limited:
             return 0.0
-        tokens = min(self._burst, bucket.tokens + (now - bucket.at) * self._per_second)
-        return max(0.0, (1 - tokens) / self._per_second)
+        return max(0.0, (1 - self._tokens(bucket, now)) / self._per_second)
+
+    def _tokens(self, bucket: _Bucket, now: float) -> float:
+        """What `bucket` holds at `now`: refilled since it was counted, up to the burst."""
+        return min(self._burst, bucket.tokens + (now - bucket.at) * self._per_second)
