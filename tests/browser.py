@@ -47,3 +47,15 @@ async def browser() -> AsyncIterator[Any]:
         pytest.skip(f"playwright is not installed: {INSTALL}")
     async with chromium() as launched:
         yield launched
+
+
+def collect_errors(page: Any, errors: list[str]) -> None:
+    """Add to `errors` every script error of `page` and every Content Security Policy refusal
+    (a console message: the page would silently miss what was refused)."""
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )

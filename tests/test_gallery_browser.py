@@ -20,6 +20,7 @@ import pytest
 from bot.texts import strip_html, text
 from bot.web import gallery
 from playground.fake_telegram import DARK_THEME, LIGHT_THEME, Call, FakeTelegram
+from tests.browser import collect_errors
 from tests.test_history import GROUP, IN_GROUP, USER, creates, make_videos
 
 PHONE = {"width": 390, "height": 844}
@@ -39,13 +40,7 @@ async def phone(browser: Any) -> AsyncIterator[Callable[..., Any]]:
         page = await context.new_page()
         page.requested = []
         page.on("request", lambda request: page.requested.append(request.url))
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on(
-            "console",
-            lambda message: (
-                errors.append(message.text) if "Content Security Policy" in message.text else None
-            ),
-        )
+        collect_errors(page, errors)
         await page.goto(url)
         return page
 

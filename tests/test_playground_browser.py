@@ -19,6 +19,7 @@ from aiohttp import web
 
 from playground.chat import ANN_ID, GROUP_ID, ChatRoom
 from playground.fake_telegram import FakeTelegram
+from tests.browser import collect_errors
 
 SQLITE = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 SCREEN = {"width": 1280, "height": 800}
@@ -48,13 +49,7 @@ async def open_chat(browser: Any, chat_url: str) -> AsyncIterator[Callable[[], A
         context = await browser.new_context(viewport=SCREEN)
         contexts.append(context)
         page = await context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on(
-            "console",
-            lambda message: (
-                errors.append(message.text) if "Content Security Policy" in message.text else None
-            ),
-        )
+        collect_errors(page, errors)
         await page.goto(chat_url)
         await page.wait_for_function("() => !document.getElementById('app').ariaBusy")
         return page
